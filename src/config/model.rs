@@ -1,0 +1,173 @@
+//! The configuration's shape. Doc comments here are the reference for each key;
+//! defaults are the named constants below.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+use crate::encode::Compression;
+
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:4573";
+pub const DEFAULT_REGION: &str = "us-east-1";
+pub const DEFAULT_ACCOUNT_ID: &str = "000000000000";
+pub const DEFAULT_SPOOL_DIR: &str = "./data/spool";
+pub const DEFAULT_SPOOL_MAX_SIZE_MB: u64 = 1024;
+/// Firehose's S3 defaults: 5 MiB or 300 s, whichever first.
+pub const DEFAULT_BUFFER_SIZE_MB: u64 = 5;
+pub const DEFAULT_BUFFER_INTERVAL_SECONDS: u64 = 300;
+/// Objects encoded and delivered at once per stream (bounds memory and CPU).
+pub const DEFAULT_MAX_IN_FLIGHT_OBJECTS: usize = 4;
+
+/// The whole configuration file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub server: ServerConfig,
+    #[serde(default)]
+    pub spool: SpoolConfig,
+    /// The delivery streams; each runs independently of the others.
+    pub delivery_streams: Vec<StreamConfig>,
+}
+
+/// The Firehose API listener.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Address of the direct-PUT endpoint (Firehose API, NDJSON, `/health`).
+    pub listen: SocketAddr,
+    /// Region used in ARNs returned by `DescribeDeliveryStream`.
+    pub region: String,
+    /// Account id used in ARNs and in Firehose's error messages.
+    pub account_id: String,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: DEFAULT_LISTEN.parse().unwrap_or_else(|_| unreachable!()),
+            region: DEFAULT_REGION.into(),
+            account_id: DEFAULT_ACCOUNT_ID.into(),
+        }
+    }
+}
+
+/// Where accepted records wait until they are delivered.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SpoolConfig {
+    pub dir: PathBuf,
+    /// Accepted but undelivered data per delivery stream, in MiB. Past it, puts are
+    /// refused with `ServiceUnavailableException` (HTTP 503) so SDKs back off and
+    /// retry; nothing accepted is dropped.
+    pub max_size_mb: u64,
+}
+
+impl Default for SpoolConfig {
+    fn default() -> Self {
+        Self {
+            dir: DEFAULT_SPOOL_DIR.into(),
+            max_size_mb: DEFAULT_SPOOL_MAX_SIZE_MB,
+        }
+    }
+}
+
+/// One delivery stream: a source, buffering, encoding and a destination.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StreamConfig {
+    /// 1–64 characters of `[a-zA-Z0-9_.-]`, as Firehose's `DeliveryStreamName`.
+    pub name: String,
+    #[serde(default)]
+    pub source: SourceConfig,
+    #[serde(default)]
+    pub buffering: BufferingConfig,
+    /// `none` (default, as Firehose), `gzip`, `zip`, `snappy`, `hadoop_snappy`.
+    #[serde(default)]
+    pub compression: Compression,
+    /// Deflate level 0–9 for `gzip` and `zip` (default 6). Level 1 is about 2.7×
+    /// faster for about 15% larger objects.
+    pub compression_level: Option<u32>,
+    /// Replaces the compression's extension, as Firehose's `FileExtension`
+    /// (must start with `.`).
+    pub file_extension: Option<String>,
+    /// Objects encoded and delivered concurrently; bounds memory at about
+    /// (1 + this) × buffering.size_mb.
+    #[serde(default = "default_in_flight")]
+    pub max_in_flight_objects: usize,
+    pub destination: DestinationConfig,
+}
+
+fn default_in_flight() -> usize {
+    DEFAULT_MAX_IN_FLIGHT_OBJECTS
+}
+
+/// Where a stream's records come from.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum SourceConfig {
+    /// Firehose's `PutRecord` / `PutRecordBatch` and the NDJSON endpoint.
+    #[default]
+    DirectPut,
+}
+
+/// When a buffer is delivered: at `size_mb` of records (before compression) or
+/// `interval_seconds` after its first record, whichever comes first.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BufferingConfig {
+    /// 1–128 MiB.
+    pub size_mb: u64,
+    /// 0–900 s; 0 delivers as soon as possible.
+    pub interval_seconds: u64,
+}
+
+impl Default for BufferingConfig {
+    fn default() -> Self {
+        Self {
+            size_mb: DEFAULT_BUFFER_SIZE_MB,
+            interval_seconds: DEFAULT_BUFFER_INTERVAL_SECONDS,
+        }
+    }
+}
+
+impl BufferingConfig {
+    pub fn size_bytes(&self) -> usize {
+        usize::try_from(self.size_mb).unwrap_or(usize::MAX / 2) * 1024 * 1024
+    }
+}
+
+/// Where a stream's objects go.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum DestinationConfig {
+    /// A folder on local disk; object keys become relative paths.
+    Local(LocalDestination),
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LocalDestination {
+    pub path: PathBuf,
+    /// Firehose's `Prefix`, with its `!{...}` expressions.
+    #[serde(default)]
+    pub prefix: String,
+    /// Firehose's `ErrorOutputPrefix`.
+    #[serde(default)]
+    pub error_output_prefix: String,
+}
+
+impl DestinationConfig {
+    pub fn prefix(&self) -> &str {
+        match self {
+            Self::Local(l) => &l.prefix,
+        }
+    }
+
+    pub fn error_output_prefix(&self) -> &str {
+        match self {
+            Self::Local(l) => &l.error_output_prefix,
+        }
+    }
+}

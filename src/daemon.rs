@@ -1,0 +1,74 @@
+//! Running the daemon: start the streams, serve the API, and on SIGTERM or Ctrl-C stop
+//! intake, deliver every buffer and return.
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+
+use crate::config::{Config, DestinationConfig, SourceConfig};
+use crate::pipeline::Streams;
+use crate::sources::direct_put;
+
+/// Runs until a shutdown signal, then flushes. A second signal during the flush
+/// exits at once.
+pub async fn run(config: Config) -> anyhow::Result<()> {
+    let streams = Streams::start(&config)?;
+    let listener = TcpListener::bind(config.server.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.server.listen))?;
+    let addr = listener.local_addr()?;
+    for s in streams.iter() {
+        let c = s.config();
+        let source = match c.source {
+            SourceConfig::DirectPut => "direct_put",
+        };
+        let destination = match &c.destination {
+            DestinationConfig::Local(l) => format!("local:{}", l.path.display()),
+        };
+        tracing::info!(
+            stream = %c.name, source, destination, compression = c.compression.firehose_name(),
+            size_mb = c.buffering.size_mb, interval_seconds = c.buffering.interval_seconds,
+            "delivery stream running"
+        );
+    }
+    tracing::info!(listen = %addr, streams = streams.iter().count(), "sluice is accepting records");
+
+    let app = direct_put::router(streams.handles(), config.server.clone());
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("http server failed")?;
+
+    tracing::info!("stopping intake, delivering buffered records");
+    tokio::select! {
+        () = streams.shutdown() => {}
+        () = shutdown_signal() => {
+            anyhow::bail!("second shutdown signal: exiting before every buffer was delivered");
+        }
+    }
+    tracing::info!("all buffers delivered, exiting");
+    Ok(())
+}
+
+/// Resolves on SIGTERM or Ctrl-C (SIGINT).
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+}

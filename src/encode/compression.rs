@@ -1,0 +1,130 @@
+//! The object compression formats of Firehose's `CompressionFormat`.
+
+use std::io::Write;
+
+use flate2::write::GzEncoder;
+use serde::Deserialize;
+
+/// Object compression, with Sluice's spellings and Firehose's own (`UNCOMPRESSED`,
+/// `GZIP`, `ZIP`, `Snappy`, `HADOOP_SNAPPY`). Firehose's enum is case-sensitive, so
+/// `SNAPPY` is rejected, as it is by Firehose.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+pub enum Compression {
+    #[default]
+    #[serde(rename = "none", alias = "UNCOMPRESSED")]
+    None,
+    #[serde(rename = "gzip", alias = "GZIP")]
+    Gzip,
+    #[serde(rename = "zip", alias = "ZIP")]
+    Zip,
+    /// snappy-java's stream format (what Firehose calls `Snappy`).
+    #[serde(rename = "snappy", alias = "Snappy")]
+    Snappy,
+    /// Hadoop's block framing of snappy (Firehose's `HADOOP_SNAPPY`).
+    #[serde(rename = "hadoop_snappy", alias = "HADOOP_SNAPPY")]
+    HadoopSnappy,
+}
+
+/// An encoder failure; only resource exhaustion or a bug can cause one, since the
+/// input is plain bytes.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot encode object: {0}")]
+pub struct EncodeError(pub(super) String);
+
+impl From<std::io::Error> for EncodeError {
+    fn from(e: std::io::Error) -> Self {
+        Self(e.to_string())
+    }
+}
+
+impl Compression {
+    /// Default deflate level for gzip and zip: zlib's default, as Firehose and gzip(1).
+    pub const DEFAULT_LEVEL: u32 = 6;
+
+    /// Firehose's `CompressionFormat` spelling, as `DescribeDeliveryStream` reports it.
+    pub fn firehose_name(self) -> &'static str {
+        match self {
+            Self::None => "UNCOMPRESSED",
+            Self::Gzip => "GZIP",
+            Self::Zip => "ZIP",
+            Self::Snappy => "Snappy",
+            Self::HadoopSnappy => "HADOOP_SNAPPY",
+        }
+    }
+
+    /// The key suffix Firehose gives objects in this format. Both snappy variants end
+    /// in `.snappy`, as Firehose was observed to deliver them.
+    pub fn extension(self) -> &'static str {
+        match self {
+            Self::None => "",
+            Self::Gzip => ".gz",
+            Self::Zip => ".zip",
+            Self::Snappy | Self::HadoopSnappy => ".snappy",
+        }
+    }
+
+    /// The `Content-Encoding` Firehose sets on objects in this format.
+    pub fn content_encoding(self) -> Option<&'static str> {
+        match self {
+            Self::None => None,
+            Self::Gzip => Some("gzip"),
+            Self::Zip => Some("zip"),
+            Self::Snappy => Some("snappy-java"),
+            Self::HadoopSnappy => Some("hadoop-snappy"),
+        }
+    }
+
+    /// Whether `compression_level` means anything for this format.
+    pub fn takes_level(self) -> bool {
+        matches!(self, Self::Gzip | Self::Zip)
+    }
+
+    /// Compresses `raw` into an object body. `entry_name` names the single ZIP entry
+    /// (Firehose uses a random UUID; Sluice passes the object's UUID so that encoding
+    /// the same batch twice gives the same bytes). Output is deterministic: the gzip
+    /// header carries no time and the ZIP entry a fixed one.
+    pub fn encode(self, raw: &[u8], level: u32, entry_name: &str) -> Result<Vec<u8>, EncodeError> {
+        match self {
+            Self::None => Ok(raw.to_vec()),
+            Self::Gzip => {
+                let out = Vec::with_capacity(raw.len() / 3 + 64);
+                let mut gz = GzEncoder::new(out, flate2::Compression::new(level));
+                gz.write_all(raw)?;
+                Ok(gz.finish()?)
+            }
+            Self::Zip => super::zip::encode(raw, level, entry_name),
+            Self::Snappy => super::snappy_java::encode(raw),
+            Self::HadoopSnappy => super::hadoop_snappy::encode(raw),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Read;
+
+    #[test]
+    fn gzip_round_trips_and_is_deterministic() {
+        let raw = b"hello firehose\n".repeat(1000);
+        let a = Compression::Gzip.encode(&raw, 6, "x").unwrap();
+        let b = Compression::Gzip.encode(&raw, 6, "x").unwrap();
+        assert_eq!(a, b);
+        let mut out = Vec::new();
+        flate2::read::GzDecoder::new(&a[..]).read_to_end(&mut out).unwrap();
+        assert_eq!(out, raw);
+    }
+
+    #[test]
+    fn firehose_spellings_are_accepted_and_upper_snappy_is_not() {
+        #[derive(Deserialize)]
+        struct W {
+            c: Compression,
+        }
+        let parse = |s: &str| serde_json::from_str::<W>(&format!("{{\"c\":\"{s}\"}}")).map(|w| w.c);
+        assert_eq!(parse("Snappy").unwrap(), Compression::Snappy);
+        assert_eq!(parse("HADOOP_SNAPPY").unwrap(), Compression::HadoopSnappy);
+        assert_eq!(parse("UNCOMPRESSED").unwrap(), Compression::None);
+        assert!(parse("SNAPPY").is_err());
+    }
+}

@@ -1,0 +1,510 @@
+//! Object keys: Firehose's prefix expression language and its fixed key suffix.
+//!
+//! A key is `<evaluated prefix><stream>-<version>-<yyyy-MM-dd-HH-mm-ss>-<uuid><ext>`.
+//! Prefixes may hold `!{timestamp:<pattern>}`, `!{firehose:random-string}`,
+//! `!{firehose:error-output-type}`, `!{partitionKeyFromQuery:k}` and
+//! `!{partitionKeyFromLambda:k}`. Parsing happens at config time, so a bad prefix is a
+//! config error, never a runtime surprise. This module knows nothing of sinks.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use chrono::{DateTime, Datelike, Timelike, Utc};
+
+/// The prefix Firehose appends when a prefix has no timestamp expression.
+const DEFAULT_TIME_PATTERN: &str = "yyyy/MM/dd/HH/";
+/// Firehose's limit on a prefix as configured.
+const MAX_PREFIX_LEN: usize = 1024;
+/// Firehose's limit on an evaluated prefix.
+pub const MAX_EVALUATED_PREFIX_LEN: usize = 512;
+
+/// Why a prefix is not valid; the message is written for the operator.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct PrefixError(pub String);
+
+/// Why a key could not be evaluated for a record (its partition key is missing).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RenderError {
+    #[error("partition key `{0}` is missing for this record")]
+    MissingPartitionKey(String),
+    #[error("the evaluated prefix is {0} characters, over Firehose's limit of 512")]
+    TooLong(usize),
+}
+
+/// One element of a Java `DateTimeFormatter` pattern (the subset Firehose users write).
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum DateToken {
+    Literal(String),
+    /// A numeric field and its minimum width (`yyyy` → 4, `yy` → the last two digits).
+    Year(usize),
+    Month(usize),
+    MonthName { full: bool },
+    Day(usize),
+    DayOfYear(usize),
+    Hour(usize),
+    Minute(usize),
+    Second(usize),
+    Fraction(usize),
+    DayName { full: bool },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Segment {
+    Literal(String),
+    Timestamp(Vec<DateToken>),
+    RandomString,
+    ErrorOutputType,
+    PartitionKeyFromQuery(String),
+    PartitionKeyFromLambda(String),
+}
+
+/// A parsed prefix, ready to evaluate for each object.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Prefix {
+    segments: Vec<Segment>,
+}
+
+/// What a prefix is evaluated against.
+pub struct KeyContext<'a> {
+    /// The arrival time of the oldest record in the object.
+    pub instant: DateTime<Utc>,
+    /// For error objects: `processing-failed`, `http-endpoint-failed`, ...
+    pub error_output_type: Option<&'a str>,
+    /// The record's partition keys (from queries or plugins).
+    pub partition_keys: &'a BTreeMap<String, String>,
+}
+
+impl Prefix {
+    /// Parses a prefix as Firehose does: `!{` may only start an expression.
+    pub fn parse(text: &str) -> Result<Self, PrefixError> {
+        if text.len() > MAX_PREFIX_LEN {
+            return Err(PrefixError(format!(
+                "is {} characters; Firehose's limit is {MAX_PREFIX_LEN}",
+                text.len()
+            )));
+        }
+        let mut segments = Vec::new();
+        let mut rest = text;
+        while let Some(start) = rest.find("!{") {
+            if start > 0 {
+                segments.push(Segment::Literal(rest[..start].to_string()));
+            }
+            let body_start = start + 2;
+            let Some(len) = rest[body_start..].find('}') else {
+                return Err(PrefixError(format!(
+                    "expression at `{}` is not closed with `}}`",
+                    &rest[start..]
+                )));
+            };
+            segments.push(parse_expression(&rest[body_start..body_start + len])?);
+            rest = &rest[body_start + len + 1..];
+        }
+        if !rest.is_empty() {
+            segments.push(Segment::Literal(rest.to_string()));
+        }
+        Ok(Self { segments })
+    }
+
+    /// The default prefix: no text, so only the appended `yyyy/MM/dd/HH/`.
+    pub fn empty() -> Self {
+        Self::default()
+    }
+
+    fn has(&self, pred: impl Fn(&Segment) -> bool) -> bool {
+        self.segments.iter().any(pred)
+    }
+
+    /// Whether the prefix holds any `!{...}` expression.
+    pub fn has_expressions(&self) -> bool {
+        self.has(|s| !matches!(s, Segment::Literal(_)))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.segments.is_empty()
+    }
+
+    fn has_timestamp(&self) -> bool {
+        self.has(|s| matches!(s, Segment::Timestamp(_)))
+    }
+
+    fn has_partition_keys(&self) -> bool {
+        self.has(|s| {
+            matches!(
+                s,
+                Segment::PartitionKeyFromQuery(_) | Segment::PartitionKeyFromLambda(_)
+            )
+        })
+    }
+
+    /// The names used by `!{partitionKeyFromQuery:...}` and `!{partitionKeyFromLambda:...}`.
+    pub fn partition_key_names(&self) -> impl Iterator<Item = &str> {
+        self.segments.iter().filter_map(|s| match s {
+            Segment::PartitionKeyFromQuery(k) | Segment::PartitionKeyFromLambda(k) => {
+                Some(k.as_str())
+            }
+            _ => None,
+        })
+    }
+
+    /// Evaluates the prefix of a delivered object. As Firehose, a prefix with no
+    /// timestamp expression gets `yyyy/MM/dd/HH/` appended by plain concatenation
+    /// (`logs` → `logs2024/...`), except a dynamic-partitioning prefix.
+    pub fn render(&self, ctx: &KeyContext<'_>) -> Result<String, RenderError> {
+        let mut out = String::with_capacity(64);
+        // Every timestamp expression in one prefix evaluates to the same instant.
+        self.render_into(&mut out, ctx)?;
+        if !self.has_timestamp() && !self.has_partition_keys() {
+            format_time(&mut out, &default_time_tokens(), ctx.instant);
+        }
+        if out.len() > MAX_EVALUATED_PREFIX_LEN {
+            return Err(RenderError::TooLong(out.len()));
+        }
+        Ok(out)
+    }
+
+    fn render_into(&self, out: &mut String, ctx: &KeyContext<'_>) -> Result<(), RenderError> {
+        for segment in &self.segments {
+            match segment {
+                Segment::Literal(s) => out.push_str(s),
+                Segment::Timestamp(tokens) => format_time(out, tokens, ctx.instant),
+                Segment::RandomString => out.push_str(&random_string()),
+                Segment::ErrorOutputType => out.push_str(ctx.error_output_type.unwrap_or("")),
+                Segment::PartitionKeyFromQuery(k) | Segment::PartitionKeyFromLambda(k) => {
+                    let value = ctx
+                        .partition_keys
+                        .get(k)
+                        .ok_or_else(|| RenderError::MissingPartitionKey(k.clone()))?;
+                    out.push_str(value);
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The key prefixes of one destination: where delivered objects go and where failed
+/// records go, checked together against Firehose's coupling rules.
+#[derive(Debug, Clone)]
+pub struct KeyLayout {
+    prefix: Prefix,
+    prefix_text: String,
+    error_prefix: Option<Prefix>,
+}
+
+/// Which of the two prefixes a validation error is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PrefixField {
+    Prefix,
+    ErrorOutputPrefix,
+}
+
+impl KeyLayout {
+    /// Validates a destination's `prefix` and `error_output_prefix` with Firehose's
+    /// rules (contract §3.2).
+    pub fn new(prefix: &str, error_prefix: &str) -> Result<Self, (PrefixField, PrefixError)> {
+        let main = Prefix::parse(prefix).map_err(|e| (PrefixField::Prefix, e))?;
+        if main.has(|s| matches!(s, Segment::ErrorOutputType)) {
+            return Err((
+                PrefixField::Prefix,
+                PrefixError(
+                    "`!{firehose:error-output-type}` is only allowed in error_output_prefix".into(),
+                ),
+            ));
+        }
+        let error = if error_prefix.is_empty() {
+            if main.has_expressions() {
+                return Err((
+                    PrefixField::ErrorOutputPrefix,
+                    PrefixError(
+                        "is required when prefix uses `!{...}` expressions (as in Firehose)".into(),
+                    ),
+                ));
+            }
+            None
+        } else {
+            let error = Prefix::parse(error_prefix).map_err(|e| (PrefixField::ErrorOutputPrefix, e))?;
+            if error.has_partition_keys() {
+                return Err((
+                    PrefixField::ErrorOutputPrefix,
+                    PrefixError("`!{partitionKeyFrom...}` expressions are not allowed here".into()),
+                ));
+            }
+            if error.has_expressions() && !error.has(|s| matches!(s, Segment::ErrorOutputType)) {
+                return Err((
+                    PrefixField::ErrorOutputPrefix,
+                    PrefixError(
+                        "uses expressions, so it must contain `!{firehose:error-output-type}`"
+                            .into(),
+                    ),
+                ));
+            }
+            Some(error)
+        };
+        Ok(Self {
+            prefix: main,
+            prefix_text: prefix.to_string(),
+            error_prefix: error,
+        })
+    }
+
+    /// The main prefix (for delivered objects).
+    pub fn prefix(&self) -> &Prefix {
+        &self.prefix
+    }
+
+    /// The evaluated prefix of an error object. With no error prefix configured,
+    /// Firehose's layout `<prefix><error-output-type>/yyyy/MM/dd/HH/` is used.
+    pub fn render_error(&self, ctx: &KeyContext<'_>) -> Result<String, RenderError> {
+        match &self.error_prefix {
+            Some(p) => p.render(ctx),
+            None => {
+                let mut out = self.prefix_text.clone();
+                out.push_str(ctx.error_output_type.unwrap_or(""));
+                out.push('/');
+                format_time(&mut out, &default_time_tokens(), ctx.instant);
+                Ok(out)
+            }
+        }
+    }
+}
+
+/// The fixed part of every key Firehose writes:
+/// `<stream>-<version>-<yyyy-MM-dd-HH-mm-ss>-<uuid><ext>`.
+pub fn object_suffix(
+    stream: &str,
+    version: u64,
+    instant: DateTime<Utc>,
+    id: &uuid::Uuid,
+    extension: &str,
+) -> String {
+    format!(
+        "{stream}-{version}-{}-{id}{extension}",
+        instant.format("%Y-%m-%d-%H-%M-%S")
+    )
+}
+
+/// Eleven random characters, shaped like the doc examples (a UUID's first 11).
+fn random_string() -> String {
+    uuid::Uuid::new_v4().to_string()[..11].to_string()
+}
+
+fn parse_expression(body: &str) -> Result<Segment, PrefixError> {
+    let Some((namespace, value)) = body.split_once(':') else {
+        return Err(PrefixError(format!(
+            "`!{{{body}}}` is not of the form `!{{namespace:value}}`"
+        )));
+    };
+    match (namespace, value) {
+        ("timestamp", pattern) => parse_time_pattern(pattern).map(Segment::Timestamp),
+        ("firehose", "random-string") => Ok(Segment::RandomString),
+        ("firehose", "error-output-type") => Ok(Segment::ErrorOutputType),
+        ("firehose", other) => Err(PrefixError(format!(
+            "unknown `firehose:` expression `{other}` (accepted: random-string, error-output-type)"
+        ))),
+        ("partitionKeyFromQuery" | "partitionKeyFromLambda", "") => {
+            Err(PrefixError(format!("`!{{{body}}}` needs a key name")))
+        }
+        ("partitionKeyFromQuery", key) => Ok(Segment::PartitionKeyFromQuery(key.to_string())),
+        ("partitionKeyFromLambda", key) => Ok(Segment::PartitionKeyFromLambda(key.to_string())),
+        (other, _) => Err(PrefixError(format!(
+            "unknown expression namespace `{other}` (accepted: timestamp, firehose, \
+             partitionKeyFromQuery, partitionKeyFromLambda)"
+        ))),
+    }
+}
+
+fn default_time_tokens() -> Vec<DateToken> {
+    // The constant pattern always parses.
+    parse_time_pattern(DEFAULT_TIME_PATTERN).unwrap_or_default()
+}
+
+/// Parses the subset of Java's `DateTimeFormatter` patterns that prefixes use:
+/// `y u M d D H m s S E`, `'quoted text'` (`''` for a quote), other symbols verbatim.
+fn parse_time_pattern(pattern: &str) -> Result<Vec<DateToken>, PrefixError> {
+    if pattern.is_empty() {
+        return Err(PrefixError("`!{timestamp:}` needs a pattern".into()));
+    }
+    let chars: Vec<char> = pattern.chars().collect();
+    let mut tokens = Vec::new();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        if c == '\'' {
+            let mut literal = String::new();
+            i += 1;
+            loop {
+                match chars.get(i) {
+                    None => {
+                        return Err(PrefixError(format!(
+                            "unterminated quote in timestamp pattern `{pattern}`"
+                        )));
+                    }
+                    Some('\'') if chars.get(i + 1) == Some(&'\'') => {
+                        literal.push('\'');
+                        i += 2;
+                    }
+                    Some('\'') => {
+                        i += 1;
+                        break;
+                    }
+                    Some(&ch) => {
+                        literal.push(ch);
+                        i += 1;
+                    }
+                }
+            }
+            if literal.is_empty() {
+                literal.push('\''); // `''` outside quotes is one quote
+            }
+            tokens.push(DateToken::Literal(literal));
+            continue;
+        }
+        let run = chars[i..].iter().take_while(|&&x| x == c).count();
+        i += run;
+        let token = match c {
+            'y' | 'u' => DateToken::Year(run),
+            'M' | 'L' if run >= 3 => DateToken::MonthName { full: run >= 4 },
+            'M' | 'L' => DateToken::Month(run),
+            'd' => DateToken::Day(run),
+            'D' => DateToken::DayOfYear(run),
+            'H' => DateToken::Hour(run),
+            'm' => DateToken::Minute(run),
+            's' => DateToken::Second(run),
+            'S' => DateToken::Fraction(run.min(9)),
+            'E' => DateToken::DayName { full: run >= 4 },
+            c if c.is_ascii_alphabetic() => {
+                return Err(PrefixError(format!(
+                    "timestamp pattern letter `{c}` is not supported (accepted: y u M d D H m s S E, \
+                     and 'quoted text')"
+                )));
+            }
+            c => DateToken::Literal(c.to_string().repeat(run)),
+        };
+        tokens.push(token);
+    }
+    Ok(tokens)
+}
+
+fn format_time(out: &mut String, tokens: &[DateToken], t: DateTime<Utc>) {
+    for token in tokens {
+        // Writing to a String cannot fail.
+        let _ = match *token {
+            DateToken::Literal(ref s) => {
+                out.push_str(s);
+                Ok(())
+            }
+            DateToken::Year(2) => write!(out, "{:02}", t.year().rem_euclid(100)),
+            DateToken::Year(w) => write!(out, "{:0w$}", t.year()),
+            DateToken::Month(w) => write!(out, "{:0w$}", t.month()),
+            DateToken::MonthName { full: true } => write!(out, "{}", t.format("%B")),
+            DateToken::MonthName { full: false } => write!(out, "{}", t.format("%b")),
+            DateToken::Day(w) => write!(out, "{:0w$}", t.day()),
+            DateToken::DayOfYear(w) => write!(out, "{:0w$}", t.ordinal()),
+            DateToken::Hour(w) => write!(out, "{:0w$}", t.hour()),
+            DateToken::Minute(w) => write!(out, "{:0w$}", t.minute()),
+            DateToken::Second(w) => write!(out, "{:0w$}", t.second()),
+            DateToken::Fraction(w) => {
+                let nanos = format!("{:09}", t.nanosecond() % 1_000_000_000);
+                out.push_str(&nanos[..w]);
+                Ok(())
+            }
+            DateToken::DayName { full: true } => write!(out, "{}", t.format("%A")),
+            DateToken::DayName { full: false } => write!(out, "{}", t.format("%a")),
+        };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn at(y: i32, mo: u32, d: u32, h: u32, mi: u32, s: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(y, mo, d, h, mi, s).unwrap()
+    }
+
+    fn render(prefix: &str, t: DateTime<Utc>) -> String {
+        let keys = BTreeMap::new();
+        let ctx = KeyContext { instant: t, error_output_type: None, partition_keys: &keys };
+        Prefix::parse(prefix).unwrap().render(&ctx).unwrap()
+    }
+
+    #[test]
+    fn default_time_is_appended_by_plain_concatenation() {
+        let t = at(2018, 8, 27, 10, 30, 0);
+        assert_eq!(render("", t), "2018/08/27/10/");
+        assert_eq!(render("logs/", t), "logs/2018/08/27/10/");
+        assert_eq!(render("logs", t), "logs2018/08/27/10/");
+    }
+
+    #[test]
+    fn timestamp_expressions_follow_the_doc_example() {
+        let t = at(2018, 8, 27, 10, 30, 0);
+        let p = "myPrefix/year=!{timestamp:yyyy}/month=!{timestamp:MM}/day=!{timestamp:dd}/hour=!{timestamp:HH}/";
+        assert_eq!(render(p, t), "myPrefix/year=2018/month=08/day=27/hour=10/");
+        assert_eq!(render("!{timestamp:yy-M-d'T'H''mm}", t), "18-8-27T10'30");
+        assert_eq!(render("!{timestamp:MMM EEE D}/", t), "Aug Mon 239/");
+    }
+
+    #[test]
+    fn random_string_is_fresh_each_time_and_11_chars() {
+        let t = at(2020, 1, 1, 0, 0, 0);
+        let out = render("a/!{firehose:random-string}/!{firehose:random-string}/", t);
+        let parts: Vec<&str> = out.split('/').collect();
+        assert_eq!(parts[1].len(), 11);
+        assert_eq!(parts[2].len(), 11);
+        assert_ne!(parts[1], parts[2]);
+        assert!(out.ends_with("/2020/01/01/00/"), "{out}");
+    }
+
+    #[test]
+    fn partition_keys_fill_and_suppress_the_default_time() {
+        let mut keys = BTreeMap::new();
+        keys.insert("customer".to_string(), "42".to_string());
+        let ctx = KeyContext { instant: at(2020, 1, 1, 0, 0, 0), error_output_type: None, partition_keys: &keys };
+        let p = Prefix::parse("c=!{partitionKeyFromLambda:customer}/").unwrap();
+        assert_eq!(p.render(&ctx).unwrap(), "c=42/");
+        let missing = Prefix::parse("!{partitionKeyFromQuery:nope}/").unwrap();
+        assert_eq!(
+            missing.render(&ctx),
+            Err(RenderError::MissingPartitionKey("nope".into()))
+        );
+    }
+
+    #[test]
+    fn coupling_rules_are_firehose_s() {
+        use PrefixField::*;
+        let field = |p: &str, e: &str| KeyLayout::new(p, e).err().map(|(f, _)| f);
+        assert_eq!(field("!{firehose:error-output-type}/", "e/"), Some(Prefix));
+        assert_eq!(field("!{timestamp:yyyy}/", ""), Some(ErrorOutputPrefix));
+        assert_eq!(field("x/", "err/!{timestamp:yyyy}/"), Some(ErrorOutputPrefix));
+        assert_eq!(field("x/", "err/!{partitionKeyFromQuery:a}/"), Some(ErrorOutputPrefix));
+        assert_eq!(field("!{nope:x}", "e/"), Some(Prefix));
+        assert_eq!(field("!{timestamp:yyyy", "e/"), Some(Prefix));
+        assert_eq!(field("!{timestamp:yyyy-QQ}", "e/"), Some(Prefix));
+        assert_eq!(field("x/!{timestamp:yyyy}/", "e/!{firehose:error-output-type}/"), None);
+        assert_eq!(field("logs/", ""), None);
+    }
+
+    #[test]
+    fn error_layout_without_error_prefix_is_firehose_s_default() {
+        let keys = BTreeMap::new();
+        let ctx = KeyContext {
+            instant: at(2018, 8, 27, 10, 30, 0),
+            error_output_type: Some("processing-failed"),
+            partition_keys: &keys,
+        };
+        let layout = KeyLayout::new("logs/", "").unwrap();
+        assert_eq!(layout.render_error(&ctx).unwrap(), "logs/processing-failed/2018/08/27/10/");
+        let layout = KeyLayout::new("", "errors/!{firehose:error-output-type}/").unwrap();
+        assert_eq!(layout.render_error(&ctx).unwrap(), "errors/processing-failed/2018/08/27/10/");
+    }
+
+    #[test]
+    fn suffix_has_stream_version_time_and_uuid() {
+        let id = uuid::Uuid::nil();
+        let s = object_suffix("orders", 1, at(2019, 10, 1, 9, 20, 18), &id, ".gz");
+        assert_eq!(s, "orders-1-2019-10-01-09-20-18-00000000-0000-0000-0000-000000000000.gz");
+    }
+}

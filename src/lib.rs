@@ -1,0 +1,14 @@
+//! Sluice: a self-hosted delivery daemon that speaks the Amazon Data Firehose API.
+//!
+//! Data flow: source → ingest (the acknowledgement point) → buffer per destination →
+//! encoder → sink. See `../shared/architecture.md` and the README.
+
+pub mod admin;
+pub mod config;
+pub mod daemon;
+pub mod encode;
+pub mod keys;
+pub mod pipeline;
+pub mod record;
+pub mod sinks;
+pub mod sources;

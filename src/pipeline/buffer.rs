@@ -1,0 +1,114 @@
+//! A destination's open buffer: records accumulate until a size is reached, then the
+//! buffer is sealed into an immutable batch that is encoded and delivered as one
+//! object.
+
+use crate::record::Record;
+
+/// An open buffer of records for one destination (and later one partition).
+#[derive(Debug, Default)]
+pub struct Buffer {
+    data: Vec<u8>,
+    /// Per record: where it ends in `data`, and when it arrived.
+    records: Vec<(usize, i64)>,
+    limit: usize,
+}
+
+/// A full (or timed-out) buffer. Its content and key no longer change, so a retry
+/// writes the same object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SealedBatch {
+    /// The records' bytes, concatenated as Firehose does (no delimiter added).
+    pub data: Vec<u8>,
+    /// Per record: end offset in `data` and arrival time in epoch ms.
+    pub records: Vec<(usize, i64)>,
+}
+
+impl SealedBatch {
+    /// The arrival time of the oldest record: object keys are named after it.
+    pub fn first_arrival_ms(&self) -> i64 {
+        self.records.iter().map(|r| r.1).min().unwrap_or_default()
+    }
+
+    pub fn record_count(&self) -> usize {
+        self.records.len()
+    }
+}
+
+impl Buffer {
+    /// A buffer that seals at `limit` bytes of record data (before compression).
+    pub fn new(limit: usize) -> Self {
+        Self {
+            data: Vec::new(),
+            records: Vec::new(),
+            limit,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.records.is_empty()
+    }
+
+    /// Adds a record. Returns the sealed batch when this record fills the buffer, or
+    /// when it would not fit (then it starts the next buffer): objects stay under the
+    /// size unless one record alone is larger.
+    pub fn push(&mut self, record: &Record) -> Option<SealedBatch> {
+        let mut sealed = None;
+        if !self.is_empty() && self.data.len() + record.data.len() > self.limit {
+            sealed = self.seal();
+        }
+        if self.data.capacity() == 0 {
+            // Grow in few steps: most buffers fill up under load.
+            self.data.reserve(self.limit.min(8 * 1024 * 1024));
+        }
+        self.data.extend_from_slice(&record.data);
+        self.records.push((self.data.len(), record.arrival_ms));
+        if sealed.is_none() && self.data.len() >= self.limit {
+            sealed = self.seal();
+        }
+        sealed
+    }
+
+    /// Seals whatever the buffer holds (interval reached, shutdown).
+    pub fn seal(&mut self) -> Option<SealedBatch> {
+        if self.is_empty() {
+            return None;
+        }
+        Some(SealedBatch {
+            data: std::mem::take(&mut self.data),
+            records: std::mem::take(&mut self.records),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(s: &str, at: i64) -> Record {
+        Record::new(s.as_bytes().to_vec(), at)
+    }
+
+    #[test]
+    fn seals_when_full_and_before_overflow() {
+        let mut b = Buffer::new(10);
+        assert!(b.push(&rec("abcd", 5)).is_none());
+        assert!(b.push(&rec("efgh", 3)).is_none());
+        // 8 + 4 > 10: the first two are sealed, "ijkl" starts the next buffer.
+        let sealed = b.push(&rec("ijkl", 9)).unwrap();
+        assert_eq!(sealed.data, b"abcdefgh");
+        assert_eq!(sealed.records, vec![(4, 5), (8, 3)]);
+        assert_eq!(sealed.first_arrival_ms(), 3);
+        // Reaching the limit exactly seals at once.
+        let sealed = b.push(&rec("mnopqr", 10)).unwrap();
+        assert_eq!(sealed.data, b"ijklmnopqr");
+        assert!(b.is_empty());
+    }
+
+    #[test]
+    fn an_oversized_record_gets_its_own_batch() {
+        let mut b = Buffer::new(4);
+        let sealed = b.push(&rec("0123456789", 1)).unwrap();
+        assert_eq!(sealed.record_count(), 1);
+        assert!(b.seal().is_none());
+    }
+}

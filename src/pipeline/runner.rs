@@ -1,0 +1,120 @@
+//! A stream's task: takes accepted records, fills the buffer, and seals it when it
+//! reaches the size, when the interval since its first record passes, or on shutdown.
+//! Sealed batches go to delivery tasks, at most `max_in_flight_objects` at once.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{Semaphore, mpsc, watch};
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+
+use super::buffer::{Buffer, SealedBatch};
+use super::deliver::Deliverer;
+use crate::config::StreamConfig;
+use crate::record::Record;
+
+pub struct Runner {
+    stream: String,
+    rx: mpsc::UnboundedReceiver<Vec<Record>>,
+    buffer: Buffer,
+    interval: Duration,
+    deliverer: Arc<Deliverer>,
+    slots: Arc<Semaphore>,
+    deliveries: JoinSet<()>,
+}
+
+impl Runner {
+    pub fn new(
+        config: &StreamConfig,
+        rx: mpsc::UnboundedReceiver<Vec<Record>>,
+        deliverer: Deliverer,
+    ) -> Self {
+        Self {
+            stream: config.name.clone(),
+            rx,
+            buffer: Buffer::new(config.buffering.size_bytes()),
+            interval: Duration::from_secs(config.buffering.interval_seconds),
+            deliverer: Arc::new(deliverer),
+            slots: Arc::new(Semaphore::new(config.max_in_flight_objects)),
+            deliveries: JoinSet::new(),
+        }
+    }
+
+    /// Runs until shutdown is signalled and every accepted record is delivered.
+    pub async fn run(mut self, mut shutdown: watch::Receiver<bool>) {
+        let mut deadline: Option<Instant> = None;
+        let mut stopping = false;
+        loop {
+            // Reap finished deliveries so the set does not grow.
+            while self.deliveries.try_join_next().is_some() {}
+            tokio::select! {
+                batch = self.rx.recv() => {
+                    let Some(batch) = batch else { break };
+                    self.take(batch, &mut deadline).await;
+                    if self.interval.is_zero() {
+                        // Zero buffering: deliver what has arrived as soon as possible.
+                        while let Ok(more) = self.rx.try_recv() {
+                            self.take(more, &mut deadline).await;
+                        }
+                        self.flush(&mut deadline).await;
+                    }
+                }
+                () = sleep_until(deadline) => self.flush(&mut deadline).await,
+                changed = shutdown.changed(), if !stopping => {
+                    // Stop intake; what is queued is still drained by `recv`.
+                    stopping = true;
+                    if changed.is_err() || *shutdown.borrow() {
+                        self.rx.close();
+                    }
+                }
+            }
+        }
+        self.flush(&mut deadline).await;
+        while let Some(result) = self.deliveries.join_next().await {
+            if let Err(e) = result {
+                tracing::error!(stream = %self.stream, error = %e, "delivery task failed");
+            }
+        }
+        tracing::info!(stream = %self.stream, "stream stopped, all buffers delivered");
+    }
+
+    async fn take(&mut self, batch: Vec<Record>, deadline: &mut Option<Instant>) {
+        for record in &batch {
+            if self.buffer.is_empty() {
+                *deadline = Some(Instant::now() + self.interval);
+            }
+            if let Some(sealed) = self.buffer.push(record) {
+                self.dispatch(sealed).await;
+                *deadline = (!self.buffer.is_empty()).then(|| Instant::now() + self.interval);
+            }
+        }
+    }
+
+    async fn flush(&mut self, deadline: &mut Option<Instant>) {
+        *deadline = None;
+        if let Some(sealed) = self.buffer.seal() {
+            self.dispatch(sealed).await;
+        }
+    }
+
+    /// Hands a sealed batch to a delivery task, waiting for a free slot: when the
+    /// destination is slow, this is where the stream waits (and its backlog grows).
+    async fn dispatch(&mut self, sealed: SealedBatch) {
+        let Ok(permit) = self.slots.clone().acquire_owned().await else {
+            return; // the semaphore is never closed
+        };
+        let deliverer = self.deliverer.clone();
+        self.deliveries.spawn(async move {
+            deliverer.deliver(sealed).await;
+            drop(permit);
+        });
+    }
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}

@@ -1,0 +1,29 @@
+//! The unit that flows through Sluice: one record's bytes and when it arrived.
+//!
+//! Sources create records; everything after ingest treats `data` as opaque bytes.
+
+use bytes::Bytes;
+
+/// One record as a producer sent it (one Firehose `Record.Data`, one NDJSON line).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record {
+    /// The record's bytes, exactly as received (after base64 decoding).
+    pub data: Bytes,
+    /// Arrival time in epoch milliseconds, as Firehose's `approximateArrivalTimestamp`.
+    /// Object keys use the oldest record's arrival time.
+    pub arrival_ms: i64,
+}
+
+impl Record {
+    pub fn new(data: impl Into<Bytes>, arrival_ms: i64) -> Self {
+        Self {
+            data: data.into(),
+            arrival_ms,
+        }
+    }
+}
+
+/// The current wall-clock time in epoch milliseconds.
+pub fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}

@@ -1,0 +1,45 @@
+//! Destinations: they store an encoded object under a key, and say whether a failure
+//! is worth retrying. Sinks know nothing of buffering or encoding.
+
+pub mod object_store;
+pub mod retry;
+
+use futures::future::BoxFuture;
+
+/// An object ready to store: key, body and the metadata Firehose sets on it.
+#[derive(Debug, Clone)]
+pub struct Object {
+    pub key: String,
+    pub body: bytes::Bytes,
+    pub content_encoding: Option<&'static str>,
+}
+
+/// Whether retrying can help: the destination's fault (down, throttled) or the
+/// configuration's (bucket missing, access denied), which only an operator can fix
+/// but which is still retried for the retry duration, as Firehose does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureKind {
+    /// Network, 5xx, throttling: likely to pass by itself.
+    Transient,
+    /// Permission, missing bucket or folder: needs an operator.
+    Configuration,
+}
+
+/// A failed delivery attempt, with the code Firehose would log (`S3.AccessDenied`).
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{code}: {message}")]
+pub struct SinkError {
+    pub kind: FailureKind,
+    pub code: String,
+    pub message: String,
+}
+
+/// A destination that stores objects.
+pub trait Sink: Send + Sync {
+    /// Stores `object`; storing the same key twice leaves one object (a retry after
+    /// an ambiguous failure must not duplicate data).
+    fn put(&self, object: Object) -> BoxFuture<'_, Result<(), SinkError>>;
+
+    /// A short description for logs (`local:/var/data`, `s3://bucket`).
+    fn describe(&self) -> String;
+}

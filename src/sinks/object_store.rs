@@ -1,0 +1,76 @@
+//! Object-store destinations (local folder; S3-compatible stores share this path)
+//! through the `object_store` crate.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use futures::FutureExt;
+use futures::future::BoxFuture;
+use object_store::local::LocalFileSystem;
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+
+use super::{FailureKind, Object, Sink, SinkError};
+
+/// Stores objects through any `object_store` backend.
+pub struct ObjectStoreSink {
+    store: Arc<dyn ObjectStore>,
+    description: String,
+}
+
+impl ObjectStoreSink {
+    /// A local folder, created if missing. Files are written to a temporary name and
+    /// renamed, with fsync, so a reader never sees half an object and a crash never
+    /// leaves one.
+    pub fn local(path: &Path) -> Result<Self, SinkError> {
+        std::fs::create_dir_all(path).map_err(|e| SinkError {
+            kind: FailureKind::Configuration,
+            code: "Local.CannotCreateFolder".into(),
+            message: format!("cannot create {}: {e}", path.display()),
+        })?;
+        let store = LocalFileSystem::new_with_prefix(path)
+            .map_err(|e| classify(&e))?
+            .with_fsync(true);
+        Ok(Self {
+            store: Arc::new(store),
+            description: format!("local:{}", path.display()),
+        })
+    }
+}
+
+impl Sink for ObjectStoreSink {
+    fn put(&self, object: Object) -> BoxFuture<'_, Result<(), SinkError>> {
+        async move {
+            let path = object_store::path::Path::parse(&object.key).map_err(|e| SinkError {
+                kind: FailureKind::Configuration,
+                code: "InvalidKey".into(),
+                message: e.to_string(),
+            })?;
+            self.store
+                .put(&path, PutPayload::from_bytes(object.body))
+                .await
+                .map(|_| ())
+                .map_err(|e| classify(&e))
+        }
+        .boxed()
+    }
+
+    fn describe(&self) -> String {
+        self.description.clone()
+    }
+}
+
+/// Maps an `object_store` error to Firehose-style codes and a retry class.
+fn classify(e: &object_store::Error) -> SinkError {
+    use object_store::Error as E;
+    let (kind, code) = match e {
+        E::PermissionDenied { .. } => (FailureKind::Configuration, "S3.AccessDenied"),
+        E::Unauthenticated { .. } => (FailureKind::Configuration, "S3.InvalidAccessKeyId"),
+        E::NotFound { .. } => (FailureKind::Configuration, "S3.NoSuchBucket"),
+        _ => (FailureKind::Transient, "InternalError"),
+    };
+    SinkError {
+        kind,
+        code: code.into(),
+        message: e.to_string(),
+    }
+}

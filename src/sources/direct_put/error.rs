@@ -1,0 +1,92 @@
+//! Firehose's error responses: `{"__type": ..., "message": ...}` with the status
+//! SDKs expect (400 for client errors; 5xx for `ServiceUnavailableException`, which
+//! is the only way SDKs know to retry it).
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+use super::{AMZ_JSON, request_id_header};
+
+/// An error answer of the Firehose API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    pub kind: ErrorKind,
+    pub message: String,
+}
+
+/// Firehose's error types (`__type`), each with its HTTP status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    ResourceNotFound,
+    InvalidArgument,
+    Validation,
+    Serialization,
+    ServiceUnavailable,
+    UnknownOperation,
+    InternalFailure,
+}
+
+impl ErrorKind {
+    pub fn type_name(self) -> &'static str {
+        match self {
+            Self::ResourceNotFound => "ResourceNotFoundException",
+            Self::InvalidArgument => "InvalidArgumentException",
+            Self::Validation => "ValidationException",
+            Self::Serialization => "SerializationException",
+            Self::ServiceUnavailable => "ServiceUnavailableException",
+            Self::UnknownOperation => "UnknownOperationException",
+            Self::InternalFailure => "InternalFailure",
+        }
+    }
+
+    pub fn status(self) -> StatusCode {
+        match self {
+            Self::ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::InternalFailure => StatusCode::INTERNAL_SERVER_ERROR,
+            _ => StatusCode::BAD_REQUEST,
+        }
+    }
+}
+
+impl ApiError {
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Self {
+            kind,
+            message: message.into(),
+        }
+    }
+
+    /// Firehose's own text for an unknown stream.
+    pub fn stream_not_found(name: &str, account: &str) -> Self {
+        Self::new(
+            ErrorKind::ResourceNotFound,
+            format!("Firehose {name} under account {account} not found."),
+        )
+    }
+
+    /// Smithy's constraint message: `N validation error(s) detected: a; b`.
+    pub fn validation(violations: &[String]) -> Self {
+        let n = violations.len();
+        let noun = if n == 1 { "error" } else { "errors" };
+        Self::new(
+            ErrorKind::Validation,
+            format!("{n} validation {noun} detected: {}", violations.join("; ")),
+        )
+    }
+
+    pub fn serialization(detail: impl std::fmt::Display) -> Self {
+        Self::new(ErrorKind::Serialization, detail.to_string())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = serde_json::json!({ "__type": self.kind.type_name(), "message": self.message });
+        let mut response = (self.kind.status(), body.to_string()).into_response();
+        let headers = response.headers_mut();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(AMZ_JSON));
+        headers.insert("x-amzn-ErrorType", HeaderValue::from_static(self.kind.type_name()));
+        headers.insert("x-amzn-RequestId", request_id_header());
+        response
+    }
+}

@@ -1,0 +1,300 @@
+//! `POST /` with `X-Amz-Target: Firehose_20150804.<Operation>`: the data plane
+//! (`PutRecord`, `PutRecordBatch`) and dispatch to the control plane.
+//!
+//! Checks run in Firehose's order: JSON and base64 first (`SerializationException`),
+//! then constraints (`ValidationException`: ≤ 500 records, ≤ 1,024,000 bytes each),
+//! then the 4 MiB aggregate (`InvalidArgumentException`), then the stream's existence.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+use serde::Deserialize;
+
+use super::error::{ApiError, ErrorKind};
+use super::{AMZ_JSON, ApiState, control, request_id_header};
+use crate::config::is_valid_stream_name;
+use crate::pipeline::{IngestError, StreamHandle};
+use crate::record::{Record, now_ms};
+
+/// Firehose's limits on a put (contract §1.2, §1.3).
+pub const MAX_RECORD_BYTES: usize = 1_024_000;
+pub const MAX_BATCH_RECORDS: usize = 500;
+pub const MAX_BATCH_BYTES: usize = 4 * 1024 * 1024;
+
+const TARGET_PREFIX: &str = "Firehose_20150804.";
+
+/// Standard base64, accepting data with or without padding.
+const BASE64: GeneralPurpose = GeneralPurpose::new(
+    &base64::alphabet::STANDARD,
+    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
+);
+
+/// Control-plane operations of Firehose that a config-driven daemon does not offer.
+const CONFIG_DEFINED_OPERATIONS: &[&str] = &[
+    "CreateDeliveryStream",
+    "DeleteDeliveryStream",
+    "UpdateDestination",
+    "TagDeliveryStream",
+    "UntagDeliveryStream",
+    "StartDeliveryStreamEncryption",
+    "StopDeliveryStreamEncryption",
+];
+
+pub async fn handle(
+    State(state): State<Arc<ApiState>>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let target = headers
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let result = match (target.strip_prefix(TARGET_PREFIX), body) {
+        (None, _) => Err(ApiError::new(
+            ErrorKind::UnknownOperation,
+            format!("unknown operation `{target}`: X-Amz-Target must be Firehose_20150804.<Operation>"),
+        )),
+        (Some(op), Err(rejection)) => Err(body_error(op, &rejection)),
+        (Some(op), Ok(body)) => dispatch(&state, op, &body).await,
+    };
+    match result {
+        Ok(json) => {
+            let mut response = (StatusCode::OK, json).into_response();
+            let h = response.headers_mut();
+            h.insert(header::CONTENT_TYPE, HeaderValue::from_static(AMZ_JSON));
+            h.insert("x-amzn-RequestId", request_id_header());
+            response
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn dispatch(state: &ApiState, op: &str, body: &[u8]) -> Result<String, ApiError> {
+    match op {
+        "PutRecordBatch" => put_record_batch(state, body).await,
+        "PutRecord" => put_record(state, body).await,
+        "ListDeliveryStreams" => control::list(state, body),
+        "DescribeDeliveryStream" => control::describe(state, body),
+        "ListTagsForDeliveryStream" => control::list_tags(state, body),
+        op if CONFIG_DEFINED_OPERATIONS.contains(&op) => Err(ApiError::new(
+            ErrorKind::InvalidArgument,
+            format!("{op} is not supported: Sluice's delivery streams are defined in its configuration file"),
+        )),
+        op => Err(ApiError::new(
+            ErrorKind::UnknownOperation,
+            format!("unknown operation `{op}`"),
+        )),
+    }
+}
+
+/// A body over `MAX_BODY_BYTES` is necessarily over Firehose's limits.
+fn body_error(op: &str, rejection: &BytesRejection) -> ApiError {
+    match (rejection.status(), op) {
+        (StatusCode::PAYLOAD_TOO_LARGE, "PutRecord") => ApiError::validation(&[format!(
+            "Value at 'record.data' failed to satisfy constraint: Member must have length less than or equal to {MAX_RECORD_BYTES}"
+        )]),
+        (StatusCode::PAYLOAD_TOO_LARGE, _) => {
+            ApiError::new(ErrorKind::InvalidArgument, "Records size exceeds 4 MB limit")
+        }
+        _ => ApiError::serialization(rejection.body_text()),
+    }
+}
+
+#[derive(Deserialize)]
+struct RecordInput<'a> {
+    #[serde(rename = "Data", borrow, default)]
+    data: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+struct PutRecordInput<'a> {
+    #[serde(rename = "DeliveryStreamName", borrow, default)]
+    stream: Option<Cow<'a, str>>,
+    #[serde(rename = "Record", borrow, default)]
+    record: Option<RecordInput<'a>>,
+}
+
+#[derive(Deserialize)]
+struct PutRecordBatchInput<'a> {
+    #[serde(rename = "DeliveryStreamName", borrow, default)]
+    stream: Option<Cow<'a, str>>,
+    #[serde(rename = "Records", borrow, default)]
+    records: Option<Vec<RecordInput<'a>>>,
+}
+
+async fn put_record(state: &ApiState, body: &[u8]) -> Result<String, ApiError> {
+    let input: PutRecordInput = serde_json::from_slice(body).map_err(ApiError::serialization)?;
+    let mut violations = Vec::new();
+    check_stream_name(input.stream.as_deref(), &mut violations);
+    let records = match &input.record {
+        None => {
+            violations.push(null_violation("record"));
+            Vec::new()
+        }
+        Some(r) => decode(std::slice::from_ref(r), "record", &mut violations)?,
+    };
+    if !violations.is_empty() {
+        return Err(ApiError::validation(&violations));
+    }
+    let stream = find_stream(state, input.stream.as_deref().unwrap_or_default())?;
+    ingest(stream, records).await?;
+    let mut out = String::with_capacity(96);
+    out.push_str("{\"RecordId\":\"");
+    state.record_ids.write(&mut out, state.record_ids.reserve(1));
+    out.push_str("\",\"Encrypted\":false}");
+    Ok(out)
+}
+
+async fn put_record_batch(state: &ApiState, body: &[u8]) -> Result<String, ApiError> {
+    let input: PutRecordBatchInput =
+        serde_json::from_slice(body).map_err(ApiError::serialization)?;
+    let mut violations = Vec::new();
+    check_stream_name(input.stream.as_deref(), &mut violations);
+    let records = match &input.records {
+        None => {
+            violations.push(null_violation("records"));
+            Vec::new()
+        }
+        Some(list) if list.is_empty() => {
+            violations.push(
+                "Value '[]' at 'records' failed to satisfy constraint: Member must have length greater than or equal to 1".into(),
+            );
+            Vec::new()
+        }
+        Some(list) => {
+            if list.len() > MAX_BATCH_RECORDS {
+                violations.push(format!(
+                    "Value '[{} records]' at 'records' failed to satisfy constraint: Member must have length less than or equal to {MAX_BATCH_RECORDS}",
+                    list.len()
+                ));
+            }
+            decode(list, "records", &mut violations)?
+        }
+    };
+    if !violations.is_empty() {
+        return Err(ApiError::validation(&violations));
+    }
+    let total: usize = records.iter().map(|r| r.data.len()).sum();
+    if total > MAX_BATCH_BYTES {
+        return Err(ApiError::new(
+            ErrorKind::InvalidArgument,
+            "Records size exceeds 4 MB limit",
+        ));
+    }
+    let stream = find_stream(state, input.stream.as_deref().unwrap_or_default())?;
+    let count = records.len();
+    ingest(stream, records).await?;
+    let first = state.record_ids.reserve(count);
+    let mut out = String::with_capacity(64 + count * 64);
+    out.push_str("{\"FailedPutCount\":0,\"Encrypted\":false,\"RequestResponses\":[");
+    for i in 0..count {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str("{\"RecordId\":\"");
+        state.record_ids.write(&mut out, first + i as u64);
+        out.push_str("\"}");
+    }
+    out.push_str("]}");
+    Ok(out)
+}
+
+/// Decodes every record's base64 into one allocation that the records share.
+/// Bad base64 is a `SerializationException`; size violations are collected.
+fn decode(
+    inputs: &[RecordInput<'_>],
+    path: &str,
+    violations: &mut Vec<String>,
+) -> Result<Vec<Record>, ApiError> {
+    let single = inputs.len() == 1 && path == "record";
+    let estimate: usize = inputs
+        .iter()
+        .map(|r| r.data.as_ref().map_or(0, |d| d.len() / 4 * 3 + 3))
+        .sum();
+    let mut buf = Vec::with_capacity(estimate);
+    let mut ends = Vec::with_capacity(inputs.len());
+    for (i, input) in inputs.iter().enumerate() {
+        let member = if single {
+            format!("{path}.data")
+        } else {
+            format!("{path}.{}.member.data", i + 1)
+        };
+        let Some(data) = &input.data else {
+            violations.push(null_violation(&member));
+            ends.push(buf.len());
+            continue;
+        };
+        let start = buf.len();
+        BASE64.decode_vec(data.as_bytes(), &mut buf).map_err(|e| {
+            ApiError::serialization(format!("invalid base64 in '{member}': {e}"))
+        })?;
+        let len = buf.len() - start;
+        if len > MAX_RECORD_BYTES {
+            violations.push(format!(
+                "Value 'java.nio.HeapByteBuffer[pos=0 lim={len} cap={len}]' at '{member}' failed to satisfy constraint: Member must have length less than or equal to {MAX_RECORD_BYTES}"
+            ));
+        }
+        ends.push(buf.len());
+    }
+    let shared = Bytes::from(buf);
+    let arrival = now_ms();
+    let mut start = 0;
+    Ok(ends
+        .into_iter()
+        .map(|end| {
+            let record = Record::new(shared.slice(start..end), arrival);
+            start = end;
+            record
+        })
+        .collect())
+}
+
+fn null_violation(member: &str) -> String {
+    format!("Value null at '{member}' failed to satisfy constraint: Member must not be null")
+}
+
+/// Firehose's constraints on `DeliveryStreamName`, as Smithy words them.
+pub fn check_stream_name(name: Option<&str>, violations: &mut Vec<String>) {
+    let Some(name) = name else {
+        violations.push(null_violation("deliveryStreamName"));
+        return;
+    };
+    if is_valid_stream_name(name) {
+        return;
+    }
+    let constraint = if name.is_empty() {
+        "Member must have length greater than or equal to 1".to_string()
+    } else if name.len() > 64 {
+        "Member must have length less than or equal to 64".to_string()
+    } else {
+        "Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+".to_string()
+    };
+    violations.push(format!(
+        "Value '{name}' at 'deliveryStreamName' failed to satisfy constraint: {constraint}"
+    ));
+}
+
+pub fn find_stream<'a>(state: &'a ApiState, name: &str) -> Result<&'a StreamHandle, ApiError> {
+    state
+        .streams
+        .get(name)
+        .ok_or_else(|| ApiError::stream_not_found(name, &state.server.account_id))
+}
+
+/// Hands records to the stream; the caller answers only after this succeeds.
+pub async fn ingest(stream: &StreamHandle, records: Vec<Record>) -> Result<(), ApiError> {
+    stream.ingest(records).await.map_err(|e| {
+        let message = match e {
+            IngestError::BacklogFull => "Slow down.",
+            IngestError::ShuttingDown => "The delivery stream is shutting down.",
+        };
+        ApiError::new(ErrorKind::ServiceUnavailable, message)
+    })
+}

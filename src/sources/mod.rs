@@ -1,0 +1,5 @@
+//! Sources turn outside input into records for a delivery stream. They know nothing
+//! about buffering or sinks: they call `StreamHandle::ingest` and acknowledge only
+//! when it returns `Ok`.
+
+pub mod direct_put;

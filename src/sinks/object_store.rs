@@ -14,25 +14,30 @@ use super::{FailureKind, Object, Sink, SinkError};
 /// Stores objects through any `object_store` backend.
 pub struct ObjectStoreSink {
     store: Arc<dyn ObjectStore>,
+    /// Prepended to every key (the folder, for a local destination).
+    base: String,
     description: String,
 }
 
 impl ObjectStoreSink {
-    /// A local folder, created if missing. Files are written to a temporary name and
-    /// renamed, with fsync, so a reader never sees half an object and a crash never
-    /// leaves one.
+    /// A local folder. Files are written to a temporary name and renamed, with fsync,
+    /// so a reader never sees half an object and a crash never leaves one. Folders
+    /// are created as objects are written: a folder that cannot be created yet (a
+    /// disk not mounted) is retried like any other destination outage.
     pub fn local(path: &Path) -> Result<Self, SinkError> {
-        std::fs::create_dir_all(path).map_err(|e| SinkError {
+        let absolute = std::path::absolute(path).map_err(|e| SinkError {
             kind: FailureKind::Configuration,
-            code: "Local.CannotCreateFolder".into(),
-            message: format!("cannot create {}: {e}", path.display()),
+            code: "Local.InvalidPath".into(),
+            message: format!("{}: {e}", path.display()),
         })?;
-        let store = LocalFileSystem::new_with_prefix(path)
-            .map_err(|e| classify(&e))?
-            .with_fsync(true);
+        if let Err(e) = std::fs::create_dir_all(&absolute) {
+            tracing::warn!(path = %absolute.display(), error = %e, "cannot create the destination folder yet, will retry on delivery");
+        }
+        let base = absolute.to_string_lossy().trim_matches('/').to_string();
         Ok(Self {
-            store: Arc::new(store),
-            description: format!("local:{}", path.display()),
+            store: Arc::new(LocalFileSystem::new().with_fsync(true)),
+            base,
+            description: format!("local:{}", absolute.display()),
         })
     }
 }
@@ -40,7 +45,12 @@ impl ObjectStoreSink {
 impl Sink for ObjectStoreSink {
     fn put(&self, object: Object) -> BoxFuture<'_, Result<(), SinkError>> {
         async move {
-            let path = object_store::path::Path::parse(&object.key).map_err(|e| SinkError {
+            let full = if self.base.is_empty() {
+                object.key.clone()
+            } else {
+                format!("{}/{}", self.base, object.key)
+            };
+            let path = object_store::path::Path::parse(&full).map_err(|e| SinkError {
                 kind: FailureKind::Configuration,
                 code: "InvalidKey".into(),
                 message: e.to_string(),

@@ -1,0 +1,307 @@
+//! Test harness: starts the real `sluice` binary on loopback, talks to it over HTTP,
+//! drives real AWS clients (boto3, the AWS CLI) and reads objects back with real
+//! decoders. Tools are installed by `tests/setup/install.sh`; if that fails, the test
+//! fails and says why.
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+pub const FIREHOSE_TARGET: &str = "Firehose_20150804";
+
+/// A running daemon, stopped (SIGKILL) when dropped if the test did not stop it.
+pub struct Daemon {
+    child: Option<Child>,
+    pub addr: SocketAddr,
+    pub dir: tempfile::TempDir,
+}
+
+/// A port that was free a moment ago.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("no free port on loopback")
+}
+
+impl Daemon {
+    /// Starts `sluice run` on `config`, where `{listen}` and `{dir}` are replaced by a
+    /// free loopback address and the daemon's scratch folder. Waits for `/health`.
+    pub fn start(config: &str) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        Self::start_in(dir, config)
+    }
+
+    pub fn start_in(dir: tempfile::TempDir, config: &str) -> Self {
+        let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+        let text = config
+            .replace("{listen}", &addr.to_string())
+            .replace("{dir}", &dir.path().display().to_string());
+        let path = dir.path().join("sluice.toml");
+        std::fs::write(&path, text).expect("write config");
+        let log = std::fs::File::create(dir.path().join("sluice.log")).expect("log file");
+        let child = Command::new(env!("CARGO_BIN_EXE_sluice"))
+            .args(["run", "--config"])
+            .arg(&path)
+            .current_dir(dir.path())
+            .env("SLUICE_LOG", "info,sluice=debug")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("spawn sluice");
+        let mut daemon = Self { child: Some(child), addr, dir };
+        daemon.wait_healthy();
+        daemon
+    }
+
+    fn wait_healthy(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
+                panic!("sluice exited during start-up ({status}):\n{}", self.log());
+            }
+            if let Ok(r) = http(self.addr, "GET", "/health", &[], b"") {
+                if r.status == 200 {
+                    return;
+                }
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("sluice did not become healthy in 20 s:\n{}", self.log());
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("sluice.log")).unwrap_or_default()
+    }
+
+    /// Sends SIGTERM and waits for the exit (the flush included).
+    pub fn stop(&mut self) -> ExitStatus {
+        let mut child = self.child.take().expect("daemon already stopped");
+        signal(child.id(), "TERM");
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some(status) = child.try_wait().expect("wait") {
+                return status;
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                panic!("sluice did not exit within 60 s of SIGTERM:\n{}", self.log());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Takes back the scratch folder (to restart a daemon on the same data).
+    pub fn into_dir(mut self) -> tempfile::TempDir {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        let placeholder = tempfile::tempdir().expect("tempdir");
+        std::mem::replace(&mut self.dir, placeholder)
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+pub fn signal(pid: u32, sig: &str) {
+    let ok = Command::new("kill")
+        .args([format!("-{sig}"), pid.to_string()])
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    assert!(ok, "kill -{sig} {pid} failed");
+}
+
+/// An HTTP answer.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// A plain HTTP/1.1 request (one connection, closed after the answer).
+pub fn http(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> std::io::Result<Reply> {
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
+    s.set_read_timeout(Some(Duration::from_secs(30)))?;
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: {}\r\nConnection: close\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    s.write_all(head.as_bytes())?;
+    s.write_all(body)?;
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw)?;
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or_else(|| std::io::Error::other("no header end"))?;
+    let head = String::from_utf8_lossy(&raw[..split]).to_string();
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .and_then(|l| l.split(' ').nth(1))
+        .and_then(|c| c.parse().ok())
+        .ok_or_else(|| std::io::Error::other("bad status line"))?;
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .collect();
+    Ok(Reply { status, headers, body: raw[split + 4..].to_vec() })
+}
+
+/// Calls a Firehose operation with a raw JSON body.
+pub fn firehose(addr: SocketAddr, op: &str, body: &str) -> Reply {
+    let target = format!("{FIREHOSE_TARGET}.{op}");
+    http(
+        addr,
+        "POST",
+        "/",
+        &[("X-Amz-Target", &target), ("Content-Type", "application/x-amz-json-1.1")],
+        body.as_bytes(),
+    )
+    .expect("request to sluice")
+}
+
+/// Every file under `root`, as (path relative to root, bytes), sorted by path.
+pub fn objects(root: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        for entry in entries.flatten() {
+            let p = entry.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                let rel = p.strip_prefix(root).unwrap().to_string_lossy().to_string();
+                out.push((rel, std::fs::read(&p).unwrap()));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Waits until `root` holds at least `n` files, or panics with the daemon's log.
+pub fn wait_for_objects(daemon: &Daemon, root: &Path, n: usize, timeout: Duration) -> Vec<(String, Vec<u8>)> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let found = objects(root);
+        if found.len() >= n {
+            return found;
+        }
+        if Instant::now() > deadline {
+            panic!("expected {n} objects under {}, found {}:\n{}", root.display(), found.len(), daemon.log());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The installed test tools (Python venv with boto3, awscli, python-snappy; Java
+/// with snappy-java). Installed once per machine by `tests/setup/install.sh`.
+pub struct Tools {
+    pub venv: PathBuf,
+}
+
+pub fn tools() -> &'static Tools {
+    static TOOLS: OnceLock<Tools> = OnceLock::new();
+    TOOLS.get_or_init(|| {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/setup/install.sh");
+        let out = Command::new("bash").arg(&script).output().expect("run tests/setup/install.sh");
+        assert!(
+            out.status.success(),
+            "tests/setup/install.sh failed, so the tests cannot run:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let venv = String::from_utf8_lossy(&out.stdout).lines().last().unwrap_or_default().trim().to_string();
+        Tools { venv: PathBuf::from(venv) }
+    })
+}
+
+impl Tools {
+    pub fn python(&self) -> PathBuf {
+        self.venv.join("bin/python")
+    }
+
+    pub fn bin(&self, name: &str) -> PathBuf {
+        self.venv.join("bin").join(name)
+    }
+}
+
+/// Runs `tests/py/<script>` with the venv's Python and the given arguments.
+pub fn py(script: &str, args: &[&str]) -> Output {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/py").join(script);
+    let out = Command::new(tools().python())
+        .arg(path)
+        .args(args)
+        .output()
+        .expect("run python");
+    assert!(
+        out.status.success(),
+        "{script} {args:?} failed:\nstdout: {}\nstderr: {}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// Runs a tests/py script and parses its stdout as JSON.
+pub fn py_json(script: &str, args: &[&str]) -> serde_json::Value {
+    let out = py(script, args);
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!("{script} printed no JSON ({e}): {}", String::from_utf8_lossy(&out.stdout))
+    })
+}
+
+/// A minimal config with one stream; `extra` goes into the stream's table.
+pub fn one_stream_config(name: &str, extra: &str) -> String {
+    format!(
+        "[server]\nlisten = \"{{listen}}\"\n\n[[delivery_streams]]\nname = \"{name}\"\n{extra}\n\
+         destination = {{ type = \"local\", path = \"{{dir}}/out\" }}\n"
+    )
+}

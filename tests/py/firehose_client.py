@@ -1,0 +1,60 @@
+"""Drives Sluice with boto3's real Firehose client and prints the outcome as JSON.
+
+Usage: firehose_client.py ENDPOINT COMMAND ARGS...
+  put-record STREAM TEXT              PutRecord with TEXT's bytes
+  put-batch STREAM PREFIX N           PutRecordBatch of N records "PREFIX-<i>\\n"
+  put-sized STREAM COUNT SIZE         PutRecordBatch of COUNT records of SIZE bytes
+  put-record-sized STREAM SIZE        PutRecord of one SIZE-byte record
+  list [JSON]                         ListDeliveryStreams with JSON params
+  describe STREAM                     DescribeDeliveryStream
+A client error prints {"error": {"code", "message", "status"}}; SDK retries are off
+so that each error is seen as the daemon sent it.
+"""
+import json
+import sys
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+
+def main():
+    endpoint, command, *args = sys.argv[1:]
+    client = boto3.client(
+        "firehose",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="x",
+        aws_secret_access_key="x",
+        config=Config(retries={"max_attempts": 1, "mode": "standard"}),
+    )
+    try:
+        if command == "put-record":
+            out = client.put_record(DeliveryStreamName=args[0], Record={"Data": args[1].encode()})
+        elif command == "put-batch":
+            stream, prefix, n = args[0], args[1], int(args[2])
+            records = [{"Data": f"{prefix}-{i}\n".encode()} for i in range(n)]
+            out = client.put_record_batch(DeliveryStreamName=stream, Records=records)
+        elif command == "put-sized":
+            stream, count, size = args[0], int(args[1]), int(args[2])
+            records = [{"Data": b"x" * size} for _ in range(count)]
+            out = client.put_record_batch(DeliveryStreamName=stream, Records=records)
+        elif command == "put-record-sized":
+            out = client.put_record(DeliveryStreamName=args[0], Record={"Data": b"y" * int(args[1])})
+        elif command == "list":
+            out = client.list_delivery_streams(**(json.loads(args[0]) if args else {}))
+        elif command == "describe":
+            out = client.describe_delivery_stream(DeliveryStreamName=args[0])
+        else:
+            raise SystemExit(f"unknown command {command}")
+    except ClientError as e:
+        err = e.response["Error"]
+        status = e.response["ResponseMetadata"]["HTTPStatusCode"]
+        print(json.dumps({"error": {"code": err.get("Code"), "message": err.get("Message"), "status": status}}))
+        return
+    out.pop("ResponseMetadata", None)
+    print(json.dumps(out, default=str))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs what the integration tests need, idempotently: a Python venv with boto3,
+# the AWS CLI (v1) and python-snappy, and Java with Debian's snappy-java (the real
+# reader of Firehose's `Snappy` format). Prints the venv's path on its last line.
+# Fails loudly when something cannot be installed: tests never skip quietly.
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+cache="${SLUICE_TEST_CACHE:-$HOME/.cache/sluice-tests}"
+venv="$cache/venv"
+stamp="$venv/.requirements"
+mkdir -p "$cache"
+exec 9>"$cache/install.lock"
+flock 9
+
+if ! cmp -s "$here/requirements.txt" "$stamp" 2>/dev/null; then
+  echo "installing python test tools into $venv" >&2
+  python3 -m venv "$venv" >&2
+  "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$here/requirements.txt" >&2
+  cp "$here/requirements.txt" "$stamp"
+fi
+
+if [ ! -f /usr/share/java/snappy-java.jar ] || ! command -v java >/dev/null; then
+  echo "installing java and snappy-java (Debian)" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >&2 || true
+  apt-get install -y -qq --no-install-recommends default-jre-headless libsnappy-java libsnappy-jni >&2
+fi
+[ -f /usr/share/java/snappy-java.jar ] || { echo "snappy-java was not installed" >&2; exit 1; }
+echo "$venv"

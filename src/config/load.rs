@@ -77,14 +77,14 @@ mod tests {
         )
         .unwrap_err();
         let e = &err.0[0];
-        assert_eq!(e.key, "delivery_streams[0].buffering");
+        assert_eq!(e.key, "delivery_streams[0].buffering.sise_mb");
         assert!(e.message.contains("unknown field `sise_mb`"), "{e}");
     }
 
     #[test]
     fn unknown_destination_type_lists_accepted_ones() {
         let err = load_str("[[delivery_streams]]\nname='a'\ndestination={type='ftp'}\n").unwrap_err();
-        assert_eq!(err.0[0].key, "delivery_streams[0].destination");
+        assert_eq!(err.0[0].key, "delivery_streams[0].destination.type");
         assert!(err.0[0].message.contains("`local`"), "{}", err.0[0]);
     }
 }

@@ -9,20 +9,36 @@ use serde::Deserialize;
 /// `GZIP`, `ZIP`, `Snappy`, `HADOOP_SNAPPY`). Firehose's enum is case-sensitive, so
 /// `SNAPPY` is rejected, as it is by Firehose.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(try_from = "String")]
 pub enum Compression {
     #[default]
-    #[serde(rename = "none", alias = "UNCOMPRESSED")]
     None,
-    #[serde(rename = "gzip", alias = "GZIP")]
     Gzip,
-    #[serde(rename = "zip", alias = "ZIP")]
     Zip,
     /// snappy-java's stream format (what Firehose calls `Snappy`).
-    #[serde(rename = "snappy", alias = "Snappy")]
     Snappy,
     /// Hadoop's block framing of snappy (Firehose's `HADOOP_SNAPPY`).
-    #[serde(rename = "hadoop_snappy", alias = "HADOOP_SNAPPY")]
     HadoopSnappy,
+}
+
+impl TryFrom<String> for Compression {
+    type Error = String;
+
+    fn try_from(name: String) -> Result<Self, String> {
+        Ok(match name.as_str() {
+            "none" | "UNCOMPRESSED" => Self::None,
+            "gzip" | "GZIP" => Self::Gzip,
+            "zip" | "ZIP" => Self::Zip,
+            "snappy" | "Snappy" => Self::Snappy,
+            "hadoop_snappy" | "HADOOP_SNAPPY" => Self::HadoopSnappy,
+            other => {
+                return Err(format!(
+                    "unknown compression `{other}` (accepted: none, gzip, zip, snappy, hadoop_snappy, \
+                     or Firehose's UNCOMPRESSED, GZIP, ZIP, Snappy, HADOOP_SNAPPY, which are case-sensitive)"
+                ));
+            }
+        })
+    }
 }
 
 /// An encoder failure; only resource exhaustion or a bug can cause one, since the

@@ -86,10 +86,20 @@ impl Daemon {
         std::fs::read_to_string(self.dir.path().join("sluice.log")).unwrap_or_default()
     }
 
+    /// The daemon's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("daemon stopped").id()
+    }
+
     /// Sends SIGTERM and waits for the exit (the flush included).
     pub fn stop(&mut self) -> ExitStatus {
+        signal(self.pid(), "TERM");
+        self.stop_after_signal()
+    }
+
+    /// Waits for the exit after the test sent a signal itself.
+    pub fn stop_after_signal(&mut self) -> ExitStatus {
         let mut child = self.child.take().expect("daemon already stopped");
-        signal(child.id(), "TERM");
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             if let Some(status) = child.try_wait().expect("wait") {
@@ -207,7 +217,9 @@ pub fn firehose(addr: SocketAddr, op: &str, body: &str) -> Reply {
     .expect("request to sluice")
 }
 
-/// Every file under `root`, as (path relative to root, bytes), sorted by path.
+/// Every object under `root`, as (path relative to root, bytes), sorted by path.
+/// Files still being written (`object_store` stages them as `<key>#<n>` and renames
+/// them when complete) are not objects yet.
 pub fn objects(root: &Path) -> Vec<(String, Vec<u8>)> {
     let mut out = Vec::new();
     let mut stack = vec![root.to_path_buf()];
@@ -217,7 +229,7 @@ pub fn objects(root: &Path) -> Vec<(String, Vec<u8>)> {
             let p = entry.path();
             if p.is_dir() {
                 stack.push(p);
-            } else {
+            } else if !p.to_string_lossy().contains('#') {
                 let rel = p.strip_prefix(root).unwrap().to_string_lossy().to_string();
                 out.push((rel, std::fs::read(&p).unwrap()));
             }

@@ -39,14 +39,18 @@ enum DateToken {
     /// A numeric field and its minimum width (`yyyy` → 4, `yy` → the last two digits).
     Year(usize),
     Month(usize),
-    MonthName { full: bool },
+    MonthName {
+        full: bool,
+    },
     Day(usize),
     DayOfYear(usize),
     Hour(usize),
     Minute(usize),
     Second(usize),
     Fraction(usize),
-    DayName { full: bool },
+    DayName {
+        full: bool,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -223,7 +227,8 @@ impl KeyLayout {
             }
             None
         } else {
-            let error = Prefix::parse(error_prefix).map_err(|e| (PrefixField::ErrorOutputPrefix, e))?;
+            let error =
+                Prefix::parse(error_prefix).map_err(|e| (PrefixField::ErrorOutputPrefix, e))?;
             if error.has_partition_keys() {
                 return Err((
                     PrefixField::ErrorOutputPrefix,
@@ -426,7 +431,11 @@ mod tests {
 
     fn render(prefix: &str, t: DateTime<Utc>) -> String {
         let keys = BTreeMap::new();
-        let ctx = KeyContext { instant: t, error_output_type: None, partition_keys: &keys };
+        let ctx = KeyContext {
+            instant: t,
+            error_output_type: None,
+            partition_keys: &keys,
+        };
         Prefix::parse(prefix).unwrap().render(&ctx).unwrap()
     }
 
@@ -462,7 +471,11 @@ mod tests {
     fn partition_keys_fill_and_suppress_the_default_time() {
         let mut keys = BTreeMap::new();
         keys.insert("customer".to_string(), "42".to_string());
-        let ctx = KeyContext { instant: at(2020, 1, 1, 0, 0, 0), error_output_type: None, partition_keys: &keys };
+        let ctx = KeyContext {
+            instant: at(2020, 1, 1, 0, 0, 0),
+            error_output_type: None,
+            partition_keys: &keys,
+        };
         let p = Prefix::parse("c=!{partitionKeyFromLambda:customer}/").unwrap();
         assert_eq!(p.render(&ctx).unwrap(), "c=42/");
         let missing = Prefix::parse("!{partitionKeyFromQuery:nope}/").unwrap();
@@ -478,12 +491,21 @@ mod tests {
         let field = |p: &str, e: &str| KeyLayout::new(p, e).err().map(|(f, _)| f);
         assert_eq!(field("!{firehose:error-output-type}/", "e/"), Some(Prefix));
         assert_eq!(field("!{timestamp:yyyy}/", ""), Some(ErrorOutputPrefix));
-        assert_eq!(field("x/", "err/!{timestamp:yyyy}/"), Some(ErrorOutputPrefix));
-        assert_eq!(field("x/", "err/!{partitionKeyFromQuery:a}/"), Some(ErrorOutputPrefix));
+        assert_eq!(
+            field("x/", "err/!{timestamp:yyyy}/"),
+            Some(ErrorOutputPrefix)
+        );
+        assert_eq!(
+            field("x/", "err/!{partitionKeyFromQuery:a}/"),
+            Some(ErrorOutputPrefix)
+        );
         assert_eq!(field("!{nope:x}", "e/"), Some(Prefix));
         assert_eq!(field("!{timestamp:yyyy", "e/"), Some(Prefix));
         assert_eq!(field("!{timestamp:yyyy-QQ}", "e/"), Some(Prefix));
-        assert_eq!(field("x/!{timestamp:yyyy}/", "e/!{firehose:error-output-type}/"), None);
+        assert_eq!(
+            field("x/!{timestamp:yyyy}/", "e/!{firehose:error-output-type}/"),
+            None
+        );
         assert_eq!(field("logs/", ""), None);
     }
 
@@ -496,15 +518,24 @@ mod tests {
             partition_keys: &keys,
         };
         let layout = KeyLayout::new("logs/", "").unwrap();
-        assert_eq!(layout.render_error(&ctx).unwrap(), "logs/processing-failed/2018/08/27/10/");
+        assert_eq!(
+            layout.render_error(&ctx).unwrap(),
+            "logs/processing-failed/2018/08/27/10/"
+        );
         let layout = KeyLayout::new("", "errors/!{firehose:error-output-type}/").unwrap();
-        assert_eq!(layout.render_error(&ctx).unwrap(), "errors/processing-failed/2018/08/27/10/");
+        assert_eq!(
+            layout.render_error(&ctx).unwrap(),
+            "errors/processing-failed/2018/08/27/10/"
+        );
     }
 
     #[test]
     fn suffix_has_stream_version_time_and_uuid() {
         let id = uuid::Uuid::nil();
         let s = object_suffix("orders", 1, at(2019, 10, 1, 9, 20, 18), &id, ".gz");
-        assert_eq!(s, "orders-1-2019-10-01-09-20-18-00000000-0000-0000-0000-000000000000.gz");
+        assert_eq!(
+            s,
+            "orders-1-2019-10-01-09-20-18-00000000-0000-0000-0000-000000000000.gz"
+        );
     }
 }

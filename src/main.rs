@@ -10,7 +10,11 @@ use tracing_subscriber::EnvFilter;
 const EXIT_CONFIG: u8 = 2;
 
 #[derive(Parser)]
-#[command(name = "sluice", version, about = "Self-hosted delivery daemon that speaks the Amazon Data Firehose API")]
+#[command(
+    name = "sluice",
+    version,
+    about = "Self-hosted delivery daemon that speaks the Amazon Data Firehose API"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -46,7 +50,11 @@ fn main() -> ExitCode {
                 println!(
                     "configuration is valid: {} delivery stream(s): {}",
                     c.delivery_streams.len(),
-                    c.delivery_streams.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", ")
+                    c.delivery_streams
+                        .iter()
+                        .map(|s| s.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 );
                 ExitCode::SUCCESS
             }
@@ -63,7 +71,10 @@ fn main() -> ExitCode {
                     return ExitCode::from(EXIT_CONFIG);
                 }
             };
-            let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+            let runtime = match tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+            {
                 Ok(r) => r,
                 Err(e) => {
                     eprintln!("cannot start the async runtime: {e}");

@@ -30,7 +30,13 @@ fn put(d: &Daemon, body: &str) {
 fn lines_of(objects: &[(String, Vec<u8>)]) -> Vec<String> {
     objects
         .iter()
-        .flat_map(|(_, b)| String::from_utf8(b.clone()).unwrap().lines().map(|l| l.split(':').next().unwrap().to_string()).collect::<Vec<_>>())
+        .flat_map(|(_, b)| {
+            String::from_utf8(b.clone())
+                .unwrap()
+                .lines()
+                .map(|l| l.split(':').next().unwrap().to_string())
+                .collect::<Vec<_>>()
+        })
         .collect()
 }
 
@@ -45,7 +51,11 @@ fn size_threshold_seals_objects_of_at_most_size_mb() {
     let found = wait_for_objects(&d, &d.path("out"), 2, Duration::from_secs(15));
     for (key, body) in &found {
         assert!(body.len() <= 1024 * 1024, "{key} is {} bytes", body.len());
-        assert!(body.len() > 1024 * 1024 - 2000, "{key} was sealed early: {} bytes", body.len());
+        assert!(
+            body.len() > 1024 * 1024 - 2000,
+            "{key} was sealed early: {} bytes",
+            body.len()
+        );
     }
     assert!(d.stop().success());
     let all = objects(&d.path("out"));
@@ -66,7 +76,10 @@ fn interval_delivers_without_shutdown() {
     put(&d, &batch("s", "t", 10, 100));
     let found = wait_for_objects(&d, &d.path("out"), 1, Duration::from_secs(10));
     let waited = put_at.elapsed();
-    assert!(waited >= Duration::from_millis(900), "delivered before the interval: {waited:?}");
+    assert!(
+        waited >= Duration::from_millis(900),
+        "delivered before the interval: {waited:?}"
+    );
     assert_eq!(lines_of(&found).len(), 10);
 }
 
@@ -91,7 +104,10 @@ fn streams_run_independently_and_all_flush_on_sigterm() {
     put(&d, &batch("b", "b", 300, 100));
     // b delivers on its own while a is still buffering (300 s interval).
     wait_for_objects(&d, &d.path("b"), 1, Duration::from_secs(5));
-    assert!(objects(&d.path("a")).is_empty(), "a must still be buffering");
+    assert!(
+        objects(&d.path("a")).is_empty(),
+        "a must still be buffering"
+    );
     let status = d.stop();
     assert!(status.success(), "exit {status}:\n{}", d.log());
     let a = objects(&d.path("a"));
@@ -100,7 +116,9 @@ fn streams_run_independently_and_all_flush_on_sigterm() {
     let raw = {
         use std::io::Read;
         let mut out = Vec::new();
-        flate2::read::GzDecoder::new(&a[0].1[..]).read_to_end(&mut out).unwrap();
+        flate2::read::GzDecoder::new(&a[0].1[..])
+            .read_to_end(&mut out)
+            .unwrap();
         out
     };
     assert_eq!(lines_of(&[(String::new(), raw)]).len(), 200);
@@ -119,5 +137,8 @@ fn ctrl_c_flushes_too_and_intake_stops() {
     let status = d.stop_after_signal();
     assert!(status.success(), "{}", d.log());
     assert_eq!(lines_of(&objects(&d.path("out"))).len(), 5);
-    assert!(http(addr, "GET", "/health", &[], b"").is_err(), "intake must be closed after shutdown");
+    assert!(
+        http(addr, "GET", "/health", &[], b"").is_err(),
+        "intake must be closed after shutdown"
+    );
 }

@@ -6,8 +6,16 @@ fn check(text: &str, ext: &str) -> (i32, String) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join(format!("c.{ext}"));
     std::fs::write(&path, text).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_sluice")).args(["check", "--config"]).arg(&path).output().unwrap();
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let out = Command::new(env!("CARGO_BIN_EXE_sluice"))
+        .args(["check", "--config"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     (out.status.code().unwrap_or(-1), text)
 }
 
@@ -19,9 +27,21 @@ fn shipped_configs_are_valid() {
     let mut checked = 0;
     for entry in std::fs::read_dir(dir).unwrap().flatten() {
         let path = entry.path();
-        if matches!(path.extension().and_then(|e| e.to_str()), Some("toml" | "yaml")) {
-            let out = Command::new(env!("CARGO_BIN_EXE_sluice")).args(["check", "--config"]).arg(&path).output().unwrap();
-            assert!(out.status.success(), "{}: {}", path.display(), String::from_utf8_lossy(&out.stderr));
+        if matches!(
+            path.extension().and_then(|e| e.to_str()),
+            Some("toml" | "yaml")
+        ) {
+            let out = Command::new(env!("CARGO_BIN_EXE_sluice"))
+                .args(["check", "--config"])
+                .arg(&path)
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{}: {}",
+                path.display(),
+                String::from_utf8_lossy(&out.stderr)
+            );
             checked += 1;
         }
     }
@@ -31,28 +51,66 @@ fn shipped_configs_are_valid() {
 #[test]
 fn errors_name_the_key_and_what_is_accepted() {
     let cases = [
-        (format!("{STREAM}buffering = {{ size_mb = 200 }}\ndestination = {{ type = \"local\", path = \"o\" }}"),
-         "delivery_streams[0].buffering.size_mb`: 200 is out of range (accepted: 1 to 128)"),
-        (format!("{STREAM}buffering = {{ interval_seconds = 901 }}\ndestination = {{ type = \"local\", path = \"o\" }}"),
-         "delivery_streams[0].buffering.interval_seconds`: 901 is out of range (accepted: 0 to 900)"),
-        (format!("{STREAM}colour = \"red\"\ndestination = {{ type = \"local\", path = \"o\" }}"),
-         "unknown field `colour`"),
-        (format!("{STREAM}compression = \"SNAPPY\"\ndestination = {{ type = \"local\", path = \"o\" }}"),
-         "delivery_streams[0].compression`: unknown compression `SNAPPY` (accepted: none, gzip"),
-        (format!("{STREAM}destination = {{ type = \"local\" }}"),
-         "missing configuration field \"delivery_streams[0]destination.path\""),
-        (format!("{STREAM}destination = {{ type = \"s3\", bucket = \"b\" }}"),
-         "unknown variant `s3`"),
-        (format!("{STREAM}destination = {{ type = \"local\", path = \"o\", prefix = \"!{{timestamp:yyyy}}/\" }}"),
-         "delivery_streams[0].destination.error_output_prefix`: is required when prefix uses"),
-        (format!("{STREAM}destination = {{ type = \"local\", path = \"o\", prefix = \"!{{foo:bar}}/\", error_output_prefix = \"e/\" }}"),
-         "unknown expression namespace `foo`"),
-        (format!("{STREAM}compression = \"snappy\"\ncompression_level = 3\ndestination = {{ type = \"local\", path = \"o\" }}"),
-         "delivery_streams[0].compression_level`: only applies to gzip and zip"),
-        (format!("{STREAM}destination = {{ type = \"local\", path = \"o\" }}\n{STREAM}destination = {{ type = \"local\", path = \"p\" }}"),
-         "delivery_streams[1].name`: `s` is used by another delivery stream"),
-        ("[server]\nlisten = \"nowhere\"\n".to_string() + STREAM + "destination = { type = \"local\", path = \"o\" }",
-         "server.listen`: invalid socket address"),
+        (
+            format!(
+                "{STREAM}buffering = {{ size_mb = 200 }}\ndestination = {{ type = \"local\", path = \"o\" }}"
+            ),
+            "delivery_streams[0].buffering.size_mb`: 200 is out of range (accepted: 1 to 128)",
+        ),
+        (
+            format!(
+                "{STREAM}buffering = {{ interval_seconds = 901 }}\ndestination = {{ type = \"local\", path = \"o\" }}"
+            ),
+            "delivery_streams[0].buffering.interval_seconds`: 901 is out of range (accepted: 0 to 900)",
+        ),
+        (
+            format!("{STREAM}colour = \"red\"\ndestination = {{ type = \"local\", path = \"o\" }}"),
+            "unknown field `colour`",
+        ),
+        (
+            format!(
+                "{STREAM}compression = \"SNAPPY\"\ndestination = {{ type = \"local\", path = \"o\" }}"
+            ),
+            "delivery_streams[0].compression`: unknown compression `SNAPPY` (accepted: none, gzip",
+        ),
+        (
+            format!("{STREAM}destination = {{ type = \"local\" }}"),
+            "missing configuration field \"delivery_streams[0]destination.path\"",
+        ),
+        (
+            format!("{STREAM}destination = {{ type = \"s3\", bucket = \"b\" }}"),
+            "unknown variant `s3`",
+        ),
+        (
+            format!(
+                "{STREAM}destination = {{ type = \"local\", path = \"o\", prefix = \"!{{timestamp:yyyy}}/\" }}"
+            ),
+            "delivery_streams[0].destination.error_output_prefix`: is required when prefix uses",
+        ),
+        (
+            format!(
+                "{STREAM}destination = {{ type = \"local\", path = \"o\", prefix = \"!{{foo:bar}}/\", error_output_prefix = \"e/\" }}"
+            ),
+            "unknown expression namespace `foo`",
+        ),
+        (
+            format!(
+                "{STREAM}compression = \"snappy\"\ncompression_level = 3\ndestination = {{ type = \"local\", path = \"o\" }}"
+            ),
+            "delivery_streams[0].compression_level`: only applies to gzip and zip",
+        ),
+        (
+            format!(
+                "{STREAM}destination = {{ type = \"local\", path = \"o\" }}\n{STREAM}destination = {{ type = \"local\", path = \"p\" }}"
+            ),
+            "delivery_streams[1].name`: `s` is used by another delivery stream",
+        ),
+        (
+            "[server]\nlisten = \"nowhere\"\n".to_string()
+                + STREAM
+                + "destination = { type = \"local\", path = \"o\" }",
+            "server.listen`: invalid socket address",
+        ),
     ];
     for (text, expected) in cases {
         let (code, out) = check(&text, "toml");
@@ -76,11 +134,21 @@ fn yaml_works_and_valid_configs_exit_0() {
 fn environment_overrides_keys() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("c.toml");
-    std::fs::write(&path, format!("{STREAM}destination = {{ type = \"local\", path = \"o\" }}")).unwrap();
+    std::fs::write(
+        &path,
+        format!("{STREAM}destination = {{ type = \"local\", path = \"o\" }}"),
+    )
+    .unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_sluice"))
-        .args(["check", "--config"]).arg(&path)
+        .args(["check", "--config"])
+        .arg(&path)
         .env("SLUICE__SERVER__LISTEN", "not-an-address")
-        .output().unwrap();
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("server.listen"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("server.listen"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

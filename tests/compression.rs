@@ -12,7 +12,14 @@ use common::*;
 /// ~300 KB of log-like lines: several snappy blocks, and compressible.
 fn payload_lines() -> Vec<String> {
     (0..3000)
-        .map(|i| format!("{{\"i\":{i},\"msg\":\"user {} did thing {} at step {}\"}}\n", i % 97, i * 7919 % 1000, i))
+        .map(|i| {
+            format!(
+                "{{\"i\":{i},\"msg\":\"user {} did thing {} at step {}\"}}\n",
+                i % 97,
+                i * 7919 % 1000,
+                i
+            )
+        })
         .collect()
 }
 
@@ -33,11 +40,21 @@ fn deliver_with(compression: &str, extra: &str) -> String {
     }
     assert!(d.stop().success(), "{}", d.log());
     let objects = objects(&d.path("out"));
-    assert_eq!(objects.len(), 1, "one object expected: {:?}", objects.iter().map(|o| &o.0).collect::<Vec<_>>());
+    assert_eq!(
+        objects.len(),
+        1,
+        "one object expected: {:?}",
+        objects.iter().map(|o| &o.0).collect::<Vec<_>>()
+    );
     let key = objects[0].0.clone();
     let decoded = decode(compression, &d.path("out").join(&key));
     let expected = lines.concat().into_bytes();
-    assert!(decoded == expected, "decoded {key} differs from what was put ({} vs {} bytes)", decoded.len(), expected.len());
+    assert!(
+        decoded == expected,
+        "decoded {key} differs from what was put ({} vs {} bytes)",
+        decoded.len(),
+        expected.len()
+    );
     key
 }
 
@@ -48,7 +65,11 @@ fn base64_std(data: &[u8]) -> String {
 
 fn run(cmd: &mut Command) -> Vec<u8> {
     let out = cmd.output().expect("run decoder");
-    assert!(out.status.success(), "{cmd:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     out.stdout
 }
 
@@ -62,7 +83,12 @@ fn decode(compression: &str, file: &Path) -> Vec<u8> {
             let _ = tools(); // installs java and snappy-java
             let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/java/SnappyJavaCat.java");
             run(Command::new("java")
-                .args(["-Dorg.xerial.snappy.use.systemlib=true", "-Djava.library.path=/usr/lib/x86_64-linux-gnu/jni", "-cp", "/usr/share/java/snappy-java.jar"])
+                .args([
+                    "-Dorg.xerial.snappy.use.systemlib=true",
+                    "-Djava.library.path=/usr/lib/x86_64-linux-gnu/jni",
+                    "-cp",
+                    "/usr/share/java/snappy-java.jar",
+                ])
                 .arg(src)
                 .arg(file))
         }
@@ -86,19 +112,32 @@ fn gzip_level_1_and_firehose_spelling_work() {
 fn zip_holds_one_uuid_named_deflated_entry() {
     let config = one_stream_config("c", "compression = \"zip\"");
     let mut d = Daemon::start(&config);
-    let r = firehose(d.addr, "PutRecord", r#"{"DeliveryStreamName":"c","Record":{"Data":"aGVsbG8gemlwCg=="}}"#);
+    let r = firehose(
+        d.addr,
+        "PutRecord",
+        r#"{"DeliveryStreamName":"c","Record":{"Data":"aGVsbG8gemlwCg=="}}"#,
+    );
     assert_eq!(r.status, 200);
     assert!(d.stop().success());
     let objects = objects(&d.path("out"));
     let key = &objects[0].0;
     assert!(key.ends_with(".zip"), "{key}");
-    let out = py("decode.py", &["zip", d.path("out").join(key).to_str().unwrap()]);
+    let out = py(
+        "decode.py",
+        &["zip", d.path("out").join(key).to_str().unwrap()],
+    );
     assert_eq!(out.stdout, b"hello zip\n");
     let names: Vec<String> = serde_json::from_slice(&out.stderr).unwrap();
     assert_eq!(names.len(), 1);
-    assert!(uuid::Uuid::parse_str(&names[0]).is_ok(), "entry must be named by a uuid: {names:?}");
+    assert!(
+        uuid::Uuid::parse_str(&names[0]).is_ok(),
+        "entry must be named by a uuid: {names:?}"
+    );
     // Sluice names the entry after the object's own uuid.
-    assert!(key.ends_with(&format!("{}.zip", names[0])), "{key} vs {names:?}");
+    assert!(
+        key.ends_with(&format!("{}.zip", names[0])),
+        "{key} vs {names:?}"
+    );
     // And a large payload round-trips through the same reader.
     deliver_with("zip", "");
 }
@@ -118,7 +157,13 @@ fn hadoop_snappy_opens_with_python_snappy_hadoop_decoder() {
 #[test]
 fn uncompressed_has_no_extension_and_file_extension_replaces_it() {
     let key = deliver_with("none", "");
-    assert!(key.rsplit('/').next().unwrap().split('-').count() == 1 + 1 + 6 + 5, "{key}");
+    assert!(
+        key.rsplit('/').next().unwrap().split('-').count() == 1 + 1 + 6 + 5,
+        "{key}"
+    );
     let key = deliver_with("gzip", "file_extension = \".json.gz\"");
-    assert!(key.ends_with(".json.gz") && !key.ends_with(".gz.json.gz"), "{key}");
+    assert!(
+        key.ends_with(".json.gz") && !key.ends_with(".gz.json.gz"),
+        "{key}"
+    );
 }

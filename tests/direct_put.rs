@@ -10,21 +10,36 @@ use common::*;
 use serde_json::json;
 
 fn uncompressed(name: &str) -> String {
-    one_stream_config(name, "compression = \"none\"\nbuffering = { size_mb = 5, interval_seconds = 300 }")
+    one_stream_config(
+        name,
+        "compression = \"none\"\nbuffering = { size_mb = 5, interval_seconds = 300 }",
+    )
 }
 
 #[test]
 fn boto3_puts_land_byte_for_byte_in_arrival_order() {
     let mut d = Daemon::start(&uncompressed("orders"));
-    let single = py_json("firehose_client.py", &[&d.url(), "put-record", "orders", "first\n"]);
+    let single = py_json(
+        "firehose_client.py",
+        &[&d.url(), "put-record", "orders", "first\n"],
+    );
     assert_eq!(single["Encrypted"], json!(false));
-    assert!(single["RecordId"].as_str().is_some_and(|s| !s.is_empty()), "{single}");
+    assert!(
+        single["RecordId"].as_str().is_some_and(|s| !s.is_empty()),
+        "{single}"
+    );
 
-    let batch = py_json("firehose_client.py", &[&d.url(), "put-batch", "orders", "rec", "500"]);
+    let batch = py_json(
+        "firehose_client.py",
+        &[&d.url(), "put-batch", "orders", "rec", "500"],
+    );
     assert_eq!(batch["FailedPutCount"], json!(0));
     let responses = batch["RequestResponses"].as_array().unwrap();
     assert_eq!(responses.len(), 500);
-    let mut ids: Vec<&str> = responses.iter().map(|r| r["RecordId"].as_str().unwrap()).collect();
+    let mut ids: Vec<&str> = responses
+        .iter()
+        .map(|r| r["RecordId"].as_str().unwrap())
+        .collect();
     assert!(responses.iter().all(|r| r.get("ErrorCode").is_none()));
     ids.push(single["RecordId"].as_str().unwrap());
     ids.sort();
@@ -46,9 +61,16 @@ fn boto3_puts_land_byte_for_byte_in_arrival_order() {
     let name = parts[4];
     assert!(name.starts_with("orders-1-"), "{key}");
     let time = &name["orders-1-".len().."orders-1-".len() + 19];
-    assert_eq!(&time[..13], format!("{}-{}-{}-{}", parts[0], parts[1], parts[2], parts[3]), "{key}");
+    assert_eq!(
+        &time[..13],
+        format!("{}-{}-{}-{}", parts[0], parts[1], parts[2], parts[3]),
+        "{key}"
+    );
     let id = &name["orders-1-".len() + 20..];
-    assert!(uuid::Uuid::parse_str(id).is_ok(), "suffix must end with a uuid: {key}");
+    assert!(
+        uuid::Uuid::parse_str(id).is_ok(),
+        "suffix must end with a uuid: {key}"
+    );
 }
 
 #[test]
@@ -61,9 +83,19 @@ fn list_and_describe_answer_like_firehose() {
         [[delivery_streams]]\nname = \"gamma\"\ndestination = { type = \"local\", path = \"{dir}/c\" }\n";
     let d = Daemon::start(config);
     let all = py_json("firehose_client.py", &[&d.url(), "list"]);
-    assert_eq!(all["DeliveryStreamNames"], json!(["alpha", "beta", "gamma"]));
+    assert_eq!(
+        all["DeliveryStreamNames"],
+        json!(["alpha", "beta", "gamma"])
+    );
     assert_eq!(all["HasMoreDeliveryStreams"], json!(false));
-    let page = py_json("firehose_client.py", &[&d.url(), "list", r#"{"Limit": 1, "ExclusiveStartDeliveryStreamName": "alpha"}"#]);
+    let page = py_json(
+        "firehose_client.py",
+        &[
+            &d.url(),
+            "list",
+            r#"{"Limit": 1, "ExclusiveStartDeliveryStreamName": "alpha"}"#,
+        ],
+    );
     assert_eq!(page["DeliveryStreamNames"], json!(["beta"]));
     assert_eq!(page["HasMoreDeliveryStreams"], json!(true));
 
@@ -72,14 +104,21 @@ fn list_and_describe_answer_like_firehose() {
     assert_eq!(s["DeliveryStreamName"], json!("beta"));
     assert_eq!(s["DeliveryStreamStatus"], json!("ACTIVE"));
     assert_eq!(s["DeliveryStreamType"], json!("DirectPut"));
-    assert_eq!(s["DeliveryStreamARN"], json!("arn:aws:firehose:us-east-1:000000000000:deliverystream/beta"));
+    assert_eq!(
+        s["DeliveryStreamARN"],
+        json!("arn:aws:firehose:us-east-1:000000000000:deliverystream/beta")
+    );
     assert_eq!(s["VersionId"], json!("1"));
     let dest = &s["Destinations"][0]["ExtendedS3DestinationDescription"];
     assert_eq!(dest["CompressionFormat"], json!("Snappy"));
     assert_eq!(dest["Prefix"], json!("logs/"));
-    assert_eq!(dest["BufferingHints"], json!({"SizeInMBs": 5, "IntervalInSeconds": 300}));
+    assert_eq!(
+        dest["BufferingHints"],
+        json!({"SizeInMBs": 5, "IntervalInSeconds": 300})
+    );
     let alpha = py_json("firehose_client.py", &[&d.url(), "describe", "alpha"]);
-    let hints = &alpha["DeliveryStreamDescription"]["Destinations"][0]["ExtendedS3DestinationDescription"]["BufferingHints"];
+    let hints = &alpha["DeliveryStreamDescription"]["Destinations"][0]["ExtendedS3DestinationDescription"]
+        ["BufferingHints"];
     assert_eq!(hints, &json!({"SizeInMBs": 64, "IntervalInSeconds": 60}));
 }
 
@@ -87,18 +126,28 @@ fn list_and_describe_answer_like_firehose() {
 fn boto3_sees_firehose_s_error_types_and_statuses() {
     let d = Daemon::start(&uncompressed("s1"));
     let url = d.url();
-    let err = |args: &[&str]| py_json("firehose_client.py", &[&[url.as_str()], args].concat())["error"].clone();
+    let err = |args: &[&str]| {
+        py_json("firehose_client.py", &[&[url.as_str()], args].concat())["error"].clone()
+    };
 
     let e = err(&["put-record", "missing", "x"]);
-    assert_eq!(e, json!({"code": "ResourceNotFoundException", "status": 400,
-        "message": "Firehose missing under account 000000000000 not found."}));
+    assert_eq!(
+        e,
+        json!({"code": "ResourceNotFoundException", "status": 400,
+        "message": "Firehose missing under account 000000000000 not found."})
+    );
     let e = err(&["describe", "missing"]);
     assert_eq!(e["code"], json!("ResourceNotFoundException"));
 
     let e = err(&["put-record-sized", "s1", "1024001"]);
     assert_eq!(e["code"], json!("ValidationException"));
     assert_eq!(e["status"], json!(400));
-    assert_eq!(e["message"], json!("1 validation error detected: Value 'java.nio.HeapByteBuffer[pos=0 lim=1024001 cap=1024001]' at 'record.data' failed to satisfy constraint: Member must have length less than or equal to 1024000"));
+    assert_eq!(
+        e["message"],
+        json!(
+            "1 validation error detected: Value 'java.nio.HeapByteBuffer[pos=0 lim=1024001 cap=1024001]' at 'record.data' failed to satisfy constraint: Member must have length less than or equal to 1024000"
+        )
+    );
 
     let e = err(&["put-sized", "s1", "501", "1"]);
     assert_eq!(e["code"], json!("ValidationException"));
@@ -106,10 +155,16 @@ fn boto3_sees_firehose_s_error_types_and_statuses() {
 
     // 5 × 1,000,000 bytes: every record is legal, the batch is over 4 MiB.
     let e = err(&["put-sized", "s1", "5", "1000000"]);
-    assert_eq!(e, json!({"code": "InvalidArgumentException", "status": 400, "message": "Records size exceeds 4 MB limit"}));
+    assert_eq!(
+        e,
+        json!({"code": "InvalidArgumentException", "status": 400, "message": "Records size exceeds 4 MB limit"})
+    );
 
     // A record at exactly the limit is accepted.
-    let ok = py_json("firehose_client.py", &[&url, "put-record-sized", "s1", "1024000"]);
+    let ok = py_json(
+        "firehose_client.py",
+        &[&url, "put-record-sized", "s1", "1024000"],
+    );
     assert!(ok.get("RecordId").is_some(), "{ok}");
 }
 
@@ -122,20 +177,81 @@ fn raw_protocol_errors_are_clear_and_leave_the_daemon_running() {
         assert_eq!(r.header("content-type"), Some("application/x-amz-json-1.1"));
         assert!(r.json()["message"].as_str().is_some_and(|m| !m.is_empty()));
     };
-    check(firehose(d.addr, "PutRecordBatch", "{not json"), 400, "SerializationException");
-    check(firehose(d.addr, "PutRecord", r#"{"DeliveryStreamName":"s1","Record":{"Data":"!!!notbase64"}}"#), 400, "SerializationException");
-    check(firehose(d.addr, "PutRecord", r#"{"DeliveryStreamName":"s1","Record":{"Data":5}}"#), 400, "SerializationException");
-    check(firehose(d.addr, "Frobnicate", "{}"), 400, "UnknownOperationException");
-    let r = http(d.addr, "POST", "/", &[("X-Amz-Target", "Kinesis_20131202.PutRecord")], b"{}").unwrap();
+    check(
+        firehose(d.addr, "PutRecordBatch", "{not json"),
+        400,
+        "SerializationException",
+    );
+    check(
+        firehose(
+            d.addr,
+            "PutRecord",
+            r#"{"DeliveryStreamName":"s1","Record":{"Data":"!!!notbase64"}}"#,
+        ),
+        400,
+        "SerializationException",
+    );
+    check(
+        firehose(
+            d.addr,
+            "PutRecord",
+            r#"{"DeliveryStreamName":"s1","Record":{"Data":5}}"#,
+        ),
+        400,
+        "SerializationException",
+    );
+    check(
+        firehose(d.addr, "Frobnicate", "{}"),
+        400,
+        "UnknownOperationException",
+    );
+    let r = http(
+        d.addr,
+        "POST",
+        "/",
+        &[("X-Amz-Target", "Kinesis_20131202.PutRecord")],
+        b"{}",
+    )
+    .unwrap();
     check(r, 400, "UnknownOperationException");
-    check(firehose(d.addr, "CreateDeliveryStream", r#"{"DeliveryStreamName":"n"}"#), 400, "InvalidArgumentException");
-    let r = firehose(d.addr, "PutRecordBatch", r#"{"DeliveryStreamName":"bad name","Records":[]}"#);
-    assert_eq!(r.json()["message"], json!("2 validation errors detected: Value 'bad name' at 'deliveryStreamName' failed to satisfy constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+; Value '[]' at 'records' failed to satisfy constraint: Member must have length greater than or equal to 1"));
+    check(
+        firehose(
+            d.addr,
+            "CreateDeliveryStream",
+            r#"{"DeliveryStreamName":"n"}"#,
+        ),
+        400,
+        "InvalidArgumentException",
+    );
+    let r = firehose(
+        d.addr,
+        "PutRecordBatch",
+        r#"{"DeliveryStreamName":"bad name","Records":[]}"#,
+    );
+    assert_eq!(
+        r.json()["message"],
+        json!(
+            "2 validation errors detected: Value 'bad name' at 'deliveryStreamName' failed to satisfy constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+; Value '[]' at 'records' failed to satisfy constraint: Member must have length greater than or equal to 1"
+        )
+    );
     check(r, 400, "ValidationException");
-    let r = firehose(d.addr, "PutRecordBatch", r#"{"DeliveryStreamName":"s1","Records":[{}]}"#);
-    assert_eq!(r.json()["message"], json!("1 validation error detected: Value null at 'records.1.member.data' failed to satisfy constraint: Member must not be null"));
+    let r = firehose(
+        d.addr,
+        "PutRecordBatch",
+        r#"{"DeliveryStreamName":"s1","Records":[{}]}"#,
+    );
+    assert_eq!(
+        r.json()["message"],
+        json!(
+            "1 validation error detected: Value null at 'records.1.member.data' failed to satisfy constraint: Member must not be null"
+        )
+    );
     // Still serving, and empty records are legal.
-    let ok = firehose(d.addr, "PutRecordBatch", r#"{"DeliveryStreamName":"s1","Records":[{"Data":""}]}"#);
+    let ok = firehose(
+        d.addr,
+        "PutRecordBatch",
+        r#"{"DeliveryStreamName":"s1","Records":[{"Data":""}]}"#,
+    );
     assert_eq!(ok.status, 200);
     assert!(ok.header("x-amzn-RequestId").is_some());
 }
@@ -150,15 +266,27 @@ fn full_backlog_answers_503_service_unavailable_then_recovers() {
         destination = { type = \"local\", path = \"{dir}/blocked/out\" }\n";
     let mut d = Daemon::start_in(dir, config);
     let url = d.url();
-    let first = py_json("firehose_client.py", &[&url, "put-sized", "s1", "3", "400000"]);
+    let first = py_json(
+        "firehose_client.py",
+        &[&url, "put-sized", "s1", "3", "400000"],
+    );
     assert_eq!(first["FailedPutCount"], json!(0), "{first}");
-    let refused = py_json("firehose_client.py", &[&url, "put-sized", "s1", "1", "1000"]);
-    assert_eq!(refused["error"], json!({"code": "ServiceUnavailableException", "status": 503, "message": "Slow down."}));
+    let refused = py_json(
+        "firehose_client.py",
+        &[&url, "put-sized", "s1", "1", "1000"],
+    );
+    assert_eq!(
+        refused["error"],
+        json!({"code": "ServiceUnavailableException", "status": 503, "message": "Slow down."})
+    );
     // Clear the way: delivery retries, the backlog drains, puts are accepted again.
     std::fs::remove_file(d.path("blocked")).unwrap();
     let mut accepted = false;
     for _ in 0..100 {
-        let r = py_json("firehose_client.py", &[&url, "put-sized", "s1", "1", "1000"]);
+        let r = py_json(
+            "firehose_client.py",
+            &[&url, "put-sized", "s1", "1", "1000"],
+        );
         if r.get("error").is_none() {
             accepted = true;
             break;
@@ -167,29 +295,60 @@ fn full_backlog_answers_503_service_unavailable_then_recovers() {
     }
     assert!(accepted, "backlog never drained:\n{}", d.log());
     assert!(d.stop().success());
-    let total: usize = objects(&d.path("blocked/out")).iter().map(|(_, b)| b.len()).sum();
-    assert_eq!(total, 3 * 400_000 + 1000, "every accepted record is delivered once");
+    let total: usize = objects(&d.path("blocked/out"))
+        .iter()
+        .map(|(_, b)| b.len())
+        .sum();
+    assert_eq!(
+        total,
+        3 * 400_000 + 1000,
+        "every accepted record is delivered once"
+    );
 }
 
 #[test]
 fn aws_cli_put_record_batch_works_unchanged() {
     let mut d = Daemon::start(&uncompressed("cli"));
     let out = Command::new(tools().bin("aws"))
-        .args(["firehose", "put-record-batch", "--endpoint-url", &d.url(), "--delivery-stream-name", "cli",
-               "--records", r#"[{"Data":"alpha"},{"Data":"beta"}]"#, "--output", "json"])
+        .args([
+            "firehose",
+            "put-record-batch",
+            "--endpoint-url",
+            &d.url(),
+            "--delivery-stream-name",
+            "cli",
+            "--records",
+            r#"[{"Data":"alpha"},{"Data":"beta"}]"#,
+            "--output",
+            "json",
+        ])
         .env("AWS_ACCESS_KEY_ID", "x")
         .env("AWS_SECRET_ACCESS_KEY", "x")
         .env("AWS_DEFAULT_REGION", "us-east-1")
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let reply: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(reply["FailedPutCount"], json!(0));
     assert_eq!(reply["RequestResponses"].as_array().unwrap().len(), 2);
     let out = Command::new(tools().bin("aws"))
-        .args(["firehose", "put-record-batch", "--endpoint-url", &d.url(), "--delivery-stream-name", "nope",
-               "--records", r#"[{"Data":"x"}]"#])
-        .env("AWS_ACCESS_KEY_ID", "x").env("AWS_SECRET_ACCESS_KEY", "x").env("AWS_DEFAULT_REGION", "us-east-1")
+        .args([
+            "firehose",
+            "put-record-batch",
+            "--endpoint-url",
+            &d.url(),
+            "--delivery-stream-name",
+            "nope",
+            "--records",
+            r#"[{"Data":"x"}]"#,
+        ])
+        .env("AWS_ACCESS_KEY_ID", "x")
+        .env("AWS_SECRET_ACCESS_KEY", "x")
+        .env("AWS_DEFAULT_REGION", "us-east-1")
         .output()
         .unwrap();
     assert!(!out.status.success());
@@ -205,7 +364,12 @@ fn ndjson_endpoint_takes_one_record_per_line() {
     let mut d = Daemon::start(&uncompressed("logs"));
     let body = b"{\"n\":1}\n{\"n\":2}\n\n{\"n\":3}\n";
     let out = Command::new("curl")
-        .args(["-s", "--data-binary", "@-", &format!("{}/delivery-streams/logs/records", d.url())])
+        .args([
+            "-s",
+            "--data-binary",
+            "@-",
+            &format!("{}/delivery-streams/logs/records", d.url()),
+        ])
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .spawn()
@@ -218,7 +382,14 @@ fn ndjson_endpoint_takes_one_record_per_line() {
     let reply: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(reply["RecordCount"], json!(3));
     assert_eq!(reply["FailedPutCount"], json!(0));
-    let missing = http(d.addr, "POST", "/delivery-streams/nope/records", &[], b"x\n").unwrap();
+    let missing = http(
+        d.addr,
+        "POST",
+        "/delivery-streams/nope/records",
+        &[],
+        b"x\n",
+    )
+    .unwrap();
     assert_eq!(missing.status, 400);
     assert_eq!(missing.json()["__type"], json!("ResourceNotFoundException"));
     assert!(d.stop().success());

@@ -22,7 +22,10 @@ pub fn load(path: Option<&Path>) -> Result<Config, ConfigErrors> {
                 _ => {
                     return Err(one(
                         "(file)",
-                        format!("{}: the file name must end in .toml, .yaml or .yml", p.display()),
+                        format!(
+                            "{}: the file name must end in .toml, .yaml or .yml",
+                            p.display()
+                        ),
                     ));
                 }
             };
@@ -38,12 +41,14 @@ pub fn load(path: Option<&Path>) -> Result<Config, ConfigErrors> {
             .separator("__")
             .try_parsing(true),
     );
-    let raw = builder
-        .build()
-        .map_err(|e| one("(file)", e.to_string()))?;
+    let raw = builder.build().map_err(|e| one("(file)", e.to_string()))?;
     let config: Config = serde_path_to_error::deserialize(raw).map_err(|e| {
         let key = e.path().to_string();
-        let key = if key == "." { "(top level)".to_string() } else { key };
+        let key = if key == "." {
+            "(top level)".to_string()
+        } else {
+            key
+        };
         one(&key, e.into_inner().to_string())
     })?;
     validate::validate(&config)?;
@@ -83,7 +88,8 @@ mod tests {
 
     #[test]
     fn unknown_destination_type_lists_accepted_ones() {
-        let err = load_str("[[delivery_streams]]\nname='a'\ndestination={type='ftp'}\n").unwrap_err();
+        let err =
+            load_str("[[delivery_streams]]\nname='a'\ndestination={type='ftp'}\n").unwrap_err();
         assert_eq!(err.0[0].key, "delivery_streams[0].destination.type");
         assert!(err.0[0].message.contains("`local`"), "{}", err.0[0]);
     }

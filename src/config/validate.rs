@@ -46,19 +46,28 @@ fn validate_stream(s: &StreamConfig, at: &dyn Fn(&str) -> String, errors: &mut V
     if !is_valid_stream_name(&s.name) {
         errors.push(ConfigError::new(
             at("name"),
-            format!("`{}` must be 1 to 64 characters of a-z A-Z 0-9 _ . -", s.name),
+            format!(
+                "`{}` must be 1 to 64 characters of a-z A-Z 0-9 _ . -",
+                s.name
+            ),
         ));
     }
     if !(1..=128).contains(&s.buffering.size_mb) {
         errors.push(ConfigError::new(
             at("buffering.size_mb"),
-            format!("{} is out of range (accepted: 1 to 128)", s.buffering.size_mb),
+            format!(
+                "{} is out of range (accepted: 1 to 128)",
+                s.buffering.size_mb
+            ),
         ));
     }
     if s.buffering.interval_seconds > 900 {
         errors.push(ConfigError::new(
             at("buffering.interval_seconds"),
-            format!("{} is out of range (accepted: 0 to 900)", s.buffering.interval_seconds),
+            format!(
+                "{} is out of range (accepted: 0 to 900)",
+                s.buffering.interval_seconds
+            ),
         ));
     }
     if let Some(level) = s.compression_level {
@@ -75,8 +84,10 @@ fn validate_stream(s: &StreamConfig, at: &dyn Fn(&str) -> String, errors: &mut V
         }
     }
     if let Some(ext) = &s.file_extension {
-        let valid_char = |c: char| c.is_ascii_digit() || c.is_ascii_lowercase() || "!-_.*'()".contains(c);
-        if ext.len() > 128 || !ext.starts_with('.') || ext.len() < 2 || !ext.chars().all(valid_char) {
+        let valid_char =
+            |c: char| c.is_ascii_digit() || c.is_ascii_lowercase() || "!-_.*'()".contains(c);
+        if ext.len() > 128 || !ext.starts_with('.') || ext.len() < 2 || !ext.chars().all(valid_char)
+        {
             errors.push(ConfigError::new(
                 at("file_extension"),
                 format!("`{ext}` must start with `.` and hold only 0-9 a-z ! - _ . * ' ( ) (at most 128)"),
@@ -84,12 +95,18 @@ fn validate_stream(s: &StreamConfig, at: &dyn Fn(&str) -> String, errors: &mut V
         }
     }
     if s.max_in_flight_objects == 0 {
-        errors.push(ConfigError::new(at("max_in_flight_objects"), "must be at least 1"));
+        errors.push(ConfigError::new(
+            at("max_in_flight_objects"),
+            "must be at least 1",
+        ));
     }
     match &s.destination {
         DestinationConfig::Local(local) => {
             if local.path.as_os_str().is_empty() {
-                errors.push(ConfigError::new(at("destination.path"), "must not be empty"));
+                errors.push(ConfigError::new(
+                    at("destination.path"),
+                    "must not be empty",
+                ));
             }
         }
     }
@@ -103,11 +120,11 @@ fn validate_stream(s: &StreamConfig, at: &dyn Fn(&str) -> String, errors: &mut V
             }
         }
         Err((field, e)) => {
-        let key = match field {
-            PrefixField::Prefix => "destination.prefix",
-            PrefixField::ErrorOutputPrefix => "destination.error_output_prefix",
-        };
-        errors.push(ConfigError::new(at(key), e.0));
+            let key = match field {
+                PrefixField::Prefix => "destination.prefix",
+                PrefixField::ErrorOutputPrefix => "destination.error_output_prefix",
+            };
+            errors.push(ConfigError::new(at(key), e.0));
         }
     }
 }

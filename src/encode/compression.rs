@@ -127,7 +127,9 @@ mod tests {
         let b = Compression::Gzip.encode(&raw, 6, "x").unwrap();
         assert_eq!(a, b);
         let mut out = Vec::new();
-        flate2::read::GzDecoder::new(&a[..]).read_to_end(&mut out).unwrap();
+        flate2::read::GzDecoder::new(&a[..])
+            .read_to_end(&mut out)
+            .unwrap();
         assert_eq!(out, raw);
     }
 

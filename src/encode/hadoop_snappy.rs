@@ -39,7 +39,9 @@ mod tests {
         while !rest.is_empty() {
             let raw_len = u32::from_be_bytes(rest[..4].try_into().unwrap()) as usize;
             let n = u32::from_be_bytes(rest[4..8].try_into().unwrap()) as usize;
-            let block = snap::raw::Decoder::new().decompress_vec(&rest[8..8 + n]).unwrap();
+            let block = snap::raw::Decoder::new()
+                .decompress_vec(&rest[8..8 + n])
+                .unwrap();
             assert_eq!(block.len(), raw_len);
             out.extend(block);
             rest = &rest[8 + n..];

@@ -41,7 +41,11 @@ mod tests {
         let mut out = Vec::new();
         while !body.is_empty() {
             let n = u32::from_be_bytes(body[..4].try_into().unwrap()) as usize;
-            out.extend(snap::raw::Decoder::new().decompress_vec(&body[4..4 + n]).unwrap());
+            out.extend(
+                snap::raw::Decoder::new()
+                    .decompress_vec(&body[4..4 + n])
+                    .unwrap(),
+            );
             body = &body[4 + n..];
         }
         out
@@ -49,7 +53,9 @@ mod tests {
 
     #[test]
     fn blocks_of_32k_round_trip() {
-        let raw: Vec<u8> = (0..100_000u32).flat_map(|i| (i % 251).to_le_bytes()).collect();
+        let raw: Vec<u8> = (0..100_000u32)
+            .flat_map(|i| (i % 251).to_le_bytes())
+            .collect();
         assert_eq!(decode(&encode(&raw).unwrap()), raw);
         assert_eq!(encode(&[]).unwrap().len(), 16);
     }

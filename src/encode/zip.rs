@@ -32,7 +32,10 @@ mod tests {
         let mut archive = zip::ZipArchive::new(Cursor::new(body)).unwrap();
         assert_eq!(archive.len(), 1);
         let mut entry = archive.by_index(0).unwrap();
-        assert_eq!(entry.name().unwrap(), "3f2c3b7e-0000-4000-8000-000000000001");
+        assert_eq!(
+            entry.name().unwrap(),
+            "3f2c3b7e-0000-4000-8000-000000000001"
+        );
         assert_eq!(entry.compression(), CompressionMethod::Deflated);
         let mut out = Vec::new();
         entry.read_to_end(&mut out).unwrap();

@@ -40,7 +40,9 @@ impl Deliverer {
         Self {
             stream: config.name.clone(),
             compression: config.compression,
-            level: config.compression_level.unwrap_or(Compression::DEFAULT_LEVEL),
+            level: config
+                .compression_level
+                .unwrap_or(Compression::DEFAULT_LEVEL),
             extension: config
                 .file_extension
                 .clone()
@@ -72,7 +74,8 @@ impl Deliverer {
                 String::new()
             }
         };
-        let key = prefix + &object_suffix(&self.stream, STREAM_VERSION, instant, &id, &self.extension);
+        let key =
+            prefix + &object_suffix(&self.stream, STREAM_VERSION, instant, &id, &self.extension);
         let records = batch.record_count();
         let raw_len = batch.data.len() as u64;
         let batch = Arc::new(batch);
@@ -88,10 +91,18 @@ impl Deliverer {
                 Ok(Ok(body)) => break Bytes::from(body),
                 // Encoding plain bytes fails only on exhausted resources: keep the batch
                 // and try again rather than lose it.
-                Ok(Err(e)) => self.wait_after_failure(attempt, "EncodeError", &e.to_string()).await,
-                Err(e) => self.wait_after_failure(attempt, "EncodeError", &e.to_string()).await,
+                Ok(Err(e)) => {
+                    self.wait_after_failure(attempt, "EncodeError", &e.to_string())
+                        .await
+                }
+                Err(e) => {
+                    self.wait_after_failure(attempt, "EncodeError", &e.to_string())
+                        .await
+                }
             }
         };
+        // The raw records are not needed once encoded: free them before the upload.
+        drop(batch);
         let object = Object {
             key,
             body,

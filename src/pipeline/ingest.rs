@@ -1,14 +1,18 @@
 //! The acknowledgement point: a source hands records to a stream and, once this
 //! returns `Ok`, the producer is told they are accepted.
 //!
-//! The backlog (accepted, not yet delivered bytes) is bounded per stream by
-//! `spool.max_size_mb`; past it, puts fail fast so producers back off, and nothing
-//! already accepted is dropped.
+//! Two limits protect the daemon, and nothing already accepted is ever dropped:
+//! - the backlog (accepted, not yet delivered bytes) is bounded per stream by
+//!   `spool.max_size_mb`; past it, puts fail fast so producers back off;
+//! - records waiting for the stream's task are bounded in memory (`QUEUE_BYTES`): a
+//!   put waits for room, up to `QUEUE_WAIT`, so fast producers are slowed down to the
+//!   delivery rate instead of filling RAM.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
 
-use tokio::sync::mpsc;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 
 use crate::config::StreamConfig;
 use crate::record::Record;
@@ -20,6 +24,17 @@ pub enum IngestError {
     BacklogFull,
     #[error("the daemon is shutting down")]
     ShuttingDown,
+}
+
+/// Record bytes that may wait in memory for a stream's task.
+const QUEUE_BYTES: usize = 8 * 1024 * 1024;
+/// How long a put waits for room in the queue before `ServiceUnavailableException`.
+const QUEUE_WAIT: Duration = Duration::from_secs(10);
+
+/// Records on their way to the stream's task, holding their room in the queue.
+pub struct QueuedBatch {
+    pub records: Vec<Record>,
+    _room: OwnedSemaphorePermit,
 }
 
 /// Bytes accepted and not yet delivered, shared by ingest and delivery.
@@ -50,8 +65,9 @@ impl Backlog {
 #[derive(Clone)]
 pub struct StreamHandle {
     config: Arc<StreamConfig>,
-    tx: mpsc::UnboundedSender<Vec<Record>>,
+    tx: mpsc::UnboundedSender<QueuedBatch>,
     backlog: Arc<Backlog>,
+    queue: Arc<Semaphore>,
     closed: Arc<AtomicBool>,
 }
 
@@ -59,7 +75,7 @@ impl StreamHandle {
     pub(super) fn new(
         config: StreamConfig,
         max_backlog: u64,
-    ) -> (Self, mpsc::UnboundedReceiver<Vec<Record>>) {
+    ) -> (Self, mpsc::UnboundedReceiver<QueuedBatch>) {
         let (tx, rx) = mpsc::unbounded_channel();
         let handle = Self {
             config: Arc::new(config),
@@ -68,6 +84,7 @@ impl StreamHandle {
                 bytes: AtomicU64::new(0),
                 max: max_backlog,
             }),
+            queue: Arc::new(Semaphore::new(QUEUE_BYTES)),
             closed: Arc::new(AtomicBool::new(false)),
         };
         (handle, rx)
@@ -98,7 +115,15 @@ impl StreamHandle {
         if !self.backlog.try_reserve(bytes) {
             return Err(IngestError::BacklogFull);
         }
-        self.tx.send(records).map_err(|_| {
+        // A batch larger than the whole queue waits for it to be empty.
+        let room = u32::try_from(bytes.min(QUEUE_BYTES as u64)).unwrap_or(u32::MAX);
+        let permit = tokio::time::timeout(QUEUE_WAIT, self.queue.clone().acquire_many_owned(room)).await;
+        let Ok(Ok(room)) = permit else {
+            self.backlog.release(bytes);
+            return Err(IngestError::BacklogFull);
+        };
+        let batch = QueuedBatch { records, _room: room };
+        self.tx.send(batch).map_err(|_| {
             self.backlog.release(bytes);
             IngestError::ShuttingDown
         })

@@ -11,12 +11,12 @@ use tokio::time::Instant;
 
 use super::buffer::{Buffer, SealedBatch};
 use super::deliver::Deliverer;
+use super::ingest::QueuedBatch;
 use crate::config::StreamConfig;
-use crate::record::Record;
 
 pub struct Runner {
     stream: String,
-    rx: mpsc::UnboundedReceiver<Vec<Record>>,
+    rx: mpsc::UnboundedReceiver<QueuedBatch>,
     buffer: Buffer,
     interval: Duration,
     deliverer: Arc<Deliverer>,
@@ -27,7 +27,7 @@ pub struct Runner {
 impl Runner {
     pub fn new(
         config: &StreamConfig,
-        rx: mpsc::UnboundedReceiver<Vec<Record>>,
+        rx: mpsc::UnboundedReceiver<QueuedBatch>,
         deliverer: Deliverer,
     ) -> Self {
         Self {
@@ -79,8 +79,9 @@ impl Runner {
         tracing::info!(stream = %self.stream, "stream stopped, all buffers delivered");
     }
 
-    async fn take(&mut self, batch: Vec<Record>, deadline: &mut Option<Instant>) {
-        for record in &batch {
+    /// Copies a batch into the buffer; dropping it frees its room in the queue.
+    async fn take(&mut self, batch: QueuedBatch, deadline: &mut Option<Instant>) {
+        for record in &batch.records {
             if self.buffer.is_empty() {
                 *deadline = Some(Instant::now() + self.interval);
             }

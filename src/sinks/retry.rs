@@ -48,7 +48,10 @@ mod tests {
         let b = Backoff::default();
         for (attempt, secs) in [(1, 1.0), (2, 2.0), (3, 4.0), (8, 120.0), (40, 120.0)] {
             let d = b.delay(attempt).as_secs_f64();
-            assert!((secs * 0.85..=secs * 1.15).contains(&d), "attempt {attempt}: {d}");
+            assert!(
+                (secs * 0.85..=secs * 1.15).contains(&d),
+                "attempt {attempt}: {d}"
+            );
         }
     }
 }

@@ -53,7 +53,11 @@ impl Daemon {
             .stderr(log)
             .spawn()
             .expect("spawn sluice");
-        let mut daemon = Self { child: Some(child), addr, dir };
+        let mut daemon = Self {
+            child: Some(child),
+            addr,
+            dir,
+        };
         daemon.wait_healthy();
         daemon
     }
@@ -61,13 +65,15 @@ impl Daemon {
     fn wait_healthy(&mut self) {
         let deadline = Instant::now() + Duration::from_secs(20);
         while Instant::now() < deadline {
-            if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
+            if let Some(status) = self
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
                 panic!("sluice exited during start-up ({status}):\n{}", self.log());
             }
-            if let Ok(r) = http(self.addr, "GET", "/health", &[], b"") {
-                if r.status == 200 {
-                    return;
-                }
+            if http(self.addr, "GET", "/health", &[], b"").is_ok_and(|r| r.status == 200) {
+                return;
             }
             std::thread::sleep(Duration::from_millis(50));
         }
@@ -107,7 +113,10 @@ impl Daemon {
             }
             if Instant::now() > deadline {
                 let _ = child.kill();
-                panic!("sluice did not exit within 60 s of SIGTERM:\n{}", self.log());
+                panic!(
+                    "sluice did not exit within 60 s of SIGTERM:\n{}",
+                    self.log()
+                );
             }
             std::thread::sleep(Duration::from_millis(20));
         }
@@ -201,7 +210,11 @@ pub fn http(
         .filter_map(|l| l.split_once(':'))
         .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
         .collect();
-    Ok(Reply { status, headers, body: raw[split + 4..].to_vec() })
+    Ok(Reply {
+        status,
+        headers,
+        body: raw[split + 4..].to_vec(),
+    })
 }
 
 /// Calls a Firehose operation with a raw JSON body.
@@ -211,7 +224,10 @@ pub fn firehose(addr: SocketAddr, op: &str, body: &str) -> Reply {
         addr,
         "POST",
         "/",
-        &[("X-Amz-Target", &target), ("Content-Type", "application/x-amz-json-1.1")],
+        &[
+            ("X-Amz-Target", &target),
+            ("Content-Type", "application/x-amz-json-1.1"),
+        ],
         body.as_bytes(),
     )
     .expect("request to sluice")
@@ -224,7 +240,9 @@ pub fn objects(root: &Path) -> Vec<(String, Vec<u8>)> {
     let mut out = Vec::new();
     let mut stack = vec![root.to_path_buf()];
     while let Some(dir) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
         for entry in entries.flatten() {
             let p = entry.path();
             if p.is_dir() {
@@ -240,7 +258,12 @@ pub fn objects(root: &Path) -> Vec<(String, Vec<u8>)> {
 }
 
 /// Waits until `root` holds at least `n` files, or panics with the daemon's log.
-pub fn wait_for_objects(daemon: &Daemon, root: &Path, n: usize, timeout: Duration) -> Vec<(String, Vec<u8>)> {
+pub fn wait_for_objects(
+    daemon: &Daemon,
+    root: &Path,
+    n: usize,
+    timeout: Duration,
+) -> Vec<(String, Vec<u8>)> {
     let deadline = Instant::now() + timeout;
     loop {
         let found = objects(root);
@@ -248,7 +271,12 @@ pub fn wait_for_objects(daemon: &Daemon, root: &Path, n: usize, timeout: Duratio
             return found;
         }
         if Instant::now() > deadline {
-            panic!("expected {n} objects under {}, found {}:\n{}", root.display(), found.len(), daemon.log());
+            panic!(
+                "expected {n} objects under {}, found {}:\n{}",
+                root.display(),
+                found.len(),
+                daemon.log()
+            );
         }
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -264,14 +292,24 @@ pub fn tools() -> &'static Tools {
     static TOOLS: OnceLock<Tools> = OnceLock::new();
     TOOLS.get_or_init(|| {
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/setup/install.sh");
-        let out = Command::new("bash").arg(&script).output().expect("run tests/setup/install.sh");
+        let out = Command::new("bash")
+            .arg(&script)
+            .output()
+            .expect("run tests/setup/install.sh");
         assert!(
             out.status.success(),
             "tests/setup/install.sh failed, so the tests cannot run:\n{}",
             String::from_utf8_lossy(&out.stderr)
         );
-        let venv = String::from_utf8_lossy(&out.stdout).lines().last().unwrap_or_default().trim().to_string();
-        Tools { venv: PathBuf::from(venv) }
+        let venv = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .last()
+            .unwrap_or_default()
+            .trim()
+            .to_string();
+        Tools {
+            venv: PathBuf::from(venv),
+        }
     })
 }
 
@@ -287,7 +325,9 @@ impl Tools {
 
 /// Runs `tests/py/<script>` with the venv's Python and the given arguments.
 pub fn py(script: &str, args: &[&str]) -> Output {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/py").join(script);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/py")
+        .join(script);
     let out = Command::new(tools().python())
         .arg(path)
         .args(args)
@@ -306,7 +346,10 @@ pub fn py(script: &str, args: &[&str]) -> Output {
 pub fn py_json(script: &str, args: &[&str]) -> serde_json::Value {
     let out = py(script, args);
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!("{script} printed no JSON ({e}): {}", String::from_utf8_lossy(&out.stdout))
+        panic!(
+            "{script} printed no JSON ({e}): {}",
+            String::from_utf8_lossy(&out.stdout)
+        )
     })
 }
 

@@ -39,12 +39,20 @@ pub fn list(state: &ApiState, body: &[u8]) -> Result<String, ApiError> {
         )]));
     }
     // Every Sluice stream takes direct puts; other types list nothing.
-    let type_matches = input.stream_type.as_deref().is_none_or(|t| t == "DirectPut");
+    let type_matches = input
+        .stream_type
+        .as_deref()
+        .is_none_or(|t| t == "DirectPut");
     let names: Vec<&String> = state
         .streams
         .keys()
         .filter(|_| type_matches)
-        .filter(|n| input.exclusive_start.as_deref().is_none_or(|s| n.as_str() > s))
+        .filter(|n| {
+            input
+                .exclusive_start
+                .as_deref()
+                .is_none_or(|s| n.as_str() > s)
+        })
         .collect();
     let page: Vec<&String> = names.iter().take(limit).copied().collect();
     Ok(json!({
@@ -85,7 +93,11 @@ pub fn list_tags(state: &ApiState, body: &[u8]) -> Result<String, ApiError> {
 
 fn parse<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, ApiError> {
     // An empty body is an empty input, as AWS JSON services accept.
-    let body: &[u8] = if body.iter().all(u8::is_ascii_whitespace) { b"{}" } else { body };
+    let body: &[u8] = if body.iter().all(u8::is_ascii_whitespace) {
+        b"{}"
+    } else {
+        body
+    };
     serde_json::from_slice(body).map_err(ApiError::serialization)
 }
 

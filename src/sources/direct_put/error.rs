@@ -85,7 +85,10 @@ impl IntoResponse for ApiError {
         let mut response = (self.kind.status(), body.to_string()).into_response();
         let headers = response.headers_mut();
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(AMZ_JSON));
-        headers.insert("x-amzn-ErrorType", HeaderValue::from_static(self.kind.type_name()));
+        headers.insert(
+            "x-amzn-ErrorType",
+            HeaderValue::from_static(self.kind.type_name()),
+        );
         headers.insert("x-amzn-RequestId", request_id_header());
         response
     }

@@ -59,7 +59,9 @@ pub async fn handle(
     let result = match (target.strip_prefix(TARGET_PREFIX), body) {
         (None, _) => Err(ApiError::new(
             ErrorKind::UnknownOperation,
-            format!("unknown operation `{target}`: X-Amz-Target must be Firehose_20150804.<Operation>"),
+            format!(
+                "unknown operation `{target}`: X-Amz-Target must be Firehose_20150804.<Operation>"
+            ),
         )),
         (Some(op), Err(rejection)) => Err(body_error(op, &rejection)),
         (Some(op), Ok(body)) => dispatch(&state, op, &body).await,
@@ -85,7 +87,9 @@ async fn dispatch(state: &ApiState, op: &str, body: &[u8]) -> Result<String, Api
         "ListTagsForDeliveryStream" => control::list_tags(state, body),
         op if CONFIG_DEFINED_OPERATIONS.contains(&op) => Err(ApiError::new(
             ErrorKind::InvalidArgument,
-            format!("{op} is not supported: Sluice's delivery streams are defined in its configuration file"),
+            format!(
+                "{op} is not supported: Sluice's delivery streams are defined in its configuration file"
+            ),
         )),
         op => Err(ApiError::new(
             ErrorKind::UnknownOperation,
@@ -100,9 +104,10 @@ fn body_error(op: &str, rejection: &BytesRejection) -> ApiError {
         (StatusCode::PAYLOAD_TOO_LARGE, "PutRecord") => ApiError::validation(&[format!(
             "Value at 'record.data' failed to satisfy constraint: Member must have length less than or equal to {MAX_RECORD_BYTES}"
         )]),
-        (StatusCode::PAYLOAD_TOO_LARGE, _) => {
-            ApiError::new(ErrorKind::InvalidArgument, "Records size exceeds 4 MB limit")
-        }
+        (StatusCode::PAYLOAD_TOO_LARGE, _) => ApiError::new(
+            ErrorKind::InvalidArgument,
+            "Records size exceeds 4 MB limit",
+        ),
         _ => ApiError::serialization(rejection.body_text()),
     }
 }
@@ -147,7 +152,9 @@ async fn put_record(state: &ApiState, body: &[u8]) -> Result<String, ApiError> {
     ingest(stream, records).await?;
     let mut out = String::with_capacity(96);
     out.push_str("{\"RecordId\":\"");
-    state.record_ids.write(&mut out, state.record_ids.reserve(1));
+    state
+        .record_ids
+        .write(&mut out, state.record_ids.reserve(1));
     out.push_str("\",\"Encrypted\":false}");
     Ok(out)
 }
@@ -232,9 +239,9 @@ fn decode(
             continue;
         };
         let start = buf.len();
-        BASE64.decode_vec(data.as_bytes(), &mut buf).map_err(|e| {
-            ApiError::serialization(format!("invalid base64 in '{member}': {e}"))
-        })?;
+        BASE64
+            .decode_vec(data.as_bytes(), &mut buf)
+            .map_err(|e| ApiError::serialization(format!("invalid base64 in '{member}': {e}")))?;
         let len = buf.len() - start;
         if len > MAX_RECORD_BYTES {
             violations.push(format!(

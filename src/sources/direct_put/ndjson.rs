@@ -42,7 +42,11 @@ async fn put_lines(
     let body = body.map_err(|rejection| {
         ApiError::new(
             ErrorKind::InvalidArgument,
-            format!("{} (at most {} bytes per request)", rejection.body_text(), super::MAX_BODY_BYTES),
+            format!(
+                "{} (at most {} bytes per request)",
+                rejection.body_text(),
+                super::MAX_BODY_BYTES
+            ),
         )
     })?;
     let records = split_lines(&body, now_ms())?;
@@ -88,7 +92,10 @@ mod tests {
         let body = Bytes::from_static(b"{\"a\":1}\n\n{\"a\":2}\r\n{\"a\":3}");
         let records = split_lines(&body, 7).unwrap();
         let data: Vec<&[u8]> = records.iter().map(|r| &r.data[..]).collect();
-        assert_eq!(data, vec![&b"{\"a\":1}\n"[..], b"{\"a\":2}\r\n", b"{\"a\":3}"]);
+        assert_eq!(
+            data,
+            vec![&b"{\"a\":1}\n"[..], b"{\"a\":2}\r\n", b"{\"a\":3}"]
+        );
     }
 
     #[test]

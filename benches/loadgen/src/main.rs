@@ -1,0 +1,320 @@
+//! `sluice-bench`: a load generator for Sluice's direct-PUT endpoint.
+//!
+//! It starts a daemon (or targets a running one), drives `PutRecordBatch` or the
+//! NDJSON endpoint over many keep-alive connections with log-like records (~1 KiB
+//! JSON lines, random ids, a message drawn from a few hundred words: about 3.5× with
+//! gzip), then stops the daemon and counts the records that landed in its output.
+//! It reports records/s acknowledged and landed, MB/s, ack latency percentiles, and
+//! the daemon's CPU time and peak RSS. Request bodies are built before the clock
+//! starts, so the generator itself costs little CPU.
+
+mod records;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use bytes::Bytes;
+use clap::{Parser, ValueEnum};
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq, Debug)]
+enum Mode {
+    /// Firehose `PutRecordBatch` (JSON, base64 records).
+    Firehose,
+    /// `POST /delivery-streams/{name}/records`, one record per line.
+    Ndjson,
+}
+
+#[derive(Parser, Debug)]
+#[command(about = "Drive load at a Sluice daemon and measure what it acknowledges and lands")]
+struct Args {
+    /// The sluice binary to start (default: `sluice` beside this binary).
+    #[arg(long)]
+    sluice: Option<PathBuf>,
+    /// Target an already running daemon instead (no landed count, no CPU/RSS).
+    #[arg(long)]
+    target: Option<String>,
+    #[arg(long, default_value = "default")]
+    stream: String,
+    #[arg(long, value_enum, default_value = "firehose")]
+    mode: Mode,
+    #[arg(long, default_value_t = 16)]
+    connections: usize,
+    /// Seconds of load.
+    #[arg(long, default_value_t = 20)]
+    duration: u64,
+    /// Records per request.
+    #[arg(long, default_value_t = 500)]
+    batch: usize,
+    /// Approximate bytes per record.
+    #[arg(long, default_value_t = 1024)]
+    record_size: usize,
+    /// Daemon settings when this tool starts it.
+    #[arg(long, default_value = "gzip")]
+    compression: String,
+    #[arg(long)]
+    compression_level: Option<u32>,
+    #[arg(long, default_value_t = 5)]
+    size_mb: u64,
+    #[arg(long, default_value_t = 300)]
+    interval_seconds: u64,
+    /// Distinct request bodies to cycle through.
+    #[arg(long, default_value_t = 64)]
+    bodies: usize,
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    runtime.block_on(run(args))
+}
+
+struct Spawned {
+    child: Child,
+    dir: tempfile::TempDir,
+    url: String,
+}
+
+async fn run(args: Args) -> anyhow::Result<()> {
+    let spawned = match &args.target {
+        Some(_) => None,
+        None => Some(spawn_daemon(&args).await?),
+    };
+    let url = args
+        .target
+        .clone()
+        .or_else(|| spawned.as_ref().map(|s| s.url.clone()))
+        .unwrap_or_default();
+    let bodies = build_bodies(&args);
+    let sample = records::Generator::new(args.seed, args.record_size).take_lines(2000).concat().into_bytes();
+    let ratio = gzip_ratio(&sample);
+    eprintln!(
+        "records: ~{} B, gzip ratio of the data {ratio:.2}x; {} connections, {} s, mode {:?}",
+        args.record_size, args.connections, args.duration, args.mode
+    );
+    let pid = spawned.as_ref().map(|s| s.child.id());
+    let cpu_before = pid.and_then(cpu_seconds);
+
+    let client = Client::builder(TokioExecutor::new())
+        .pool_max_idle_per_host(args.connections)
+        .build_http::<Full<Bytes>>();
+    let uri: hyper::Uri = match args.mode {
+        Mode::Firehose => format!("{url}/"),
+        Mode::Ndjson => format!("{url}/delivery-streams/{}/records", args.stream),
+    }
+    .parse()?;
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(args.duration);
+    let bodies = Arc::new(bodies);
+    let mut tasks = Vec::new();
+    for conn in 0..args.connections {
+        let (client, uri, bodies, mode) = (client.clone(), uri.clone(), bodies.clone(), args.mode);
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            let (mut refused, mut i) = (0u64, conn);
+            while Instant::now() < deadline {
+                let body = bodies[i % bodies.len()].clone();
+                i += 1;
+                let mut req = hyper::Request::post(uri.clone());
+                if mode == Mode::Firehose {
+                    req = req
+                        .header("X-Amz-Target", "Firehose_20150804.PutRecordBatch")
+                        .header("Content-Type", "application/x-amz-json-1.1");
+                }
+                let Ok(req) = req.body(Full::new(body)) else { break };
+                let sent = Instant::now();
+                let Ok(resp) = client.request(req).await else {
+                    refused += 1;
+                    continue;
+                };
+                let ok = resp.status().is_success();
+                let _ = resp.into_body().collect().await;
+                if ok {
+                    latencies.push(u32::try_from(sent.elapsed().as_micros()).unwrap_or(u32::MAX));
+                } else {
+                    refused += 1;
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+            (latencies, refused)
+        }));
+    }
+    let mut latencies = Vec::new();
+    let mut refused = 0;
+    for t in tasks {
+        let (l, r) = t.await?;
+        latencies.extend(l);
+        refused += r;
+    }
+    let load_secs = started.elapsed().as_secs_f64();
+    let acked_records = latencies.len() * args.batch;
+    let acked_bytes: f64 = acked_records as f64 * args.record_size as f64;
+    latencies.sort_unstable();
+    let pct = |p: f64| -> f64 {
+        latencies
+            .get(((latencies.len() as f64 * p) as usize).min(latencies.len().saturating_sub(1)))
+            .map_or(0.0, |&us| f64::from(us) / 1000.0)
+    };
+    println!("requests acked        {} ({} refused or failed)", latencies.len(), refused);
+    println!("records acked/s       {:.0}", acked_records as f64 / load_secs);
+    println!("MB/s acked            {:.1}", acked_bytes / load_secs / 1e6);
+    println!("ack latency ms        p50 {:.1}  p90 {:.1}  p99 {:.1}  max {:.1}", pct(0.5), pct(0.9), pct(0.99), pct(1.0));
+
+    if let Some(mut s) = spawned {
+        let pid = s.child.id();
+        let mut peak_rss_kb = peak_rss_kb(pid).unwrap_or(0);
+        let mut cpu_after = cpu_seconds(pid);
+        let _ = Command::new("kill").args(["-TERM", &pid.to_string()]).status();
+        let exit = loop {
+            if let Some(status) = s.child.try_wait()? {
+                break status;
+            }
+            peak_rss_kb = peak_rss_kb.max(peak_rss_kb_opt(pid));
+            cpu_after = cpu_seconds(pid).or(cpu_after);
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        let total_secs = started.elapsed().as_secs_f64();
+        if !exit.success() {
+            bail!("daemon exited with {exit}");
+        }
+        let landed = count_landed(&s.dir.path().join("out"), &args.compression)?;
+        let cpu = cpu_after.zip(cpu_before).map_or(0.0, |(a, b)| a - b);
+        println!("records landed        {landed} of {acked_records} acked");
+        println!("records landed/s      {:.0} (until the daemon exited after its flush: {total_secs:.1} s)", landed as f64 / total_secs);
+        println!("daemon CPU            {cpu:.1} s = {:.2} cores over the run", cpu / total_secs);
+        println!("daemon peak RSS       {:.1} MB", peak_rss_kb as f64 / 1024.0);
+        if landed != acked_records as u64 {
+            bail!("landed {landed} records but {acked_records} were acknowledged");
+        }
+    }
+    Ok(())
+}
+
+fn build_bodies(args: &Args) -> Vec<Bytes> {
+    use base64::Engine;
+    let mut generator = records::Generator::new(args.seed, args.record_size);
+    (0..args.bodies)
+        .map(|_| {
+            let lines = generator.take_lines(args.batch);
+            match args.mode {
+                Mode::Ndjson => Bytes::from(lines.concat()),
+                Mode::Firehose => {
+                    let mut body = format!("{{\"DeliveryStreamName\":\"{}\",\"Records\":[", args.stream);
+                    for (i, line) in lines.iter().enumerate() {
+                        if i > 0 {
+                            body.push(',');
+                        }
+                        body.push_str("{\"Data\":\"");
+                        body.push_str(&base64::engine::general_purpose::STANDARD.encode(line));
+                        body.push_str("\"}");
+                    }
+                    body.push_str("]}");
+                    Bytes::from(body)
+                }
+            }
+        })
+        .collect()
+}
+
+async fn spawn_daemon(args: &Args) -> anyhow::Result<Spawned> {
+    let binary = match &args.sluice {
+        Some(p) => p.clone(),
+        None => std::env::current_exe()?.with_file_name("sluice"),
+    };
+    let dir = tempfile::tempdir()?;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let level = args.compression_level.map(|l| format!("compression_level = {l}\n")).unwrap_or_default();
+    let config = format!(
+        "[server]\nlisten = \"127.0.0.1:{port}\"\n[spool]\ndir = \"{dir}/spool\"\n\
+         [[delivery_streams]]\nname = \"{stream}\"\ncompression = \"{c}\"\n{level}\
+         buffering = {{ size_mb = {size}, interval_seconds = {interval} }}\n\
+         destination = {{ type = \"local\", path = \"{dir}/out\" }}\n",
+        dir = dir.path().display(),
+        stream = args.stream,
+        c = args.compression,
+        size = args.size_mb,
+        interval = args.interval_seconds,
+    );
+    let path = dir.path().join("sluice.toml");
+    std::fs::write(&path, config)?;
+    let child = Command::new(&binary)
+        .args(["run", "--config"])
+        .arg(&path)
+        .env("SLUICE_LOG", "warn")
+        .stdout(Stdio::null())
+        .spawn()
+        .with_context(|| format!("cannot start {}", binary.display()))?;
+    let url = format!("http://127.0.0.1:{port}");
+    for _ in 0..200 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+            return Ok(Spawned { child, dir, url });
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    bail!("daemon did not start listening on port {port}")
+}
+
+/// Counts newline-terminated records in every object under `root`.
+fn count_landed(root: &Path, compression: &str) -> anyhow::Result<u64> {
+    use std::io::Read;
+    let mut count = 0u64;
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir)? {
+            let path = entry?.path();
+            if path.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            let raw = std::fs::read(&path)?;
+            let data = match compression {
+                "gzip" | "GZIP" => {
+                    let mut out = Vec::new();
+                    flate2::read::GzDecoder::new(&raw[..]).read_to_end(&mut out)?;
+                    out
+                }
+                "none" | "UNCOMPRESSED" => raw,
+                other => bail!("counting landed records supports gzip and none, not {other}"),
+            };
+            count += data.iter().filter(|&&b| b == b'\n').count() as u64;
+        }
+    }
+    Ok(count)
+}
+
+fn gzip_ratio(sample: &[u8]) -> f64 {
+    use std::io::Write;
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(6));
+    let compressed = gz.write_all(sample).and_then(|()| gz.finish()).map(|v| v.len()).unwrap_or(1);
+    sample.len() as f64 / compressed.max(1) as f64
+}
+
+/// User + system CPU seconds of `pid`, from /proc (clock ticks of 1/100 s).
+fn cpu_seconds(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after_comm = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = after_comm.split_whitespace().collect();
+    let utime: f64 = fields.get(11)?.parse().ok()?;
+    let stime: f64 = fields.get(12)?.parse().ok()?;
+    Some((utime + stime) / 100.0)
+}
+
+fn peak_rss_kb(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+}
+
+fn peak_rss_kb_opt(pid: u32) -> u64 {
+    peak_rss_kb(pid).unwrap_or(0)
+}

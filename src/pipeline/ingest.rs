@@ -117,12 +117,16 @@ impl StreamHandle {
         }
         // A batch larger than the whole queue waits for it to be empty.
         let room = u32::try_from(bytes.min(QUEUE_BYTES as u64)).unwrap_or(u32::MAX);
-        let permit = tokio::time::timeout(QUEUE_WAIT, self.queue.clone().acquire_many_owned(room)).await;
+        let permit =
+            tokio::time::timeout(QUEUE_WAIT, self.queue.clone().acquire_many_owned(room)).await;
         let Ok(Ok(room)) = permit else {
             self.backlog.release(bytes);
             return Err(IngestError::BacklogFull);
         };
-        let batch = QueuedBatch { records, _room: room };
+        let batch = QueuedBatch {
+            records,
+            _room: room,
+        };
         self.tx.send(batch).map_err(|_| {
             self.backlog.release(bytes);
             IngestError::ShuttingDown

@@ -119,3 +119,107 @@ async fn sleep_until(deadline: Option<Instant>) {
         None => std::future::pending().await,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use futures::FutureExt;
+    use futures::future::BoxFuture;
+
+    use super::*;
+    use crate::config::{Config, load};
+    use crate::keys::KeyLayout;
+    use crate::pipeline::ingest::StreamHandle;
+    use crate::record::Record;
+    use crate::sinks::{Object, Sink, SinkError};
+
+    /// Keeps objects in memory: buffering logic is tested apart from any disk.
+    #[derive(Default)]
+    struct MemorySink(Mutex<Vec<Object>>);
+
+    impl Sink for MemorySink {
+        fn put(&self, object: Object) -> BoxFuture<'_, Result<(), SinkError>> {
+            self.0.lock().unwrap().push(object);
+            async { Ok(()) }.boxed()
+        }
+        fn describe(&self) -> String {
+            "memory".into()
+        }
+    }
+
+    fn config(size_mb: u64, interval: u64) -> Config {
+        let mut c = load(None).unwrap();
+        c.delivery_streams[0].buffering.size_mb = size_mb;
+        c.delivery_streams[0].buffering.interval_seconds = interval;
+        c.delivery_streams[0].compression = crate::encode::Compression::None;
+        c
+    }
+
+    fn start(
+        c: &Config,
+    ) -> (
+        StreamHandle,
+        Arc<MemorySink>,
+        watch::Sender<bool>,
+        tokio::task::JoinHandle<()>,
+    ) {
+        let stream = &c.delivery_streams[0];
+        let sink = Arc::new(MemorySink::default());
+        let (handle, rx) = StreamHandle::new(stream.clone(), u64::MAX);
+        let layout = KeyLayout::new("", "").unwrap();
+        let deliverer = Deliverer::new(stream, layout, sink.clone(), handle.backlog());
+        let (tx, shutdown) = watch::channel(false);
+        let task = tokio::spawn(Runner::new(stream, rx, deliverer).run(shutdown));
+        (handle, sink, tx, task)
+    }
+
+    /// Lets spawned tasks (delivery, encoding on the blocking pool) finish.
+    async fn settle() {
+        for _ in 0..50 {
+            tokio::task::yield_now().await;
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn delivers_900_seconds_after_the_first_record_not_before() {
+        let (handle, sink, _tx, _task) = start(&config(5, 900));
+        handle
+            .ingest(vec![Record::new(&b"a"[..], 1)])
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_secs(400)).await;
+        // A later record does not push the deadline back.
+        handle
+            .ingest(vec![Record::new(&b"b"[..], 2)])
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_secs(499)).await;
+        settle().await;
+        assert!(sink.0.lock().unwrap().is_empty(), "delivered before 900 s");
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        settle().await;
+        let objects = sink.0.lock().unwrap();
+        assert_eq!(objects.len(), 1);
+        assert_eq!(&objects[0].body[..], b"ab");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn shutdown_delivers_what_is_buffered() {
+        let (handle, sink, tx, task) = start(&config(5, 900));
+        handle
+            .ingest(vec![Record::new(&b"x"[..], 1), Record::new(&b"y"[..], 1)])
+            .await
+            .unwrap();
+        settle().await;
+        tx.send(true).unwrap();
+        handle.close();
+        task.await.unwrap();
+        assert_eq!(&sink.0.lock().unwrap()[0].body[..], b"xy");
+        assert_eq!(
+            handle.ingest(vec![Record::new(&b"z"[..], 1)]).await,
+            Err(crate::pipeline::IngestError::ShuttingDown)
+        );
+    }
+}

@@ -8,6 +8,7 @@
 //! the daemon's CPU time and peak RSS. Request bodies are built before the clock
 //! starts, so the generator itself costs little CPU.
 
+mod codecs;
 mod records;
 
 use std::path::{Path, PathBuf};
@@ -68,11 +69,20 @@ struct Args {
     bodies: usize,
     #[arg(long, default_value_t = 42)]
     seed: u64,
+    /// Instead of driving a daemon, measure deflate backends on the same records.
+    #[arg(long)]
+    codecs: bool,
 }
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    if args.codecs {
+        codecs::run(args.seed, args.record_size, 64, 5);
+        return Ok(());
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     runtime.block_on(run(args))
 }
 
@@ -93,7 +103,10 @@ async fn run(args: Args) -> anyhow::Result<()> {
         .or_else(|| spawned.as_ref().map(|s| s.url.clone()))
         .unwrap_or_default();
     let bodies = build_bodies(&args);
-    let sample = records::Generator::new(args.seed, args.record_size).take_lines(2000).concat().into_bytes();
+    let sample = records::Generator::new(args.seed, args.record_size)
+        .take_lines(2000)
+        .concat()
+        .into_bytes();
     let ratio = gzip_ratio(&sample);
     eprintln!(
         "records: ~{} B, gzip ratio of the data {ratio:.2}x; {} connections, {} s, mode {:?}",
@@ -128,7 +141,9 @@ async fn run(args: Args) -> anyhow::Result<()> {
                         .header("X-Amz-Target", "Firehose_20150804.PutRecordBatch")
                         .header("Content-Type", "application/x-amz-json-1.1");
                 }
-                let Ok(req) = req.body(Full::new(body)) else { break };
+                let Ok(req) = req.body(Full::new(body)) else {
+                    break;
+                };
                 let sent = Instant::now();
                 let Ok(resp) = client.request(req).await else {
                     refused += 1;
@@ -162,16 +177,31 @@ async fn run(args: Args) -> anyhow::Result<()> {
             .get(((latencies.len() as f64 * p) as usize).min(latencies.len().saturating_sub(1)))
             .map_or(0.0, |&us| f64::from(us) / 1000.0)
     };
-    println!("requests acked        {} ({} refused or failed)", latencies.len(), refused);
-    println!("records acked/s       {:.0}", acked_records as f64 / load_secs);
+    println!(
+        "requests acked        {} ({} refused or failed)",
+        latencies.len(),
+        refused
+    );
+    println!(
+        "records acked/s       {:.0}",
+        acked_records as f64 / load_secs
+    );
     println!("MB/s acked            {:.1}", acked_bytes / load_secs / 1e6);
-    println!("ack latency ms        p50 {:.1}  p90 {:.1}  p99 {:.1}  max {:.1}", pct(0.5), pct(0.9), pct(0.99), pct(1.0));
+    println!(
+        "ack latency ms        p50 {:.1}  p90 {:.1}  p99 {:.1}  max {:.1}",
+        pct(0.5),
+        pct(0.9),
+        pct(0.99),
+        pct(1.0)
+    );
 
     if let Some(mut s) = spawned {
         let pid = s.child.id();
         let mut peak_rss_kb = peak_rss_kb(pid).unwrap_or(0);
         let mut cpu_after = cpu_seconds(pid);
-        let _ = Command::new("kill").args(["-TERM", &pid.to_string()]).status();
+        let _ = Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status();
         let exit = loop {
             if let Some(status) = s.child.try_wait()? {
                 break status;
@@ -187,9 +217,18 @@ async fn run(args: Args) -> anyhow::Result<()> {
         let landed = count_landed(&s.dir.path().join("out"), &args.compression)?;
         let cpu = cpu_after.zip(cpu_before).map_or(0.0, |(a, b)| a - b);
         println!("records landed        {landed} of {acked_records} acked");
-        println!("records landed/s      {:.0} (until the daemon exited after its flush: {total_secs:.1} s)", landed as f64 / total_secs);
-        println!("daemon CPU            {cpu:.1} s = {:.2} cores over the run", cpu / total_secs);
-        println!("daemon peak RSS       {:.1} MB", peak_rss_kb as f64 / 1024.0);
+        println!(
+            "records landed/s      {:.0} (until the daemon exited after its flush: {total_secs:.1} s)",
+            landed as f64 / total_secs
+        );
+        println!(
+            "daemon CPU            {cpu:.1} s = {:.2} cores over the run",
+            cpu / total_secs
+        );
+        println!(
+            "daemon peak RSS       {:.1} MB",
+            peak_rss_kb as f64 / 1024.0
+        );
         if landed != acked_records as u64 {
             bail!("landed {landed} records but {acked_records} were acknowledged");
         }
@@ -206,7 +245,8 @@ fn build_bodies(args: &Args) -> Vec<Bytes> {
             match args.mode {
                 Mode::Ndjson => Bytes::from(lines.concat()),
                 Mode::Firehose => {
-                    let mut body = format!("{{\"DeliveryStreamName\":\"{}\",\"Records\":[", args.stream);
+                    let mut body =
+                        format!("{{\"DeliveryStreamName\":\"{}\",\"Records\":[", args.stream);
                     for (i, line) in lines.iter().enumerate() {
                         if i > 0 {
                             body.push(',');
@@ -229,8 +269,13 @@ async fn spawn_daemon(args: &Args) -> anyhow::Result<Spawned> {
         None => std::env::current_exe()?.with_file_name("sluice"),
     };
     let dir = tempfile::tempdir()?;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-    let level = args.compression_level.map(|l| format!("compression_level = {l}\n")).unwrap_or_default();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let level = args
+        .compression_level
+        .map(|l| format!("compression_level = {l}\n"))
+        .unwrap_or_default();
     let config = format!(
         "[server]\nlisten = \"127.0.0.1:{port}\"\n[spool]\ndir = \"{dir}/spool\"\n\
          [[delivery_streams]]\nname = \"{stream}\"\ncompression = \"{c}\"\n{level}\
@@ -253,7 +298,10 @@ async fn spawn_daemon(args: &Args) -> anyhow::Result<Spawned> {
         .with_context(|| format!("cannot start {}", binary.display()))?;
     let url = format!("http://127.0.0.1:{port}");
     for _ in 0..200 {
-        if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
             return Ok(Spawned { child, dir, url });
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
@@ -292,7 +340,11 @@ fn count_landed(root: &Path, compression: &str) -> anyhow::Result<u64> {
 fn gzip_ratio(sample: &[u8]) -> f64 {
     use std::io::Write;
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(6));
-    let compressed = gz.write_all(sample).and_then(|()| gz.finish()).map(|v| v.len()).unwrap_or(1);
+    let compressed = gz
+        .write_all(sample)
+        .and_then(|()| gz.finish())
+        .map(|v| v.len())
+        .unwrap_or(1);
     sample.len() as f64 / compressed.max(1) as f64
 }
 

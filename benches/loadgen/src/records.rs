@@ -6,7 +6,14 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 const LEVELS: &[&str] = &["INFO", "INFO", "INFO", "DEBUG", "WARN", "ERROR"];
-const SERVICES: &[&str] = &["checkout", "search", "auth", "inventory", "payments", "gateway"];
+const SERVICES: &[&str] = &[
+    "checkout",
+    "search",
+    "auth",
+    "inventory",
+    "payments",
+    "gateway",
+];
 const SYLLABLES: &[&str] = &[
     "ka", "lo", "mi", "ne", "ru", "ta", "shi", "po", "ven", "dor", "al", "tri", "qua", "ex", "in",
     "zo", "bel", "cor", "dun", "fa", "gri", "hol", "jas", "kel", "mor", "nis", "pra", "sel", "tor",

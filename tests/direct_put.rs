@@ -306,19 +306,15 @@ fn full_backlog_answers_503_service_unavailable_then_recovers() {
     );
 }
 
-#[test]
-fn aws_cli_put_record_batch_works_unchanged() {
-    let mut d = Daemon::start(&uncompressed("cli"));
-    let out = Command::new(tools().bin("aws"))
+/// `aws firehose put-record-batch` (AWS CLI v1) against the daemon.
+fn aws_put_record_batch(d: &Daemon, stream: &str, records: &str) -> std::process::Output {
+    Command::new(tools().bin("aws"))
+        .args(["firehose", "put-record-batch", "--endpoint-url", &d.url()])
         .args([
-            "firehose",
-            "put-record-batch",
-            "--endpoint-url",
-            &d.url(),
             "--delivery-stream-name",
-            "cli",
+            stream,
             "--records",
-            r#"[{"Data":"alpha"},{"Data":"beta"}]"#,
+            records,
             "--output",
             "json",
         ])
@@ -326,7 +322,13 @@ fn aws_cli_put_record_batch_works_unchanged() {
         .env("AWS_SECRET_ACCESS_KEY", "x")
         .env("AWS_DEFAULT_REGION", "us-east-1")
         .output()
-        .unwrap();
+        .expect("run the AWS CLI")
+}
+
+#[test]
+fn aws_cli_put_record_batch_works_unchanged() {
+    let mut d = Daemon::start(&uncompressed("cli"));
+    let out = aws_put_record_batch(&d, "cli", r#"[{"Data":"alpha"},{"Data":"beta"}]"#);
     assert!(
         out.status.success(),
         "{}",
@@ -335,22 +337,7 @@ fn aws_cli_put_record_batch_works_unchanged() {
     let reply: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(reply["FailedPutCount"], json!(0));
     assert_eq!(reply["RequestResponses"].as_array().unwrap().len(), 2);
-    let out = Command::new(tools().bin("aws"))
-        .args([
-            "firehose",
-            "put-record-batch",
-            "--endpoint-url",
-            &d.url(),
-            "--delivery-stream-name",
-            "nope",
-            "--records",
-            r#"[{"Data":"x"}]"#,
-        ])
-        .env("AWS_ACCESS_KEY_ID", "x")
-        .env("AWS_SECRET_ACCESS_KEY", "x")
-        .env("AWS_DEFAULT_REGION", "us-east-1")
-        .output()
-        .unwrap();
+    let out = aws_put_record_batch(&d, "nope", r#"[{"Data":"x"}]"#);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("ResourceNotFoundException"));
     assert!(d.stop().success());

@@ -4,24 +4,16 @@
 //! Each block of at most 32 KiB input is `[u32 BE uncompressed length]
 //! [u32 BE compressed length][raw snappy block]`; there is no file header.
 
-use super::{EncodeError, SNAPPY_BLOCK};
+use super::{EncodeError, snappy_blocks};
 
 pub fn encode(raw: &[u8]) -> Result<Vec<u8>, EncodeError> {
     let mut out = Vec::with_capacity(raw.len() / 2 + 8);
-    let mut encoder = snap::raw::Encoder::new();
-    let mut block = vec![0u8; snap::raw::max_compress_len(SNAPPY_BLOCK)];
-    for chunk in raw.chunks(SNAPPY_BLOCK) {
-        let n = encoder
-            .compress(chunk, &mut block)
-            .map_err(|e| EncodeError(e.to_string()))?;
-        let (raw_len, packed_len) = (u32::try_from(chunk.len()), u32::try_from(n));
-        let (Ok(raw_len), Ok(packed_len)) = (raw_len, packed_len) else {
-            return Err(EncodeError("snappy block larger than 4 GiB".into()));
-        };
-        out.extend_from_slice(&raw_len.to_be_bytes());
-        out.extend_from_slice(&packed_len.to_be_bytes());
-        out.extend_from_slice(&block[..n]);
-    }
+    snappy_blocks(raw, |chunk, packed| {
+        // Blocks are at most 32 KiB, so both lengths fit in a u32.
+        out.extend_from_slice(&(chunk.len() as u32).to_be_bytes());
+        out.extend_from_slice(&(packed.len() as u32).to_be_bytes());
+        out.extend_from_slice(packed);
+    })?;
     Ok(out)
 }
 

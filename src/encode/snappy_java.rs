@@ -5,7 +5,7 @@
 //! and a raw snappy block. This is not snappy's official framing format, which is why
 //! it is written here around `snap::raw`.
 
-use super::{EncodeError, SNAPPY_BLOCK};
+use super::{EncodeError, snappy_blocks};
 
 const MAGIC: [u8; 8] = [0x82, b'S', b'N', b'A', b'P', b'P', b'Y', 0];
 const VERSION: i32 = 1;
@@ -16,16 +16,11 @@ pub fn encode(raw: &[u8]) -> Result<Vec<u8>, EncodeError> {
     out.extend_from_slice(&MAGIC);
     out.extend_from_slice(&VERSION.to_be_bytes());
     out.extend_from_slice(&COMPATIBLE_VERSION.to_be_bytes());
-    let mut encoder = snap::raw::Encoder::new();
-    let mut block = vec![0u8; snap::raw::max_compress_len(SNAPPY_BLOCK)];
-    for chunk in raw.chunks(SNAPPY_BLOCK) {
-        let n = encoder
-            .compress(chunk, &mut block)
-            .map_err(|e| EncodeError(e.to_string()))?;
-        let len = i32::try_from(n).map_err(|e| EncodeError(e.to_string()))?;
-        out.extend_from_slice(&len.to_be_bytes());
-        out.extend_from_slice(&block[..n]);
-    }
+    snappy_blocks(raw, |_, packed| {
+        // A block of at most 32 KiB compresses to far less than 2 GiB.
+        out.extend_from_slice(&(packed.len() as i32).to_be_bytes());
+        out.extend_from_slice(packed);
+    })?;
     Ok(out)
 }
 

@@ -64,8 +64,42 @@ impl Generator {
             line.push_str(word);
             line.push(' ');
         }
-        line.truncate(self.size.saturating_sub(3).max(line.len().min(self.size)));
+        // The last word may overshoot; the text is ASCII, so any cut is a char boundary.
+        let body_len = self.size.saturating_sub(3);
+        if line.len() > body_len {
+            line.truncate(body_len);
+        }
         line.push_str("\"}\n");
         line
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use super::*;
+
+    #[test]
+    fn records_are_one_kib_json_lines_that_gzip_like_logs() {
+        let lines = Generator::new(7, 1024).take_lines(2000);
+        for line in &lines[..50] {
+            assert!((1000..=1024).contains(&line.len()), "{} bytes", line.len());
+            assert!(line.ends_with("\"}\n"));
+            assert!(line.starts_with("{\"ts\":\""));
+        }
+        let data = lines.concat();
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(6));
+        gz.write_all(data.as_bytes()).unwrap();
+        let ratio = data.len() as f64 / gz.finish().unwrap().len() as f64;
+        assert!(
+            (3.0..4.5).contains(&ratio),
+            "gzip ratio {ratio:.2} is not log-like"
+        );
+        // Distinct ids: no two lines are the same.
+        let mut unique = lines.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), lines.len());
     }
 }

@@ -539,3 +539,49 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use chrono::TimeZone;
+    use proptest::prelude::*;
+
+    fn ctx_at(keys: &BTreeMap<String, String>) -> KeyContext<'_> {
+        KeyContext {
+            instant: Utc.with_ymd_and_hms(2024, 2, 29, 23, 59, 58).unwrap(),
+            error_output_type: Some("processing-failed"),
+            partition_keys: keys,
+        }
+    }
+
+    proptest! {
+        /// Any text parses to a prefix or a clear error; it never panics, and an
+        /// error always says what is wrong.
+        #[test]
+        fn parsing_never_panics(text in ".{0,80}") {
+            match Prefix::parse(&text) {
+                Ok(p) => { let _ = p.render(&ctx_at(&BTreeMap::new())); }
+                Err(e) => prop_assert!(!e.0.is_empty()),
+            }
+        }
+
+        /// Text without `!{` is literal: the prefix is itself plus Firehose's time path.
+        #[test]
+        fn literal_prefixes_get_the_time_appended(text in "[a-zA-Z0-9/=_.-]{0,60}") {
+            let rendered = Prefix::parse(&text).unwrap().render(&ctx_at(&BTreeMap::new())).unwrap();
+            prop_assert_eq!(rendered, format!("{text}2024/02/29/23/"));
+        }
+
+        /// Partition key values land verbatim wherever their expression stands.
+        #[test]
+        fn partition_keys_are_substituted(
+            name in "[a-z]{1,8}", value in "[a-zA-Z0-9_-]{1,20}", before in "[a-z/]{0,10}", after in "[a-z/]{0,10}",
+        ) {
+            let mut keys = BTreeMap::new();
+            keys.insert(name.clone(), value.clone());
+            let text = format!("{before}!{{partitionKeyFromLambda:{name}}}{after}");
+            let rendered = Prefix::parse(&text).unwrap().render(&ctx_at(&keys)).unwrap();
+            prop_assert_eq!(rendered, format!("{before}{value}{after}"));
+        }
+    }
+}

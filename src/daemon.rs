@@ -11,6 +11,7 @@ use crate::sources::direct_put;
 /// Runs until a shutdown signal, then flushes. A second signal during the flush
 /// exits at once.
 pub async fn run(config: Config) -> anyhow::Result<()> {
+    let metrics = crate::telemetry::install();
     let streams = Streams::start(&config)?;
     let listener = TcpListener::bind(config.server.listen)
         .await
@@ -32,7 +33,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     }
     tracing::info!(listen = %addr, streams = streams.iter().count(), "sluice is accepting records");
 
-    let app = direct_put::router(streams.handles(), config.server.clone());
+    let app = direct_put::router(streams.handles(), config.server.clone(), metrics);
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await

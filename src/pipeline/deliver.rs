@@ -15,6 +15,7 @@ use crate::encode::Compression;
 use crate::keys::{KeyContext, KeyLayout, object_suffix};
 use crate::sinks::retry::Backoff;
 use crate::sinks::{Object, Sink};
+use crate::telemetry;
 
 /// Config version in object names; Firehose starts at 1 and bumps it per update.
 const STREAM_VERSION: u64 = 1;
@@ -114,6 +115,7 @@ impl Deliverer {
             match self.sink.put(object.clone()).await {
                 Ok(()) => {
                     tracing::debug!(stream = %self.stream, key = %object.key, records, bytes = object.body.len(), "object delivered");
+                    telemetry::delivered(&self.stream, records, object.body.len());
                     self.backlog.release(raw_len);
                     return;
                 }
@@ -123,6 +125,7 @@ impl Deliverer {
     }
 
     async fn wait_after_failure(&self, attempt: u32, code: &str, error: &str) {
+        telemetry::delivery_failed(&self.stream, code);
         let wait = self.backoff.delay(attempt);
         tracing::warn!(
             stream = %self.stream, destination = %self.sink.describe(), attempt, code, error,

@@ -16,6 +16,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 
 use crate::config::StreamConfig;
 use crate::record::Record;
+use crate::telemetry;
 
 /// Why a stream did not take records; both map to `ServiceUnavailableException`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -38,8 +39,9 @@ pub struct QueuedBatch {
 }
 
 /// Bytes accepted and not yet delivered, shared by ingest and delivery.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Backlog {
+    stream: String,
     bytes: AtomicU64,
     max: u64,
 }
@@ -47,17 +49,22 @@ pub struct Backlog {
 impl Backlog {
     /// Called when a batch is delivered: its bytes no longer count.
     pub fn release(&self, bytes: u64) {
-        self.bytes.fetch_sub(bytes, Ordering::AcqRel);
+        let before = self.bytes.fetch_sub(bytes, Ordering::AcqRel);
+        telemetry::backlog(&self.stream, before.saturating_sub(bytes));
     }
 
     fn try_reserve(&self, bytes: u64) -> bool {
-        self.bytes
+        let reserved = self
+            .bytes
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |current| {
                 // An empty backlog always takes one batch, so an oversized batch
                 // cannot be refused forever.
                 (current == 0 || current + bytes <= self.max).then_some(current + bytes)
-            })
-            .is_ok()
+            });
+        if let Ok(before) = reserved {
+            telemetry::backlog(&self.stream, before + bytes);
+        }
+        reserved.is_ok()
     }
 }
 
@@ -77,13 +84,15 @@ impl StreamHandle {
         max_backlog: u64,
     ) -> (Self, mpsc::UnboundedReceiver<QueuedBatch>) {
         let (tx, rx) = mpsc::unbounded_channel();
+        let backlog = Arc::new(Backlog {
+            stream: config.name.clone(),
+            bytes: AtomicU64::new(0),
+            max: max_backlog,
+        });
         let handle = Self {
             config: Arc::new(config),
             tx,
-            backlog: Arc::new(Backlog {
-                bytes: AtomicU64::new(0),
-                max: max_backlog,
-            }),
+            backlog,
             queue: Arc::new(Semaphore::new(QUEUE_BYTES)),
             closed: Arc::new(AtomicBool::new(false)),
         };
@@ -113,6 +122,7 @@ impl StreamHandle {
         }
         let bytes: u64 = records.iter().map(|r| r.data.len() as u64).sum();
         if !self.backlog.try_reserve(bytes) {
+            telemetry::throttled(self.name(), records.len());
             return Err(IngestError::BacklogFull);
         }
         // A batch larger than the whole queue waits for it to be empty.
@@ -121,8 +131,10 @@ impl StreamHandle {
             tokio::time::timeout(QUEUE_WAIT, self.queue.clone().acquire_many_owned(room)).await;
         let Ok(Ok(room)) = permit else {
             self.backlog.release(bytes);
+            telemetry::throttled(self.name(), records.len());
             return Err(IngestError::BacklogFull);
         };
+        telemetry::ingested(self.name(), records.len(), bytes);
         let batch = QueuedBatch {
             records,
             _room: room,

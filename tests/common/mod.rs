@@ -360,3 +360,18 @@ pub fn one_stream_config(name: &str, extra: &str) -> String {
          destination = {{ type = \"local\", path = \"{{dir}}/out\" }}\n"
     )
 }
+
+/// The value of one Prometheus sample from `/metrics`, such as
+/// `metric(d, "sluice_incoming_records_total{stream=\"s\"}")`; `None` if absent.
+pub fn metric(daemon: &Daemon, sample: &str) -> Option<f64> {
+    let reply = http(daemon.addr, "GET", "/metrics", &[], b"").expect("GET /metrics");
+    assert_eq!(
+        reply.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&reply.body)
+    );
+    String::from_utf8_lossy(&reply.body)
+        .lines()
+        .find_map(|l| l.strip_prefix(sample).and_then(|v| v.trim().parse().ok()))
+}

@@ -22,6 +22,7 @@ use super::{AMZ_JSON, ApiState, control, request_id_header};
 use crate::config::is_valid_stream_name;
 use crate::pipeline::{IngestError, StreamHandle};
 use crate::record::{Record, now_ms};
+use crate::telemetry;
 
 /// Firehose's limits on a put (contract §1.2, §1.3).
 pub const MAX_RECORD_BYTES: usize = 1_024_000;
@@ -150,6 +151,7 @@ async fn put_record(state: &ApiState, body: &[u8]) -> Result<String, ApiError> {
     }
     let stream = find_stream(state, input.stream.as_deref().unwrap_or_default())?;
     ingest(stream, records).await?;
+    telemetry::put_request(stream.name(), "PutRecord");
     let mut out = String::with_capacity(96);
     out.push_str("{\"RecordId\":\"");
     state
@@ -198,6 +200,7 @@ async fn put_record_batch(state: &ApiState, body: &[u8]) -> Result<String, ApiEr
     let stream = find_stream(state, input.stream.as_deref().unwrap_or_default())?;
     let count = records.len();
     ingest(stream, records).await?;
+    telemetry::put_request(stream.name(), "PutRecordBatch");
     let first = state.record_ids.reserve(count);
     let mut out = String::with_capacity(64 + count * 64);
     out.push_str("{\"FailedPutCount\":0,\"Encrypted\":false,\"RequestResponses\":[");

@@ -35,15 +35,22 @@ pub struct ApiState {
     /// When the daemon started, in epoch seconds (`CreateTimestamp`).
     pub started_at: f64,
     pub record_ids: record_id::RecordIds,
+    /// Renders `/metrics`; `None` when the recorder could not be installed.
+    pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
 }
 
 /// The HTTP routes of the direct-PUT source, plus `/health` and `/ready`.
-pub fn router(streams: Arc<BTreeMap<String, StreamHandle>>, server: ServerConfig) -> Router {
+pub fn router(
+    streams: Arc<BTreeMap<String, StreamHandle>>,
+    server: ServerConfig,
+    metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
+) -> Router {
     let state = Arc::new(ApiState {
         streams,
         server,
         started_at: chrono::Utc::now().timestamp_millis() as f64 / 1000.0,
         record_ids: record_id::RecordIds::new(),
+        metrics,
     });
     Router::new()
         .route("/", post(firehose::handle))

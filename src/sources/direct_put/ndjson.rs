@@ -17,6 +17,7 @@ use super::ApiState;
 use super::error::{ApiError, ErrorKind};
 use super::firehose::{MAX_RECORD_BYTES, find_stream, ingest};
 use crate::record::{Record, now_ms};
+use crate::telemetry;
 
 pub async fn handle(
     State(state): State<Arc<ApiState>>,
@@ -52,6 +53,7 @@ async fn put_lines(
     let records = split_lines(&body, now_ms())?;
     let count = records.len();
     ingest(stream, records).await?;
+    telemetry::put_request(stream.name(), "PutNdjson");
     Ok((count, body.len()))
 }
 

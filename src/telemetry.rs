@@ -1,0 +1,56 @@
+//! Prometheus metrics, named after Firehose's CloudWatch metrics (contract §11) so
+//! dashboards translate: `IncomingRecords` is `sluice_incoming_records_total`, and so on.
+//! Each is labelled by `stream`. Call sites use these functions, so names live here once.
+
+use metrics::{counter, gauge};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+
+/// Installs the process-wide recorder. Returns `None` (metrics off, logged) if one is
+/// already installed.
+pub fn install() -> Option<PrometheusHandle> {
+    match PrometheusBuilder::new().install_recorder() {
+        Ok(handle) => Some(handle),
+        Err(e) => {
+            tracing::warn!(error = %e, "metrics are off: cannot install the prometheus recorder");
+            None
+        }
+    }
+}
+
+/// Records accepted (acknowledged) by a stream: `IncomingRecords`, `IncomingBytes`.
+pub fn ingested(stream: &str, records: usize, bytes: u64) {
+    let labels = [("stream", stream.to_string())];
+    counter!("sluice_incoming_records_total", &labels).increment(records as u64);
+    counter!("sluice_incoming_bytes_total", &labels).increment(bytes);
+}
+
+/// A successful put request (`IncomingPutRequests`), by operation.
+pub fn put_request(stream: &str, operation: &'static str) {
+    counter!("sluice_incoming_put_requests_total", "stream" => stream.to_string(), "operation" => operation)
+        .increment(1);
+}
+
+/// Records refused with `ServiceUnavailableException` (`ThrottledRecords`).
+pub fn throttled(stream: &str, records: usize) {
+    counter!("sluice_throttled_records_total", "stream" => stream.to_string())
+        .increment(records as u64);
+}
+
+/// An object stored (`DeliveryToS3.ObjectCount`, `.Records`, `.Bytes`; bytes as stored).
+pub fn delivered(stream: &str, records: usize, stored_bytes: usize) {
+    let labels = [("stream", stream.to_string())];
+    counter!("sluice_delivered_objects_total", &labels).increment(1);
+    counter!("sluice_delivered_records_total", &labels).increment(records as u64);
+    counter!("sluice_delivered_bytes_total", &labels).increment(stored_bytes as u64);
+}
+
+/// A failed delivery attempt, by error code (it will be retried).
+pub fn delivery_failed(stream: &str, code: &str) {
+    counter!("sluice_delivery_failures_total", "stream" => stream.to_string(), "code" => code.to_string())
+        .increment(1);
+}
+
+/// Accepted but not yet delivered bytes of a stream.
+pub fn backlog(stream: &str, bytes: u64) {
+    gauge!("sluice_backlog_bytes", "stream" => stream.to_string()).set(bytes as f64);
+}

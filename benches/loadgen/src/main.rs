@@ -92,6 +92,16 @@ struct Spawned {
     url: String,
 }
 
+/// A daemon this tool started never outlives it, whatever path the run takes.
+impl Drop for Spawned {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
 async fn run(args: Args) -> anyhow::Result<()> {
     let spawned = match &args.target {
         Some(_) => None,

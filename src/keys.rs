@@ -246,11 +246,43 @@ impl KeyLayout {
             }
             Some(error)
         };
-        Ok(Self {
+        let layout = Self {
             prefix: main,
             prefix_text: prefix.to_string(),
             error_prefix: error,
-        })
+        };
+        layout.check_evaluated_length()?;
+        Ok(layout)
+    }
+
+    /// Firehose's 512-character limit on an evaluated prefix, checked at config time
+    /// with the widest values a time pattern and an error type can take. Prefixes
+    /// with partition keys depend on record values, so they are checked per record.
+    fn check_evaluated_length(&self) -> Result<(), (PrefixField, PrefixError)> {
+        use chrono::TimeZone;
+        let no_keys = BTreeMap::new();
+        let ctx = KeyContext {
+            // A Wednesday in September: the longest day and month names.
+            instant: Utc
+                .with_ymd_and_hms(2027, 9, 29, 23, 59, 59)
+                .single()
+                .unwrap_or_default(),
+            error_output_type: Some("format-conversion-failed"),
+            partition_keys: &no_keys,
+        };
+        let too_long = |field, rendered: Result<String, RenderError>| match rendered {
+            Err(RenderError::TooLong(n)) => Err((
+                field,
+                PrefixError(format!(
+                    "evaluates to up to {n} characters, over Firehose's limit of {MAX_EVALUATED_PREFIX_LEN}"
+                )),
+            )),
+            _ => Ok(()),
+        };
+        if !self.prefix.has_partition_keys() {
+            too_long(PrefixField::Prefix, self.prefix.render(&ctx))?;
+        }
+        too_long(PrefixField::ErrorOutputPrefix, self.render_error(&ctx))
     }
 
     /// The main prefix (for delivered objects).
@@ -268,6 +300,9 @@ impl KeyLayout {
                 out.push_str(ctx.error_output_type.unwrap_or(""));
                 out.push('/');
                 format_time(&mut out, &default_time_tokens(), ctx.instant);
+                if out.len() > MAX_EVALUATED_PREFIX_LEN {
+                    return Err(RenderError::TooLong(out.len()));
+                }
                 Ok(out)
             }
         }
@@ -507,6 +542,16 @@ mod tests {
             None
         );
         assert_eq!(field("logs/", ""), None);
+        // Evaluated length: 500 literal characters plus `yyyy/MM/dd/HH/` is over 512.
+        let long = "a".repeat(500);
+        assert_eq!(field(&long, ""), Some(Prefix));
+        assert_eq!(field(&"a".repeat(498), "e/"), None);
+        // ... and its default error layout (prefix + error type + time) is over too.
+        assert_eq!(field(&"a".repeat(498), ""), Some(ErrorOutputPrefix));
+        assert_eq!(
+            field("x/", &format!("{long}!{{firehose:error-output-type}}")),
+            Some(ErrorOutputPrefix)
+        );
     }
 
     #[test]

@@ -177,34 +177,28 @@ fn raw_protocol_errors_are_clear_and_leave_the_daemon_running() {
         assert_eq!(r.header("content-type"), Some("application/x-amz-json-1.1"));
         assert!(r.json()["message"].as_str().is_some_and(|m| !m.is_empty()));
     };
-    check(
-        firehose(d.addr, "PutRecordBatch", "{not json"),
-        400,
-        "SerializationException",
-    );
-    check(
-        firehose(
-            d.addr,
+    let cases = [
+        ("PutRecordBatch", "{not json", "SerializationException"),
+        (
             "PutRecord",
             r#"{"DeliveryStreamName":"s1","Record":{"Data":"!!!notbase64"}}"#,
+            "SerializationException",
         ),
-        400,
-        "SerializationException",
-    );
-    check(
-        firehose(
-            d.addr,
+        (
             "PutRecord",
             r#"{"DeliveryStreamName":"s1","Record":{"Data":5}}"#,
+            "SerializationException",
         ),
-        400,
-        "SerializationException",
-    );
-    check(
-        firehose(d.addr, "Frobnicate", "{}"),
-        400,
-        "UnknownOperationException",
-    );
+        ("Frobnicate", "{}", "UnknownOperationException"),
+        (
+            "CreateDeliveryStream",
+            r#"{"DeliveryStreamName":"n"}"#,
+            "InvalidArgumentException",
+        ),
+    ];
+    for (op, body, kind) in cases {
+        check(firehose(d.addr, op, body), 400, kind);
+    }
     let r = http(
         d.addr,
         "POST",
@@ -214,15 +208,6 @@ fn raw_protocol_errors_are_clear_and_leave_the_daemon_running() {
     )
     .unwrap();
     check(r, 400, "UnknownOperationException");
-    check(
-        firehose(
-            d.addr,
-            "CreateDeliveryStream",
-            r#"{"DeliveryStreamName":"n"}"#,
-        ),
-        400,
-        "InvalidArgumentException",
-    );
     let r = firehose(
         d.addr,
         "PutRecordBatch",

@@ -69,9 +69,10 @@ impl Deliverer {
         let prefix = match self.layout.prefix().render(&ctx) {
             Ok(p) => p,
             Err(e) => {
-                // Config validation rejects prefixes that need partition keys until a
-                // processor supplies them, so this only guards against a logic error.
-                tracing::error!(stream = %self.stream, error = %e, "cannot evaluate prefix, using the default layout");
+                // Unreachable while config validation rejects partition-key prefixes
+                // (no processor supplies keys yet) and over-long prefixes; the records
+                // are still delivered, at the bucket's top level.
+                tracing::error!(stream = %self.stream, error = %e, "cannot evaluate prefix, writing the object with no prefix");
                 String::new()
             }
         };
@@ -88,18 +89,14 @@ impl Deliverer {
             let encoded =
                 tokio::task::spawn_blocking(move || compression.encode(&batch.data, level, &entry))
                     .await;
-            match encoded {
-                Ok(Ok(body)) => break Bytes::from(body),
-                // Encoding plain bytes fails only on exhausted resources: keep the batch
-                // and try again rather than lose it.
-                Ok(Err(e)) => {
-                    self.wait_after_failure(attempt, "EncodeError", &e.to_string())
-                        .await
-                }
-                Err(e) => {
-                    self.wait_after_failure(attempt, "EncodeError", &e.to_string())
-                        .await
-                }
+            // Encoding plain bytes fails only on exhausted resources (or a panicked
+            // encoder task): keep the batch and try again rather than lose it.
+            match encoded
+                .map_err(|e| e.to_string())
+                .and_then(|r| r.map_err(|e| e.to_string()))
+            {
+                Ok(body) => break Bytes::from(body),
+                Err(e) => self.wait_after_failure(attempt, "EncodeError", &e).await,
             }
         };
         // The raw records are not needed once encoded: free them before the upload.

@@ -1,15 +1,17 @@
 //! Sluice: a self-hosted delivery daemon that speaks the Amazon Data Firehose API.
 //!
-//! Data flow: source → ingest (the acknowledgement point) → buffer per destination →
-//! encoder → sink. See `../shared/architecture.md` and the README.
+//! Data flow: source → ingest → spool (durable; the acknowledgement point) → buffer
+//! per destination → encoder → sink, with failed records going to the error output. See `../shared/architecture.md` and the README.
 
 pub mod admin;
 pub mod config;
 pub mod daemon;
 pub mod encode;
+pub mod error_output;
 pub mod keys;
 pub mod pipeline;
 pub mod record;
 pub mod sinks;
 pub mod sources;
+pub mod spool;
 pub mod telemetry;

@@ -50,7 +50,19 @@ pub fn delivery_failed(stream: &str, code: &str) {
         .increment(1);
 }
 
-/// Accepted but not yet delivered bytes of a stream.
-pub fn backlog(stream: &str, bytes: u64) {
-    gauge!("sluice_backlog_bytes", "stream" => stream.to_string()).set(bytes as f64);
+/// Bytes a stream's spool holds on disk: records not yet delivered, and delivered
+/// ones that share a segment with them (the measure `spool.max_size_mb` limits).
+pub fn spool_bytes(stream: &str, bytes: u64) {
+    gauge!("sluice_spool_bytes", "stream" => stream.to_string()).set(bytes as f64);
+}
+
+/// Records accepted by a stream and not yet delivered (or written to the error output).
+pub fn backlog_records(stream: &str, records: u64) {
+    gauge!("sluice_backlog_records", "stream" => stream.to_string()).set(records as f64);
+}
+
+/// Records written to the error output, by error output type.
+pub fn error_output(stream: &str, kind: &str, records: usize) {
+    counter!("sluice_error_output_records_total", "stream" => stream.to_string(), "type" => kind.to_string())
+        .increment(records as u64);
 }

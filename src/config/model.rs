@@ -53,15 +53,20 @@ impl Default for ServerConfig {
     }
 }
 
-/// Where accepted records wait until they are delivered.
+/// Where accepted records wait, on disk, until they are delivered.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SpoolConfig {
+    /// Each stream keeps its spool in a folder of its name below this one.
     pub dir: PathBuf,
-    /// Accepted but undelivered data per delivery stream, in MiB. Past it, puts are
-    /// refused with `ServiceUnavailableException` (HTTP 503) so SDKs back off and
-    /// retry; nothing accepted is dropped.
+    /// Disk space per delivery stream, in MiB. Past it, puts are refused with
+    /// `ServiceUnavailableException` (HTTP 503) so SDKs back off and retry; nothing
+    /// accepted is dropped.
     pub max_size_mb: u64,
+    /// When a put is acknowledged: `fsync` (default) once its records are on disk;
+    /// `buffered` once they are in the OS page cache, which survives a crash of the
+    /// daemon but not of the machine.
+    pub durability: Durability,
 }
 
 impl Default for SpoolConfig {
@@ -69,8 +74,29 @@ impl Default for SpoolConfig {
         Self {
             dir: DEFAULT_SPOOL_DIR.into(),
             max_size_mb: DEFAULT_SPOOL_MAX_SIZE_MB,
+            durability: Durability::Fsync,
         }
     }
+}
+
+impl SpoolConfig {
+    /// Segment files are a sixteenth of the spool's limit, between 64 KiB and 32 MiB:
+    /// small enough that delivered data is deleted soon, large enough to keep the
+    /// file count low.
+    pub fn segment_bytes(&self) -> u64 {
+        (self.max_size_mb.saturating_mul(1024 * 1024) / 16).clamp(64 * 1024, 32 * 1024 * 1024)
+    }
+}
+
+/// How durable an acknowledged record is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Durability {
+    /// Synced to disk (`fdatasync`) before the put is answered.
+    Fsync,
+    /// Written to the OS, not synced: faster, but a power loss or kernel crash can
+    /// lose acknowledged records.
+    Buffered,
 }
 
 /// One delivery stream: a source, buffering, encoding and a destination.

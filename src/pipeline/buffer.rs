@@ -2,25 +2,31 @@
 //! buffer is sealed into an immutable batch that is encoded and delivered as one
 //! object.
 
-use crate::record::Record;
+use std::ops::Range;
 
-/// An open buffer of records for one destination (and later one partition).
+use crate::spool::RangeSet;
+
+/// An open buffer of records for one destination (or its error output).
 #[derive(Debug, Default)]
 pub struct Buffer {
     data: Vec<u8>,
     /// Per record: where it ends in `data`, and when it arrived.
     records: Vec<(usize, i64)>,
+    /// The spool sequence numbers of the records.
+    seqs: RangeSet,
     limit: usize,
 }
 
-/// A full (or timed-out) buffer. Its content and key no longer change, so a retry
-/// writes the same object.
+/// A full (or timed-out) buffer. Its content no longer changes, so a retry, or a
+/// delivery after a restart, writes the same object.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SealedBatch {
     /// The records' bytes, concatenated as Firehose does (no delimiter added).
     pub data: Vec<u8>,
     /// Per record: end offset in `data` and arrival time in epoch ms.
     pub records: Vec<(usize, i64)>,
+    /// The spool records this batch delivers.
+    pub seqs: RangeSet,
 }
 
 impl SealedBatch {
@@ -38,9 +44,8 @@ impl Buffer {
     /// A buffer that seals at `limit` bytes of record data (before compression).
     pub fn new(limit: usize) -> Self {
         Self {
-            data: Vec::new(),
-            records: Vec::new(),
             limit,
+            ..Self::default()
         }
     }
 
@@ -48,20 +53,21 @@ impl Buffer {
         self.records.is_empty()
     }
 
-    /// Adds a record. Returns the sealed batch when this record fills the buffer, or
-    /// when it would not fit (then it starts the next buffer): objects stay under the
-    /// size unless one record alone is larger.
-    pub fn push(&mut self, record: &Record) -> Option<SealedBatch> {
+    /// Adds a record that the spool stored as `seqs`. Returns the sealed batch when
+    /// this record fills the buffer, or when it would not fit (then it starts the
+    /// next buffer): objects stay under the size unless one record alone is larger.
+    pub fn push(&mut self, data: &[u8], arrival_ms: i64, seqs: Range<u64>) -> Option<SealedBatch> {
         let mut sealed = None;
-        if !self.is_empty() && self.data.len() + record.data.len() > self.limit {
+        if !self.is_empty() && self.data.len() + data.len() > self.limit {
             sealed = self.seal();
         }
         if self.data.capacity() == 0 {
             // Grow in few steps: most buffers fill up under load.
             self.data.reserve(self.limit.min(8 * 1024 * 1024));
         }
-        self.data.extend_from_slice(&record.data);
-        self.records.push((self.data.len(), record.arrival_ms));
+        self.data.extend_from_slice(data);
+        self.records.push((self.data.len(), arrival_ms));
+        self.seqs.insert(seqs);
         if sealed.is_none() && self.data.len() >= self.limit {
             sealed = self.seal();
         }
@@ -76,6 +82,7 @@ impl Buffer {
         Some(SealedBatch {
             data: std::mem::take(&mut self.data),
             records: std::mem::take(&mut self.records),
+            seqs: std::mem::take(&mut self.seqs),
         })
     }
 }
@@ -84,30 +91,32 @@ impl Buffer {
 mod tests {
     use super::*;
 
-    fn rec(s: &str, at: i64) -> Record {
-        Record::new(s.as_bytes().to_vec(), at)
+    fn push(b: &mut Buffer, s: &str, at: i64, seq: u64) -> Option<SealedBatch> {
+        b.push(s.as_bytes(), at, seq..seq + 1)
     }
 
     #[test]
     fn seals_when_full_and_before_overflow() {
         let mut b = Buffer::new(10);
-        assert!(b.push(&rec("abcd", 5)).is_none());
-        assert!(b.push(&rec("efgh", 3)).is_none());
+        assert!(push(&mut b, "abcd", 5, 0).is_none());
+        assert!(push(&mut b, "efgh", 3, 1).is_none());
         // 8 + 4 > 10: the first two are sealed, "ijkl" starts the next buffer.
-        let sealed = b.push(&rec("ijkl", 9)).unwrap();
+        let sealed = push(&mut b, "ijkl", 9, 2).unwrap();
         assert_eq!(sealed.data, b"abcdefgh");
         assert_eq!(sealed.records, vec![(4, 5), (8, 3)]);
+        assert_eq!(sealed.seqs.iter().collect::<Vec<_>>(), vec![0..2]);
         assert_eq!(sealed.first_arrival_ms(), 3);
         // Reaching the limit exactly seals at once.
-        let sealed = b.push(&rec("mnopqr", 10)).unwrap();
+        let sealed = push(&mut b, "mnopqr", 10, 3).unwrap();
         assert_eq!(sealed.data, b"ijklmnopqr");
+        assert_eq!(sealed.seqs.iter().collect::<Vec<_>>(), vec![2..4]);
         assert!(b.is_empty());
     }
 
     #[test]
     fn an_oversized_record_gets_its_own_batch() {
         let mut b = Buffer::new(4);
-        let sealed = b.push(&rec("0123456789", 1)).unwrap();
+        let sealed = push(&mut b, "0123456789", 1, 7).unwrap();
         assert_eq!(sealed.record_count(), 1);
         assert!(b.seal().is_none());
     }

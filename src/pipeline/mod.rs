@@ -1,16 +1,17 @@
-//! Per-stream wiring: the ingest handle that sources call, the task that buffers and
-//! seals, and the delivery of sealed batches. One stream's slowness never blocks
-//! another: each has its own task, backlog limit and delivery slots.
+//! Per-stream wiring: the ingest handle that sources call (it appends to the
+//! stream's spool), the task that reads the spool, buffers and seals, and the
+//! delivery of sealed batches. One stream's slowness never blocks another: each has
+//! its own spool, task and delivery slots.
 
 mod buffer;
 mod deliver;
 mod ingest;
+mod recovery;
 mod runner;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 pub use buffer::{Buffer, SealedBatch};
@@ -20,12 +21,12 @@ use crate::config::{Config, DestinationConfig, StreamConfig};
 use crate::keys::KeyLayout;
 use crate::sinks::object_store::ObjectStoreSink;
 use crate::sinks::{Sink, SinkError};
+use crate::spool::{OpenError, Spool};
 
 /// The running delivery streams, by name (sorted, as `ListDeliveryStreams` answers).
 pub struct Streams {
     handles: BTreeMap<String, StreamHandle>,
     tasks: JoinSet<()>,
-    shutdown: watch::Sender<bool>,
 }
 
 /// Why a stream could not start.
@@ -33,12 +34,14 @@ pub struct Streams {
 pub enum StartError {
     #[error("delivery stream `{stream}`: destination {message}")]
     Destination { stream: String, message: String },
+    #[error("delivery stream `{stream}`: {source}")]
+    Spool { stream: String, source: OpenError },
 }
 
 impl Streams {
-    /// Starts every configured stream's task.
+    /// Opens every configured stream's spool and starts its task, which first
+    /// delivers what the spool held from before.
     pub fn start(config: &Config) -> Result<Self, StartError> {
-        let (shutdown, shutdown_rx) = watch::channel(false);
         let mut handles = BTreeMap::new();
         let mut tasks = JoinSet::new();
         for stream in &config.delivery_streams {
@@ -54,18 +57,24 @@ impl Streams {
                 stream: stream.name.clone(),
                 message: e.to_string(),
             })?;
-            let max_backlog = config.spool.max_size_mb.saturating_mul(1024 * 1024);
-            let (handle, rx) = StreamHandle::new(stream.clone(), max_backlog);
-            let deliverer = deliver::Deliverer::new(stream, layout, sink, handle.backlog());
-            let runner = runner::Runner::new(stream, rx, deliverer);
-            tasks.spawn(runner.run(shutdown_rx.clone()));
+            let opened =
+                Spool::open(&stream.name, &config.spool).map_err(|source| StartError::Spool {
+                    stream: stream.name.clone(),
+                    source,
+                })?;
+            let handle = StreamHandle::new(stream.clone(), opened.spool.clone());
+            let deliverer = deliver::Deliverer::new(stream, layout, sink, opened.spool.clone());
+            let runner = runner::Runner::new(
+                stream,
+                opened.reader,
+                opened.recovery,
+                deliverer,
+                opened.spool,
+            );
+            tasks.spawn(runner.run());
             handles.insert(stream.name.clone(), handle);
         }
-        Ok(Self {
-            handles,
-            tasks,
-            shutdown,
-        })
+        Ok(Self { handles, tasks })
     }
 
     /// The stream named `name`, if configured.
@@ -85,7 +94,6 @@ impl Streams {
 
     /// Stops intake, delivers every buffer and waits for all deliveries to finish.
     pub async fn shutdown(mut self) {
-        let _ = self.shutdown.send(true);
         for handle in self.handles.values() {
             handle.close();
         }

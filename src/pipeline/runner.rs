@@ -1,76 +1,101 @@
-//! A stream's task: takes accepted records, fills the buffer, and seals it when it
-//! reaches the size, when the interval since its first record passes, or on shutdown.
-//! Sealed batches go to delivery tasks, at most `max_in_flight_objects` at once.
+//! A stream's task: reads accepted records from the spool, fills the buffers (the
+//! destination's and one per error output type), and seals a buffer when it reaches
+//! the size, when the interval since its first record passes, or on shutdown.
+//! Sealed batches go to delivery tasks, at most `max_in_flight_objects` at once;
+//! while all are busy the runner stops reading, so a backlog stays on disk.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::{Semaphore, mpsc, watch};
+use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use super::buffer::{Buffer, SealedBatch};
-use super::deliver::Deliverer;
-use super::ingest::QueuedBatch;
+use super::deliver::{Deliverer, Delivery};
+use super::recovery::Recovering;
 use crate::config::StreamConfig;
+use crate::error_output::{ErrorRecord, SPOOL_CORRUPT};
+use crate::record::now_ms;
+use crate::spool::{Damage, Item, Reader, Recovery, Spool};
+
+/// How long to wait before reading again after the spool could not be read.
+const READ_RETRY: Duration = Duration::from_secs(1);
+
+/// An open buffer and when it must be sealed.
+struct Slot {
+    buffer: Buffer,
+    deadline: Option<Instant>,
+}
 
 pub struct Runner {
     stream: String,
-    rx: mpsc::UnboundedReceiver<QueuedBatch>,
-    buffer: Buffer,
+    reader: Reader,
+    recovering: Option<Recovering>,
+    /// `None` is the destination's buffer; `Some(type)` an error output's.
+    slots: BTreeMap<Option<String>, Slot>,
+    size_limit: usize,
     interval: Duration,
     deliverer: Arc<Deliverer>,
-    slots: Arc<Semaphore>,
+    spool: Arc<Spool>,
+    in_flight: Arc<Semaphore>,
     deliveries: JoinSet<()>,
 }
 
 impl Runner {
     pub fn new(
         config: &StreamConfig,
-        rx: mpsc::UnboundedReceiver<QueuedBatch>,
+        reader: Reader,
+        recovery: Recovery,
         deliverer: Deliverer,
+        spool: Arc<Spool>,
     ) -> Self {
         Self {
             stream: config.name.clone(),
-            rx,
-            buffer: Buffer::new(config.buffering.size_bytes()),
+            reader,
+            recovering: Recovering::new(recovery),
+            slots: BTreeMap::new(),
+            size_limit: config.buffering.size_bytes(),
             interval: Duration::from_secs(config.buffering.interval_seconds),
             deliverer: Arc::new(deliverer),
-            slots: Arc::new(Semaphore::new(config.max_in_flight_objects)),
+            spool,
+            in_flight: Arc::new(Semaphore::new(config.max_in_flight_objects)),
             deliveries: JoinSet::new(),
         }
     }
 
-    /// Runs until shutdown is signalled and every accepted record is delivered.
-    pub async fn run(mut self, mut shutdown: watch::Receiver<bool>) {
-        let mut deadline: Option<Instant> = None;
-        let mut stopping = false;
+    /// Runs until the stream is closed and every record in the spool is delivered.
+    pub async fn run(mut self) {
         loop {
             // Reap finished deliveries so the set does not grow.
             while self.deliveries.try_join_next().is_some() {}
+            let deadline = self.next_deadline();
             tokio::select! {
-                batch = self.rx.recv() => {
-                    let Some(batch) = batch else { break };
-                    self.take(batch, &mut deadline).await;
-                    if self.interval.is_zero() {
-                        // Zero buffering: deliver what has arrived as soon as possible.
-                        while let Ok(more) = self.rx.try_recv() {
-                            self.take(more, &mut deadline).await;
+                more = self.reader.wait() => {
+                    if !more {
+                        break;
+                    }
+                    match self.reader.read().await {
+                        Ok(items) => self.take(items).await,
+                        Err(e) => {
+                            tracing::error!(stream = %self.stream, error = %e, "cannot read the spool, will retry");
+                            tokio::time::sleep(READ_RETRY).await;
                         }
-                        self.flush(&mut deadline).await;
+                    }
+                    if self.interval.is_zero() && self.reader.caught_up() {
+                        // Zero buffering: deliver what has arrived as soon as possible.
+                        self.flush(|_| true).await;
                     }
                 }
-                () = sleep_until(deadline) => self.flush(&mut deadline).await,
-                changed = shutdown.changed(), if !stopping => {
-                    // Stop intake; what is queued is still drained by `recv`.
-                    stopping = true;
-                    if changed.is_err() || *shutdown.borrow() {
-                        self.rx.close();
-                    }
+                () = sleep_until(deadline) => {
+                    let now = Instant::now();
+                    self.flush(|slot| slot.deadline.is_some_and(|d| d <= now)).await;
                 }
             }
         }
-        self.flush(&mut deadline).await;
+        self.finish_recovery().await;
+        self.flush(|_| true).await;
         while let Some(result) = self.deliveries.join_next().await {
             if let Err(e) = result {
                 tracing::error!(stream = %self.stream, error = %e, "delivery task failed");
@@ -79,147 +104,153 @@ impl Runner {
         tracing::info!(stream = %self.stream, "stream stopped, all buffers delivered");
     }
 
-    /// Copies a batch into the buffer; dropping it frees its room in the queue.
-    async fn take(&mut self, batch: QueuedBatch, deadline: &mut Option<Instant>) {
-        for record in &batch.records {
-            if self.buffer.is_empty() {
-                *deadline = Some(Instant::now() + self.interval);
+    async fn take(&mut self, items: Vec<Item>) {
+        for item in items {
+            match item {
+                Item::Record { seq, record } => {
+                    if let Some(r) = &mut self.recovering
+                        && r.claim_record(seq, &record)
+                    {
+                        continue;
+                    }
+                    self.push(None, &record.data, record.arrival_ms, seq..seq + 1)
+                        .await;
+                }
+                Item::Damaged(damage) => {
+                    let line = damaged_line(&damage);
+                    if let Some(r) = &mut self.recovering
+                        && r.claim_damage(&damage, &line)
+                    {
+                        continue;
+                    }
+                    tracing::error!(stream = %self.stream, segment = %damage.segment.display(), offset = damage.offset,
+                        records = damage.seqs.end - damage.seqs.start, bytes = damage.raw.len(),
+                        "spool data failed its checksum, sending it to the error output");
+                    self.push(
+                        Some(SPOOL_CORRUPT.to_string()),
+                        &line,
+                        now_ms(),
+                        damage.seqs,
+                    )
+                    .await;
+                }
             }
-            if let Some(sealed) = self.buffer.push(record) {
-                self.dispatch(sealed).await;
-                *deadline = (!self.buffer.is_empty()).then(|| Instant::now() + self.interval);
-            }
+        }
+        if self
+            .recovering
+            .as_ref()
+            .is_some_and(|r| self.reader.next_seq() >= r.horizon())
+        {
+            self.finish_recovery().await;
         }
     }
 
-    async fn flush(&mut self, deadline: &mut Option<Instant>) {
-        *deadline = None;
-        if let Some(sealed) = self.buffer.seal() {
-            self.dispatch(sealed).await;
+    /// Delivers the batches sealed before the last stop, once all their records
+    /// have been read, under the keys they were sealed with.
+    async fn finish_recovery(&mut self) {
+        let Some(recovering) = self.recovering.take() else {
+            return;
+        };
+        for delivery in recovering.into_deliveries() {
+            tracing::info!(stream = %self.stream, key = %delivery.key, records = delivery.batch.record_count(), "delivering a batch sealed before the last stop");
+            self.spawn_delivery(delivery).await;
         }
     }
 
-    /// Hands a sealed batch to a delivery task, waiting for a free slot: when the
-    /// destination is slow, this is where the stream waits (and its backlog grows).
-    async fn dispatch(&mut self, sealed: SealedBatch) {
-        let Ok(permit) = self.slots.clone().acquire_owned().await else {
+    async fn push(
+        &mut self,
+        slot: Option<String>,
+        data: &[u8],
+        arrival_ms: i64,
+        seqs: std::ops::Range<u64>,
+    ) {
+        let (limit, interval) = (self.size_limit, self.interval);
+        let entry = self.slots.entry(slot.clone()).or_insert_with(|| Slot {
+            buffer: Buffer::new(limit),
+            deadline: None,
+        });
+        if entry.buffer.is_empty() {
+            entry.deadline = Some(Instant::now() + interval);
+        }
+        if let Some(sealed) = entry.buffer.push(data, arrival_ms, seqs) {
+            entry.deadline = (!entry.buffer.is_empty()).then(|| Instant::now() + interval);
+            self.dispatch(slot, sealed).await;
+        }
+    }
+
+    fn next_deadline(&self) -> Option<Instant> {
+        self.slots.values().filter_map(|s| s.deadline).min()
+    }
+
+    /// Seals and dispatches the buffers that `due` picks.
+    async fn flush(&mut self, due: impl Fn(&Slot) -> bool) {
+        let mut sealed = Vec::new();
+        for (kind, slot) in &mut self.slots {
+            if due(slot) {
+                slot.deadline = None;
+                if let Some(batch) = slot.buffer.seal() {
+                    sealed.push((kind.clone(), batch));
+                }
+            }
+        }
+        for (kind, batch) in sealed {
+            self.dispatch(kind, batch).await;
+        }
+    }
+
+    /// Names a sealed batch and hands it to a delivery task.
+    async fn dispatch(&mut self, error_output_type: Option<String>, batch: SealedBatch) {
+        let key = self
+            .deliverer
+            .key_for(error_output_type.as_deref(), batch.first_arrival_ms());
+        let delivery = Delivery {
+            id: self.spool.next_batch_id(),
+            key,
+            batch,
+            error_output_type,
+            needs_seal: true,
+        };
+        self.spawn_delivery(delivery).await;
+    }
+
+    /// Waits for a free delivery slot: when the destination is slow, this is where
+    /// the stream waits, and its backlog grows in the spool.
+    async fn spawn_delivery(&mut self, delivery: Delivery) {
+        let Ok(permit) = self.in_flight.clone().acquire_owned().await else {
             return; // the semaphore is never closed
         };
         let deliverer = self.deliverer.clone();
         self.deliveries.spawn(async move {
-            deliverer.deliver(sealed).await;
+            deliverer.deliver(delivery).await;
             drop(permit);
         });
     }
+}
+
+/// The error record for a stretch of the spool that failed its checksum.
+fn damaged_line(damage: &Damage) -> Vec<u8> {
+    let message = format!(
+        "spool data failed its CRC check ({} at offset {}, holding record(s) {} to {})",
+        damage.segment.display(),
+        damage.offset,
+        damage.seqs.start,
+        damage.seqs.end - 1
+    );
+    let now = now_ms();
+    ErrorRecord {
+        attempts_made: 1,
+        arrival_timestamp: now,
+        error_code: "Spool.Corrupt",
+        error_message: &message,
+        attempt_ending_timestamp: now,
+        raw_data: &damage.raw,
+    }
+    .to_line()
 }
 
 async fn sleep_until(deadline: Option<Instant>) {
     match deadline {
         Some(at) => tokio::time::sleep_until(at).await,
         None => std::future::pending().await,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use std::sync::Mutex;
-
-    use futures::FutureExt;
-    use futures::future::BoxFuture;
-
-    use super::*;
-    use crate::config::{Config, load};
-    use crate::keys::KeyLayout;
-    use crate::pipeline::ingest::StreamHandle;
-    use crate::record::Record;
-    use crate::sinks::{Object, Sink, SinkError};
-
-    /// Keeps objects in memory: buffering logic is tested apart from any disk.
-    #[derive(Default)]
-    struct MemorySink(Mutex<Vec<Object>>);
-
-    impl Sink for MemorySink {
-        fn put(&self, object: Object) -> BoxFuture<'_, Result<(), SinkError>> {
-            self.0.lock().unwrap().push(object);
-            async { Ok(()) }.boxed()
-        }
-        fn describe(&self) -> String {
-            "memory".into()
-        }
-    }
-
-    fn config(size_mb: u64, interval: u64) -> Config {
-        let mut c = load(None).unwrap();
-        c.delivery_streams[0].buffering.size_mb = size_mb;
-        c.delivery_streams[0].buffering.interval_seconds = interval;
-        c.delivery_streams[0].compression = crate::encode::Compression::None;
-        c
-    }
-
-    fn start(
-        c: &Config,
-    ) -> (
-        StreamHandle,
-        Arc<MemorySink>,
-        watch::Sender<bool>,
-        tokio::task::JoinHandle<()>,
-    ) {
-        let stream = &c.delivery_streams[0];
-        let sink = Arc::new(MemorySink::default());
-        let (handle, rx) = StreamHandle::new(stream.clone(), u64::MAX);
-        let layout = KeyLayout::new("", "").unwrap();
-        let deliverer = Deliverer::new(stream, layout, sink.clone(), handle.backlog());
-        let (tx, shutdown) = watch::channel(false);
-        let task = tokio::spawn(Runner::new(stream, rx, deliverer).run(shutdown));
-        (handle, sink, tx, task)
-    }
-
-    /// Lets spawned tasks (delivery, encoding on the blocking pool) finish.
-    async fn settle() {
-        for _ in 0..50 {
-            tokio::task::yield_now().await;
-            tokio::time::sleep(Duration::from_millis(1)).await;
-        }
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn delivers_900_seconds_after_the_first_record_not_before() {
-        let (handle, sink, _tx, _task) = start(&config(5, 900));
-        handle
-            .ingest(vec![Record::new(&b"a"[..], 1)])
-            .await
-            .unwrap();
-        tokio::time::sleep(Duration::from_secs(400)).await;
-        // A later record does not push the deadline back.
-        handle
-            .ingest(vec![Record::new(&b"b"[..], 2)])
-            .await
-            .unwrap();
-        tokio::time::sleep(Duration::from_secs(499)).await;
-        settle().await;
-        assert!(sink.0.lock().unwrap().is_empty(), "delivered before 900 s");
-        tokio::time::sleep(Duration::from_secs(2)).await;
-        settle().await;
-        let objects = sink.0.lock().unwrap();
-        assert_eq!(objects.len(), 1);
-        assert_eq!(&objects[0].body[..], b"ab");
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn shutdown_delivers_what_is_buffered() {
-        let (handle, sink, tx, task) = start(&config(5, 900));
-        handle
-            .ingest(vec![Record::new(&b"x"[..], 1), Record::new(&b"y"[..], 1)])
-            .await
-            .unwrap();
-        settle().await;
-        tx.send(true).unwrap();
-        handle.close();
-        task.await.unwrap();
-        assert_eq!(&sink.0.lock().unwrap()[0].body[..], b"xy");
-        assert_eq!(
-            handle.ingest(vec![Record::new(&b"z"[..], 1)]).await,
-            Err(crate::pipeline::IngestError::ShuttingDown)
-        );
     }
 }

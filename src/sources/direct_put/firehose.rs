@@ -302,7 +302,9 @@ pub fn find_stream<'a>(state: &'a ApiState, name: &str) -> Result<&'a StreamHand
 pub async fn ingest(stream: &StreamHandle, records: Vec<Record>) -> Result<(), ApiError> {
     stream.ingest(records).await.map_err(|e| {
         let message = match e {
-            IngestError::BacklogFull => "Slow down.",
+            IngestError::Full => "Slow down.",
+            IngestError::NoSpace => "Slow down. The delivery stream's spool disk is full.",
+            IngestError::Io(_) => "Slow down. The delivery stream cannot store records right now.",
             IngestError::ShuttingDown => "The delivery stream is shutting down.",
         };
         ApiError::new(ErrorKind::ServiceUnavailable, message)

@@ -1,0 +1,368 @@
+//! The ledger: which spooled records belong to which object, and which are delivered.
+//!
+//! A buffer is *sealed* before its object is written: the ledger records the batch's
+//! sequence numbers and its object key, durably. After a crash the same records are
+//! delivered again under the same key with the same bytes, so a store that overwrites
+//! by key (S3, a local folder) ends up with one object, not two. Records sealed in no
+//! batch are buffered anew. *Delivered* entries free the records; everything below
+//! the *watermark* (the first number not yet delivered) is delivered.
+//!
+//! The ledger lives in two files allocated in full when created (`ledger-0`,
+//! `ledger-1`), so it can always be written, even on a full disk: deliveries free
+//! space only by writing to it. Entries are appended to one file; when it fills, the
+//! live state is written to the other and it becomes the current one. Each file
+//! starts with a generation number that is mixed into every entry's CRC, so entries
+//! left over from an older generation never read as current.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::ranges::RangeSet;
+
+const MAGIC: &[u8; 8] = b"SLLEDGR\x01";
+/// Magic and generation.
+const HEADER_LEN: u64 = 16;
+/// Each file's size. A seal entry is about 200 bytes plus its key, so this holds
+/// thousands of seals between two compactions.
+const FILE_BYTES: u64 = 4 * 1024 * 1024;
+/// Compact when the current file is this full.
+const COMPACT_AT: u64 = FILE_BYTES * 3 / 4;
+
+/// A sealed batch: its records and the key its object is written under.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Seal {
+    pub batch: u64,
+    pub key: String,
+    pub seqs: RangeSet,
+    /// `None` for data objects; the error output type for error objects.
+    pub error_output_type: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+enum Entry {
+    /// Every record below this number is delivered.
+    Watermark(u64),
+    Sealed(Seal),
+    /// The records are delivered; `batch` is 0 for ranges carried over by compaction.
+    Delivered {
+        batch: u64,
+        seqs: RangeSet,
+    },
+}
+
+/// The ledger of one stream's spool.
+pub struct Ledger {
+    dir: PathBuf,
+    file: File,
+    current: usize,
+    generation: u64,
+    offset: u64,
+    sync: bool,
+    watermark: u64,
+    /// Delivered records above the watermark.
+    delivered: RangeSet,
+    /// Sealed, not yet delivered batches, by batch id.
+    pending: BTreeMap<u64, Seal>,
+    last_batch: u64,
+}
+
+fn file_path(dir: &Path, i: usize) -> PathBuf {
+    dir.join(format!("ledger-{i}"))
+}
+
+impl Ledger {
+    /// Opens (or creates) the ledger in `dir`. With `sync`, every entry is on disk
+    /// before the call that wrote it returns.
+    pub fn open(dir: &Path, sync: bool) -> io::Result<Self> {
+        let mut best: Option<(usize, u64, Vec<Entry>, u64)> = None;
+        for i in 0..2 {
+            let path = file_path(dir, i);
+            if !path.exists() {
+                allocate(&path)?;
+                continue;
+            }
+            let raw = std::fs::read(&path)?;
+            if let Some((generation, entries, end)) = read_entries(&raw)
+                && best.as_ref().is_none_or(|b| generation > b.1)
+            {
+                best = Some((i, generation, entries, end));
+            }
+        }
+        let (current, generation, entries, offset) = best.unwrap_or((0, 0, Vec::new(), 0));
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(file_path(dir, current))?;
+        let mut ledger = Self {
+            dir: dir.to_path_buf(),
+            file,
+            current,
+            generation,
+            offset,
+            sync,
+            watermark: 0,
+            delivered: RangeSet::new(),
+            pending: BTreeMap::new(),
+            last_batch: 0,
+        };
+        for entry in entries {
+            ledger.apply(entry);
+        }
+        if offset == 0 {
+            // A new ledger: give it a generation on disk.
+            ledger.rewrite()?;
+        }
+        Ok(ledger)
+    }
+
+    /// Every record below this number is delivered.
+    pub fn watermark(&self) -> u64 {
+        self.watermark
+    }
+
+    /// Delivered records at or above the watermark.
+    pub fn delivered(&self) -> &RangeSet {
+        &self.delivered
+    }
+
+    /// Batches sealed and not delivered.
+    pub fn pending(&self) -> impl Iterator<Item = &Seal> {
+        self.pending.values()
+    }
+
+    /// The largest batch id seen; new batches take larger ones.
+    pub fn last_batch(&self) -> u64 {
+        self.last_batch
+    }
+
+    /// Records a sealed batch; returns once it is durable.
+    pub fn seal(&mut self, seal: Seal) -> io::Result<()> {
+        self.append(Entry::Sealed(seal))
+    }
+
+    /// Records that a batch's records are delivered. Returns the new watermark.
+    pub fn mark_delivered(&mut self, batch: u64, seqs: RangeSet) -> io::Result<u64> {
+        self.append(Entry::Delivered { batch, seqs })?;
+        Ok(self.watermark)
+    }
+
+    fn apply(&mut self, entry: Entry) {
+        match entry {
+            Entry::Watermark(w) => {
+                self.watermark = self.watermark.max(w);
+                self.delivered.remove_below(self.watermark);
+            }
+            Entry::Sealed(seal) => {
+                self.last_batch = self.last_batch.max(seal.batch);
+                self.pending.insert(seal.batch, seal);
+            }
+            Entry::Delivered { batch, seqs } => {
+                self.pending.remove(&batch);
+                self.delivered.extend(&seqs);
+                self.watermark = self.delivered.first_gap_from(self.watermark);
+                self.delivered.remove_below(self.watermark);
+            }
+        }
+    }
+
+    fn append(&mut self, entry: Entry) -> io::Result<()> {
+        let frame = encode(self.generation, &entry)?;
+        if self.offset + frame.len() as u64 > COMPACT_AT {
+            self.apply(entry);
+            return self.rewrite();
+        }
+        self.file.write_all_at(&frame, self.offset)?;
+        if self.sync {
+            self.file.sync_data()?;
+        }
+        self.offset += frame.len() as u64;
+        self.apply(entry);
+        Ok(())
+    }
+
+    /// Writes the live state, under the next generation, to the other file and
+    /// makes it the current one. The old file stays intact until the new one is
+    /// durable, so a crash in between leaves one or the other.
+    fn rewrite(&mut self) -> io::Result<()> {
+        let next = 1 - self.current;
+        let generation = self.generation + 1;
+        let mut out = MAGIC.to_vec();
+        out.extend_from_slice(&generation.to_le_bytes());
+        let mut state = vec![Entry::Watermark(self.watermark)];
+        if !self.delivered.is_empty() {
+            state.push(Entry::Delivered {
+                batch: 0,
+                seqs: self.delivered.clone(),
+            });
+        }
+        state.extend(self.pending.values().cloned().map(Entry::Sealed));
+        for entry in &state {
+            out.extend_from_slice(&encode(generation, entry)?);
+        }
+        if out.len() as u64 > FILE_BYTES {
+            return Err(io::Error::other(format!(
+                "the spool ledger's live state ({} bytes, {} sealed batches) does not fit its {FILE_BYTES}-byte file",
+                out.len(),
+                self.pending.len()
+            )));
+        }
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(file_path(&self.dir, next))?;
+        file.write_all_at(&out, 0)?;
+        file.sync_data()?;
+        self.file = file;
+        self.current = next;
+        self.generation = generation;
+        self.offset = out.len() as u64;
+        Ok(())
+    }
+}
+
+/// Creates a ledger file with all its space allocated, so writing it never fails for
+/// want of space.
+fn allocate(path: &Path) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let file = File::create(path)?;
+    // SAFETY: the descriptor is open for writing for the duration of the call.
+    let rc = unsafe { libc::posix_fallocate(file.as_raw_fd(), 0, FILE_BYTES as libc::off_t) };
+    if rc != 0 {
+        return Err(io::Error::from_raw_os_error(rc));
+    }
+    file.sync_all()?;
+    if let Some(dir) = path.parent() {
+        super::segment::sync_dir(dir)?;
+    }
+    Ok(())
+}
+
+/// `len: u32 | crc: u32 | JSON`, the CRC over the generation, the length and the JSON.
+fn encode(generation: u64, entry: &Entry) -> io::Result<Vec<u8>> {
+    let body = serde_json::to_vec(entry)?;
+    let len = u32::try_from(body.len()).map_err(io::Error::other)?;
+    let mut out = Vec::with_capacity(8 + body.len());
+    out.extend_from_slice(&len.to_le_bytes());
+    out.extend_from_slice(&checksum(generation, len, &body).to_le_bytes());
+    out.extend_from_slice(&body);
+    Ok(out)
+}
+
+fn checksum(generation: u64, len: u32, body: &[u8]) -> u32 {
+    let mut h = crc32fast::Hasher::new();
+    h.update(&generation.to_le_bytes());
+    h.update(&len.to_le_bytes());
+    h.update(body);
+    h.finalize()
+}
+
+/// The generation, the sound entries of a ledger file, and where they end. Reading
+/// stops at the first entry that does not check (the end, or a torn write).
+fn read_entries(raw: &[u8]) -> Option<(u64, Vec<Entry>, u64)> {
+    if raw.len() < HEADER_LEN as usize || &raw[..8] != MAGIC {
+        return None;
+    }
+    let generation = u64::from_le_bytes(raw[8..16].try_into().ok()?);
+    let mut at = HEADER_LEN as usize;
+    let mut entries = Vec::new();
+    while at + 8 <= raw.len() {
+        let len = u32::from_le_bytes(raw[at..at + 4].try_into().ok()?);
+        let crc = u32::from_le_bytes(raw[at + 4..at + 8].try_into().ok()?);
+        let end = at + 8 + len as usize;
+        if len == 0 || end > raw.len() || checksum(generation, len, &raw[at + 8..end]) != crc {
+            break;
+        }
+        let Ok(entry) = serde_json::from_slice(&raw[at + 8..end]) else {
+            break;
+        };
+        entries.push(entry);
+        at = end;
+    }
+    Some((generation, entries, at as u64))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn seal(batch: u64, seqs: std::ops::Range<u64>) -> Seal {
+        Seal {
+            batch,
+            key: format!("key-{batch}"),
+            seqs: vec![(seqs.start, seqs.end)].into(),
+            error_output_type: None,
+        }
+    }
+
+    #[test]
+    fn state_survives_reopening() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut l = Ledger::open(dir.path(), true).unwrap();
+        l.seal(seal(1, 0..10)).unwrap();
+        l.seal(seal(2, 10..20)).unwrap();
+        l.seal(seal(3, 20..30)).unwrap();
+        // Out of order: 3 first leaves the watermark at 0.
+        assert_eq!(l.mark_delivered(3, seal(3, 20..30).seqs).unwrap(), 0);
+        assert_eq!(l.mark_delivered(1, seal(1, 0..10).seqs).unwrap(), 10);
+        drop(l);
+        let l = Ledger::open(dir.path(), true).unwrap();
+        assert_eq!(l.watermark(), 10);
+        assert_eq!(
+            l.pending().cloned().collect::<Vec<_>>(),
+            vec![seal(2, 10..20)]
+        );
+        assert!(l.delivered().contains(25) && !l.delivered().contains(15));
+        assert_eq!(l.last_batch(), 3);
+    }
+
+    #[test]
+    fn compaction_switches_files_and_keeps_the_state() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut l = Ledger::open(dir.path(), false).unwrap();
+        let long_key = "k".repeat(300);
+        let mut n = 0;
+        // Enough entries to fill the file several times over.
+        while n < 20_000 {
+            let mut s = seal(n + 1, n * 10..n * 10 + 10);
+            s.key = long_key.clone();
+            l.seal(s.clone()).unwrap();
+            if n % 3 != 0 {
+                l.mark_delivered(n + 1, s.seqs).unwrap();
+            }
+            n += 1;
+        }
+        let generation = l.generation;
+        assert!(generation > 2, "never compacted");
+        let (pending, watermark) = (l.pending.clone(), l.watermark);
+        drop(l);
+        let l = Ledger::open(dir.path(), false).unwrap();
+        assert_eq!(l.generation, generation);
+        assert_eq!(l.pending, pending);
+        assert_eq!(l.watermark, watermark);
+    }
+
+    #[test]
+    fn a_torn_entry_is_ignored() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut l = Ledger::open(dir.path(), true).unwrap();
+        l.seal(seal(1, 0..5)).unwrap();
+        let (file, offset) = (file_path(dir.path(), l.current), l.offset);
+        drop(l);
+        // Half an entry where the next would go.
+        let half = &encode(1, &Entry::Sealed(seal(2, 5..9))).unwrap()[..20];
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(file)
+            .unwrap()
+            .write_all_at(half, offset)
+            .unwrap();
+        let l = Ledger::open(dir.path(), true).unwrap();
+        assert_eq!(l.pending().count(), 1);
+        assert_eq!(l.last_batch(), 1);
+    }
+}

@@ -1,0 +1,420 @@
+//! The durable spool: where a stream's records wait, on disk, from acknowledgement
+//! until delivery.
+//!
+//! - Appends go through one writer task per stream that commits groups of
+//!   requests with one write and one `fdatasync` (`writer`); a put is answered only
+//!   once its records are durable.
+//! - Records are CRC-framed (`frame`) in append-only segment files (`segment`).
+//! - The stream's runner reads records back behind the writer (`reader`), so a
+//!   backlog lives on disk, not in memory.
+//! - The ledger (`ledger`) records each sealed batch's records and object key before
+//!   its object is written, and which records are delivered; segments whose records
+//!   are all delivered are deleted.
+//! - On start, a torn write at the end is cut off, and everything not delivered is
+//!   read again: sealed batches go to the same keys, the rest is buffered anew.
+//!
+//! The spool knows nothing of sinks or encodings: it stores records and batch keys.
+
+mod frame;
+mod ledger;
+mod ranges;
+mod reader;
+mod segment;
+mod writer;
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use tokio::sync::{mpsc, oneshot, watch};
+
+pub use ledger::Seal;
+pub use ranges::RangeSet;
+pub use reader::{Damage, Item, Reader};
+
+use crate::config::{Durability, SpoolConfig};
+use crate::record::Record;
+use crate::telemetry;
+
+/// Why records were not taken. Each one means the producer should retry later
+/// (`ServiceUnavailableException`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AppendError {
+    #[error("the spool is full (spool.max_size_mb)")]
+    Full,
+    #[error("the spool's disk is full")]
+    NoSpace,
+    #[error("cannot write the spool: {0}")]
+    Io(String),
+    #[error("the stream is shutting down")]
+    ShuttingDown,
+}
+
+impl AppendError {
+    fn from_io(e: &io::Error) -> Self {
+        match e.raw_os_error() {
+            Some(libc::ENOSPC | libc::EDQUOT) => Self::NoSpace,
+            _ => Self::Io(e.to_string()),
+        }
+    }
+}
+
+/// Why a spool could not be opened; the daemon does not start.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error("spool {path}: {source}")]
+    Io { path: PathBuf, source: io::Error },
+    #[error("spool {0} is in use by another sluice process")]
+    Locked(PathBuf),
+    #[error(transparent)]
+    Segment(#[from] segment::SegmentError),
+}
+
+/// What the writer has made durable (or, in buffered mode, written).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Position {
+    /// The segment being appended to.
+    segment: u64,
+    /// Its committed length.
+    len: u64,
+    /// The sequence number the next record will get.
+    next_seq: u64,
+    /// The writer has stopped: nothing more will come.
+    closed: bool,
+}
+
+/// What the writer, the reader and the ledger share.
+pub(crate) struct Shared {
+    dir: PathBuf,
+    stream: String,
+    /// Segments on disk: first sequence number → bytes.
+    segments: Mutex<BTreeMap<u64, u64>>,
+    /// Bytes on disk plus bytes reserved by appends under way.
+    size: AtomicU64,
+    max: u64,
+    /// Appends under way (reserved, not yet written or refused).
+    appending: AtomicU64,
+    /// The first undelivered sequence number, as the ledger last said.
+    watermark: AtomicU64,
+    /// Delivered records above the watermark, as the ledger last said.
+    delivered_above: AtomicU64,
+    committed: watch::Sender<Position>,
+}
+
+impl Shared {
+    fn segments(&self) -> MutexGuard<'_, BTreeMap<u64, u64>> {
+        self.segments.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn segment_after(&self, base: u64) -> Option<u64> {
+        self.segments().range(base + 1..).next().map(|(&b, _)| b)
+    }
+
+    /// Reserves room for an append. A spool with nothing undelivered takes any
+    /// append, so a batch larger than the limit is not refused forever.
+    fn try_reserve(&self, bytes: u64) -> bool {
+        let nothing_undelivered = || {
+            self.appending.load(Ordering::Acquire) == 0
+                && self.watermark.load(Ordering::Acquire) >= self.committed.borrow().next_seq
+        };
+        let reserved = self
+            .size
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |current| {
+                (current + bytes <= self.max || nothing_undelivered()).then_some(current + bytes)
+            });
+        match reserved {
+            Ok(before) => {
+                self.appending.fetch_add(1, Ordering::AcqRel);
+                telemetry::spool_bytes(&self.stream, before + bytes);
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    /// An append is over; if it failed, its reserved room is given back.
+    fn finish_append(&self, refused_bytes: u64) {
+        if refused_bytes > 0 {
+            self.release(refused_bytes);
+        }
+        self.appending.fetch_sub(1, Ordering::AcqRel);
+    }
+
+    fn release(&self, bytes: u64) {
+        let before = self.size.fetch_sub(bytes, Ordering::AcqRel);
+        telemetry::spool_bytes(&self.stream, before.saturating_sub(bytes));
+    }
+
+    fn add_segment(&self, base: u64, bytes: u64) {
+        self.segments().insert(base, bytes);
+        let before = self.size.fetch_add(bytes, Ordering::AcqRel);
+        telemetry::spool_bytes(&self.stream, before + bytes);
+    }
+
+    /// Counts written bytes (already reserved) against their segment.
+    fn grow_segment(&self, base: u64, bytes: u64) {
+        *self.segments().entry(base).or_default() += bytes;
+    }
+
+    /// Publishes how many records are accepted and not delivered.
+    fn report_backlog(&self) {
+        let next = self.committed.borrow().next_seq;
+        let delivered =
+            self.watermark.load(Ordering::Acquire) + self.delivered_above.load(Ordering::Acquire);
+        telemetry::backlog_records(&self.stream, next.saturating_sub(delivered));
+    }
+
+    /// Deletes the segments whose records all lie below `watermark`. The segment
+    /// being appended to always stays: it tells the next start where numbering is.
+    fn delete_below(&self, watermark: u64) {
+        let doomed: Vec<(u64, u64)> = {
+            let segments = self.segments();
+            let bases: Vec<u64> = segments.keys().copied().collect();
+            bases
+                .windows(2)
+                .filter(|w| w[1] <= watermark)
+                .map(|w| (w[0], segments[&w[0]]))
+                .collect()
+        };
+        if doomed.is_empty() {
+            return;
+        }
+        for (base, bytes) in &doomed {
+            match std::fs::remove_file(segment::path(&self.dir, *base)) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    tracing::warn!(stream = %self.stream, error = %e, segment = base, "cannot delete a delivered spool segment, will try again");
+                    return;
+                }
+            }
+            self.segments().remove(base);
+            self.release(*bytes);
+        }
+        if let Err(e) = segment::sync_dir(&self.dir) {
+            tracing::warn!(stream = %self.stream, error = %e, "cannot sync the spool folder");
+        }
+    }
+}
+
+/// What was not delivered when the spool was opened.
+#[derive(Debug, Default)]
+pub struct Recovery {
+    /// Batches sealed before the last stop and not delivered: they are delivered
+    /// again, under the same keys, as soon as their records are read.
+    pub pending: Vec<Seal>,
+    /// Records above the watermark that are already delivered.
+    pub delivered: RangeSet,
+}
+
+/// A stream's spool, shared by its ingest handle and its runner.
+pub struct Spool {
+    shared: Arc<Shared>,
+    tx: mpsc::UnboundedSender<writer::Message>,
+    ledger: Arc<Mutex<ledger::Ledger>>,
+    last_batch: AtomicU64,
+    closed: AtomicBool,
+    /// Holds the folder's lock for as long as the spool is open.
+    _lock: File,
+}
+
+/// An opened spool, with the reader for its runner and what it must recover.
+pub struct Opened {
+    pub spool: Arc<Spool>,
+    pub reader: Reader,
+    pub recovery: Recovery,
+}
+
+impl Spool {
+    /// Opens (or creates) the spool of `stream` under `config.dir`, cutting off a torn
+    /// write, and starts its writer task (so it is called inside the runtime).
+    pub fn open(stream: &str, config: &SpoolConfig) -> Result<Opened, OpenError> {
+        let dir = config.dir.join(stream);
+        let io_err = |source| OpenError::Io {
+            path: dir.clone(),
+            source,
+        };
+        std::fs::create_dir_all(&dir).map_err(io_err)?;
+        let lock = lock(&dir)?;
+        let sync = config.durability == Durability::Fsync;
+        let ledger = ledger::Ledger::open(&dir, sync).map_err(io_err)?;
+        let watermark = ledger.watermark();
+        let mut segments = segment::list(&dir).map_err(io_err)?;
+        // Finish deletions a stop interrupted.
+        let bases: Vec<u64> = segments.keys().copied().collect();
+        for w in bases.windows(2).filter(|w| w[1] <= watermark) {
+            std::fs::remove_file(segment::path(&dir, w[0])).map_err(io_err)?;
+            segments.remove(&w[0]);
+        }
+        let tail = match segments.keys().next_back() {
+            Some(&last) => {
+                let tail = segment::open_tail(&dir, last)?;
+                if tail.truncated > 0 {
+                    tracing::warn!(
+                        stream,
+                        segment = last,
+                        bytes = tail.truncated,
+                        "cut a torn write off the end of the spool (it was never acknowledged)"
+                    );
+                }
+                segments.insert(last, tail.len);
+                (last, tail.file, tail.len, tail.next_seq)
+            }
+            None => {
+                let base = watermark.max(ledger.delivered().end());
+                let base = ledger.pending().map(|s| s.seqs.end()).fold(base, u64::max);
+                let file = segment::create(&dir, base).map_err(io_err)?;
+                segments.insert(base, segment::HEADER_LEN);
+                (base, file, segment::HEADER_LEN, base)
+            }
+        };
+        let (base, file, len, next_seq) = tail;
+        let first_segment = segments.keys().next().copied().unwrap_or(base);
+        let size: u64 = segments.values().sum();
+        let (committed, _) = watch::channel(Position {
+            segment: base,
+            len,
+            next_seq,
+            closed: false,
+        });
+        let shared = Arc::new(Shared {
+            dir: dir.clone(),
+            stream: stream.to_string(),
+            segments: Mutex::new(segments),
+            size: AtomicU64::new(size),
+            max: config.max_size_mb.saturating_mul(1024 * 1024),
+            appending: AtomicU64::new(0),
+            watermark: AtomicU64::new(watermark),
+            delivered_above: AtomicU64::new(ledger.delivered().len()),
+            committed,
+        });
+        telemetry::spool_bytes(stream, size);
+        shared.report_backlog();
+        let recovery = Recovery {
+            pending: ledger.pending().cloned().collect(),
+            delivered: ledger.delivered().clone(),
+        };
+        tracing::info!(
+            stream, dir = %dir.display(), bytes = size, undelivered_records = next_seq.saturating_sub(watermark + recovery.delivered.len()),
+            sealed_batches = recovery.pending.len(), durability = ?config.durability, "spool opened"
+        );
+        let (tx, rx) = mpsc::unbounded_channel();
+        let writer = writer::Writer {
+            shared: shared.clone(),
+            file,
+            base,
+            len,
+            next_seq,
+            segment_bytes: config.segment_bytes(),
+            sync,
+        };
+        tokio::spawn(writer.run(rx));
+        let reader = Reader::new(shared.clone(), first_segment, watermark);
+        let spool = Arc::new(Self {
+            shared,
+            tx,
+            last_batch: AtomicU64::new(ledger.last_batch()),
+            ledger: Arc::new(Mutex::new(ledger)),
+            closed: AtomicBool::new(false),
+            _lock: lock,
+        });
+        Ok(Opened {
+            spool,
+            reader,
+            recovery,
+        })
+    }
+
+    /// Stores `records`; on `Ok` they are durable (or, in buffered mode, written).
+    pub async fn append(&self, records: Vec<Record>) -> Result<(), AppendError> {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(AppendError::ShuttingDown);
+        }
+        let bytes: u64 = records
+            .iter()
+            .map(|r| frame::encoded_len(r.data.len()) as u64)
+            .sum();
+        if !self.shared.try_reserve(bytes) {
+            return Err(AppendError::Full);
+        }
+        let (reply, answer) = oneshot::channel();
+        let sent = self.tx.send(writer::Message::Append {
+            records,
+            bytes,
+            reply,
+        });
+        let result = match sent {
+            Ok(()) => answer.await.unwrap_or(Err(AppendError::ShuttingDown)),
+            Err(_) => Err(AppendError::ShuttingDown),
+        };
+        self.shared
+            .finish_append(if result.is_ok() { 0 } else { bytes });
+        result
+    }
+
+    /// Stops taking records; the reader sees the end once it has read what came before.
+    pub fn close(&self) {
+        if !self.closed.swap(true, Ordering::AcqRel) {
+            let _ = self.tx.send(writer::Message::Close);
+        }
+    }
+
+    /// A new batch id, larger than any in the ledger.
+    pub fn next_batch_id(&self) -> u64 {
+        self.last_batch.fetch_add(1, Ordering::AcqRel) + 1
+    }
+
+    /// Records a sealed batch durably: from now on its records belong to its key.
+    pub async fn seal(&self, seal: Seal) -> io::Result<()> {
+        let ledger = self.ledger.clone();
+        tokio::task::spawn_blocking(move || lock_ledger(&ledger).seal(seal))
+            .await
+            .map_err(io::Error::other)?
+    }
+
+    /// Records that a batch is delivered, and deletes the segments that are then
+    /// wholly delivered.
+    pub async fn delivered(&self, batch: u64, seqs: RangeSet) -> io::Result<()> {
+        let (ledger, shared) = (self.ledger.clone(), self.shared.clone());
+        tokio::task::spawn_blocking(move || {
+            let watermark = {
+                let mut ledger = lock_ledger(&ledger);
+                let watermark = ledger.mark_delivered(batch, seqs)?;
+                // Stored under the ledger's lock, so they never go back in time.
+                shared.watermark.store(watermark, Ordering::Release);
+                let above = ledger.delivered().len();
+                shared.delivered_above.store(above, Ordering::Release);
+                watermark
+            };
+            shared.report_backlog();
+            shared.delete_below(watermark);
+            Ok(())
+        })
+        .await
+        .map_err(io::Error::other)?
+    }
+}
+
+fn lock_ledger(ledger: &Mutex<ledger::Ledger>) -> MutexGuard<'_, ledger::Ledger> {
+    ledger.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Takes an exclusive lock on the spool folder, so two daemons never share it.
+fn lock(dir: &Path) -> Result<File, OpenError> {
+    use std::os::fd::AsRawFd;
+    let path = dir.join("lock");
+    let file = File::create(&path).map_err(|source| OpenError::Io {
+        path: path.clone(),
+        source,
+    })?;
+    // SAFETY: flock on a descriptor this function owns; it is released when the
+    // file is closed.
+    let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+    if rc != 0 {
+        return Err(OpenError::Locked(dir.to_path_buf()));
+    }
+    Ok(file)
+}

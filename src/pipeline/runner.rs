@@ -254,3 +254,153 @@ async fn sleep_until(deadline: Option<Instant>) {
         None => std::future::pending().await,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use futures::FutureExt;
+    use futures::future::BoxFuture;
+
+    use super::*;
+    use crate::config::{Config, load};
+    use crate::keys::KeyLayout;
+    use crate::pipeline::ingest::StreamHandle;
+    use crate::record::Record;
+    use crate::sinks::{Object, Sink, SinkError};
+
+    /// Keeps objects in memory: buffering logic is tested apart from any destination.
+    #[derive(Default)]
+    struct MemorySink(Mutex<Vec<Object>>);
+
+    impl Sink for MemorySink {
+        fn put(&self, object: Object) -> BoxFuture<'_, Result<(), SinkError>> {
+            self.0.lock().unwrap().push(object);
+            async { Ok(()) }.boxed()
+        }
+        fn describe(&self) -> String {
+            "memory".into()
+        }
+    }
+
+    fn config(spool: &std::path::Path, size_mb: u64, interval: u64) -> Config {
+        let mut c = load(None).unwrap();
+        c.spool.dir = spool.to_path_buf();
+        c.delivery_streams[0].buffering.size_mb = size_mb;
+        c.delivery_streams[0].buffering.interval_seconds = interval;
+        c.delivery_streams[0].compression = crate::encode::Compression::None;
+        c
+    }
+
+    fn start(c: &Config) -> (StreamHandle, Arc<MemorySink>, tokio::task::JoinHandle<()>) {
+        let stream = &c.delivery_streams[0];
+        let sink = Arc::new(MemorySink::default());
+        let opened = Spool::open(&stream.name, &c.spool).unwrap();
+        let handle = StreamHandle::new(stream.clone(), opened.spool.clone());
+        let layout = KeyLayout::new("", "").unwrap();
+        let deliverer = Deliverer::new(stream, layout, sink.clone(), opened.spool.clone());
+        let runner = Runner::new(
+            stream,
+            opened.reader,
+            opened.recovery,
+            deliverer,
+            opened.spool,
+        );
+        (handle, sink, tokio::spawn(runner.run()))
+    }
+
+    /// Lets spawned tasks (spool reads, encoding, ledger writes) finish.
+    async fn settle() {
+        for _ in 0..50 {
+            tokio::task::yield_now().await;
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn delivers_900_seconds_after_the_first_record_not_before() {
+        let dir = tempfile::tempdir().unwrap();
+        let (handle, sink, _task) = start(&config(dir.path(), 5, 900));
+        handle
+            .ingest(vec![Record::new(&b"a"[..], 1)])
+            .await
+            .unwrap();
+        settle().await;
+        tokio::time::sleep(Duration::from_secs(400)).await;
+        // A later record does not push the deadline back.
+        handle
+            .ingest(vec![Record::new(&b"b"[..], 2)])
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_secs(499)).await;
+        settle().await;
+        assert!(sink.0.lock().unwrap().is_empty(), "delivered before 900 s");
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        settle().await;
+        let objects = sink.0.lock().unwrap();
+        assert_eq!(objects.len(), 1);
+        assert_eq!(&objects[0].body[..], b"ab");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn shutdown_delivers_what_is_buffered_and_refuses_more() {
+        let dir = tempfile::tempdir().unwrap();
+        let (handle, sink, task) = start(&config(dir.path(), 5, 900));
+        handle
+            .ingest(vec![Record::new(&b"x"[..], 1), Record::new(&b"y"[..], 1)])
+            .await
+            .unwrap();
+        handle.close();
+        task.await.unwrap();
+        assert_eq!(&sink.0.lock().unwrap()[0].body[..], b"xy");
+        assert_eq!(
+            handle.ingest(vec![Record::new(&b"z"[..], 1)]).await,
+            Err(crate::pipeline::IngestError::ShuttingDown)
+        );
+    }
+
+    /// A restart that finds a sealed, undelivered batch delivers it under the key it
+    /// was sealed with, and buffers the unsealed records anew.
+    #[tokio::test]
+    async fn a_sealed_batch_is_delivered_again_under_its_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = config(dir.path(), 5, 900);
+        let stream = &c.delivery_streams[0];
+        {
+            let opened = Spool::open(&stream.name, &c.spool).unwrap();
+            let records = ["r0", "r1", "r2"].map(|d| Record::new(d.as_bytes().to_vec(), 7));
+            opened.spool.append(records.to_vec()).await.unwrap();
+            let seal = crate::spool::Seal {
+                batch: opened.spool.next_batch_id(),
+                key: "sealed-before-the-crash".into(),
+                seqs: vec![(0, 2)].into(),
+                error_output_type: None,
+            };
+            opened.spool.seal(seal).await.unwrap();
+            opened.spool.close();
+        }
+        settle().await;
+        let (handle, sink, task) = start(&c);
+        handle.close();
+        task.await.unwrap();
+        let mut objects: Vec<(String, Vec<u8>)> = sink
+            .0
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|o| (o.key.clone(), o.body.to_vec()))
+            .collect();
+        objects.sort();
+        assert_eq!(objects.len(), 2, "{objects:?}");
+        assert_eq!(
+            objects[1],
+            ("sealed-before-the-crash".into(), b"r0r1".to_vec())
+        );
+        assert!(
+            objects[0].0.starts_with("1970/01/01/00/default-1-"),
+            "{}",
+            objects[0].0
+        );
+        assert_eq!(objects[0].1, b"r2");
+    }
+}

@@ -27,9 +27,10 @@ use super::ranges::RangeSet;
 const MAGIC: &[u8; 8] = b"SLLEDGR\x01";
 /// Magic and generation.
 const HEADER_LEN: u64 = 16;
-/// Each file's size. A seal entry is about 200 bytes plus its key, so this holds
-/// thousands of seals between two compactions.
-const FILE_BYTES: u64 = 4 * 1024 * 1024;
+/// Each file's size. A seal entry is about 100 bytes plus its key, so this holds
+/// thousands of seals between two compactions, while the live state is a few
+/// seals per delivery in flight.
+const FILE_BYTES: u64 = 1024 * 1024;
 /// Compact when the current file is this full.
 const COMPACT_AT: u64 = FILE_BYTES * 3 / 4;
 
@@ -331,7 +332,7 @@ mod tests {
             let mut s = seal(n + 1, n * 10..n * 10 + 10);
             s.key = long_key.clone();
             l.seal(s.clone()).unwrap();
-            if n % 3 != 0 {
+            if n % 50 != 0 {
                 l.mark_delivered(n + 1, s.seqs).unwrap();
             }
             n += 1;

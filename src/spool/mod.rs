@@ -154,6 +154,19 @@ impl Shared {
         telemetry::spool_bytes(&self.stream, before + bytes);
     }
 
+    /// A segment renamed (and possibly emptied) for reuse.
+    fn replace_segment(&self, old: u64, new: u64, bytes: u64) {
+        let before = {
+            let mut segments = self.segments();
+            let before = segments.remove(&old).unwrap_or(bytes);
+            segments.insert(new, bytes);
+            before
+        };
+        if before > bytes {
+            self.release(before - bytes);
+        }
+    }
+
     /// Counts written bytes (already reserved) against their segment.
     fn grow_segment(&self, base: u64, bytes: u64) {
         *self.segments().entry(base).or_default() += bytes;
@@ -379,7 +392,7 @@ impl Spool {
     /// wholly delivered.
     pub async fn delivered(&self, batch: u64, seqs: RangeSet) -> io::Result<()> {
         let (ledger, shared) = (self.ledger.clone(), self.shared.clone());
-        tokio::task::spawn_blocking(move || {
+        let watermark = tokio::task::spawn_blocking(move || {
             let watermark = {
                 let mut ledger = lock_ledger(&ledger);
                 let watermark = ledger.mark_delivered(batch, seqs)?;
@@ -391,10 +404,15 @@ impl Spool {
             };
             shared.report_backlog();
             shared.delete_below(watermark);
-            Ok(())
+            Ok::<_, io::Error>(watermark)
         })
         .await
-        .map_err(io::Error::other)?
+        .map_err(io::Error::other)??;
+        if watermark >= self.shared.committed.borrow().next_seq {
+            // Everything is delivered: the current segment can be emptied.
+            let _ = self.tx.send(writer::Message::Recycle { watermark });
+        }
+        Ok(())
     }
 }
 

@@ -157,6 +157,10 @@ impl Reader {
             let damaged_len = match frame::parse(&buf, at, MAX_FRAME_LEN) {
                 Parsed::Frame { frame, len } => {
                     at += len;
+                    if frame.seq < self.expected {
+                        // Read before: a segment renamed for reuse but not emptied.
+                        continue;
+                    }
                     self.expected = frame.seq + 1;
                     if frame.seq >= self.skip_below {
                         items.push(Item::Record {

@@ -27,6 +27,9 @@ pub(super) enum Message {
     },
     /// Stop after what came before: the stream is shutting down.
     Close,
+    /// Every record below `watermark` is delivered: if that is all the current
+    /// segment holds, empty it for reuse.
+    Recycle { watermark: u64 },
 }
 
 pub(super) struct Writer {
@@ -71,6 +74,7 @@ impl Writer {
                         replies.push((reply, bytes));
                     }
                     Message::Close => closing = true,
+                    Message::Recycle { watermark } => self.recycle(watermark),
                 }
                 if !closing && out.len() < GROUP_BYTES {
                     next = rx.try_recv().ok();
@@ -148,6 +152,43 @@ impl Writer {
                     tracing::error!(stream = %self.shared.stream, error = %cut, "cannot cut a failed write off the spool segment");
                 }
                 Err(e)
+            }
+        }
+    }
+
+    /// Empties the current segment once all its records are delivered, and renames it
+    /// after the next sequence number. Neither needs free space, so a spool that
+    /// filled its disk frees it as soon as its records are delivered, where a new
+    /// segment could not even be created.
+    fn recycle(&mut self, watermark: u64) {
+        if watermark < self.next_seq || self.len <= segment::HEADER_LEN {
+            return;
+        }
+        let (from, to) = (
+            segment::path(&self.shared.dir, self.base),
+            segment::path(&self.shared.dir, self.next_seq),
+        );
+        let result = std::fs::rename(&from, &to)
+            .and_then(|()| self.file.set_len(segment::HEADER_LEN))
+            .and_then(|()| self.file.sync_all())
+            .and_then(|()| segment::sync_dir(&self.shared.dir));
+        match result {
+            Ok(()) => {
+                self.shared
+                    .replace_segment(self.base, self.next_seq, segment::HEADER_LEN);
+                self.base = self.next_seq;
+                self.len = segment::HEADER_LEN;
+                self.shared.committed.send_replace(self.position(false));
+            }
+            Err(e) => {
+                tracing::warn!(stream = %self.shared.stream, error = %e, "cannot empty the delivered spool segment, will try again");
+                if to.exists() && !from.exists() {
+                    // Renamed but not emptied: keep using it under its new name.
+                    self.shared
+                        .replace_segment(self.base, self.next_seq, self.len);
+                    self.base = self.next_seq;
+                    self.shared.committed.send_replace(self.position(false));
+                }
             }
         }
     }

@@ -70,6 +70,10 @@ impl Runner {
         loop {
             // Reap finished deliveries so the set does not grow.
             while self.deliveries.try_join_next().is_some() {}
+            if self.recovering.is_some() && self.reader.caught_up() {
+                // Everything from before the restart is read; what is missing is gone.
+                self.finish_recovery().await;
+            }
             let deadline = self.next_deadline();
             tokio::select! {
                 more = self.reader.wait() => {

@@ -20,14 +20,16 @@ mod ledger;
 mod ranges;
 mod reader;
 mod segment;
+mod shared;
 mod writer;
 
-use std::collections::BTreeMap;
 use std::fs::File;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+
+use shared::{Position, Shared};
 
 use tokio::sync::{mpsc, oneshot, watch};
 
@@ -71,146 +73,6 @@ pub enum OpenError {
     Locked(PathBuf),
     #[error(transparent)]
     Segment(#[from] segment::SegmentError),
-}
-
-/// What the writer has made durable (or, in buffered mode, written).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Position {
-    /// The segment being appended to.
-    segment: u64,
-    /// Its committed length.
-    len: u64,
-    /// The sequence number the next record will get.
-    next_seq: u64,
-    /// The writer has stopped: nothing more will come.
-    closed: bool,
-}
-
-/// What the writer, the reader and the ledger share.
-pub(crate) struct Shared {
-    dir: PathBuf,
-    stream: String,
-    /// Segments on disk: first sequence number → bytes.
-    segments: Mutex<BTreeMap<u64, u64>>,
-    /// Bytes on disk plus bytes reserved by appends under way.
-    size: AtomicU64,
-    max: u64,
-    /// Appends under way (reserved, not yet written or refused).
-    appending: AtomicU64,
-    /// The first undelivered sequence number, as the ledger last said.
-    watermark: AtomicU64,
-    /// Delivered records above the watermark, as the ledger last said.
-    delivered_above: AtomicU64,
-    committed: watch::Sender<Position>,
-}
-
-impl Shared {
-    fn segments(&self) -> MutexGuard<'_, BTreeMap<u64, u64>> {
-        self.segments.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    fn segment_after(&self, base: u64) -> Option<u64> {
-        self.segments().range(base + 1..).next().map(|(&b, _)| b)
-    }
-
-    /// Reserves room for an append. A spool with nothing undelivered takes any
-    /// append, so a batch larger than the limit is not refused forever.
-    fn try_reserve(&self, bytes: u64) -> bool {
-        let nothing_undelivered = || {
-            self.appending.load(Ordering::Acquire) == 0
-                && self.watermark.load(Ordering::Acquire) >= self.committed.borrow().next_seq
-        };
-        let reserved = self
-            .size
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |current| {
-                (current + bytes <= self.max || nothing_undelivered()).then_some(current + bytes)
-            });
-        match reserved {
-            Ok(before) => {
-                self.appending.fetch_add(1, Ordering::AcqRel);
-                telemetry::spool_bytes(&self.stream, before + bytes);
-                true
-            }
-            Err(_) => false,
-        }
-    }
-
-    /// An append is over; if it failed, its reserved room is given back.
-    fn finish_append(&self, refused_bytes: u64) {
-        if refused_bytes > 0 {
-            self.release(refused_bytes);
-        }
-        self.appending.fetch_sub(1, Ordering::AcqRel);
-    }
-
-    fn release(&self, bytes: u64) {
-        let before = self.size.fetch_sub(bytes, Ordering::AcqRel);
-        telemetry::spool_bytes(&self.stream, before.saturating_sub(bytes));
-    }
-
-    fn add_segment(&self, base: u64, bytes: u64) {
-        self.segments().insert(base, bytes);
-        let before = self.size.fetch_add(bytes, Ordering::AcqRel);
-        telemetry::spool_bytes(&self.stream, before + bytes);
-    }
-
-    /// A segment renamed (and possibly emptied) for reuse.
-    fn replace_segment(&self, old: u64, new: u64, bytes: u64) {
-        let before = {
-            let mut segments = self.segments();
-            let before = segments.remove(&old).unwrap_or(bytes);
-            segments.insert(new, bytes);
-            before
-        };
-        if before > bytes {
-            self.release(before - bytes);
-        }
-    }
-
-    /// Counts written bytes (already reserved) against their segment.
-    fn grow_segment(&self, base: u64, bytes: u64) {
-        *self.segments().entry(base).or_default() += bytes;
-    }
-
-    /// Publishes how many records are accepted and not delivered.
-    fn report_backlog(&self) {
-        let next = self.committed.borrow().next_seq;
-        let delivered =
-            self.watermark.load(Ordering::Acquire) + self.delivered_above.load(Ordering::Acquire);
-        telemetry::backlog_records(&self.stream, next.saturating_sub(delivered));
-    }
-
-    /// Deletes the segments whose records all lie below `watermark`. The segment
-    /// being appended to always stays: it tells the next start where numbering is.
-    fn delete_below(&self, watermark: u64) {
-        let doomed: Vec<(u64, u64)> = {
-            let segments = self.segments();
-            let bases: Vec<u64> = segments.keys().copied().collect();
-            bases
-                .windows(2)
-                .filter(|w| w[1] <= watermark)
-                .map(|w| (w[0], segments[&w[0]]))
-                .collect()
-        };
-        if doomed.is_empty() {
-            return;
-        }
-        for (base, bytes) in &doomed {
-            match std::fs::remove_file(segment::path(&self.dir, *base)) {
-                Ok(()) => {}
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                Err(e) => {
-                    tracing::warn!(stream = %self.stream, error = %e, segment = base, "cannot delete a delivered spool segment, will try again");
-                    return;
-                }
-            }
-            self.segments().remove(base);
-            self.release(*bytes);
-        }
-        if let Err(e) = segment::sync_dir(&self.dir) {
-            tracing::warn!(stream = %self.stream, error = %e, "cannot sync the spool folder");
-        }
-    }
 }
 
 /// What was not delivered when the spool was opened.
@@ -262,6 +124,11 @@ impl Spool {
             std::fs::remove_file(segment::path(&dir, w[0])).map_err(io_err)?;
             segments.remove(&w[0]);
         }
+        // No new record may take a number the ledger already knows.
+        let horizon = ledger
+            .pending()
+            .map(|s| s.seqs.end())
+            .fold(watermark.max(ledger.delivered().end()), u64::max);
         let tail = match segments.keys().next_back() {
             Some(&last) => {
                 let tail = segment::open_tail(&dir, last)?;
@@ -276,14 +143,28 @@ impl Spool {
                 segments.insert(last, tail.len);
                 (last, tail.file, tail.len, tail.next_seq)
             }
-            None => {
-                let base = watermark.max(ledger.delivered().end());
-                let base = ledger.pending().map(|s| s.seqs.end()).fold(base, u64::max);
-                let file = segment::create(&dir, base).map_err(io_err)?;
-                segments.insert(base, segment::HEADER_LEN);
-                (base, file, segment::HEADER_LEN, base)
-            }
+            None => (
+                horizon,
+                segment::create(&dir, horizon).map_err(io_err)?,
+                segment::HEADER_LEN,
+                horizon,
+            ),
         };
+        let tail = if tail.3 < horizon {
+            // Records the ledger knows are gone: only a machine crash with
+            // `durability = "buffered"` can do that. Number new records after them.
+            tracing::error!(
+                stream,
+                missing_from = tail.3,
+                missing_to = horizon,
+                "records sealed for delivery are missing from the spool (lost in a machine crash?)"
+            );
+            let file = segment::create(&dir, horizon).map_err(io_err)?;
+            (horizon, file, segment::HEADER_LEN, horizon)
+        } else {
+            tail
+        };
+        segments.entry(tail.0).or_insert(segment::HEADER_LEN);
         let (base, file, len, next_seq) = tail;
         let first_segment = segments.keys().next().copied().unwrap_or(base);
         let size: u64 = segments.values().sum();
@@ -436,3 +317,6 @@ fn lock(dir: &Path) -> Result<File, OpenError> {
     }
     Ok(file)
 }
+
+#[cfg(test)]
+mod tests;

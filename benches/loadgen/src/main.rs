@@ -64,6 +64,9 @@ struct Args {
     size_mb: u64,
     #[arg(long, default_value_t = 300)]
     interval_seconds: u64,
+    /// The spool's `durability`: `fsync` (acknowledge once on disk) or `buffered`.
+    #[arg(long, default_value = "fsync")]
+    durability: String,
     /// Distinct request bodies to cycle through.
     #[arg(long, default_value_t = 64)]
     bodies: usize,
@@ -119,8 +122,8 @@ async fn run(args: Args) -> anyhow::Result<()> {
         .into_bytes();
     let ratio = gzip_ratio(&sample);
     eprintln!(
-        "records: ~{} B, gzip ratio of the data {ratio:.2}x; {} connections, {} s, mode {:?}",
-        args.record_size, args.connections, args.duration, args.mode
+        "records: ~{} B, gzip ratio of the data {ratio:.2}x; {} connections, {} s, mode {:?}, spool {}",
+        args.record_size, args.connections, args.duration, args.mode, args.durability
     );
     let pid = spawned.as_ref().map(|s| s.child.id());
     let cpu_before = pid.and_then(cpu_seconds);
@@ -141,7 +144,8 @@ async fn run(args: Args) -> anyhow::Result<()> {
         let (client, uri, bodies, mode) = (client.clone(), uri.clone(), bodies.clone(), args.mode);
         tasks.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
-            let (mut refused, mut i) = (0u64, conn);
+            let mut refused: Vec<String> = Vec::new();
+            let mut i = conn;
             while Instant::now() < deadline {
                 let body = bodies[i % bodies.len()].clone();
                 i += 1;
@@ -155,16 +159,20 @@ async fn run(args: Args) -> anyhow::Result<()> {
                     break;
                 };
                 let sent = Instant::now();
-                let Ok(resp) = client.request(req).await else {
-                    refused += 1;
-                    continue;
+                let resp = match client.request(req).await {
+                    Ok(resp) => resp,
+                    Err(e) => {
+                        refused.push(format!("connection: {e}"));
+                        continue;
+                    }
                 };
-                let ok = resp.status().is_success();
-                let _ = resp.into_body().collect().await;
-                if ok {
+                let status = resp.status();
+                let body = resp.into_body().collect().await.map(|b| b.to_bytes());
+                if status.is_success() {
                     latencies.push(u32::try_from(sent.elapsed().as_micros()).unwrap_or(u32::MAX));
                 } else {
-                    refused += 1;
+                    let body = body.map(|b| String::from_utf8_lossy(&b).into_owned());
+                    refused.push(format!("{status}: {}", body.unwrap_or_default()));
                     tokio::time::sleep(Duration::from_millis(50)).await;
                 }
             }
@@ -172,11 +180,13 @@ async fn run(args: Args) -> anyhow::Result<()> {
         }));
     }
     let mut latencies = Vec::new();
-    let mut refused = 0;
+    let mut refused: std::collections::BTreeMap<String, usize> = Default::default();
     for t in tasks {
         let (l, r) = t.await?;
         latencies.extend(l);
-        refused += r;
+        for reason in r {
+            *refused.entry(reason).or_default() += 1;
+        }
     }
     let load_secs = started.elapsed().as_secs_f64();
     let acked_records = latencies.len() * args.batch;
@@ -190,8 +200,11 @@ async fn run(args: Args) -> anyhow::Result<()> {
     println!(
         "requests acked        {} ({} refused or failed)",
         latencies.len(),
-        refused
+        refused.values().sum::<usize>()
     );
+    for (reason, n) in &refused {
+        println!("  refused {n} x {reason}");
+    }
     println!(
         "records acked/s       {:.0}",
         acked_records as f64 / load_secs
@@ -288,6 +301,7 @@ async fn spawn_daemon(args: &Args) -> anyhow::Result<Spawned> {
         .unwrap_or_default();
     let config = format!(
         "[server]\nlisten = \"127.0.0.1:{port}\"\n[spool]\ndir = \"{dir}/spool\"\n\
+         durability = \"{durability}\"\n\
          [[delivery_streams]]\nname = \"{stream}\"\ncompression = \"{c}\"\n{level}\
          buffering = {{ size_mb = {size}, interval_seconds = {interval} }}\n\
          destination = {{ type = \"local\", path = \"{dir}/out\" }}\n",
@@ -296,6 +310,7 @@ async fn spawn_daemon(args: &Args) -> anyhow::Result<Spawned> {
         c = args.compression,
         size = args.size_mb,
         interval = args.interval_seconds,
+        durability = args.durability,
     );
     let path = dir.path().join("sluice.toml");
     std::fs::write(&path, config)?;

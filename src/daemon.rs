@@ -4,7 +4,7 @@
 use anyhow::Context;
 use tokio::net::TcpListener;
 
-use crate::config::{Config, DestinationConfig, SourceConfig};
+use crate::config::{Config, SourceConfig};
 use crate::pipeline::Streams;
 use crate::sources::direct_put;
 
@@ -22,9 +22,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         let source = match c.source {
             SourceConfig::DirectPut => "direct_put",
         };
-        let destination = match &c.destination {
-            DestinationConfig::Local(l) => format!("local:{}", l.path.display()),
-        };
+        let destination = c.destination.describe();
         tracing::info!(
             stream = %c.name, source, destination, compression = c.compression.firehose_name(),
             size_mb = c.buffering.size_mb, interval_seconds = c.buffering.interval_seconds,

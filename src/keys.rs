@@ -309,6 +309,18 @@ impl KeyLayout {
     }
 }
 
+/// Parses a source-backup prefix (`backup_prefix`): Firehose's rules for a prefix,
+/// without error output types or partition keys, which a backup has neither of.
+pub fn parse_backup_prefix(text: &str) -> Result<Prefix, PrefixError> {
+    let prefix = Prefix::parse(text)?;
+    if prefix.has(|s| matches!(s, Segment::ErrorOutputType)) || prefix.has_partition_keys() {
+        return Err(PrefixError(
+            "`!{firehose:error-output-type}` and `!{partitionKeyFrom...}` are not allowed in a backup prefix".into(),
+        ));
+    }
+    Ok(prefix)
+}
+
 /// The fixed part of every key Firehose writes:
 /// `<stream>-<version>-<yyyy-MM-dd-HH-mm-ss>-<uuid><ext>`.
 pub fn object_suffix(

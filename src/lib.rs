@@ -9,6 +9,7 @@ pub mod daemon;
 pub mod encode;
 pub mod error_output;
 pub mod keys;
+pub mod output;
 pub mod pipeline;
 pub mod record;
 pub mod sinks;

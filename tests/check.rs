@@ -78,8 +78,42 @@ fn errors_name_the_key_and_what_is_accepted() {
             "missing configuration field \"delivery_streams[0]destination.path\"",
         ),
         (
-            format!("{STREAM}destination = {{ type = \"s3\", bucket = \"b\" }}"),
-            "unknown variant `s3`",
+            format!("{STREAM}destination = {{ type = \"ftp\", host = \"b\" }}"),
+            "unknown variant `ftp`, expected `local` or `s3`",
+        ),
+        (
+            format!("{STREAM}destination = {{ type = \"s3\", bucket = \"t1\" }}"),
+            "destination.bucket`: `t1` is not a valid bucket name",
+        ),
+        (
+            format!(
+                "{STREAM}destination = {{ type = \"s3\", bucket = \"test-bucket\", endpoint = \"127.0.0.1:8333\" }}"
+            ),
+            "destination.endpoint`: `127.0.0.1:8333` must start with http:// or https://",
+        ),
+        (
+            format!(
+                "{STREAM}destination = {{ type = \"s3\", bucket = \"test-bucket\", access_key_id = \"AK\" }}"
+            ),
+            "destination.access_key_id`: access_key_id and secret_access_key go together",
+        ),
+        (
+            format!(
+                "{STREAM}destination = {{ type = \"s3\", bucket = \"test-bucket\", retry_duration_seconds = 700000 }}"
+            ),
+            "destination.retry_duration_seconds`: 700000 is out of range (accepted: 0 to 604800)",
+        ),
+        (
+            format!(
+                "{STREAM}destination = {{ type = \"s3\", bucket = \"test-bucket\", s3_backup_mode = \"Enabled\", backup_prefix = \"b/!{{firehose:error-output-type}}\" }}"
+            ),
+            "destination.backup_prefix`: `!{firehose:error-output-type}` and `!{partitionKeyFrom...}` are not allowed",
+        ),
+        (
+            format!(
+                "{STREAM}destination = {{ type = \"s3\", bucket = \"test-bucket\", s3_backup_mode = \"On\" }}"
+            ),
+            "unknown variant `On`, expected `Disabled` or `Enabled`",
         ),
         (
             format!(

@@ -266,7 +266,7 @@ fn full_backlog_answers_503_service_unavailable_then_recovers() {
     );
     assert!(metric(&d, r#"sluice_throttled_records_total{stream="s1"}"#) >= Some(1.0));
     assert!(metric(&d, r#"sluice_spool_bytes{stream="s1"}"#) >= Some(1_200_000.0));
-    let failures = r#"sluice_delivery_failures_total{stream="s1",code="InternalError"}"#;
+    let failures = r#"sluice_delivery_failures_total{stream="s1",code="Local.InternalError"}"#;
     assert!(metric(&d, failures) >= Some(1.0), "{}", d.log());
     // Clear the way: delivery retries, the backlog drains, puts are accepted again.
     std::fs::remove_file(d.path("blocked")).unwrap();

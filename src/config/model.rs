@@ -170,7 +170,14 @@ impl BufferingConfig {
 pub enum DestinationConfig {
     /// A folder on local disk; object keys become relative paths.
     Local(LocalDestination),
+    /// An S3-compatible object store: AWS S3, MinIO, SeaweedFS, ...
+    S3(S3Destination),
 }
+
+/// Firehose's S3 retry duration: failed deliveries are retried for a day.
+pub const DEFAULT_RETRY_DURATION_SECONDS: u64 = 86_400;
+/// The longest retry duration accepted: a week of records waiting on disk.
+pub const MAX_RETRY_DURATION_SECONDS: u64 = 7 * 86_400;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -182,18 +189,129 @@ pub struct LocalDestination {
     /// Firehose's `ErrorOutputPrefix`.
     #[serde(default)]
     pub error_output_prefix: String,
+    /// How long a failing delivery is retried before its records go to the error
+    /// output (as `delivery-failed`).
+    #[serde(default = "default_retry_duration")]
+    pub retry_duration_seconds: u64,
+    /// `Enabled` also writes every record, as received, under `backup_prefix`.
+    #[serde(default)]
+    pub s3_backup_mode: BackupMode,
+    #[serde(default)]
+    pub backup_prefix: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct S3Destination {
+    /// The bucket; it must exist (Sluice does not create it).
+    pub bucket: String,
+    /// An S3-compatible endpoint such as `http://127.0.0.1:8333`: requests are
+    /// path-style, and plain HTTP is allowed for `http://` endpoints. Without it,
+    /// AWS S3 in `region`.
+    pub endpoint: Option<String>,
+    /// The region to sign for; default `AWS_REGION`, `AWS_DEFAULT_REGION`, or
+    /// `us-east-1`.
+    pub region: Option<String>,
+    /// Credentials; without them, the `profile`, then the standard AWS environment
+    /// variables, then the instance or container role are used.
+    pub access_key_id: Option<String>,
+    pub secret_access_key: Option<Secret>,
+    pub session_token: Option<Secret>,
+    /// A profile of `~/.aws/credentials` (or `AWS_SHARED_CREDENTIALS_FILE`).
+    pub profile: Option<String>,
+    #[serde(default)]
+    pub prefix: String,
+    #[serde(default)]
+    pub error_output_prefix: String,
+    #[serde(default = "default_retry_duration")]
+    pub retry_duration_seconds: u64,
+    #[serde(default)]
+    pub s3_backup_mode: BackupMode,
+    #[serde(default)]
+    pub backup_prefix: String,
+}
+
+fn default_retry_duration() -> u64 {
+    DEFAULT_RETRY_DURATION_SECONDS
+}
+
+/// Firehose's `S3BackupMode` for S3 destinations: a copy of the source records.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+pub enum BackupMode {
+    #[default]
+    Disabled,
+    Enabled,
+}
+
+/// A credential: kept out of logs and `Debug` output.
+#[derive(Clone, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("\"***\"")
+    }
+}
+
+/// What every object destination has: where keys go and how failures are handled.
+pub struct ObjectLayout<'a> {
+    pub prefix: &'a str,
+    pub error_output_prefix: &'a str,
+    pub retry_duration_seconds: u64,
+    pub backup_prefix: Option<&'a str>,
 }
 
 impl DestinationConfig {
-    pub fn prefix(&self) -> &str {
-        match self {
-            Self::Local(l) => &l.prefix,
+    pub fn layout(&self) -> ObjectLayout<'_> {
+        let (prefix, error_output_prefix, retry_duration_seconds, backup, backup_prefix) =
+            match self {
+                Self::Local(l) => (
+                    &l.prefix,
+                    &l.error_output_prefix,
+                    l.retry_duration_seconds,
+                    l.s3_backup_mode,
+                    &l.backup_prefix,
+                ),
+                Self::S3(s) => (
+                    &s.prefix,
+                    &s.error_output_prefix,
+                    s.retry_duration_seconds,
+                    s.s3_backup_mode,
+                    &s.backup_prefix,
+                ),
+            };
+        ObjectLayout {
+            prefix,
+            error_output_prefix,
+            retry_duration_seconds,
+            backup_prefix: (backup == BackupMode::Enabled).then_some(backup_prefix.as_str()),
         }
     }
 
+    pub fn prefix(&self) -> &str {
+        self.layout().prefix
+    }
+
     pub fn error_output_prefix(&self) -> &str {
+        self.layout().error_output_prefix
+    }
+
+    /// A short description for logs (`local:/data/out`, `s3://bucket`).
+    pub fn describe(&self) -> String {
         match self {
-            Self::Local(l) => &l.error_output_prefix,
+            Self::Local(l) => format!("local:{}", l.path.display()),
+            Self::S3(s) => format!("s3://{}", s.bucket),
         }
     }
 }

@@ -2,8 +2,11 @@
 
 use std::collections::HashSet;
 
-use super::{Config, ConfigError, ConfigErrors, DestinationConfig, StreamConfig};
-use crate::keys::{KeyLayout, PrefixField};
+use super::{
+    Config, ConfigError, ConfigErrors, DestinationConfig, MAX_RETRY_DURATION_SECONDS,
+    S3Destination, StreamConfig,
+};
+use crate::keys::{KeyLayout, PrefixField, parse_backup_prefix};
 
 pub fn validate(config: &Config) -> Result<(), ConfigErrors> {
     let mut errors = Vec::new();
@@ -32,6 +35,44 @@ pub fn validate(config: &Config) -> Result<(), ConfigErrors> {
     } else {
         Err(ConfigErrors(errors))
     }
+}
+
+fn validate_s3(s3: &S3Destination, at: &dyn Fn(&str) -> String, errors: &mut Vec<ConfigError>) {
+    if !is_valid_bucket_name(&s3.bucket) {
+        errors.push(ConfigError::new(
+            at("destination.bucket"),
+            format!(
+                "`{}` is not a valid bucket name (3 to 63 characters of a-z 0-9 . -, starting and ending with a letter or digit)",
+                s3.bucket
+            ),
+        ));
+    }
+    if let Some(endpoint) = &s3.endpoint
+        && !(endpoint.starts_with("http://") || endpoint.starts_with("https://"))
+    {
+        errors.push(ConfigError::new(
+            at("destination.endpoint"),
+            format!("`{endpoint}` must start with http:// or https://"),
+        ));
+    }
+    if s3.access_key_id.is_some() != s3.secret_access_key.is_some() {
+        errors.push(ConfigError::new(
+            at("destination.access_key_id"),
+            "access_key_id and secret_access_key go together",
+        ));
+    }
+}
+
+/// S3's bucket naming rules (the DNS-compatible ones every S3 store accepts).
+fn is_valid_bucket_name(name: &str) -> bool {
+    let bytes = name.as_bytes();
+    (3..=63).contains(&bytes.len())
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'-'))
+        && bytes[0].is_ascii_alphanumeric()
+        && bytes[bytes.len() - 1].is_ascii_alphanumeric()
+        && !name.contains("..")
 }
 
 /// Firehose's `DeliveryStreamName` rule: 1–64 characters of `[a-zA-Z0-9_.-]`.
@@ -109,6 +150,22 @@ fn validate_stream(s: &StreamConfig, at: &dyn Fn(&str) -> String, errors: &mut V
                 ));
             }
         }
+        DestinationConfig::S3(s3) => validate_s3(s3, at, errors),
+    }
+    let layout = s.destination.layout();
+    if layout.retry_duration_seconds > MAX_RETRY_DURATION_SECONDS {
+        errors.push(ConfigError::new(
+            at("destination.retry_duration_seconds"),
+            format!(
+                "{} is out of range (accepted: 0 to {MAX_RETRY_DURATION_SECONDS})",
+                layout.retry_duration_seconds
+            ),
+        ));
+    }
+    if let Some(backup) = layout.backup_prefix
+        && let Err(e) = parse_backup_prefix(backup)
+    {
+        errors.push(ConfigError::new(at("destination.backup_prefix"), e.0));
     }
     match KeyLayout::new(s.destination.prefix(), s.destination.error_output_prefix()) {
         Ok(layout) => {
@@ -139,5 +196,21 @@ mod tests {
         assert!(!is_valid_stream_name(""));
         assert!(!is_valid_stream_name("has space"));
         assert!(!is_valid_stream_name(&"a".repeat(65)));
+    }
+
+    #[test]
+    fn bucket_names_follow_s3() {
+        assert!(is_valid_bucket_name("test-bucket"));
+        assert!(is_valid_bucket_name("logs.example.com"));
+        for bad in [
+            "t1",
+            "Test-Bucket",
+            "-bucket",
+            "bucket-",
+            "a..b",
+            "under_score",
+        ] {
+            assert!(!is_valid_bucket_name(bad), "{bad}");
+        }
     }
 }

@@ -30,6 +30,15 @@ pub struct SealedBatch {
 }
 
 impl SealedBatch {
+    /// A batch with no records (a rebuild whose records were all lost).
+    pub fn empty() -> Self {
+        Self {
+            data: Vec::new(),
+            records: Vec::new(),
+            seqs: RangeSet::new(),
+        }
+    }
+
     /// The arrival time of the oldest record: object keys are named after it.
     pub fn first_arrival_ms(&self) -> i64 {
         self.records.iter().map(|r| r.1).min().unwrap_or_default()

@@ -1,20 +1,26 @@
 //! Delivery of one sealed batch: record its key in the spool's ledger, encode it off
-//! the async threads, store it (retrying with backoff until it is stored), then tell
-//! the spool its records are delivered.
+//! the async threads, store it (retrying with backoff for the destination's retry
+//! duration), then tell the spool its records are delivered. A batch that runs out
+//! of retries becomes `delivery-failed` error records, which are retried until they
+//! are stored: nothing is dropped.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
+use tokio::time::Instant;
 use uuid::Uuid;
 
-use super::buffer::SealedBatch;
+use super::buffer::{Buffer, SealedBatch};
 use crate::config::StreamConfig;
 use crate::encode::Compression;
-use crate::keys::{KeyContext, KeyLayout, object_suffix};
+use crate::keys::{KeyContext, KeyLayout, Prefix, object_suffix};
+use crate::output::{DELIVERY_FAILED, Failure, Output};
+use crate::record::now_ms;
 use crate::sinks::retry::Backoff;
-use crate::sinks::{Object, Sink};
+use crate::sinks::{Object, Sink, SinkError};
 use crate::spool::{Seal, Spool};
 use crate::telemetry;
 
@@ -26,18 +32,20 @@ pub struct Delivery {
     pub id: u64,
     pub key: String,
     pub batch: SealedBatch,
-    /// `None` for data objects; the error output type for error objects.
-    pub error_output_type: Option<String>,
+    pub output: Output,
     /// False for a batch sealed before a restart: the ledger has it already.
     pub needs_seal: bool,
 }
 
+/// Where a stream's objects are named and written.
 pub struct Deliverer {
     stream: String,
     compression: Compression,
     level: u32,
     extension: String,
     layout: KeyLayout,
+    backup: Option<Prefix>,
+    retry_duration: Duration,
     sink: Arc<dyn Sink>,
     spool: Arc<Spool>,
     backoff: Backoff,
@@ -47,6 +55,7 @@ impl Deliverer {
     pub fn new(
         config: &StreamConfig,
         layout: KeyLayout,
+        backup: Option<Prefix>,
         sink: Arc<dyn Sink>,
         spool: Arc<Spool>,
     ) -> Self {
@@ -61,26 +70,35 @@ impl Deliverer {
                 .clone()
                 .unwrap_or_else(|| config.compression.extension().to_string()),
             layout,
+            backup,
+            retry_duration: Duration::from_secs(config.destination.layout().retry_duration_seconds),
             sink,
             spool,
             backoff: Backoff::default(),
         }
     }
 
+    /// Whether records also go to a source backup.
+    pub fn has_backup(&self) -> bool {
+        self.backup.is_some()
+    }
+
     /// The key of a new object: Firehose's layout, named after its oldest record.
     /// Error objects go under the error prefix and are not compressed.
-    pub fn key_for(&self, error_output_type: Option<&str>, first_arrival_ms: i64) -> String {
+    pub fn key_for(&self, output: &Output, first_arrival_ms: i64) -> String {
         let instant =
             DateTime::<Utc>::from_timestamp_millis(first_arrival_ms).unwrap_or_else(Utc::now);
         let no_keys = BTreeMap::new();
         let ctx = KeyContext {
             instant,
-            error_output_type,
+            error_output_type: output.error_output_type(),
             partition_keys: &no_keys,
         };
-        let (prefix, extension) = match error_output_type {
-            None => (self.layout.prefix().render(&ctx), self.extension.as_str()),
-            Some(_) => (self.layout.render_error(&ctx), ""),
+        let (prefix, extension) = match (output, &self.backup) {
+            (Output::Data, _) => (self.layout.prefix().render(&ctx), self.extension.as_str()),
+            (Output::Backup, Some(backup)) => (backup.render(&ctx), self.extension.as_str()),
+            (Output::Backup, None) => (Prefix::empty().render(&ctx), self.extension.as_str()),
+            (Output::Errors { .. }, _) => (self.layout.render_error(&ctx), ""),
         };
         let prefix = prefix.unwrap_or_else(|e| {
             // Unreachable while config validation rejects partition-key prefixes (no
@@ -93,14 +111,15 @@ impl Deliverer {
         prefix + &object_suffix(&self.stream, STREAM_VERSION, instant, &id, extension)
     }
 
-    /// Delivers one batch. Returns once it is stored and the spool knows it.
+    /// Delivers one batch. Returns once it is stored (or its records are stored in
+    /// the error output) and the spool knows it.
     pub async fn deliver(&self, d: Delivery) {
         if d.needs_seal {
             let seal = Seal {
                 batch: d.id,
                 key: d.key.clone(),
                 seqs: d.batch.seqs.clone(),
-                error_output_type: d.error_output_type.clone(),
+                output: d.output.clone(),
             };
             self.until_ok("Spool.SealFailed", || self.spool.seal(seal.clone()))
                 .await;
@@ -108,7 +127,11 @@ impl Deliverer {
         let (id, seqs) = (d.id, d.batch.seqs.clone());
         // A batch recovered empty (its records were all damaged) writes no object.
         if d.batch.record_count() > 0 {
-            self.store(d).await;
+            let output = d.output.clone();
+            if let Err(failure) = self.store(d).await {
+                let errors = self.failed(&output, &seqs, failure).await;
+                Box::pin(self.deliver(errors)).await;
+            }
         }
         self.until_ok("Spool.LedgerFailed", || {
             self.spool.delivered(id, seqs.clone())
@@ -116,12 +139,14 @@ impl Deliverer {
         .await;
     }
 
-    async fn store(&self, d: Delivery) {
+    /// Encodes and stores a batch. Error objects are retried until stored; others
+    /// until the retry duration has passed, then the last failure is returned.
+    async fn store(&self, d: Delivery) -> Result<(), Failure> {
         let records = d.batch.record_count();
-        // Error objects are NDJSON as written; data objects take the stream's codec.
-        let compression = match d.error_output_type {
-            None => self.compression,
-            Some(_) => Compression::None,
+        // Error objects are NDJSON as written; the others take the stream's codec.
+        let compression = match d.output {
+            Output::Errors { .. } => Compression::None,
+            Output::Data | Output::Backup => self.compression,
         };
         let batch = Arc::new(d.batch);
         let mut attempt = 0u32;
@@ -148,20 +173,71 @@ impl Deliverer {
             body,
             content_encoding: compression.content_encoding(),
         };
+        let gives_up = !matches!(d.output, Output::Errors { .. });
+        let started = Instant::now();
         let mut attempt = 0u32;
         loop {
             attempt += 1;
-            match self.sink.put(object.clone()).await {
+            let error = match self.sink.put(object.clone()).await {
                 Ok(()) => {
                     tracing::debug!(stream = %self.stream, key = %object.key, records, bytes = object.body.len(), "object delivered");
-                    match &d.error_output_type {
+                    match d.output.error_output_type() {
                         None => telemetry::delivered(&self.stream, records, object.body.len()),
                         Some(kind) => telemetry::error_output(&self.stream, kind, records),
                     }
-                    return;
+                    return Ok(());
                 }
-                Err(e) => self.wait_after_failure(attempt, &e.code, &e.message).await,
+                Err(e) => e,
+            };
+            if gives_up && started.elapsed() >= self.retry_duration {
+                tracing::error!(
+                    stream = %self.stream, destination = %self.sink.describe(), key = %object.key,
+                    attempts = attempt, code = %error.code, error = %error.message,
+                    "delivery failed for the whole retry duration, sending the records to the error output"
+                );
+                return Err(failure(&error, attempt));
             }
+            self.wait_after_failure(attempt, &error.code, &error.message)
+                .await;
+        }
+    }
+
+    /// The error batch for records whose delivery failed: each record becomes a
+    /// Firehose error record carrying the failure.
+    async fn failed(
+        &self,
+        output: &Output,
+        seqs: &crate::spool::RangeSet,
+        failure: Failure,
+    ) -> Delivery {
+        let records = loop {
+            match self.spool.fetch(seqs.clone()).await {
+                Ok(records) => break records,
+                Err(e) => {
+                    self.wait_after_failure(1, "Spool.ReadFailed", &e.to_string())
+                        .await
+                }
+            }
+        };
+        let mut buffer = Buffer::new(usize::MAX);
+        for (record, seq) in records.iter().zip(seqs.iter().flatten()) {
+            let line = failure.error_line(&record.data, record.arrival_ms);
+            buffer.push(&line, record.arrival_ms, seq..seq + 1);
+        }
+        let mut batch = buffer.seal().unwrap_or_else(SealedBatch::empty);
+        // The records stay owned by this batch even if some could not be read back.
+        batch.seqs = seqs.clone();
+        tracing::debug!(stream = %self.stream, from = ?output, records = records.len(), "records sent to the error output");
+        let output = Output::Errors {
+            output_type: DELIVERY_FAILED.to_string(),
+            failure: Some(failure),
+        };
+        Delivery {
+            id: self.spool.next_batch_id(),
+            key: self.key_for(&output, batch.first_arrival_ms()),
+            batch,
+            output,
+            needs_seal: true,
         }
     }
 
@@ -188,6 +264,15 @@ impl Deliverer {
             "delivery failed, will retry"
         );
         tokio::time::sleep(wait).await;
+    }
+}
+
+fn failure(error: &SinkError, attempts: u32) -> Failure {
+    Failure {
+        code: error.code.clone(),
+        message: error.message.clone(),
+        attempts,
+        ending_ms: now_ms(),
     }
 }
 

@@ -18,7 +18,7 @@ pub use buffer::{Buffer, SealedBatch};
 pub use ingest::{IngestError, StreamHandle};
 
 use crate::config::{Config, DestinationConfig, StreamConfig};
-use crate::keys::KeyLayout;
+use crate::keys::{KeyLayout, parse_backup_prefix};
 use crate::sinks::object_store::ObjectStoreSink;
 use crate::sinks::{Sink, SinkError};
 use crate::spool::{OpenError, Spool};
@@ -63,7 +63,18 @@ impl Streams {
                     source,
                 })?;
             let handle = StreamHandle::new(stream.clone(), opened.spool.clone());
-            let deliverer = deliver::Deliverer::new(stream, layout, sink, opened.spool.clone());
+            let backup = stream
+                .destination
+                .layout()
+                .backup_prefix
+                .map(parse_backup_prefix)
+                .transpose()
+                .map_err(|e| StartError::Destination {
+                    stream: stream.name.clone(),
+                    message: e.to_string(),
+                })?;
+            let deliverer =
+                deliver::Deliverer::new(stream, layout, backup, sink, opened.spool.clone());
             let runner = runner::Runner::new(
                 stream,
                 opened.reader,
@@ -108,5 +119,6 @@ impl Streams {
 fn build_sink(stream: &StreamConfig) -> Result<Arc<dyn Sink>, SinkError> {
     match &stream.destination {
         DestinationConfig::Local(local) => Ok(Arc::new(ObjectStoreSink::local(&local.path)?)),
+        DestinationConfig::S3(s3) => Ok(Arc::new(crate::sinks::s3::sink(s3)?)),
     }
 }

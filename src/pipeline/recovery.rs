@@ -3,10 +3,9 @@
 //! records and delivered again under its sealed key, so the object it may already
 //! have written is overwritten with the same bytes rather than duplicated.
 
-use std::collections::BTreeMap;
-
 use super::buffer::{Buffer, SealedBatch};
 use super::deliver::Delivery;
+use crate::output::Output;
 use crate::record::{Record, now_ms};
 use crate::spool::{Damage, RangeSet, Recovery, Seal};
 
@@ -18,9 +17,8 @@ struct Rebuild {
 
 pub struct Recovering {
     delivered: RangeSet,
+    /// Few: the batches that were in flight at the stop.
     rebuilds: Vec<Rebuild>,
-    /// First sequence number of each sealed range → (its end, the rebuild).
-    owners: BTreeMap<u64, (u64, usize)>,
     horizon: u64,
 }
 
@@ -30,27 +28,22 @@ impl Recovering {
         if recovery.pending.is_empty() && recovery.delivered.is_empty() {
             return None;
         }
-        let mut owners = BTreeMap::new();
-        let mut horizon = recovery.delivered.end();
-        let rebuilds: Vec<Rebuild> = recovery
+        let horizon = recovery
+            .pending
+            .iter()
+            .map(|s| s.seqs.end())
+            .fold(recovery.delivered.end(), u64::max);
+        let rebuilds = recovery
             .pending
             .into_iter()
-            .enumerate()
-            .map(|(i, seal)| {
-                for r in seal.seqs.iter() {
-                    owners.insert(r.start, (r.end, i));
-                }
-                horizon = horizon.max(seal.seqs.end());
-                Rebuild {
-                    seal,
-                    buffer: Buffer::new(usize::MAX),
-                }
+            .map(|seal| Rebuild {
+                seal,
+                buffer: Buffer::new(usize::MAX),
             })
             .collect();
         Some(Self {
             delivered: recovery.delivered,
             rebuilds,
-            owners,
             horizon,
         })
     }
@@ -60,47 +53,56 @@ impl Recovering {
         self.horizon
     }
 
-    fn owner(&self, seq: u64) -> Option<usize> {
-        self.owners
-            .range(..=seq)
-            .next_back()
-            .filter(|(_, (end, _))| seq < *end)
-            .map(|(_, (_, i))| *i)
-    }
-
-    /// Whether the record is taken care of: delivered already, or part of a sealed
-    /// batch (then it is added to the batch's rebuild).
+    /// Whether the record is taken care of: delivered already, or held by sealed
+    /// batches (then it is added to each one's rebuild: a data batch and its backup
+    /// hold the same records).
     pub fn claim_record(&mut self, seq: u64, record: &Record) -> bool {
         if self.delivered.contains(seq) {
             return true;
         }
-        match self.owner(seq) {
-            Some(i) => {
-                self.rebuilds[i]
-                    .buffer
-                    .push(&record.data, record.arrival_ms, seq..seq + 1);
-                true
+        let mut claimed = false;
+        for r in self
+            .rebuilds
+            .iter_mut()
+            .filter(|r| r.seal.seqs.contains(seq))
+        {
+            claimed = true;
+            match &r.seal.output {
+                Output::Data | Output::Backup => {
+                    r.buffer.push(&record.data, record.arrival_ms, seq..seq + 1);
+                }
+                Output::Errors {
+                    failure: Some(failure),
+                    ..
+                } => {
+                    let line = failure.error_line(&record.data, record.arrival_ms);
+                    r.buffer.push(&line, record.arrival_ms, seq..seq + 1);
+                }
+                // A damaged-data batch holds no sound records.
+                Output::Errors { failure: None, .. } => {}
             }
-            None => false,
         }
+        claimed
     }
 
     /// Whether a damaged stretch is taken care of: written to the error output
-    /// already, or part of a sealed error batch (its error line is added to it).
-    /// Damage inside a sealed data batch leaves that batch without the records, and
-    /// they go to a new error batch.
+    /// already, or part of a sealed damaged-data batch (its error line is added to
+    /// it). Damage inside a sealed data batch leaves that batch without the
+    /// records, and they go to a new error batch.
     pub fn claim_damage(&mut self, damage: &Damage, error_line: &[u8]) -> bool {
         if self.delivered.intersects(&damage.seqs) {
             return true;
         }
-        match self.owner(damage.seqs.start) {
-            Some(i) if self.rebuilds[i].seal.error_output_type.is_some() => {
-                self.rebuilds[i]
-                    .buffer
-                    .push(error_line, now_ms(), damage.seqs.clone());
+        let owner = self.rebuilds.iter_mut().find(|r| {
+            matches!(r.seal.output, Output::Errors { failure: None, .. })
+                && r.seal.seqs.contains(damage.seqs.start)
+        });
+        match owner {
+            Some(r) => {
+                r.buffer.push(error_line, now_ms(), damage.seqs.clone());
                 true
             }
-            _ => false,
+            None => false,
         }
     }
 
@@ -111,12 +113,8 @@ impl Recovering {
             .map(|mut r| Delivery {
                 id: r.seal.batch,
                 key: r.seal.key,
-                batch: r.buffer.seal().unwrap_or(SealedBatch {
-                    data: Vec::new(),
-                    records: Vec::new(),
-                    seqs: RangeSet::new(),
-                }),
-                error_output_type: r.seal.error_output_type,
+                batch: r.buffer.seal().unwrap_or_else(SealedBatch::empty),
+                output: r.seal.output,
                 needs_seal: false,
             })
             .collect()

@@ -17,6 +17,7 @@ use super::deliver::{Deliverer, Delivery};
 use super::recovery::Recovering;
 use crate::config::StreamConfig;
 use crate::error_output::{ErrorRecord, SPOOL_CORRUPT};
+use crate::output::Output;
 use crate::record::now_ms;
 use crate::spool::{Damage, Item, Reader, Recovery, Spool};
 
@@ -33,8 +34,8 @@ pub struct Runner {
     stream: String,
     reader: Reader,
     recovering: Option<Recovering>,
-    /// `None` is the destination's buffer; `Some(type)` an error output's.
-    slots: BTreeMap<Option<String>, Slot>,
+    /// The destination's buffer, the backup's, and one per error output type.
+    slots: BTreeMap<Output, Slot>,
     size_limit: usize,
     interval: Duration,
     deliverer: Arc<Deliverer>,
@@ -117,7 +118,16 @@ impl Runner {
                     {
                         continue;
                     }
-                    self.push(None, &record.data, record.arrival_ms, seq..seq + 1)
+                    if self.deliverer.has_backup() {
+                        self.push(
+                            Output::Backup,
+                            &record.data,
+                            record.arrival_ms,
+                            seq..seq + 1,
+                        )
+                        .await;
+                    }
+                    self.push(Output::Data, &record.data, record.arrival_ms, seq..seq + 1)
                         .await;
                 }
                 Item::Damaged(damage) => {
@@ -130,13 +140,11 @@ impl Runner {
                     tracing::error!(stream = %self.stream, segment = %damage.segment.display(), offset = damage.offset,
                         records = damage.seqs.end - damage.seqs.start, bytes = damage.raw.len(),
                         "spool data failed its checksum, sending it to the error output");
-                    self.push(
-                        Some(SPOOL_CORRUPT.to_string()),
-                        &line,
-                        now_ms(),
-                        damage.seqs,
-                    )
-                    .await;
+                    let output = Output::Errors {
+                        output_type: SPOOL_CORRUPT.to_string(),
+                        failure: None,
+                    };
+                    self.push(output, &line, now_ms(), damage.seqs).await;
                 }
             }
         }
@@ -163,7 +171,7 @@ impl Runner {
 
     async fn push(
         &mut self,
-        slot: Option<String>,
+        slot: Output,
         data: &[u8],
         arrival_ms: i64,
         seqs: std::ops::Range<u64>,
@@ -189,29 +197,27 @@ impl Runner {
     /// Seals and dispatches the buffers that `due` picks.
     async fn flush(&mut self, due: impl Fn(&Slot) -> bool) {
         let mut sealed = Vec::new();
-        for (kind, slot) in &mut self.slots {
+        for (output, slot) in &mut self.slots {
             if due(slot) {
                 slot.deadline = None;
                 if let Some(batch) = slot.buffer.seal() {
-                    sealed.push((kind.clone(), batch));
+                    sealed.push((output.clone(), batch));
                 }
             }
         }
-        for (kind, batch) in sealed {
-            self.dispatch(kind, batch).await;
+        for (output, batch) in sealed {
+            self.dispatch(output, batch).await;
         }
     }
 
     /// Names a sealed batch and hands it to a delivery task.
-    async fn dispatch(&mut self, error_output_type: Option<String>, batch: SealedBatch) {
-        let key = self
-            .deliverer
-            .key_for(error_output_type.as_deref(), batch.first_arrival_ms());
+    async fn dispatch(&mut self, output: Output, batch: SealedBatch) {
+        let key = self.deliverer.key_for(&output, batch.first_arrival_ms());
         let delivery = Delivery {
             id: self.spool.next_batch_id(),
             key,
             batch,
-            error_output_type,
+            output,
             needs_seal: true,
         };
         self.spawn_delivery(delivery).await;
@@ -302,7 +308,7 @@ mod tests {
         let opened = Spool::open(&stream.name, &c.spool).unwrap();
         let handle = StreamHandle::new(stream.clone(), opened.spool.clone());
         let layout = KeyLayout::new("", "").unwrap();
-        let deliverer = Deliverer::new(stream, layout, sink.clone(), opened.spool.clone());
+        let deliverer = Deliverer::new(stream, layout, None, sink.clone(), opened.spool.clone());
         let runner = Runner::new(
             stream,
             opened.reader,
@@ -378,7 +384,7 @@ mod tests {
                 batch: opened.spool.next_batch_id(),
                 key: "sealed-before-the-crash".into(),
                 seqs: vec![(0, 2)].into(),
-                error_output_type: None,
+                output: Output::Data,
             };
             opened.spool.seal(seal).await.unwrap();
             opened.spool.close();

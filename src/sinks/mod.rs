@@ -3,6 +3,7 @@
 
 pub mod object_store;
 pub mod retry;
+pub mod s3;
 
 use futures::future::BoxFuture;
 

@@ -1,15 +1,24 @@
-//! Object-store destinations (local folder; S3-compatible stores share this path)
-//! through the `object_store` crate.
+//! Object-store destinations, S3-compatible stores and local folders alike, through
+//! the `object_store` crate: one code path, two builders (`local` here, `s3::sink`).
 
 use std::path::Path;
 use std::sync::Arc;
 
+use bytes::Bytes;
 use futures::FutureExt;
 use futures::future::BoxFuture;
 use object_store::local::LocalFileSystem;
-use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+use object_store::{
+    Attribute, Attributes, ObjectStore, PutMultipartOptions, PutOptions, PutPayload, WriteMultipart,
+};
 
 use super::{FailureKind, Object, Sink, SinkError};
+
+/// Objects larger than this go up as multipart uploads, in parts of this size
+/// (S3 takes parts of 5 MiB to 5 GiB).
+const PART_BYTES: usize = 8 * 1024 * 1024;
+/// Parts of one object uploaded at once.
+const PARTS_IN_FLIGHT: usize = 4;
 
 /// Stores objects through any `object_store` backend.
 pub struct ObjectStoreSink {
@@ -17,6 +26,10 @@ pub struct ObjectStoreSink {
     /// Prepended to every key (the folder, for a local destination).
     base: String,
     description: String,
+    /// Whether the store keeps `Content-Encoding` (S3 does; a folder does not).
+    attributes: bool,
+    /// Error codes are Firehose's: `S3.AccessDenied`; local folders use `Local.`.
+    code_prefix: &'static str,
 }
 
 impl ObjectStoreSink {
@@ -38,7 +51,54 @@ impl ObjectStoreSink {
             store: Arc::new(LocalFileSystem::new().with_fsync(true)),
             base,
             description: format!("local:{}", absolute.display()),
+            attributes: false,
+            code_prefix: "Local",
         })
+    }
+
+    /// An S3-compatible store, built by `s3::sink`.
+    pub(super) fn s3(store: Arc<dyn ObjectStore>, bucket: &str) -> Self {
+        Self {
+            store,
+            base: String::new(),
+            description: format!("s3://{bucket}"),
+            attributes: true,
+            code_prefix: "S3",
+        }
+    }
+
+    fn attributes(&self, object: &Object) -> Attributes {
+        let mut attributes = Attributes::new();
+        if let (true, Some(encoding)) = (self.attributes, object.content_encoding) {
+            attributes.insert(Attribute::ContentEncoding, encoding.into());
+        }
+        attributes
+    }
+
+    /// Uploads in parts; a failed upload is aborted, so no parts are left behind.
+    async fn put_multipart(
+        &self,
+        path: &object_store::path::Path,
+        body: Bytes,
+        attributes: Attributes,
+    ) -> Result<(), object_store::Error> {
+        let opts = PutMultipartOptions {
+            attributes,
+            ..Default::default()
+        };
+        let upload = self.store.put_multipart_opts(path, opts).await?;
+        let mut writer = WriteMultipart::new_with_chunk_size(upload, PART_BYTES);
+        for at in (0..body.len()).step_by(PART_BYTES) {
+            if let Err(e) = writer.wait_for_capacity(PARTS_IN_FLIGHT).await {
+                if let Err(abort) = writer.abort().await {
+                    tracing::warn!(key = %path, error = %abort, "cannot abort a failed multipart upload");
+                }
+                return Err(e);
+            }
+            writer.put(body.slice(at..(at + PART_BYTES).min(body.len())));
+        }
+        // `finish` aborts the upload itself when a part or the completion fails.
+        writer.finish().await.map(|_| ())
     }
 }
 
@@ -55,11 +115,20 @@ impl Sink for ObjectStoreSink {
                 code: "InvalidKey".into(),
                 message: e.to_string(),
             })?;
-            self.store
-                .put(&path, PutPayload::from_bytes(object.body))
-                .await
-                .map(|_| ())
-                .map_err(|e| classify(&e))
+            let attributes = self.attributes(&object);
+            let result = if object.body.len() > PART_BYTES {
+                self.put_multipart(&path, object.body, attributes).await
+            } else {
+                let opts = PutOptions {
+                    attributes,
+                    ..Default::default()
+                };
+                self.store
+                    .put_opts(&path, PutPayload::from_bytes(object.body), opts)
+                    .await
+                    .map(|_| ())
+            };
+            result.map_err(|e| classify(&e, self.code_prefix))
         }
         .boxed()
     }
@@ -69,18 +138,46 @@ impl Sink for ObjectStoreSink {
     }
 }
 
-/// Maps an `object_store` error to Firehose-style codes and a retry class.
-fn classify(e: &object_store::Error) -> SinkError {
+/// S3 error codes worth telling apart, as they appear in S3's error responses.
+const S3_CODES: &[(&str, FailureKind)] = &[
+    ("NoSuchBucket", FailureKind::Configuration),
+    ("AccessDenied", FailureKind::Configuration),
+    ("InvalidAccessKeyId", FailureKind::Configuration),
+    ("SignatureDoesNotMatch", FailureKind::Configuration),
+    ("ExpiredToken", FailureKind::Configuration),
+    ("InvalidToken", FailureKind::Configuration),
+    ("AllAccessDisabled", FailureKind::Configuration),
+    ("KMS.", FailureKind::Configuration),
+    ("SlowDown", FailureKind::Transient),
+    ("ServiceUnavailable", FailureKind::Transient),
+    ("RequestTimeout", FailureKind::Transient),
+    ("InternalError", FailureKind::Transient),
+];
+
+/// Maps an `object_store` error to a Firehose-style code (`S3.NoSuchBucket`) and a
+/// retry class. `object_store` keeps S3's error code only in its message, so the
+/// code is found there; failing that, the error's kind decides.
+fn classify(e: &object_store::Error, prefix: &str) -> SinkError {
     use object_store::Error as E;
-    let (kind, code) = match e {
-        E::PermissionDenied { .. } => (FailureKind::Configuration, "S3.AccessDenied"),
-        E::Unauthenticated { .. } => (FailureKind::Configuration, "S3.InvalidAccessKeyId"),
-        E::NotFound { .. } => (FailureKind::Configuration, "S3.NoSuchBucket"),
-        _ => (FailureKind::Transient, "InternalError"),
+    let message = e.to_string();
+    let (code, kind) = match S3_CODES.iter().find(|(c, _)| message.contains(c)) {
+        Some((c, kind)) => (c.trim_end_matches('.').to_string(), *kind),
+        None => {
+            let (code, kind) = match e {
+                E::PermissionDenied { .. } => ("AccessDenied", FailureKind::Configuration),
+                E::Unauthenticated { .. } => ("InvalidAccessKeyId", FailureKind::Configuration),
+                E::NotFound { .. } => ("NoSuchBucket", FailureKind::Configuration),
+                _ if message.contains("error sending request") || message.contains("connect") => {
+                    ("ConnectionFailed", FailureKind::Transient)
+                }
+                _ => ("InternalError", FailureKind::Transient),
+            };
+            (code.to_string(), kind)
+        }
     };
     SinkError {
         kind,
-        code: code.into(),
-        message: e.to_string(),
+        code: format!("{prefix}.{code}"),
+        message,
     }
 }

@@ -23,6 +23,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::ranges::RangeSet;
+use crate::output::Output;
 
 const MAGIC: &[u8; 8] = b"SLLEDGR\x01";
 /// Magic and generation.
@@ -34,14 +35,16 @@ const FILE_BYTES: u64 = 1024 * 1024;
 /// Compact when the current file is this full.
 const COMPACT_AT: u64 = FILE_BYTES * 3 / 4;
 
-/// A sealed batch: its records and the key its object is written under.
+/// A sealed batch: its records, the key its object is written under and what the
+/// object holds. Several batches may hold the same records (a backup copy, or the
+/// error output of a batch that could not be delivered): a record counts as
+/// delivered once no pending batch holds it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Seal {
     pub batch: u64,
     pub key: String,
     pub seqs: RangeSet,
-    /// `None` for data objects; the error output type for error objects.
-    pub error_output_type: Option<String>,
+    pub output: Output,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -162,8 +165,11 @@ impl Ledger {
                 self.last_batch = self.last_batch.max(seal.batch);
                 self.pending.insert(seal.batch, seal);
             }
-            Entry::Delivered { batch, seqs } => {
+            Entry::Delivered { batch, mut seqs } => {
                 self.pending.remove(&batch);
+                for other in self.pending.values() {
+                    seqs.subtract(&other.seqs);
+                }
                 self.delivered.extend(&seqs);
                 self.watermark = self.delivered.first_gap_from(self.watermark);
                 self.delivered.remove_below(self.watermark);
@@ -296,8 +302,21 @@ mod tests {
             batch,
             key: format!("key-{batch}"),
             seqs: vec![(seqs.start, seqs.end)].into(),
-            error_output_type: None,
+            output: Output::Data,
         }
+    }
+
+    /// A record held by two batches (data and backup) is delivered once both are.
+    #[test]
+    fn shared_records_wait_for_every_batch() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut l = Ledger::open(dir.path(), false).unwrap();
+        l.seal(seal(1, 0..10)).unwrap();
+        let mut backup = seal(2, 0..10);
+        backup.output = Output::Backup;
+        l.seal(backup.clone()).unwrap();
+        assert_eq!(l.mark_delivered(1, seal(1, 0..10).seqs).unwrap(), 0);
+        assert_eq!(l.mark_delivered(2, backup.seqs).unwrap(), 10);
     }
 
     #[test]

@@ -269,6 +269,14 @@ impl Spool {
             .map_err(io::Error::other)?
     }
 
+    /// Reads the records `seqs` back from disk (they must not be delivered yet).
+    pub async fn fetch(&self, seqs: RangeSet) -> io::Result<Vec<Record>> {
+        let shared = self.shared.clone();
+        tokio::task::spawn_blocking(move || reader::fetch(&shared, &seqs))
+            .await
+            .map_err(io::Error::other)?
+    }
+
     /// Records that a batch is delivered, and deletes the segments that are then
     /// wholly delivered.
     pub async fn delivered(&self, batch: u64, seqs: RangeSet) -> io::Result<()> {

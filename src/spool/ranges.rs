@@ -58,6 +58,30 @@ impl RangeSet {
         }
     }
 
+    /// Removes every number that is in `other`.
+    pub fn subtract(&mut self, other: &RangeSet) {
+        if self.is_empty() || other.is_empty() {
+            return;
+        }
+        let mut kept = RangeSet::new();
+        for r in self.iter() {
+            let mut start = r.start;
+            for o in other.iter() {
+                if o.end <= start || o.start >= r.end {
+                    continue;
+                }
+                if o.start > start {
+                    kept.insert(start..o.start);
+                }
+                start = start.max(o.end);
+            }
+            if start < r.end {
+                kept.insert(start..r.end);
+            }
+        }
+        *self = kept;
+    }
+
     pub fn contains(&self, seq: u64) -> bool {
         self.ranges
             .range(..=seq)
@@ -156,6 +180,12 @@ mod tests {
             let rs: Vec<_> = set.iter().collect();
             for w in rs.windows(2) {
                 prop_assert!(w[0].end < w[1].start);
+            }
+            let mut minus = set.clone();
+            let other: RangeSet = vec![(cut / 2, cut / 2 + 7), (cut, cut + 3)].into();
+            minus.subtract(&other);
+            for x in 0..70 {
+                prop_assert_eq!(minus.contains(x), model.contains(&x) && !other.contains(x), "subtract {}", x);
             }
             set.remove_below(cut);
             model.retain(|&x| x >= cut);

@@ -14,7 +14,7 @@ use tokio::sync::watch;
 
 use super::frame::{self, Parsed};
 use super::segment::{self, MAX_FRAME_LEN};
-use super::{Position, Shared};
+use super::{Position, RangeSet, Shared};
 use crate::record::Record;
 
 /// Bytes read from a segment at once: more than the largest frame, so every frame
@@ -222,4 +222,40 @@ async fn read_at(file: Arc<File>, offset: u64, len: u64) -> io::Result<Bytes> {
     })
     .await
     .map_err(io::Error::other)?
+}
+
+/// Reads the records `seqs` back from their segments, in order. Used when a batch
+/// could not be delivered and its records become error records: re-reading them is
+/// rare, so the raw batch is not kept in memory meanwhile.
+pub(super) fn fetch(shared: &Shared, seqs: &RangeSet) -> io::Result<Vec<Record>> {
+    let bases: Vec<u64> = shared.segments().keys().copied().collect();
+    let (first, end) = match seqs.iter().next() {
+        Some(r) => (r.start, seqs.end()),
+        None => return Ok(Vec::new()),
+    };
+    let mut out = Vec::new();
+    for (i, &base) in bases.iter().enumerate() {
+        let next = bases.get(i + 1).copied().unwrap_or(u64::MAX);
+        if next <= first || base >= end {
+            continue;
+        }
+        let raw = Bytes::from(std::fs::read(segment::path(&shared.dir, base))?);
+        let mut at = segment::HEADER_LEN as usize;
+        while at < raw.len() {
+            match frame::parse(&raw, at, MAX_FRAME_LEN) {
+                Parsed::Frame { frame, len } => {
+                    if seqs.contains(frame.seq) {
+                        out.push(Record::new(frame.data, frame.arrival_ms));
+                    }
+                    at += len;
+                }
+                // Damage was reported when the records were first read.
+                Parsed::Damaged {
+                    claimed_len: Some(len),
+                } => at += len,
+                Parsed::Damaged { claimed_len: None } | Parsed::Incomplete => break,
+            }
+        }
+    }
+    Ok(out)
 }

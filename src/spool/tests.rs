@@ -82,7 +82,7 @@ async fn new_records_never_reuse_numbers_the_ledger_knows() {
             batch: opened.spool.next_batch_id(),
             key: "k".into(),
             seqs: vec![(0, 5)].into(),
-            error_output_type: None,
+            output: crate::output::Output::Data,
         };
         opened.spool.seal(seal).await.unwrap();
         opened.spool.close();

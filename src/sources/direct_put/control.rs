@@ -126,6 +126,7 @@ fn stream_arn(state: &ApiState, name: &str) -> String {
 fn destination_description(config: &StreamConfig) -> Value {
     let bucket_arn = match &config.destination {
         DestinationConfig::Local(local) => format!("arn:sluice:local:::{}", local.path.display()),
+        DestinationConfig::S3(s3) => format!("arn:aws:s3:::{}", s3.bucket),
     };
     let mut s3 = json!({
         "RoleARN": "arn:aws:iam::000000000000:role/sluice",

@@ -1,0 +1,60 @@
+//! What an object holds: a destination's records, the source backup, or error
+//! records. Sealed batches record it, so an object rebuilt after a restart is
+//! encoded and named as it was the first time.
+
+use serde::{Deserialize, Serialize};
+
+/// The error output type of records whose delivery failed for the whole retry
+/// duration (Sluice's own: Firehose drops S3 data after 24 h instead).
+pub const DELIVERY_FAILED: &str = "delivery-failed";
+
+/// The kind of object a batch becomes.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Output {
+    /// Records for the destination, under its prefix, in its compression.
+    Data,
+    /// The records as received, under the backup prefix (`s3_backup_mode`).
+    Backup,
+    /// Firehose error records under the error output prefix.
+    Errors {
+        /// The `!{firehose:error-output-type}` value.
+        output_type: String,
+        /// Why delivery failed, for `delivery-failed` batches: each record's error
+        /// line is rebuilt from it, so a restart writes the same bytes.
+        failure: Option<Failure>,
+    },
+}
+
+/// The last failure of a delivery that ran out of retries.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Failure {
+    pub code: String,
+    pub message: String,
+    pub attempts: u32,
+    /// When the last attempt ended, in epoch milliseconds.
+    pub ending_ms: i64,
+}
+
+impl Output {
+    pub fn error_output_type(&self) -> Option<&str> {
+        match self {
+            Self::Errors { output_type, .. } => Some(output_type),
+            Self::Data | Self::Backup => None,
+        }
+    }
+}
+
+impl Failure {
+    /// The error record for one record that this failure kept from its destination.
+    pub fn error_line(&self, data: &[u8], arrival_ms: i64) -> Vec<u8> {
+        crate::error_output::ErrorRecord {
+            attempts_made: self.attempts,
+            arrival_timestamp: arrival_ms,
+            error_code: &self.code,
+            error_message: &self.message,
+            attempt_ending_timestamp: self.ending_ms,
+            raw_data: data,
+        }
+        .to_line()
+    }
+}

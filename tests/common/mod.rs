@@ -37,6 +37,11 @@ impl Daemon {
     }
 
     pub fn start_in(dir: tempfile::TempDir, config: &str) -> Self {
+        Self::start_in_env(dir, config, &[])
+    }
+
+    /// As `start_in`, with environment variables for the daemon.
+    pub fn start_in_env(dir: tempfile::TempDir, config: &str, env: &[(&str, &str)]) -> Self {
         let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
         let text = config
             .replace("{listen}", &addr.to_string())
@@ -49,6 +54,7 @@ impl Daemon {
             .arg(&path)
             .current_dir(dir.path())
             .env("SLUICE_LOG", "info,sluice=debug")
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
@@ -374,4 +380,179 @@ pub fn metric(daemon: &Daemon, sample: &str) -> Option<f64> {
     String::from_utf8_lossy(&reply.body)
         .lines()
         .find_map(|l| l.strip_prefix(sample).and_then(|v| v.trim().parse().ok()))
+}
+
+/// Credentials of the S3 test server: an admin (creates buckets) and the identity
+/// Sluice uses, which may read and write but not create buckets.
+pub const S3_ADMIN: (&str, &str) = ("AKADMIN", "admin-secret");
+pub const S3_USER: (&str, &str) = ("AKSLUICE", "sluice-secret");
+pub const BUCKET: &str = "test-bucket";
+
+/// A real SeaweedFS server (master, volume, filer and S3 gateway in one process) on
+/// loopback, with the bucket `test-bucket`. Stopped when dropped.
+pub struct Seaweed {
+    /// One server at a time: several starting at once on two cores time out.
+    _serial: std::sync::MutexGuard<'static, ()>,
+    child: Option<Child>,
+    dir: tempfile::TempDir,
+    ports: [u16; 4],
+    pub endpoint: String,
+}
+
+/// A free port low enough that SeaweedFS's gRPC port (port + 10000) is valid too.
+fn free_low_port() -> u16 {
+    loop {
+        let p = free_port();
+        if p < 55_000 && free_port_is(p + 10_000) {
+            return p;
+        }
+    }
+}
+
+fn free_port_is(port: u16) -> bool {
+    TcpListener::bind(("127.0.0.1", port)).is_ok()
+}
+
+impl Seaweed {
+    pub fn start() -> Self {
+        static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+        let dir = tempfile::tempdir().expect("tempdir");
+        let identities = serde_json::json!({ "identities": [
+            { "name": "admin", "credentials": [{ "accessKey": S3_ADMIN.0, "secretKey": S3_ADMIN.1 }],
+              "actions": ["Admin", "Read", "Write", "List", "Tagging"] },
+            { "name": "sluice", "credentials": [{ "accessKey": S3_USER.0, "secretKey": S3_USER.1 }],
+              "actions": ["Read", "Write", "List", "Tagging"] },
+        ]});
+        std::fs::write(dir.path().join("s3.json"), identities.to_string()).expect("s3.json");
+        let ports = [0; 4].map(|_| free_low_port());
+        let mut s = Self {
+            _serial: serial,
+            child: None,
+            endpoint: format!("http://127.0.0.1:{}", ports[3]),
+            dir,
+            ports,
+        };
+        s.run();
+        s.admin(&["create-bucket", BUCKET]);
+        s
+    }
+
+    /// Starts the server process (again, after `kill`), on the same data and ports.
+    pub fn run(&mut self) {
+        let [master, volume, filer, s3] = self.ports;
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.path().join("weed.log"))
+            .expect("weed log");
+        let data = self.dir.path().join("data");
+        std::fs::create_dir_all(&data).expect("weed data dir");
+        let child = Command::new(tools().bin("weed"))
+            .arg("server")
+            .arg(format!("-dir={}", data.display()))
+            .args(["-ip=127.0.0.1", "-ip.bind=127.0.0.1"])
+            .arg(format!("-master.port={master}"))
+            .arg(format!("-volume.port={volume}"))
+            .arg(format!("-filer.port={filer}"))
+            .args(["-s3", "-s3.port.iceberg=0", "-s3.port.lance=0"])
+            .arg(format!("-s3.port={s3}"))
+            .arg(format!(
+                "-s3.config={}",
+                self.dir.path().join("s3.json").display()
+            ))
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start weed (installed by tests/setup/install.sh)");
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let addr: SocketAddr = format!("127.0.0.1:{s3}").parse().unwrap();
+        while http(addr, "GET", "/", &[], b"").is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "SeaweedFS did not start in 60 s:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Stops the server at once (an outage).
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("weed.log")).unwrap_or_default()
+    }
+
+    /// Runs `tests/py/s3_client.py` as the admin.
+    pub fn admin(&self, args: &[&str]) -> serde_json::Value {
+        let mut all = vec![self.endpoint.as_str(), S3_ADMIN.0, S3_ADMIN.1];
+        all.extend_from_slice(args);
+        py_json("s3_client.py", &all)
+    }
+
+    /// Every object in `bucket`: (key, body, ETag, Content-Encoding).
+    pub fn objects(&self, bucket: &str) -> Vec<S3Object> {
+        let listed = self.admin(&["objects", bucket]);
+        let mut out: Vec<S3Object> = listed
+            .as_array()
+            .expect("a list of objects")
+            .iter()
+            .map(|o| S3Object {
+                key: o["key"].as_str().unwrap_or_default().to_string(),
+                body: base64::Engine::decode(
+                    &base64::engine::general_purpose::STANDARD,
+                    o["body"].as_str().unwrap_or_default(),
+                )
+                .expect("base64 body"),
+                etag: o["etag"].as_str().unwrap_or_default().to_string(),
+                content_encoding: o["content_encoding"].as_str().map(str::to_string),
+            })
+            .collect();
+        out.sort_by(|a, b| a.key.cmp(&b.key));
+        out
+    }
+
+    /// Waits until `bucket` holds at least `n` objects whose key starts with `prefix`.
+    pub fn wait_for(&self, bucket: &str, prefix: &str, n: usize, daemon: &Daemon) -> Vec<S3Object> {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let found: Vec<S3Object> = self
+                .objects(bucket)
+                .into_iter()
+                .filter(|o| o.key.starts_with(prefix))
+                .collect();
+            if found.len() >= n {
+                return found;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "expected {n} objects under {prefix}, found {}:\n{}",
+                found.len(),
+                daemon.log()
+            );
+            std::thread::sleep(Duration::from_millis(300));
+        }
+    }
+}
+
+impl Drop for Seaweed {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// An object read back from S3.
+#[derive(Debug, Clone)]
+pub struct S3Object {
+    pub key: String,
+    pub body: Vec<u8>,
+    pub etag: String,
+    pub content_encoding: Option<String>,
 }

@@ -9,9 +9,10 @@
 //! starts, so the generator itself costs little CPU.
 
 mod codecs;
+mod landed;
 mod records;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -67,6 +68,12 @@ struct Args {
     /// The spool's `durability`: `fsync` (acknowledge once on disk) or `buffered`.
     #[arg(long, default_value = "fsync")]
     durability: String,
+    /// Deliver to this S3-compatible endpoint instead of a local folder (with
+    /// `--s3-bucket`; credentials from `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY`).
+    #[arg(long, requires = "s3_bucket")]
+    s3_endpoint: Option<String>,
+    #[arg(long)]
+    s3_bucket: Option<String>,
     /// Distinct request bodies to cycle through.
     #[arg(long, default_value_t = 64)]
     bodies: usize,
@@ -237,7 +244,20 @@ async fn run(args: Args) -> anyhow::Result<()> {
         if !exit.success() {
             bail!("daemon exited with {exit}");
         }
-        let landed = count_landed(&s.dir.path().join("out"), &args.compression)?;
+        let landed = match (&args.s3_endpoint, &args.s3_bucket) {
+            (Some(endpoint), Some(bucket)) => {
+                let counted = landed::count_s3(endpoint, bucket, &args.compression).await?;
+                println!(
+                    "objects               {} ({:.1} MB stored, {} multipart), about {} S3 requests",
+                    counted.objects,
+                    counted.bytes as f64 / 1e6,
+                    counted.multipart,
+                    counted.requests
+                );
+                counted.records
+            }
+            _ => landed::count_local(&s.dir.path().join("out"), &args.compression)?,
+        };
         let cpu = cpu_after.zip(cpu_before).map_or(0.0, |(a, b)| a - b);
         println!("records landed        {landed} of {acked_records} acked");
         println!(
@@ -304,13 +324,21 @@ async fn spawn_daemon(args: &Args) -> anyhow::Result<Spawned> {
          durability = \"{durability}\"\n\
          [[delivery_streams]]\nname = \"{stream}\"\ncompression = \"{c}\"\n{level}\
          buffering = {{ size_mb = {size}, interval_seconds = {interval} }}\n\
-         destination = {{ type = \"local\", path = \"{dir}/out\" }}\n",
+         destination = {destination}\n",
         dir = dir.path().display(),
         stream = args.stream,
         c = args.compression,
         size = args.size_mb,
         interval = args.interval_seconds,
         durability = args.durability,
+        destination = match (&args.s3_endpoint, &args.s3_bucket) {
+            (Some(endpoint), Some(bucket)) =>
+                format!("{{ type = \"s3\", bucket = \"{bucket}\", endpoint = \"{endpoint}\" }}"),
+            _ => format!(
+                "{{ type = \"local\", path = \"{}/out\" }}",
+                dir.path().display()
+            ),
+        },
     );
     let path = dir.path().join("sluice.toml");
     std::fs::write(&path, config)?;
@@ -332,34 +360,6 @@ async fn spawn_daemon(args: &Args) -> anyhow::Result<Spawned> {
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
     bail!("daemon did not start listening on port {port}")
-}
-
-/// Counts newline-terminated records in every object under `root`.
-fn count_landed(root: &Path, compression: &str) -> anyhow::Result<u64> {
-    use std::io::Read;
-    let mut count = 0u64;
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir)? {
-            let path = entry?.path();
-            if path.is_dir() {
-                stack.push(path);
-                continue;
-            }
-            let raw = std::fs::read(&path)?;
-            let data = match compression {
-                "gzip" | "GZIP" => {
-                    let mut out = Vec::new();
-                    flate2::read::GzDecoder::new(&raw[..]).read_to_end(&mut out)?;
-                    out
-                }
-                "none" | "UNCOMPRESSED" => raw,
-                other => bail!("counting landed records supports gzip and none, not {other}"),
-            };
-            count += data.iter().filter(|&&b| b == b'\n').count() as u64;
-        }
-    }
-    Ok(count)
 }
 
 fn gzip_ratio(sample: &[u8]) -> f64 {

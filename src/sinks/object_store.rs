@@ -181,3 +181,155 @@ fn classify(e: &object_store::Error, prefix: &str) -> SinkError {
         message,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use async_trait::async_trait;
+    use futures::stream::BoxStream;
+    use object_store::memory::InMemory;
+    use object_store::path::Path as StorePath;
+    use object_store::{
+        CopyOptions, GetOptions, GetResult, ListResult, MultipartUpload, ObjectMeta,
+        ObjectStoreExt, PutResult, UploadPart,
+    };
+
+    use super::*;
+
+    /// An in-memory store whose multipart uploads fail at their second part.
+    #[derive(Debug, Default)]
+    struct FailingParts {
+        inner: InMemory,
+        aborted: Arc<AtomicUsize>,
+    }
+
+    #[derive(Debug)]
+    struct FailingUpload {
+        parts: usize,
+        aborted: Arc<AtomicUsize>,
+    }
+
+    fn failed(what: &str) -> object_store::Error {
+        object_store::Error::Generic {
+            store: "test",
+            source: what.to_string().into(),
+        }
+    }
+
+    #[async_trait]
+    impl MultipartUpload for FailingUpload {
+        fn put_part(&mut self, _data: PutPayload) -> UploadPart {
+            self.parts += 1;
+            let fail = self.parts == 2;
+            Box::pin(async move {
+                if fail {
+                    Err(failed("part 2 failed"))
+                } else {
+                    Ok(())
+                }
+            })
+        }
+        async fn complete(&mut self) -> object_store::Result<PutResult> {
+            Err(failed("completed an upload whose part failed"))
+        }
+        async fn abort(&mut self) -> object_store::Result<()> {
+            self.aborted.fetch_add(1, Ordering::SeqCst);
+            Ok(())
+        }
+    }
+
+    #[async_trait]
+    impl ObjectStore for FailingParts {
+        async fn put_opts(
+            &self,
+            location: &StorePath,
+            payload: PutPayload,
+            opts: PutOptions,
+        ) -> object_store::Result<PutResult> {
+            self.inner.put_opts(location, payload, opts).await
+        }
+        async fn put_multipart_opts(
+            &self,
+            _location: &StorePath,
+            _opts: PutMultipartOptions,
+        ) -> object_store::Result<Box<dyn MultipartUpload>> {
+            Ok(Box::new(FailingUpload {
+                parts: 0,
+                aborted: self.aborted.clone(),
+            }))
+        }
+        async fn get_opts(
+            &self,
+            location: &StorePath,
+            options: GetOptions,
+        ) -> object_store::Result<GetResult> {
+            self.inner.get_opts(location, options).await
+        }
+        fn delete_stream(
+            &self,
+            locations: BoxStream<'static, object_store::Result<StorePath>>,
+        ) -> BoxStream<'static, object_store::Result<StorePath>> {
+            self.inner.delete_stream(locations)
+        }
+        fn list(
+            &self,
+            prefix: Option<&StorePath>,
+        ) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
+            self.inner.list(prefix)
+        }
+        async fn list_with_delimiter(
+            &self,
+            prefix: Option<&StorePath>,
+        ) -> object_store::Result<ListResult> {
+            self.inner.list_with_delimiter(prefix).await
+        }
+        async fn copy_opts(
+            &self,
+            from: &StorePath,
+            to: &StorePath,
+            options: CopyOptions,
+        ) -> object_store::Result<()> {
+            self.inner.copy_opts(from, to, options).await
+        }
+    }
+
+    impl std::fmt::Display for FailingParts {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("FailingParts")
+        }
+    }
+
+    fn object(key: &str, len: usize) -> Object {
+        Object {
+            key: key.into(),
+            body: Bytes::from(vec![b'x'; len]),
+            content_encoding: Some("gzip"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_multipart_upload_that_fails_midway_is_aborted() {
+        let store = Arc::new(FailingParts::default());
+        let sink = ObjectStoreSink::s3(store.clone(), "b");
+        let err = sink.put(object("big", 3 * PART_BYTES)).await.unwrap_err();
+        assert!(err.message.contains("part 2 failed"), "{err}");
+        assert_eq!(store.aborted.load(Ordering::SeqCst), 1);
+        assert!(store.inner.get(&StorePath::from("big")).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn small_objects_take_one_put_with_their_content_encoding() {
+        let store = Arc::new(FailingParts::default());
+        let sink = ObjectStoreSink::s3(store.clone(), "b");
+        sink.put(object("small", 1000)).await.unwrap();
+        let got = store.inner.get(&StorePath::from("small")).await.unwrap();
+        assert_eq!(
+            got.attributes
+                .get(&Attribute::ContentEncoding)
+                .map(|v| v.as_ref()),
+            Some("gzip")
+        );
+        assert_eq!(got.bytes().await.unwrap().len(), 1000);
+    }
+}

@@ -8,6 +8,10 @@ use serde::{Deserialize, Serialize};
 /// duration (Sluice's own: Firehose drops S3 data after 24 h instead).
 pub const DELIVERY_FAILED: &str = "delivery-failed";
 
+/// The error output type of records an HTTP endpoint did not take within its retry
+/// duration (Firehose's).
+pub const HTTP_ENDPOINT_FAILED: &str = "http-endpoint-failed";
+
 /// The kind of object a batch becomes.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum Output {

@@ -79,7 +79,7 @@ fn errors_name_the_key_and_what_is_accepted() {
         ),
         (
             format!("{STREAM}destination = {{ type = \"ftp\", host = \"b\" }}"),
-            "unknown variant `ftp`, expected `local` or `s3`",
+            "unknown variant `ftp`, expected one of `local`, `s3`, `http`",
         ),
         (
             format!("{STREAM}destination = {{ type = \"s3\", bucket = \"t1\" }}"),

@@ -53,6 +53,17 @@ impl Default for ServerConfig {
     }
 }
 
+impl ServerConfig {
+    /// A delivery stream's ARN, as Firehose names it (`DescribeDeliveryStream`,
+    /// `X-Amz-Firehose-Source-Arn`).
+    pub fn stream_arn(&self, stream: &str) -> String {
+        format!(
+            "arn:aws:firehose:{}:{}:deliverystream/{stream}",
+            self.region, self.account_id
+        )
+    }
+}
+
 /// Where accepted records wait, on disk, until they are delivered.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -172,6 +183,82 @@ pub enum DestinationConfig {
     Local(LocalDestination),
     /// An S3-compatible object store: AWS S3, MinIO, SeaweedFS, ...
     S3(S3Destination),
+    /// An HTTP endpoint that speaks Firehose's HTTP delivery protocol.
+    Http(HttpDestination),
+}
+
+/// Where an HTTP destination's failed records (and, with `AllData`, all records)
+/// are written: Firehose requires an S3 backup for HTTP endpoints, and so does Sluice.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ObjectDestination {
+    Local(LocalDestination),
+    S3(S3Destination),
+}
+
+/// Firehose's HTTP endpoint retry duration default (0 to 7,200 s).
+pub const DEFAULT_HTTP_RETRY_DURATION_SECONDS: u64 = 300;
+pub const MAX_HTTP_RETRY_DURATION_SECONDS: u64 = 7_200;
+/// Firehose waits 3 minutes for an endpoint's answer.
+pub const DEFAULT_HTTP_REQUEST_TIMEOUT_SECONDS: u64 = 180;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpDestination {
+    /// The endpoint; `https://` (as Firehose requires) or, for private networks,
+    /// `http://`. Path and query are sent unchanged.
+    pub url: String,
+    /// Firehose's endpoint `Name`, shown by `DescribeDeliveryStream`.
+    pub name: Option<String>,
+    /// Sent as `X-Amz-Firehose-Access-Key` when set; never logged.
+    pub access_key: Option<Secret>,
+    /// `gzip` compresses request bodies (`Content-Encoding: gzip`); default `none`.
+    #[serde(default)]
+    pub content_encoding: HttpContentEncoding,
+    /// How long a failing request is retried (0 to 7,200 s, default 300), reusing
+    /// its request id so the receiver can drop duplicates.
+    #[serde(default = "default_http_retry_duration")]
+    pub retry_duration_seconds: u64,
+    /// Sent in `X-Amz-Firehose-Common-Attributes` (at most 50).
+    #[serde(default)]
+    pub common_attributes: std::collections::BTreeMap<String, String>,
+    /// A PEM file of extra certificate authorities to trust, besides the platform's.
+    pub ca_file: Option<PathBuf>,
+    /// How long an answer may take before the attempt fails (default 180 s).
+    #[serde(default = "default_http_timeout")]
+    pub request_timeout_seconds: u64,
+    /// `FailedDataOnly` (default) or `AllData`: also write every record to the
+    /// error destination, under its `prefix`.
+    #[serde(default)]
+    pub s3_backup_mode: HttpBackupMode,
+    /// Where failed records go, as `http-endpoint-failed` error records.
+    pub error_destination: ObjectDestination,
+}
+
+fn default_http_retry_duration() -> u64 {
+    DEFAULT_HTTP_RETRY_DURATION_SECONDS
+}
+
+fn default_http_timeout() -> u64 {
+    DEFAULT_HTTP_REQUEST_TIMEOUT_SECONDS
+}
+
+/// Firehose's `RequestConfiguration.ContentEncoding`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+pub enum HttpContentEncoding {
+    #[default]
+    #[serde(rename = "none", alias = "NONE")]
+    None,
+    #[serde(rename = "gzip", alias = "GZIP")]
+    Gzip,
+}
+
+/// Firehose's `S3BackupMode` for HTTP endpoints.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+pub enum HttpBackupMode {
+    #[default]
+    FailedDataOnly,
+    AllData,
 }
 
 /// Firehose's S3 retry duration: failed deliveries are retried for a day.
@@ -272,30 +359,63 @@ pub struct ObjectLayout<'a> {
     pub backup_prefix: Option<&'a str>,
 }
 
-impl DestinationConfig {
-    pub fn layout(&self) -> ObjectLayout<'_> {
-        let (prefix, error_output_prefix, retry_duration_seconds, backup, backup_prefix) =
-            match self {
-                Self::Local(l) => (
-                    &l.prefix,
-                    &l.error_output_prefix,
-                    l.retry_duration_seconds,
-                    l.s3_backup_mode,
-                    &l.backup_prefix,
-                ),
-                Self::S3(s) => (
-                    &s.prefix,
-                    &s.error_output_prefix,
-                    s.retry_duration_seconds,
-                    s.s3_backup_mode,
-                    &s.backup_prefix,
-                ),
-            };
+impl ObjectDestination {
+    fn layout(&self) -> ObjectLayout<'_> {
+        match self {
+            Self::Local(l) => l.layout(),
+            Self::S3(s) => s.layout(),
+        }
+    }
+
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Local(l) => format!("local:{}", l.path.display()),
+            Self::S3(s) => format!("s3://{}", s.bucket),
+        }
+    }
+}
+
+impl LocalDestination {
+    fn layout(&self) -> ObjectLayout<'_> {
         ObjectLayout {
-            prefix,
-            error_output_prefix,
-            retry_duration_seconds,
-            backup_prefix: (backup == BackupMode::Enabled).then_some(backup_prefix.as_str()),
+            prefix: &self.prefix,
+            error_output_prefix: &self.error_output_prefix,
+            retry_duration_seconds: self.retry_duration_seconds,
+            backup_prefix: (self.s3_backup_mode == BackupMode::Enabled)
+                .then_some(self.backup_prefix.as_str()),
+        }
+    }
+}
+
+impl S3Destination {
+    fn layout(&self) -> ObjectLayout<'_> {
+        ObjectLayout {
+            prefix: &self.prefix,
+            error_output_prefix: &self.error_output_prefix,
+            retry_duration_seconds: self.retry_duration_seconds,
+            backup_prefix: (self.s3_backup_mode == BackupMode::Enabled)
+                .then_some(self.backup_prefix.as_str()),
+        }
+    }
+}
+
+impl DestinationConfig {
+    /// Keys and failure handling. For an HTTP endpoint: its retry duration, and the
+    /// error destination's prefixes (`AllData` backs up under its `prefix`).
+    pub fn layout(&self) -> ObjectLayout<'_> {
+        match self {
+            Self::Local(l) => l.layout(),
+            Self::S3(s) => s.layout(),
+            Self::Http(h) => {
+                let errors = h.error_destination.layout();
+                ObjectLayout {
+                    prefix: errors.prefix,
+                    error_output_prefix: errors.error_output_prefix,
+                    retry_duration_seconds: h.retry_duration_seconds,
+                    backup_prefix: (h.s3_backup_mode == HttpBackupMode::AllData)
+                        .then_some(errors.prefix),
+                }
+            }
         }
     }
 
@@ -307,11 +427,12 @@ impl DestinationConfig {
         self.layout().error_output_prefix
     }
 
-    /// A short description for logs (`local:/data/out`, `s3://bucket`).
+    /// A short description for logs (`local:/data/out`, `s3://bucket`, the URL).
     pub fn describe(&self) -> String {
         match self {
             Self::Local(l) => format!("local:{}", l.path.display()),
             Self::S3(s) => format!("s3://{}", s.bucket),
+            Self::Http(h) => h.url.clone(),
         }
     }
 }

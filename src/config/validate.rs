@@ -3,8 +3,9 @@
 use std::collections::HashSet;
 
 use super::{
-    Config, ConfigError, ConfigErrors, DestinationConfig, MAX_RETRY_DURATION_SECONDS,
-    S3Destination, StreamConfig,
+    Config, ConfigError, ConfigErrors, DestinationConfig, HttpDestination,
+    MAX_HTTP_RETRY_DURATION_SECONDS, MAX_RETRY_DURATION_SECONDS, ObjectDestination, S3Destination,
+    StreamConfig,
 };
 use crate::keys::{KeyLayout, PrefixField, parse_backup_prefix};
 
@@ -60,6 +61,69 @@ fn validate_s3(s3: &S3Destination, at: &dyn Fn(&str) -> String, errors: &mut Vec
             at("destination.access_key_id"),
             "access_key_id and secret_access_key go together",
         ));
+    }
+}
+
+fn validate_http(
+    s: &StreamConfig,
+    http: &HttpDestination,
+    at: &dyn Fn(&str) -> String,
+    errors: &mut Vec<ConfigError>,
+) {
+    if !(http.url.starts_with("https://") || http.url.starts_with("http://"))
+        || http.url.len() > 1000
+    {
+        errors.push(ConfigError::new(
+            at("destination.url"),
+            format!(
+                "`{}` must be an https:// (or http://) URL of at most 1000 characters",
+                http.url
+            ),
+        ));
+    }
+    if s.buffering.size_mb > 64 {
+        errors.push(ConfigError::new(
+            at("buffering.size_mb"),
+            format!(
+                "{} is out of range for an HTTP endpoint (accepted: 1 to 64)",
+                s.buffering.size_mb
+            ),
+        ));
+    }
+    if s.compression != crate::encode::Compression::None {
+        errors.push(ConfigError::new(
+            at("compression"),
+            "must be `none` for an HTTP endpoint: use destination.content_encoding = \"gzip\"",
+        ));
+    }
+    if http.common_attributes.len() > 50 {
+        errors.push(ConfigError::new(
+            at("destination.common_attributes"),
+            "at most 50 attributes",
+        ));
+    }
+    if http.request_timeout_seconds == 0 {
+        errors.push(ConfigError::new(
+            at("destination.request_timeout_seconds"),
+            "must be at least 1",
+        ));
+    }
+    if let Some(path) = &http.ca_file
+        && let Err(e) = std::fs::read(path)
+    {
+        errors.push(ConfigError::new(
+            at("destination.ca_file"),
+            format!("cannot read {}: {e}", path.display()),
+        ));
+    }
+    if let ObjectDestination::S3(s3) = &http.error_destination {
+        let at = |key: &str| {
+            at(&format!(
+                "destination.error_destination.{}",
+                key.trim_start_matches("destination.")
+            ))
+        };
+        validate_s3(s3, &at, errors);
     }
 }
 
@@ -151,13 +215,18 @@ fn validate_stream(s: &StreamConfig, at: &dyn Fn(&str) -> String, errors: &mut V
             }
         }
         DestinationConfig::S3(s3) => validate_s3(s3, at, errors),
+        DestinationConfig::Http(http) => validate_http(s, http, at, errors),
     }
     let layout = s.destination.layout();
-    if layout.retry_duration_seconds > MAX_RETRY_DURATION_SECONDS {
+    let max_retry = match s.destination {
+        DestinationConfig::Http(_) => MAX_HTTP_RETRY_DURATION_SECONDS,
+        _ => MAX_RETRY_DURATION_SECONDS,
+    };
+    if layout.retry_duration_seconds > max_retry {
         errors.push(ConfigError::new(
             at("destination.retry_duration_seconds"),
             format!(
-                "{} is out of range (accepted: 0 to {MAX_RETRY_DURATION_SECONDS})",
+                "{} is out of range (accepted: 0 to {max_retry})",
                 layout.retry_duration_seconds
             ),
         ));

@@ -5,6 +5,7 @@
 
 pub mod compression;
 mod hadoop_snappy;
+pub mod http_request;
 mod snappy_java;
 mod zip;
 

@@ -16,12 +16,13 @@ use uuid::Uuid;
 use super::buffer::{Buffer, SealedBatch};
 use crate::config::StreamConfig;
 use crate::encode::Compression;
+use crate::encode::http_request;
 use crate::keys::{KeyContext, KeyLayout, Prefix, object_suffix};
-use crate::output::{DELIVERY_FAILED, Failure, Output};
+use crate::output::{Failure, Output};
 use crate::record::now_ms;
 use crate::sinks::retry::Backoff;
 use crate::sinks::{Object, Sink, SinkError};
-use crate::spool::{Seal, Spool};
+use crate::spool::{RangeSet, Seal, Spool};
 use crate::telemetry;
 
 /// Config version in object names; Firehose starts at 1 and bumps it per update.
@@ -37,6 +38,24 @@ pub struct Delivery {
     pub needs_seal: bool,
 }
 
+/// Where a stream's batches go: the destination, and the object store that takes
+/// error records and backups (the destination itself, or an HTTP endpoint's
+/// `error_destination`).
+pub struct Sinks {
+    pub destination: Arc<dyn Sink>,
+    pub objects: Arc<dyn Sink>,
+    /// For an HTTP endpoint: gzip level of request bodies, if compressed.
+    pub http: Option<Option<u32>>,
+    /// The error output type of records the destination did not take in time.
+    pub failed_output_type: &'static str,
+}
+
+/// Records a batch could not deliver within the retry duration, and why.
+struct Failed {
+    failure: Failure,
+    seqs: RangeSet,
+}
+
 /// Where a stream's objects are named and written.
 pub struct Deliverer {
     stream: String,
@@ -46,7 +65,7 @@ pub struct Deliverer {
     layout: KeyLayout,
     backup: Option<Prefix>,
     retry_duration: Duration,
-    sink: Arc<dyn Sink>,
+    sinks: Sinks,
     spool: Arc<Spool>,
     backoff: Backoff,
 }
@@ -56,7 +75,7 @@ impl Deliverer {
         config: &StreamConfig,
         layout: KeyLayout,
         backup: Option<Prefix>,
-        sink: Arc<dyn Sink>,
+        sinks: Sinks,
         spool: Arc<Spool>,
     ) -> Self {
         Self {
@@ -72,7 +91,7 @@ impl Deliverer {
             layout,
             backup,
             retry_duration: Duration::from_secs(config.destination.layout().retry_duration_seconds),
-            sink,
+            sinks,
             spool,
             backoff: Backoff::default(),
         }
@@ -128,8 +147,8 @@ impl Deliverer {
         // A batch recovered empty (its records were all damaged) writes no object.
         if d.batch.record_count() > 0 {
             let output = d.output.clone();
-            if let Err(failure) = self.store(d).await {
-                let errors = self.failed(&output, &seqs, failure).await;
+            if let Err(failed) = self.store(d).await {
+                let errors = self.failed(&output, &failed.seqs, failed.failure).await;
                 Box::pin(self.deliver(errors)).await;
             }
         }
@@ -139,49 +158,126 @@ impl Deliverer {
         .await;
     }
 
-    /// Encodes and stores a batch. Error objects are retried until stored; others
-    /// until the retry duration has passed, then the last failure is returned.
-    async fn store(&self, d: Delivery) -> Result<(), Failure> {
+    /// Stores a batch: as one object, or as HTTP endpoint requests.
+    async fn store(&self, d: Delivery) -> Result<(), Failed> {
+        match (&d.output, self.sinks.http) {
+            (Output::Data, Some(gzip)) => self.store_requests(d, gzip).await,
+            _ => {
+                let seqs = d.batch.seqs.clone();
+                self.store_object(d)
+                    .await
+                    .map_err(|failure| Failed { failure, seqs })
+            }
+        }
+    }
+
+    /// Encodes a batch into one object and stores it.
+    async fn store_object(&self, d: Delivery) -> Result<(), Failure> {
         let records = d.batch.record_count();
         // Error objects are NDJSON as written; the others take the stream's codec.
         let compression = match d.output {
             Output::Errors { .. } => Compression::None,
             Output::Data | Output::Backup => self.compression,
         };
-        let batch = Arc::new(d.batch);
-        let mut attempt = 0u32;
-        let body = loop {
-            attempt += 1;
-            let (level, entry, batch) = (self.level, key_uuid(&d.key), batch.clone());
-            let encoded =
-                tokio::task::spawn_blocking(move || compression.encode(&batch.data, level, &entry))
-                    .await;
-            // Encoding plain bytes fails only on exhausted resources (or a panicked
-            // encoder task): keep the batch and try again rather than lose it.
-            match encoded
-                .map_err(|e| e.to_string())
-                .and_then(|r| r.map_err(|e| e.to_string()))
-            {
-                Ok(body) => break Bytes::from(body),
-                Err(e) => self.wait_after_failure(attempt, "EncodeError", &e).await,
-            }
-        };
-        // The raw records are not needed once encoded: free them before the upload.
-        drop(batch);
+        let (level, entry) = (self.level, key_uuid(&d.key));
+        let body = self
+            .encode(d.batch, move |batch| {
+                compression.encode(&batch.data, level, &entry)
+            })
+            .await;
         let object = Object {
             key: d.key,
-            body,
+            body: Bytes::from(body),
             content_encoding: compression.content_encoding(),
         };
-        let gives_up = !matches!(d.output, Output::Errors { .. });
+        let sink = match d.output {
+            Output::Data => &self.sinks.destination,
+            Output::Backup | Output::Errors { .. } => &self.sinks.objects,
+        };
+        self.put(sink, object, records, &d.output).await
+    }
+
+    /// Sends a batch as Firehose HTTP endpoint requests, one after the other. The
+    /// records of requests that fail for the whole retry duration are returned.
+    async fn store_requests(&self, d: Delivery, gzip: Option<u32>) -> Result<(), Failed> {
+        let id = Uuid::parse_str(&key_uuid(&d.key)).unwrap_or_else(|_| Uuid::new_v4());
+        let seqs = d.batch.seqs.clone();
+        let requests = self
+            .encode(d.batch, move |batch| {
+                let ends: Vec<usize> = batch.records.iter().map(|r| r.0).collect();
+                http_request::encode(&batch.data, &ends, id, now_ms(), gzip)
+            })
+            .await;
+        let mut failed: Option<Failed> = None;
+        for request in requests {
+            let object = Object {
+                key: request.request_id,
+                body: Bytes::from(request.body),
+                content_encoding: gzip.map(|_| "gzip"),
+            };
+            let count = request.records.len();
+            if let Err(failure) = self
+                .put(&self.sinks.destination, object, count, &d.output)
+                .await
+            {
+                let lost = nth_seqs(&seqs, request.records);
+                let all = failed.get_or_insert_with(|| Failed {
+                    failure: failure.clone(),
+                    seqs: RangeSet::new(),
+                });
+                all.failure = failure;
+                all.seqs.extend(&lost);
+            }
+        }
+        failed.map_or(Ok(()), Err)
+    }
+
+    /// Encodes off the async threads. Encoding plain bytes fails only on exhausted
+    /// resources (or a panicked encoder): the batch is kept and encoded again rather
+    /// than lost.
+    async fn encode<T: Send + 'static>(
+        &self,
+        batch: SealedBatch,
+        encode: impl Fn(&SealedBatch) -> Result<T, crate::encode::EncodeError> + Send + Sync + 'static,
+    ) -> T {
+        let (batch, encode) = (Arc::new(batch), Arc::new(encode));
+        let mut attempt = 0u32;
+        loop {
+            attempt += 1;
+            let (b, e) = (batch.clone(), encode.clone());
+            match tokio::task::spawn_blocking(move || e(&b)).await {
+                Ok(Ok(out)) => return out,
+                Ok(Err(e)) => {
+                    self.wait_after_failure(attempt, "EncodeError", &e.to_string())
+                        .await
+                }
+                Err(e) => {
+                    self.wait_after_failure(attempt, "EncodeError", &e.to_string())
+                        .await
+                }
+            }
+        }
+    }
+
+    /// Stores one object, retrying with backoff. Error objects are retried until
+    /// stored; others until the retry duration has passed, then the last failure is
+    /// returned.
+    async fn put(
+        &self,
+        sink: &Arc<dyn Sink>,
+        object: Object,
+        records: usize,
+        output: &Output,
+    ) -> Result<(), Failure> {
+        let gives_up = !matches!(output, Output::Errors { .. });
         let started = Instant::now();
         let mut attempt = 0u32;
         loop {
             attempt += 1;
-            let error = match self.sink.put(object.clone()).await {
+            let error = match sink.put(object.clone()).await {
                 Ok(()) => {
                     tracing::debug!(stream = %self.stream, key = %object.key, records, bytes = object.body.len(), "object delivered");
-                    match d.output.error_output_type() {
+                    match output.error_output_type() {
                         None => telemetry::delivered(&self.stream, records, object.body.len()),
                         Some(kind) => telemetry::error_output(&self.stream, kind, records),
                     }
@@ -191,7 +287,7 @@ impl Deliverer {
             };
             if gives_up && started.elapsed() >= self.retry_duration {
                 tracing::error!(
-                    stream = %self.stream, destination = %self.sink.describe(), key = %object.key,
+                    stream = %self.stream, destination = %sink.describe(), key = %object.key,
                     attempts = attempt, code = %error.code, error = %error.message,
                     "delivery failed for the whole retry duration, sending the records to the error output"
                 );
@@ -204,12 +300,7 @@ impl Deliverer {
 
     /// The error batch for records whose delivery failed: each record becomes a
     /// Firehose error record carrying the failure.
-    async fn failed(
-        &self,
-        output: &Output,
-        seqs: &crate::spool::RangeSet,
-        failure: Failure,
-    ) -> Delivery {
+    async fn failed(&self, output: &Output, seqs: &RangeSet, failure: Failure) -> Delivery {
         let records = loop {
             match self.spool.fetch(seqs.clone()).await {
                 Ok(records) => break records,
@@ -229,7 +320,7 @@ impl Deliverer {
         batch.seqs = seqs.clone();
         tracing::debug!(stream = %self.stream, from = ?output, records = records.len(), "records sent to the error output");
         let output = Output::Errors {
-            output_type: DELIVERY_FAILED.to_string(),
+            output_type: self.sinks.failed_output_type.to_string(),
             failure: Some(failure),
         };
         Delivery {
@@ -259,12 +350,21 @@ impl Deliverer {
         telemetry::delivery_failed(&self.stream, code);
         let wait = self.backoff.delay(attempt);
         tracing::warn!(
-            stream = %self.stream, destination = %self.sink.describe(), attempt, code, error,
+            stream = %self.stream, destination = %self.sinks.destination.describe(), attempt, code, error,
             retry_in_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
             "delivery failed, will retry"
         );
         tokio::time::sleep(wait).await;
     }
+}
+
+/// The sequence numbers of the batch's records `range` (by position in the batch).
+fn nth_seqs(seqs: &RangeSet, range: std::ops::Range<usize>) -> RangeSet {
+    let mut out = RangeSet::new();
+    for seq in seqs.iter().flatten().skip(range.start).take(range.len()) {
+        out.insert(seq..seq + 1);
+    }
+    out
 }
 
 fn failure(error: &SinkError, attempts: u32) -> Failure {

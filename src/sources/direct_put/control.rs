@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use super::ApiState;
 use super::error::{ApiError, ErrorKind};
 use super::firehose::{check_stream_name, find_stream};
-use crate::config::{DestinationConfig, StreamConfig};
+use crate::config::{DestinationConfig, ObjectDestination, StreamConfig};
 
 /// Firehose's default page size for `ListDeliveryStreams`.
 const DEFAULT_LIST_LIMIT: usize = 10;
@@ -66,7 +66,7 @@ pub fn describe(state: &ApiState, body: &[u8]) -> Result<String, ApiError> {
     let name = required_name(body)?;
     let stream = find_stream(state, &name)?;
     let config = stream.config();
-    let arn = stream_arn(state, &config.name);
+    let arn = state.server.stream_arn(&config.name);
     Ok(json!({
         "DeliveryStreamDescription": {
             "DeliveryStreamName": config.name,
@@ -114,19 +114,18 @@ fn required_name(body: &[u8]) -> Result<String, ApiError> {
         .ok_or_else(|| ApiError::new(ErrorKind::Validation, "DeliveryStreamName is required"))
 }
 
-fn stream_arn(state: &ApiState, name: &str) -> String {
-    format!(
-        "arn:aws:firehose:{}:{}:deliverystream/{name}",
-        state.server.region, state.server.account_id
-    )
-}
-
 /// The destination as an `ExtendedS3DestinationDescription`, with every member the
 /// model requires materialised. A local folder is shown with a `sluice` ARN.
 fn destination_description(config: &StreamConfig) -> Value {
     let bucket_arn = match &config.destination {
         DestinationConfig::Local(local) => format!("arn:sluice:local:::{}", local.path.display()),
         DestinationConfig::S3(s3) => format!("arn:aws:s3:::{}", s3.bucket),
+        DestinationConfig::Http(http) => match &http.error_destination {
+            ObjectDestination::Local(local) => {
+                format!("arn:sluice:local:::{}", local.path.display())
+            }
+            ObjectDestination::S3(s3) => format!("arn:aws:s3:::{}", s3.bucket),
+        },
     };
     let mut s3 = json!({
         "RoleARN": "arn:aws:iam::000000000000:role/sluice",

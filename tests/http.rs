@@ -1,0 +1,535 @@
+//! The HTTP endpoint destination against a receiver in this process that checks
+//! Firehose's HTTP delivery protocol strictly: headers, body, request ids across
+//! retries, gzip, timeouts, failures past the retry duration, and request limits.
+
+mod common;
+
+use std::collections::VecDeque;
+use std::io::Read;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::post;
+use base64::Engine;
+use common::*;
+use serde_json::{Value, json};
+
+const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
+
+/// How the receiver answers the next request.
+#[derive(Clone, Copy)]
+enum Reply {
+    Ok,
+    Status(u16),
+    WrongRequestId,
+    Slow(Duration),
+}
+
+/// A request as the receiver saw it.
+#[derive(Debug, Clone)]
+struct Seen {
+    request_id: String,
+    headers: Vec<(String, String)>,
+    query: Option<String>,
+    gzip: bool,
+    records: Vec<Vec<u8>>,
+}
+
+impl Seen {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+#[derive(Default)]
+struct Log {
+    seen: Vec<Seen>,
+    violations: Vec<String>,
+    script: VecDeque<Reply>,
+}
+
+struct Receiver {
+    addr: SocketAddr,
+    log: Arc<Mutex<Log>>,
+    _runtime: tokio::runtime::Runtime,
+}
+
+impl Receiver {
+    /// Starts a receiver that answers with `script`, then with success.
+    fn start(script: &[Reply]) -> Self {
+        let log = Arc::new(Mutex::new(Log {
+            script: script.iter().copied().collect(),
+            ..Log::default()
+        }));
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let listener = runtime
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .unwrap();
+        let addr = listener.local_addr().unwrap();
+        let app = axum::Router::new()
+            .route("/ingest", post(receive))
+            .with_state(log.clone());
+        runtime.spawn(async move { axum::serve(listener, app).await });
+        Self {
+            addr,
+            log,
+            _runtime: runtime,
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("http://{}/ingest?source=sluice", self.addr)
+    }
+
+    fn seen(&self) -> Vec<Seen> {
+        let log = self.log.lock().unwrap();
+        assert!(
+            log.violations.is_empty(),
+            "protocol violations: {:?}",
+            log.violations
+        );
+        log.seen.clone()
+    }
+
+    fn wait_for(&self, n: usize, d: &Daemon) -> Vec<Seen> {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let seen = self.seen();
+            if seen.len() >= n {
+                return seen;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{} requests of {n}:\n{}",
+                seen.len(),
+                d.log()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+/// Checks one request against the protocol and answers as scripted.
+async fn receive(
+    State(log): State<Arc<Mutex<Log>>>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> (StatusCode, String) {
+    let header = |n: &str| {
+        headers
+            .get(n)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    let mut violations = Vec::new();
+    let gzip = header("content-encoding").as_deref() == Some("gzip");
+    let raw = if gzip {
+        let mut out = Vec::new();
+        if flate2::read::GzDecoder::new(&body[..])
+            .read_to_end(&mut out)
+            .is_err()
+        {
+            violations.push("Content-Encoding gzip but the body is not gzip".to_string());
+        }
+        out
+    } else {
+        body.to_vec()
+    };
+    let parsed: Value = serde_json::from_slice(&raw).unwrap_or(Value::Null);
+    let request_id = header("x-amz-firehose-request-id").unwrap_or_default();
+    if header("content-type").as_deref() != Some("application/json") {
+        violations.push(format!("Content-Type {:?}", header("content-type")));
+    }
+    if header("x-amz-firehose-protocol-version").as_deref() != Some("1.0") {
+        violations.push("no X-Amz-Firehose-Protocol-Version: 1.0".into());
+    }
+    if parsed["requestId"].as_str() != Some(request_id.as_str()) || request_id.is_empty() {
+        violations.push(format!(
+            "body requestId {} vs header {request_id}",
+            parsed["requestId"]
+        ));
+    }
+    if !parsed["timestamp"].is_i64() {
+        violations.push("timestamp is not a number".into());
+    }
+    let records: Vec<Vec<u8>> = parsed["records"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|r| r["data"].as_str().and_then(|d| B64.decode(d).ok()))
+                .collect()
+        })
+        .unwrap_or_default();
+    if records.is_empty() || records.len() != parsed["records"].as_array().map_or(0, Vec::len) {
+        violations.push("records missing or not base64".into());
+    }
+    if records.len() > 10_000 || raw.len() > 64 * 1024 * 1024 {
+        violations.push(format!(
+            "{} records, {} bytes: over Firehose's limits",
+            records.len(),
+            raw.len()
+        ));
+    }
+    let reply = {
+        let mut log = log.lock().unwrap();
+        log.violations.extend(violations);
+        log.seen.push(Seen {
+            request_id: request_id.clone(),
+            headers: headers
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or_default().to_string()))
+                .collect(),
+            query,
+            gzip,
+            records,
+        });
+        log.script.pop_front().unwrap_or(Reply::Ok)
+    };
+    let ok = |id: &str| {
+        (
+            StatusCode::OK,
+            json!({ "requestId": id, "timestamp": 1 }).to_string(),
+        )
+    };
+    match reply {
+        Reply::Ok => ok(&request_id),
+        Reply::Status(code) => (
+            StatusCode::from_u16(code).unwrap(),
+            json!({ "requestId": request_id, "timestamp": 1, "errorMessage": "try later" })
+                .to_string(),
+        ),
+        Reply::WrongRequestId => ok("not-the-request-id"),
+        Reply::Slow(wait) => {
+            tokio::time::sleep(wait).await;
+            ok(&request_id)
+        }
+    }
+}
+
+fn config(url: &str, stream_extra: &str, extra: &str) -> String {
+    format!(
+        "[server]\nlisten = \"{{listen}}\"\n[[delivery_streams]]\nname = \"h\"\n\
+         buffering = {{ size_mb = 1, interval_seconds = 1 }}\n{stream_extra}\n\
+         destination = {{ type = \"http\", url = \"{url}\", retry_duration_seconds = 60{extra}, \
+         error_destination = {{ type = \"local\", path = \"{{dir}}/s3\", error_output_prefix = \"errors/!{{firehose:error-output-type}}/\" }} }}\n"
+    )
+}
+
+fn put(d: &Daemon, records: &[String]) {
+    let recs: Vec<_> = records
+        .iter()
+        .map(|r| json!({ "Data": B64.encode(r) }))
+        .collect();
+    let body = json!({ "DeliveryStreamName": "h", "Records": recs }).to_string();
+    let r = firehose(d.addr, "PutRecordBatch", &body);
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.json()["FailedPutCount"], json!(0));
+}
+
+fn lines(n: usize, tag: &str) -> Vec<String> {
+    (0..n).map(|i| format!("{{\"{tag}\":{i}}}\n")).collect()
+}
+
+fn as_strings(records: &[Vec<u8>]) -> Vec<String> {
+    records
+        .iter()
+        .map(|r| String::from_utf8(r.clone()).unwrap())
+        .collect()
+}
+
+#[test]
+fn records_arrive_with_firehose_s_headers_and_body_and_all_data_is_backed_up() {
+    let rx = Receiver::start(&[]);
+    let config = config(
+        &rx.url(),
+        "",
+        ", access_key = \"k-123\", common_attributes = { env = \"prod\", team = \"\" }, \
+         s3_backup_mode = \"AllData\"",
+    )
+    .replace(
+        "error_output_prefix",
+        "prefix = \"backup/\", error_output_prefix",
+    );
+    let mut d = Daemon::start(&config);
+    let records = lines(30, "r");
+    put(&d, &records);
+    let seen = rx.wait_for(1, &d);
+    assert!(d.stop().success());
+    assert_eq!(seen.len(), 1);
+    let s = &seen[0];
+    assert_eq!(as_strings(&s.records), records);
+    assert_eq!(s.query.as_deref(), Some("source=sluice"));
+    assert!(!s.gzip && s.header("content-encoding").is_none());
+    assert_eq!(s.header("x-amz-firehose-access-key"), Some("k-123"));
+    assert_eq!(
+        serde_json::from_str::<Value>(s.header("x-amz-firehose-common-attributes").unwrap())
+            .unwrap(),
+        json!({ "commonAttributes": { "env": "prod", "team": "" } })
+    );
+    assert_eq!(
+        s.header("x-amz-firehose-source-arn"),
+        Some("arn:aws:firehose:us-east-1:000000000000:deliverystream/h")
+    );
+    assert!(!d.log().contains("k-123"), "the access key is logged");
+    let backup = objects(&d.path("s3"));
+    assert_eq!(backup.len(), 1, "{backup:?}");
+    assert!(backup[0].0.starts_with("backup/"));
+    assert_eq!(backup[0].1, records.concat().into_bytes());
+}
+
+#[test]
+fn gzip_bodies_are_sent_with_content_encoding() {
+    let rx = Receiver::start(&[]);
+    let mut d = Daemon::start(&config(&rx.url(), "", ", content_encoding = \"gzip\""));
+    let records = lines(100, "g");
+    put(&d, &records);
+    let seen = rx.wait_for(1, &d);
+    assert!(d.stop().success());
+    assert!(seen[0].gzip);
+    assert_eq!(as_strings(&seen[0].records), records);
+}
+
+/// 500s, then a wrong request id, then success: every retry carries the same
+/// request id, and the records are sent (and counted) once they are accepted.
+#[test]
+fn failures_are_retried_with_the_same_request_id() {
+    let rx = Receiver::start(&[
+        Reply::Status(500),
+        Reply::Status(503),
+        Reply::WrongRequestId,
+    ]);
+    let mut d = Daemon::start(&config(&rx.url(), "", ""));
+    put(&d, &lines(5, "retry"));
+    let seen = rx.wait_for(4, &d);
+    assert!(d.stop().success());
+    assert_eq!(seen.len(), 4);
+    assert!(seen.iter().all(|s| s.request_id == seen[0].request_id));
+    let log = d.log();
+    assert!(log.contains("HttpEndpoint.DestinationException"), "{log}");
+    assert!(
+        log.contains("HttpEndpoint.InvalidResponseFromDestination"),
+        "{log}"
+    );
+    // Accepted in the end: nothing in the error output.
+    assert!(objects(&d.path("s3")).is_empty());
+}
+
+#[test]
+fn a_slow_receiver_times_out_and_is_retried() {
+    let rx = Receiver::start(&[Reply::Slow(Duration::from_secs(4))]);
+    let mut d = Daemon::start(&config(&rx.url(), "", ", request_timeout_seconds = 1"));
+    put(&d, &lines(3, "slow"));
+    let seen = rx.wait_for(2, &d);
+    assert!(d.stop().success());
+    assert_eq!(seen[0].request_id, seen[1].request_id);
+    assert!(
+        d.log().contains("HttpEndpoint.RequestTimeout"),
+        "{}",
+        d.log()
+    );
+    assert!(objects(&d.path("s3")).is_empty());
+}
+
+/// A receiver that stays down past the retry duration: the records go to the error
+/// destination as `http-endpoint-failed` error records, with the raw data.
+#[test]
+fn a_receiver_down_past_the_retry_duration_sends_records_to_the_error_output() {
+    let url = format!("http://127.0.0.1:{}/ingest", free_port());
+    let config =
+        config(&url, "", "").replace("retry_duration_seconds = 60", "retry_duration_seconds = 2");
+    let mut d = Daemon::start(&config);
+    let records = lines(4, "down");
+    put(&d, &records);
+    let errors = wait_for_objects(
+        &d,
+        &d.path("s3/errors/http-endpoint-failed"),
+        1,
+        Duration::from_secs(30),
+    );
+    assert!(d.stop().success());
+    let got: Vec<Value> = String::from_utf8(errors[0].1.clone())
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(got.len(), 4);
+    for (line, record) in got.iter().zip(&records) {
+        assert_eq!(line["errorCode"], "HttpEndpoint.ConnectionFailed");
+        assert!(line["attemptsMade"].as_u64().unwrap() >= 2);
+        assert_eq!(
+            B64.decode(line["rawData"].as_str().unwrap()).unwrap(),
+            record.as_bytes()
+        );
+    }
+}
+
+/// 12,000 records in one buffer: Firehose's limit of 10,000 records a request
+/// splits it in two requests with their own ids.
+#[test]
+fn a_large_batch_is_split_to_respect_the_request_limits() {
+    let rx = Receiver::start(&[]);
+    let config =
+        config(&rx.url(), "", "").replace("interval_seconds = 1", "interval_seconds = 900");
+    let mut d = Daemon::start(&config);
+    let records: Vec<String> = (0..12_000).map(|i| format!("{i}\n")).collect();
+    for chunk in records.chunks(500) {
+        put(&d, chunk);
+    }
+    assert!(d.stop().success());
+    let seen = rx.seen();
+    assert_eq!(seen.len(), 2);
+    assert_eq!(
+        (seen[0].records.len(), seen[1].records.len()),
+        (10_000, 2_000)
+    );
+    assert_ne!(seen[0].request_id, seen[1].request_id);
+    let all: Vec<String> = seen.iter().flat_map(|s| as_strings(&s.records)).collect();
+    assert_eq!(all, records);
+}
+
+/// Makes a throwaway CA and a certificate for 127.0.0.1 signed by it.
+fn make_certificates(dir: &std::path::Path) {
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect("openssl (Debian's openssl package) makes the test certificates");
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    std::fs::write(
+        dir.join("leaf.ext"),
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n",
+    )
+    .unwrap();
+    run(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=sluice test CA",
+    ]);
+    run(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "leaf.key",
+        "-out",
+        "leaf.csr",
+        "-subj",
+        "/CN=127.0.0.1",
+    ]);
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        "leaf.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "leaf.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "leaf.ext",
+    ]);
+}
+
+/// An HTTPS endpoint with a private CA: refused (certificate error, records kept in
+/// the spool) until `ca_file` trusts the CA, then delivered.
+#[test]
+fn https_with_a_private_ca_needs_ca_file() {
+    let certs = tempfile::tempdir().unwrap();
+    make_certificates(certs.path());
+    let port = free_port();
+    let out = certs.path().join("received.jsonl");
+    let mut receiver = std::process::Command::new(tools().python())
+        .arg(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/py/https_receiver.py"))
+        .arg(port.to_string())
+        .arg(certs.path().join("leaf.pem"))
+        .arg(certs.path().join("leaf.key"))
+        .arg(&out)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = receiver.stdout.take();
+    let _receiver = KillOnDrop(receiver);
+    let mut ready = [0u8; 5];
+    stdout.unwrap().read_exact(&mut ready).unwrap();
+    let url = format!("https://127.0.0.1:{port}/ingest");
+    let untrusted = Daemon::start(&config(&url, "", ""));
+    let records = lines(3, "tls");
+    put(&untrusted, &records);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !untrusted.log().contains("delivery failed, will retry") {
+        assert!(Instant::now() < deadline, "{}", untrusted.log());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        untrusted.log().to_lowercase().contains("certificate"),
+        "{}",
+        untrusted.log()
+    );
+    assert!(!out.exists(), "delivered to an untrusted endpoint");
+    let dir = untrusted.into_dir();
+    let trusted = config(
+        &url,
+        "",
+        &format!(", ca_file = \"{}\"", certs.path().join("ca.pem").display()),
+    );
+    let mut d = Daemon::start_in(dir, &trusted);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !out.exists() {
+        assert!(Instant::now() < deadline, "{}", d.log());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(d.stop().success());
+    let got: Value = serde_json::from_str(
+        std::fs::read_to_string(&out)
+            .unwrap()
+            .lines()
+            .next()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(got["records"], json!(records));
+}
+
+/// Stops a helper process when the test ends, whether it passed or not.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}

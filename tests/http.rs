@@ -533,3 +533,23 @@ impl Drop for KillOnDrop {
         let _ = self.0.wait();
     }
 }
+
+/// The request id survives a crash: the batch was sealed with its key, so the
+/// re-delivery after a restart carries the id the receiver saw before.
+#[test]
+fn a_restart_resends_with_the_same_request_id() {
+    let rx = Receiver::start(&[Reply::Status(500)]);
+    let d = Daemon::start(&config(&rx.url(), "", ""));
+    put(&d, &lines(7, "crash"));
+    rx.wait_for(1, &d);
+    let dir = d.into_dir(); // SIGKILL while the batch waits for its retry
+    let mut d = Daemon::start_in(dir, &config(&rx.url(), "", ""));
+    let seen = rx.wait_for(2, &d);
+    assert!(d.stop().success());
+    assert_eq!(seen[1].request_id, seen[0].request_id);
+    assert_eq!(as_strings(&seen[1].records), lines(7, "crash"));
+    assert!(
+        d.log()
+            .contains("delivering a batch sealed before the last stop")
+    );
+}

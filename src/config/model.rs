@@ -366,13 +366,6 @@ impl ObjectDestination {
             Self::S3(s) => s.layout(),
         }
     }
-
-    pub fn describe(&self) -> String {
-        match self {
-            Self::Local(l) => format!("local:{}", l.path.display()),
-            Self::S3(s) => format!("s3://{}", s.bucket),
-        }
-    }
 }
 
 impl LocalDestination {

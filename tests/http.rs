@@ -553,3 +553,38 @@ fn a_restart_resends_with_the_same_request_id() {
             .contains("delivering a batch sealed before the last stop")
     );
 }
+
+/// 413 is permanent, as in Firehose: no retries, the records go to the error
+/// destination at once (where Firehose would not back them up).
+#[test]
+fn a_413_sends_the_records_to_the_error_output_without_retrying() {
+    let rx = Receiver::start(&[Reply::Status(413)]);
+    let mut d = Daemon::start(&config(&rx.url(), "", ""));
+    let records = lines(2, "big");
+    put(&d, &records);
+    let errors = wait_for_objects(
+        &d,
+        &d.path("s3/errors/http-endpoint-failed"),
+        1,
+        Duration::from_secs(10),
+    );
+    assert!(d.stop().success());
+    assert_eq!(rx.seen().len(), 1, "a 413 was retried");
+    let first: Value = serde_json::from_str(
+        String::from_utf8_lossy(&errors[0].1)
+            .lines()
+            .next()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(first["errorCode"], "HttpEndpoint.DestinationException");
+    assert_eq!(first["attemptsMade"], 1);
+    assert!(
+        first["errorMessage"].as_str().unwrap().contains("413"),
+        "{first}"
+    );
+    assert_eq!(
+        B64.decode(first["rawData"].as_str().unwrap()).unwrap(),
+        records[0].as_bytes()
+    );
+}

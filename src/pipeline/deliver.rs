@@ -21,7 +21,7 @@ use crate::keys::{KeyContext, KeyLayout, Prefix, object_suffix};
 use crate::output::{Failure, Output};
 use crate::record::now_ms;
 use crate::sinks::retry::Backoff;
-use crate::sinks::{Object, Sink, SinkError};
+use crate::sinks::{FailureKind, Object, Sink, SinkError};
 use crate::spool::{RangeSet, Seal, Spool};
 use crate::telemetry;
 
@@ -285,11 +285,12 @@ impl Deliverer {
                 }
                 Err(e) => e,
             };
-            if gives_up && started.elapsed() >= self.retry_duration {
+            let permanent = error.kind == FailureKind::Permanent;
+            if gives_up && (permanent || started.elapsed() >= self.retry_duration) {
                 tracing::error!(
                     stream = %self.stream, destination = %sink.describe(), key = %object.key,
                     attempts = attempt, code = %error.code, error = %error.message,
-                    "delivery failed for the whole retry duration, sending the records to the error output"
+                    permanent, "delivery failed for the whole retry duration or for good, sending the records to the error output"
                 );
                 return Err(failure(&error, attempt));
             }

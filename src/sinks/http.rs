@@ -102,6 +102,15 @@ impl HttpSink {
             }
         }
         let text = String::from_utf8_lossy(&body);
+        if status == reqwest::StatusCode::PAYLOAD_TOO_LARGE {
+            return Err(SinkError {
+                kind: FailureKind::Permanent,
+                code: "HttpEndpoint.DestinationException".into(),
+                message: format!(
+                    "Received the following response from the endpoint destination. 413: {text}"
+                ),
+            });
+        }
         if status != reqwest::StatusCode::OK {
             return Err(failure(
                 "HttpEndpoint.DestinationException",

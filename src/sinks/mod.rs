@@ -25,6 +25,9 @@ pub enum FailureKind {
     Transient,
     /// Permission, missing bucket or folder: needs an operator.
     Configuration,
+    /// The destination refuses this payload for good (HTTP 413): retrying cannot
+    /// help, so its records go to the error output at once.
+    Permanent,
 }
 
 /// A failed delivery attempt, with the code Firehose would log (`S3.AccessDenied`).

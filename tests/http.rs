@@ -588,3 +588,41 @@ fn a_413_sends_the_records_to_the_error_output_without_retrying() {
         records[0].as_bytes()
     );
 }
+
+/// boto3's DescribeDeliveryStream shows the endpoint as Firehose does, with the
+/// error destination as its S3 configuration.
+#[test]
+fn describe_shows_the_http_endpoint() {
+    let config = config(
+        "https://collector.example/firehose",
+        "",
+        ", name = \"collector\", content_encoding = \"gzip\", common_attributes = { env = \"prod\" }",
+    );
+    let d = Daemon::start(&config);
+    let described = py_json("firehose_client.py", &[&d.url(), "describe", "h"]);
+    let dest = &described["DeliveryStreamDescription"]["Destinations"][0];
+    let http = &dest["HttpEndpointDestinationDescription"];
+    assert_eq!(
+        http["EndpointConfiguration"],
+        json!({ "Url": "https://collector.example/firehose", "Name": "collector" })
+    );
+    assert_eq!(http["RequestConfiguration"]["ContentEncoding"], "GZIP");
+    assert_eq!(
+        http["RequestConfiguration"]["CommonAttributes"],
+        json!([{ "AttributeName": "env", "AttributeValue": "prod" }])
+    );
+    assert_eq!(http["RetryOptions"]["DurationInSeconds"], 60);
+    assert_eq!(http["S3BackupMode"], "FailedDataOnly");
+    let s3 = &http["S3DestinationDescription"];
+    assert!(
+        s3["BucketARN"]
+            .as_str()
+            .unwrap()
+            .starts_with("arn:sluice:local:::")
+    );
+    assert_eq!(
+        s3["ErrorOutputPrefix"],
+        "errors/!{firehose:error-output-type}/"
+    );
+    assert!(dest.get("ExtendedS3DestinationDescription").is_none());
+}

@@ -9,7 +9,10 @@ use serde_json::{Value, json};
 use super::ApiState;
 use super::error::{ApiError, ErrorKind};
 use super::firehose::{check_stream_name, find_stream};
-use crate::config::{DestinationConfig, ObjectDestination, StreamConfig};
+use crate::config::{
+    DestinationConfig, HttpContentEncoding, LocalDestination, ObjectDestination, S3Destination,
+    StreamConfig,
+};
 
 /// Firehose's default page size for `ListDeliveryStreams`.
 const DEFAULT_LIST_LIMIT: usize = 10;
@@ -114,22 +117,13 @@ fn required_name(body: &[u8]) -> Result<String, ApiError> {
         .ok_or_else(|| ApiError::new(ErrorKind::Validation, "DeliveryStreamName is required"))
 }
 
-/// The destination as an `ExtendedS3DestinationDescription`, with every member the
-/// model requires materialised. A local folder is shown with a `sluice` ARN.
+/// The destination as Firehose describes it, with every member the model requires
+/// materialised: an `ExtendedS3DestinationDescription` for object destinations (a
+/// local folder gets a `sluice` ARN), an `HttpEndpointDestinationDescription` with
+/// its error destination as the S3 configuration for HTTP endpoints.
 fn destination_description(config: &StreamConfig) -> Value {
-    let bucket_arn = match &config.destination {
-        DestinationConfig::Local(local) => format!("arn:sluice:local:::{}", local.path.display()),
-        DestinationConfig::S3(s3) => format!("arn:aws:s3:::{}", s3.bucket),
-        DestinationConfig::Http(http) => match &http.error_destination {
-            ObjectDestination::Local(local) => {
-                format!("arn:sluice:local:::{}", local.path.display())
-            }
-            ObjectDestination::S3(s3) => format!("arn:aws:s3:::{}", s3.bucket),
-        },
-    };
     let mut s3 = json!({
         "RoleARN": "arn:aws:iam::000000000000:role/sluice",
-        "BucketARN": bucket_arn,
         "Prefix": config.destination.prefix(),
         "ErrorOutputPrefix": config.destination.error_output_prefix(),
         "BufferingHints": {
@@ -138,13 +132,52 @@ fn destination_description(config: &StreamConfig) -> Value {
         },
         "CompressionFormat": config.compression.firehose_name(),
         "EncryptionConfiguration": { "NoEncryptionConfig": "NoEncryption" },
-        "S3BackupMode": "Disabled",
     });
-    if let (Some(ext), Some(map)) = (&config.file_extension, s3.as_object_mut()) {
-        map.insert("FileExtension".into(), json!(ext));
-    }
-    json!({
-        "DestinationId": "destinationId-000000000001",
-        "ExtendedS3DestinationDescription": s3,
-    })
+    let (bucket_arn, description) = match &config.destination {
+        DestinationConfig::Local(local) => (local_arn(local), "ExtendedS3DestinationDescription"),
+        DestinationConfig::S3(s3) => (s3_arn(s3), "ExtendedS3DestinationDescription"),
+        DestinationConfig::Http(http) => (
+            match &http.error_destination {
+                ObjectDestination::Local(local) => local_arn(local),
+                ObjectDestination::S3(s3) => s3_arn(s3),
+            },
+            "HttpEndpointDestinationDescription",
+        ),
+    };
+    s3["BucketARN"] = json!(bucket_arn);
+    let backup = config.destination.layout().backup_prefix.is_some();
+    let destination = match &config.destination {
+        DestinationConfig::Http(http) => json!({
+            "EndpointConfiguration": { "Url": http.url, "Name": http.name.as_deref().unwrap_or(&config.name) },
+            "BufferingHints": s3["BufferingHints"].clone(),
+            "RequestConfiguration": {
+                "ContentEncoding": match http.content_encoding {
+                    HttpContentEncoding::None => "NONE",
+                    HttpContentEncoding::Gzip => "GZIP",
+                },
+                "CommonAttributes": http.common_attributes.iter()
+                    .map(|(k, v)| json!({ "AttributeName": k, "AttributeValue": v }))
+                    .collect::<Vec<_>>(),
+            },
+            "RetryOptions": { "DurationInSeconds": http.retry_duration_seconds },
+            "S3BackupMode": if backup { "AllData" } else { "FailedDataOnly" },
+            "S3DestinationDescription": s3,
+        }),
+        _ => {
+            s3["S3BackupMode"] = json!(if backup { "Enabled" } else { "Disabled" });
+            if let Some(ext) = &config.file_extension {
+                s3["FileExtension"] = json!(ext);
+            }
+            s3
+        }
+    };
+    json!({ "DestinationId": "destinationId-000000000001", description: destination })
+}
+
+fn local_arn(local: &LocalDestination) -> String {
+    format!("arn:sluice:local:::{}", local.path.display())
+}
+
+fn s3_arn(s3: &S3Destination) -> String {
+    format!("arn:aws:s3:::{}", s3.bucket)
 }

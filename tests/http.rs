@@ -470,11 +470,9 @@ fn make_certificates(dir: &std::path::Path) {
 fn https_with_a_private_ca_needs_ca_file() {
     let certs = tempfile::tempdir().unwrap();
     make_certificates(certs.path());
-    let port = free_port();
     let out = certs.path().join("received.jsonl");
     let mut receiver = std::process::Command::new(tools().python())
         .arg(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/py/https_receiver.py"))
-        .arg(port.to_string())
         .arg(certs.path().join("leaf.pem"))
         .arg(certs.path().join("leaf.key"))
         .arg(&out)
@@ -483,8 +481,13 @@ fn https_with_a_private_ca_needs_ca_file() {
         .unwrap();
     let stdout = receiver.stdout.take();
     let _receiver = KillOnDrop(receiver);
-    let mut ready = [0u8; 5];
-    stdout.unwrap().read_exact(&mut ready).unwrap();
+    let mut ready = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout.unwrap()), &mut ready).unwrap();
+    let port: u16 = ready
+        .trim()
+        .strip_prefix("ready ")
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("the HTTPS receiver did not start: {ready:?}"));
     let url = format!("https://127.0.0.1:{port}/ingest");
     let untrusted = Daemon::start(&config(&url, "", ""));
     let records = lines(3, "tls");

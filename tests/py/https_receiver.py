@@ -1,7 +1,8 @@
 """A Firehose HTTP endpoint over TLS, for testing `ca_file`: answers every POST with
-200 and the request's id, and appends {"requestId", "records"} lines to OUT.
+200 and the request's id, and appends {"requestId", "records"} lines to OUT. It
+listens on a free loopback port and prints "ready <port>" once it accepts.
 
-Usage: https_receiver.py PORT CERT KEY OUT
+Usage: https_receiver.py CERT KEY OUT
 """
 import base64
 import gzip
@@ -18,7 +19,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             body = gzip.decompress(body)
         request = json.loads(body)
         records = [base64.b64decode(r["data"]).decode() for r in request["records"]]
-        with open(sys.argv[4], "a") as out:
+        with open(sys.argv[3], "a") as out:
             out.write(json.dumps({"requestId": request["requestId"], "records": records}) + "\n")
         answer = json.dumps({"requestId": request["requestId"], "timestamp": 1}).encode()
         self.send_response(200)
@@ -31,9 +32,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         pass
 
 
-server = http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), Handler)
+server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
 context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-context.load_cert_chain(sys.argv[2], sys.argv[3])
+context.load_cert_chain(sys.argv[1], sys.argv[2])
 server.socket = context.wrap_socket(server.socket, server_side=True)
-print("ready", flush=True)
+print("ready", server.server_address[1], flush=True)
 server.serve_forever()

@@ -228,18 +228,7 @@ fn config(url: &str, stream_extra: &str, extra: &str) -> String {
 }
 
 fn put(d: &Daemon, records: &[String]) {
-    let recs: Vec<_> = records
-        .iter()
-        .map(|r| json!({ "Data": B64.encode(r) }))
-        .collect();
-    let body = json!({ "DeliveryStreamName": "h", "Records": recs }).to_string();
-    let r = firehose(d.addr, "PutRecordBatch", &body);
-    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
-    assert_eq!(r.json()["FailedPutCount"], json!(0));
-}
-
-fn lines(n: usize, tag: &str) -> Vec<String> {
-    (0..n).map(|i| format!("{{\"{tag}\":{i}}}\n")).collect()
+    assert!(put_batch(d.addr, "h", records), "not acknowledged");
 }
 
 fn as_strings(records: &[Vec<u8>]) -> Vec<String> {
@@ -263,7 +252,7 @@ fn records_arrive_with_firehose_s_headers_and_body_and_all_data_is_backed_up() {
         "prefix = \"backup/\", error_output_prefix",
     );
     let mut d = Daemon::start(&config);
-    let records = lines(30, "r");
+    let records = json_lines(30, "r");
     put(&d, &records);
     let seen = rx.wait_for(1, &d);
     assert!(d.stop().success());
@@ -293,7 +282,7 @@ fn records_arrive_with_firehose_s_headers_and_body_and_all_data_is_backed_up() {
 fn gzip_bodies_are_sent_with_content_encoding() {
     let rx = Receiver::start(&[]);
     let mut d = Daemon::start(&config(&rx.url(), "", ", content_encoding = \"gzip\""));
-    let records = lines(100, "g");
+    let records = json_lines(100, "g");
     put(&d, &records);
     let seen = rx.wait_for(1, &d);
     assert!(d.stop().success());
@@ -311,7 +300,7 @@ fn failures_are_retried_with_the_same_request_id() {
         Reply::WrongRequestId,
     ]);
     let mut d = Daemon::start(&config(&rx.url(), "", ""));
-    put(&d, &lines(5, "retry"));
+    put(&d, &json_lines(5, "retry"));
     let seen = rx.wait_for(4, &d);
     assert!(d.stop().success());
     assert_eq!(seen.len(), 4);
@@ -330,7 +319,7 @@ fn failures_are_retried_with_the_same_request_id() {
 fn a_slow_receiver_times_out_and_is_retried() {
     let rx = Receiver::start(&[Reply::Slow(Duration::from_secs(4))]);
     let mut d = Daemon::start(&config(&rx.url(), "", ", request_timeout_seconds = 1"));
-    put(&d, &lines(3, "slow"));
+    put(&d, &json_lines(3, "slow"));
     let seen = rx.wait_for(2, &d);
     assert!(d.stop().success());
     assert_eq!(seen[0].request_id, seen[1].request_id);
@@ -350,7 +339,7 @@ fn a_receiver_down_past_the_retry_duration_sends_records_to_the_error_output() {
     let config =
         config(&url, "", "").replace("retry_duration_seconds = 60", "retry_duration_seconds = 2");
     let mut d = Daemon::start(&config);
-    let records = lines(4, "down");
+    let records = json_lines(4, "down");
     put(&d, &records);
     let errors = wait_for_objects(
         &d,
@@ -490,13 +479,9 @@ fn https_with_a_private_ca_needs_ca_file() {
         .unwrap_or_else(|| panic!("the HTTPS receiver did not start: {ready:?}"));
     let url = format!("https://127.0.0.1:{port}/ingest");
     let untrusted = Daemon::start(&config(&url, "", ""));
-    let records = lines(3, "tls");
+    let records = json_lines(3, "tls");
     put(&untrusted, &records);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !untrusted.log().contains("delivery failed, will retry") {
-        assert!(Instant::now() < deadline, "{}", untrusted.log());
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    untrusted.wait_for_log("delivery failed, will retry");
     assert!(
         untrusted.log().to_lowercase().contains("certificate"),
         "{}",
@@ -543,14 +528,14 @@ impl Drop for KillOnDrop {
 fn a_restart_resends_with_the_same_request_id() {
     let rx = Receiver::start(&[Reply::Status(500)]);
     let d = Daemon::start(&config(&rx.url(), "", ""));
-    put(&d, &lines(7, "crash"));
+    put(&d, &json_lines(7, "crash"));
     rx.wait_for(1, &d);
     let dir = d.into_dir(); // SIGKILL while the batch waits for its retry
     let mut d = Daemon::start_in(dir, &config(&rx.url(), "", ""));
     let seen = rx.wait_for(2, &d);
     assert!(d.stop().success());
     assert_eq!(seen[1].request_id, seen[0].request_id);
-    assert_eq!(as_strings(&seen[1].records), lines(7, "crash"));
+    assert_eq!(as_strings(&seen[1].records), json_lines(7, "crash"));
     assert!(
         d.log()
             .contains("delivering a batch sealed before the last stop")
@@ -563,7 +548,7 @@ fn a_restart_resends_with_the_same_request_id() {
 fn a_413_sends_the_records_to_the_error_output_without_retrying() {
     let rx = Receiver::start(&[Reply::Status(413)]);
     let mut d = Daemon::start(&config(&rx.url(), "", ""));
-    let records = lines(2, "big");
+    let records = json_lines(2, "big");
     put(&d, &records);
     let errors = wait_for_objects(
         &d,

@@ -5,7 +5,6 @@
 mod common;
 
 use std::io::Read;
-use std::time::Duration;
 
 use base64::Engine;
 use common::*;
@@ -24,15 +23,9 @@ fn s3_config(s3: &Seaweed, stream_extra: &str, extra: &str) -> String {
     )
 }
 
-/// Puts `records` with PutRecordBatch; true if all were acknowledged.
+/// Puts `records` to the stream `s`; true if all were acknowledged.
 fn put(d: &Daemon, records: &[String]) -> bool {
-    let recs: Vec<_> = records
-        .iter()
-        .map(|r| json!({ "Data": B64.encode(r) }))
-        .collect();
-    let body = json!({ "DeliveryStreamName": "s", "Records": recs }).to_string();
-    let r = firehose(d.addr, "PutRecordBatch", &body);
-    r.status == 200 && r.json()["FailedPutCount"] == json!(0)
+    put_batch(d.addr, "s", records)
 }
 
 fn gunzip(body: &[u8]) -> String {
@@ -41,10 +34,6 @@ fn gunzip(body: &[u8]) -> String {
         .read_to_string(&mut out)
         .expect("gzip object");
     out
-}
-
-fn lines(n: usize, tag: &str) -> Vec<String> {
-    (0..n).map(|i| format!("{{\"{tag}\":{i}}}\n")).collect()
 }
 
 #[test]
@@ -57,7 +46,7 @@ fn objects_land_under_firehose_keys_with_their_bytes_and_encoding() {
          error_output_prefix = \"errors/!{firehose:error-output-type}/!{timestamp:yyyy/MM}/\"",
     );
     let mut d = Daemon::start(&config);
-    let records = lines(300, "n");
+    let records = json_lines(300, "n");
     assert!(put(&d, &records[..150]));
     assert!(put(&d, &records[150..]));
     assert!(d.stop().success(), "{}", d.log());
@@ -107,17 +96,13 @@ fn an_outage_delays_delivery_and_loses_nothing() {
     let mut s3 = Seaweed::start();
     let config = s3_config(&s3, "buffering = { size_mb = 1, interval_seconds = 1 }", "");
     let mut d = Daemon::start(&config);
-    let before = lines(100, "before");
+    let before = json_lines(100, "before");
     assert!(put(&d, &before));
     s3.wait_for(BUCKET, "", 1, &d);
     s3.kill();
-    let during = lines(100, "during");
+    let during = json_lines(100, "during");
     assert!(put(&d, &during), "puts are acknowledged while S3 is down");
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    while !d.log().contains("delivery failed, will retry") {
-        assert!(std::time::Instant::now() < deadline, "{}", d.log());
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    d.wait_for_log("delivery failed, will retry");
     s3.run();
     let objects = s3.wait_for(BUCKET, "", 2, &d);
     assert!(d.stop().success());
@@ -156,16 +141,9 @@ fn a_retry_duration_that_runs_out_sends_records_to_the_error_output() {
         s3.endpoint, S3_USER.0, S3_USER.1
     );
     let mut d = Daemon::start(&config);
-    let records = lines(5, "lost?");
+    let records = json_lines(5, "lost?");
     assert!(put(&d, &records));
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    while !d
-        .log()
-        .contains("delivery failed for the whole retry duration")
-    {
-        assert!(std::time::Instant::now() < deadline, "{}", d.log());
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    d.wait_for_log("delivery failed for the whole retry duration");
     assert!(d.log().contains("S3.AccessDenied"), "{}", d.log());
     s3.admin(&["create-bucket", "later-bucket"]);
     let errors = s3.wait_for("later-bucket", "errors/delivery-failed/", 1, &d);
@@ -207,13 +185,9 @@ fn wrong_credentials_are_reported_and_nothing_is_lost() {
     let wrong = s3_config(&s3, "buffering = { size_mb = 1, interval_seconds = 1 }", "")
         .replace(S3_USER.1, "not-the-secret");
     let d = Daemon::start(&wrong);
-    let records = lines(50, "kept");
+    let records = json_lines(50, "kept");
     assert!(put(&d, &records));
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    while !d.log().contains("S3.SignatureDoesNotMatch") {
-        assert!(std::time::Instant::now() < deadline, "{}", d.log());
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    d.wait_for_log("S3.SignatureDoesNotMatch");
     assert!(!d.log().contains("not-the-secret"), "the secret is logged");
     let dir = d.into_dir(); // stopped without delivering: the records are in the spool
     let right = s3_config(&s3, "buffering = { size_mb = 1, interval_seconds = 1 }", "");
@@ -255,7 +229,7 @@ fn profile_credentials_and_source_backup() {
         &config,
         &[("AWS_SHARED_CREDENTIALS_FILE", credentials.to_str().unwrap())],
     );
-    let records = lines(40, "b");
+    let records = json_lines(40, "b");
     assert!(put(&d, &records));
     assert!(d.stop().success(), "{}", d.log());
     let objects = s3.objects(BUCKET);

@@ -14,34 +14,8 @@ use std::time::{Duration, Instant};
 use base64::Engine;
 use common::*;
 use rand::{Rng, SeedableRng};
-use serde_json::json;
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
-
-/// A PutRecordBatch body of `records` (each a line, base64-encoded).
-fn batch_body(stream: &str, records: &[String]) -> String {
-    let recs: Vec<_> = records
-        .iter()
-        .map(|r| json!({ "Data": B64.encode(r) }))
-        .collect();
-    json!({ "DeliveryStreamName": stream, "Records": recs }).to_string()
-}
-
-/// Puts `records`; true only if every one was acknowledged.
-fn put_all(addr: std::net::SocketAddr, stream: &str, records: &[String]) -> bool {
-    let target = format!("{FIREHOSE_TARGET}.PutRecordBatch");
-    let reply = http(
-        addr,
-        "POST",
-        "/",
-        &[
-            ("X-Amz-Target", &target),
-            ("Content-Type", "application/x-amz-json-1.1"),
-        ],
-        batch_body(stream, records).as_bytes(),
-    );
-    matches!(reply, Ok(r) if r.status == 200 && r.json()["FailedPutCount"] == json!(0))
-}
 
 /// Every record (line) in the objects under `root`, gunzipping `.gz` objects.
 fn delivered_lines(root: &Path) -> Vec<String> {
@@ -184,7 +158,7 @@ impl Load {
                         let records: Vec<String> = (0..50)
                             .map(|i| format!("r{round}-p{p}-b{n}-i{i} {padding}\n"))
                             .collect();
-                        if put_all(addr, "chaos", &records) {
+                        if put_batch(addr, "chaos", &records) {
                             acked.extend(records);
                         }
                     }
@@ -218,7 +192,7 @@ fn spooled_and_killed(n: usize, error_prefix: &str) -> (tempfile::TempDir, Strin
     let d = Daemon::start(&config);
     let records: Vec<String> = (0..n).map(|i| format!("{{\"record\":{i:04}}}\n")).collect();
     for chunk in records.chunks(10) {
-        assert!(put_all(d.addr, "s", chunk));
+        assert!(put_batch(d.addr, "s", chunk));
     }
     (d.into_dir(), config, records)
 }
@@ -235,7 +209,7 @@ fn a_torn_write_at_the_end_is_cut_off_and_everything_acknowledged_is_delivered()
     let mut d = Daemon::start_in(dir, &config);
     assert!(d.log().contains("cut a torn write"), "{}", d.log());
     // The cut spool takes new records after the recovered ones.
-    assert!(put_all(d.addr, "s", &["{\"after\":1}\n".to_string()]));
+    assert!(put_batch(d.addr, "s", &["{\"after\":1}\n".to_string()]));
     assert!(d.stop().success());
     let mut expected: Vec<String> = records.iter().map(|r| r.trim_end().to_string()).collect();
     expected.push("{\"after\":1}".into());
@@ -471,7 +445,7 @@ fn a_full_disk_answers_503_and_recovers_by_itself() {
     std::fs::remove_file(dir.path().join("blocked")).unwrap();
     let deadline = Instant::now() + Duration::from_secs(60);
     let after = vec![format!("after {}\n", "z".repeat(1000))];
-    while !put_all(addr, "s", &after) {
+    while !put_batch(addr, "s", &after) {
         assert!(
             Instant::now() < deadline,
             "never recovered:\n{}",

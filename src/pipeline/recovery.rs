@@ -28,11 +28,7 @@ impl Recovering {
         if recovery.pending.is_empty() && recovery.delivered.is_empty() {
             return None;
         }
-        let horizon = recovery
-            .pending
-            .iter()
-            .map(|s| s.seqs.end())
-            .fold(recovery.delivered.end(), u64::max);
+        let horizon = recovery.horizon;
         let rebuilds = recovery
             .pending
             .into_iter()

@@ -23,6 +23,7 @@ mod segment;
 mod shared;
 mod writer;
 
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -83,6 +84,8 @@ pub struct Recovery {
     pub pending: Vec<Seal>,
     /// Records above the watermark that are already delivered.
     pub delivered: RangeSet,
+    /// Records from here on are in no batch sealed before the stop.
+    pub horizon: u64,
 }
 
 /// A stream's spool, shared by its ingest handle and its runner.
@@ -118,55 +121,17 @@ impl Spool {
         let ledger = ledger::Ledger::open(&dir, sync).map_err(io_err)?;
         let watermark = ledger.watermark();
         let mut segments = segment::list(&dir).map_err(io_err)?;
-        // Finish deletions a stop interrupted.
-        let bases: Vec<u64> = segments.keys().copied().collect();
-        for w in bases.windows(2).filter(|w| w[1] <= watermark) {
-            std::fs::remove_file(segment::path(&dir, w[0])).map_err(io_err)?;
-            segments.remove(&w[0]);
-        }
         // No new record may take a number the ledger already knows.
         let horizon = ledger
             .pending()
             .map(|s| s.seqs.end())
             .fold(watermark.max(ledger.delivered().end()), u64::max);
-        let tail = match segments.keys().next_back() {
-            Some(&last) => {
-                let tail = segment::open_tail(&dir, last)?;
-                if tail.truncated > 0 {
-                    tracing::warn!(
-                        stream,
-                        segment = last,
-                        bytes = tail.truncated,
-                        "cut a torn write off the end of the spool (it was never acknowledged)"
-                    );
-                }
-                segments.insert(last, tail.len);
-                (last, tail.file, tail.len, tail.next_seq)
-            }
-            None => (
-                horizon,
-                segment::create(&dir, horizon).map_err(io_err)?,
-                segment::HEADER_LEN,
-                horizon,
-            ),
-        };
-        let tail = if tail.3 < horizon {
-            // Records the ledger knows are gone: only a machine crash with
-            // `durability = "buffered"` can do that. Number new records after them.
-            tracing::error!(
-                stream,
-                missing_from = tail.3,
-                missing_to = horizon,
-                "records sealed for delivery are missing from the spool (lost in a machine crash?)"
-            );
-            let file = segment::create(&dir, horizon).map_err(io_err)?;
-            (horizon, file, segment::HEADER_LEN, horizon)
-        } else {
-            tail
-        };
-        segments.entry(tail.0).or_insert(segment::HEADER_LEN);
-        let (base, file, len, next_seq) = tail;
-        let first_segment = segments.keys().next().copied().unwrap_or(base);
+        let Appending {
+            base,
+            file,
+            len,
+            next_seq,
+        } = appending_segment(stream, &dir, &mut segments, horizon)?;
         let size: u64 = segments.values().sum();
         let (committed, _) = watch::channel(Position {
             segment: base,
@@ -186,13 +151,17 @@ impl Spool {
             committed,
         });
         telemetry::spool_bytes(stream, size);
+        // Finish deletions a stop interrupted.
+        shared.delete_below(watermark);
         shared.report_backlog();
+        let first_segment = shared.segments().keys().next().copied().unwrap_or(base);
         let recovery = Recovery {
             pending: ledger.pending().cloned().collect(),
             delivered: ledger.delivered().clone(),
+            horizon,
         };
         tracing::info!(
-            stream, dir = %dir.display(), bytes = size, undelivered_records = next_seq.saturating_sub(watermark + recovery.delivered.len()),
+            stream, dir = %dir.display(), bytes = shared.size.load(Ordering::Acquire), undelivered_records = next_seq.saturating_sub(watermark + recovery.delivered.len()),
             sealed_batches = recovery.pending.len(), durability = ?config.durability, "spool opened"
         );
         let (tx, rx) = mpsc::unbounded_channel();
@@ -303,6 +272,63 @@ impl Spool {
         }
         Ok(())
     }
+}
+
+/// The segment appends go to, and where in it.
+struct Appending {
+    base: u64,
+    file: File,
+    len: u64,
+    next_seq: u64,
+}
+
+/// Opens the last segment for appending, cutting off a torn write, or starts one
+/// when there is none or when it lacks records the ledger knows (`horizon`).
+fn appending_segment(
+    stream: &str,
+    dir: &Path,
+    segments: &mut BTreeMap<u64, u64>,
+    horizon: u64,
+) -> Result<Appending, OpenError> {
+    if let Some(&last) = segments.keys().next_back() {
+        let tail = segment::open_tail(dir, last)?;
+        if tail.truncated > 0 {
+            tracing::warn!(
+                stream,
+                segment = last,
+                bytes = tail.truncated,
+                "cut a torn write off the end of the spool (it was never acknowledged)"
+            );
+        }
+        segments.insert(last, tail.len);
+        if tail.next_seq >= horizon {
+            return Ok(Appending {
+                base: last,
+                file: tail.file,
+                len: tail.len,
+                next_seq: tail.next_seq,
+            });
+        }
+        // Records the ledger knows are gone: only a machine crash with
+        // `durability = "buffered"` can do that. Number new records after them.
+        tracing::error!(
+            stream,
+            missing_from = tail.next_seq,
+            missing_to = horizon,
+            "records sealed for delivery are missing from the spool (lost in a machine crash?)"
+        );
+    }
+    let file = segment::create(dir, horizon).map_err(|source| OpenError::Io {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    segments.insert(horizon, segment::HEADER_LEN);
+    Ok(Appending {
+        base: horizon,
+        file,
+        len: segment::HEADER_LEN,
+        next_seq: horizon,
+    })
 }
 
 fn lock_ledger(ledger: &Mutex<ledger::Ledger>) -> MutexGuard<'_, ledger::Ledger> {

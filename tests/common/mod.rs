@@ -128,6 +128,19 @@ impl Daemon {
         }
     }
 
+    /// Waits until the log contains `text` (30 s at most), or panics with the log.
+    pub fn wait_for_log(&self, text: &str) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !self.log().contains(text) {
+            assert!(
+                Instant::now() < deadline,
+                "no `{text}` in the log:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     /// Takes back the scratch folder (to restart a daemon on the same data).
     pub fn into_dir(mut self) -> tempfile::TempDir {
         if let Some(mut c) = self.child.take() {
@@ -237,6 +250,39 @@ pub fn firehose(addr: SocketAddr, op: &str, body: &str) -> Reply {
         body.as_bytes(),
     )
     .expect("request to sluice")
+}
+
+/// Puts `records` with PutRecordBatch (each base64-encoded); true only if every
+/// one was acknowledged (a refused connection is false, not a panic).
+pub fn put_batch(addr: SocketAddr, stream: &str, records: &[String]) -> bool {
+    let body = batch_body(stream, records);
+    let target = format!("{FIREHOSE_TARGET}.PutRecordBatch");
+    let reply = http(
+        addr,
+        "POST",
+        "/",
+        &[
+            ("X-Amz-Target", &target),
+            ("Content-Type", "application/x-amz-json-1.1"),
+        ],
+        body.as_bytes(),
+    );
+    matches!(reply, Ok(r) if r.status == 200 && r.json()["FailedPutCount"] == serde_json::json!(0))
+}
+
+/// A PutRecordBatch body of `records` (each base64-encoded).
+pub fn batch_body(stream: &str, records: &[String]) -> String {
+    use base64::Engine;
+    let recs: Vec<_> = records
+        .iter()
+        .map(|r| serde_json::json!({ "Data": base64::engine::general_purpose::STANDARD.encode(r) }))
+        .collect();
+    serde_json::json!({ "DeliveryStreamName": stream, "Records": recs }).to_string()
+}
+
+/// `n` JSON records, one a line: `{"<tag>":<i>}`.
+pub fn json_lines(n: usize, tag: &str) -> Vec<String> {
+    (0..n).map(|i| format!("{{\"{tag}\":{i}}}\n")).collect()
 }
 
 /// Every object under `root`, as (path relative to root, bytes), sorted by path.

@@ -238,6 +238,11 @@ pub fn http(
 
 /// Calls a Firehose operation with a raw JSON body.
 pub fn firehose(addr: SocketAddr, op: &str, body: &str) -> Reply {
+    try_firehose(addr, op, body).expect("request to sluice")
+}
+
+/// As `firehose`, with a connection failure returned rather than panicked on.
+pub fn try_firehose(addr: SocketAddr, op: &str, body: &str) -> std::io::Result<Reply> {
     let target = format!("{FIREHOSE_TARGET}.{op}");
     http(
         addr,
@@ -249,24 +254,12 @@ pub fn firehose(addr: SocketAddr, op: &str, body: &str) -> Reply {
         ],
         body.as_bytes(),
     )
-    .expect("request to sluice")
 }
 
 /// Puts `records` with PutRecordBatch (each base64-encoded); true only if every
 /// one was acknowledged (a refused connection is false, not a panic).
 pub fn put_batch(addr: SocketAddr, stream: &str, records: &[String]) -> bool {
-    let body = batch_body(stream, records);
-    let target = format!("{FIREHOSE_TARGET}.PutRecordBatch");
-    let reply = http(
-        addr,
-        "POST",
-        "/",
-        &[
-            ("X-Amz-Target", &target),
-            ("Content-Type", "application/x-amz-json-1.1"),
-        ],
-        body.as_bytes(),
-    );
+    let reply = try_firehose(addr, "PutRecordBatch", &batch_body(stream, records));
     matches!(reply, Ok(r) if r.status == 200 && r.json()["FailedPutCount"] == serde_json::json!(0))
 }
 

@@ -24,20 +24,45 @@ pub struct ErrorRecord<'a> {
     pub raw_data: &'a [u8],
 }
 
+/// A record that did not convert to the stream's format: Firehose names the error
+/// fields `lastErrorCode` and `lastErrorMessage` for these (contract §4.2).
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConversionErrorRecord<'a> {
+    pub attempts_made: u32,
+    pub arrival_timestamp: i64,
+    pub last_error_code: &'a str,
+    pub last_error_message: &'a str,
+    pub attempt_ending_timestamp: i64,
+    #[serde(serialize_with = "base64_bytes")]
+    pub raw_data: &'a [u8],
+}
+
 impl ErrorRecord<'_> {
     /// The record as one NDJSON line, newline included.
     pub fn to_line(&self) -> Vec<u8> {
-        let mut line = serde_json::to_vec(self).unwrap_or_else(|e| {
-            // Serializing strings, numbers and base64 cannot fail; keep the raw data anyway.
-            format!(
-                "{{\"errorCode\":\"Sluice.InternalError\",\"errorMessage\":\"{e}\",\"rawData\":\"{}\"}}",
-                base64::engine::general_purpose::STANDARD.encode(self.raw_data)
-            )
-            .into_bytes()
-        });
-        line.push(b'\n');
-        line
+        line(self, self.raw_data)
     }
+}
+
+impl ConversionErrorRecord<'_> {
+    /// The record as one NDJSON line, newline included.
+    pub fn to_line(&self) -> Vec<u8> {
+        line(self, self.raw_data)
+    }
+}
+
+fn line(record: &impl Serialize, raw_data: &[u8]) -> Vec<u8> {
+    let mut line = serde_json::to_vec(record).unwrap_or_else(|e| {
+        // Serializing strings, numbers and base64 cannot fail; keep the raw data anyway.
+        format!(
+            "{{\"errorCode\":\"Sluice.InternalError\",\"errorMessage\":\"{e}\",\"rawData\":\"{}\"}}",
+            base64::engine::general_purpose::STANDARD.encode(raw_data)
+        )
+        .into_bytes()
+    });
+    line.push(b'\n');
+    line
 }
 
 fn base64_bytes<S: serde::Serializer>(data: &&[u8], s: S) -> Result<S::Ok, S::Error> {

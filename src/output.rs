@@ -12,6 +12,10 @@ pub const DELIVERY_FAILED: &str = "delivery-failed";
 /// duration (Firehose's).
 pub const HTTP_ENDPOINT_FAILED: &str = "http-endpoint-failed";
 
+/// The error output type of records that did not convert to the stream's format
+/// (Firehose's).
+pub const FORMAT_CONVERSION_FAILED: &str = "format-conversion-failed";
+
 /// The kind of object a batch becomes.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum Output {
@@ -26,6 +30,13 @@ pub enum Output {
         /// Why delivery failed, for `delivery-failed` batches: each record's error
         /// line is rebuilt from it, so a restart writes the same bytes.
         failure: Option<Failure>,
+    },
+    /// `format-conversion-failed` error records. The batch holds the raw records
+    /// (on a rebuild, all of the data batch's): each record's error is found by
+    /// converting it again, so the seal carries no per-record text.
+    ConversionErrors {
+        /// When conversion failed, in epoch milliseconds.
+        ending_ms: i64,
     },
 }
 
@@ -43,8 +54,15 @@ impl Output {
     pub fn error_output_type(&self) -> Option<&str> {
         match self {
             Self::Errors { output_type, .. } => Some(output_type),
+            Self::ConversionErrors { .. } => Some(FORMAT_CONVERSION_FAILED),
             Self::Data | Self::Backup => None,
         }
+    }
+
+    /// Whether the batch goes to the error output (retried until stored, never
+    /// compressed).
+    pub fn is_error_output(&self) -> bool {
+        self.error_output_type().is_some()
     }
 }
 

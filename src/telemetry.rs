@@ -44,6 +44,19 @@ pub fn delivered(stream: &str, records: usize, stored_bytes: usize) {
     counter!("sluice_delivered_bytes_total", &labels).increment(stored_bytes as u64);
 }
 
+/// Records converted to the stream's format and records that did not, with their
+/// bytes (Firehose's `SucceedConversion.*` and `FailedConversion.*`).
+pub fn converted(stream: &str, succeeded: (usize, usize), failed: (usize, usize)) {
+    for (result, (records, bytes)) in [("succeeded", succeeded), ("failed", failed)] {
+        let labels = [
+            ("stream", stream.to_string()),
+            ("result", result.to_string()),
+        ];
+        counter!("sluice_conversion_records_total", &labels).increment(records as u64);
+        counter!("sluice_conversion_bytes_total", &labels).increment(bytes as u64);
+    }
+}
+
 /// A failed delivery attempt, by error code (it will be retried).
 pub fn delivery_failed(stream: &str, code: &str) {
     counter!("sluice_delivery_failures_total", "stream" => stream.to_string(), "code" => code.to_string())

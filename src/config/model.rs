@@ -7,6 +7,9 @@ use std::path::PathBuf;
 use serde::Deserialize;
 
 use crate::encode::Compression;
+use crate::encode::parquet::{
+    Column, DeserializerConfig, ParquetCompression, ParquetEncoder, WriterSettings, WriterVersion,
+};
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:4573";
 pub const DEFAULT_REGION: &str = "us-east-1";
@@ -129,6 +132,10 @@ pub struct StreamConfig {
     /// Replaces the compression's extension, as Firehose's `FileExtension`
     /// (must start with `.`).
     pub file_extension: Option<String>,
+    /// What objects hold: the records as received (`raw`, default), or Parquet
+    /// converted from JSON records.
+    #[serde(default)]
+    pub format: FormatConfig,
     /// Objects encoded and delivered concurrently; bounds memory at about
     /// (1 + this) × buffering.size_mb.
     #[serde(default = "default_in_flight")]
@@ -138,6 +145,78 @@ pub struct StreamConfig {
 
 fn default_in_flight() -> usize {
     DEFAULT_MAX_IN_FLIGHT_OBJECTS
+}
+
+/// Firehose's `ParquetSerDe.BlockSizeBytes` default: 256 MiB row groups.
+pub const DEFAULT_PARQUET_BLOCK_SIZE_MB: u64 = 256;
+/// Firehose's `ParquetSerDe.PageSizeBytes` default: 1 MiB pages.
+pub const DEFAULT_PARQUET_PAGE_SIZE_KB: u64 = 1024;
+
+/// The objects' format (Firehose's `DataFormatConversionConfiguration`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum FormatConfig {
+    /// The records' bytes, concatenated, then compressed per `compression`.
+    #[default]
+    Raw,
+    /// JSON records converted to Parquet; `compression` must be `none`.
+    Parquet(ParquetFormat),
+}
+
+/// JSON to Parquet: the columns (a Glue table's, declared here) and the writer's
+/// settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ParquetFormat {
+    /// Page compression: `snappy` (default), `gzip`, `zstd`, `uncompressed`.
+    #[serde(default)]
+    pub compression: ParquetCompression,
+    /// Row-group target in MiB, as `BlockSizeBytes` (default 256; 1 to 1024).
+    #[serde(default = "default_block_size")]
+    pub block_size_mb: u64,
+    /// Page size in KiB, as `PageSizeBytes` (default 1024; 64 to 65536).
+    #[serde(default = "default_page_size")]
+    pub page_size_kb: u64,
+    /// Dictionary encoding (default true).
+    #[serde(default = "default_true")]
+    pub enable_dictionary: bool,
+    /// `V1` (default) or `V2` data pages.
+    #[serde(default)]
+    pub writer_version: WriterVersion,
+    /// How JSON is read: `{ type = "openx", ... }` (default) or `{ type = "hive", ... }`.
+    #[serde(default)]
+    pub deserializer: DeserializerConfig,
+    /// The columns, in file order, each `{ name, type }` with a Glue/Hive type.
+    pub columns: Vec<Column>,
+}
+
+fn default_block_size() -> u64 {
+    DEFAULT_PARQUET_BLOCK_SIZE_MB
+}
+
+fn default_page_size() -> u64 {
+    DEFAULT_PARQUET_PAGE_SIZE_KB
+}
+
+fn default_true() -> bool {
+    true
+}
+
+impl ParquetFormat {
+    /// The encoder of this format; fails on what `sluice check` reports.
+    pub fn encoder(&self) -> Result<ParquetEncoder, String> {
+        ParquetEncoder::new(
+            &self.columns,
+            &self.deserializer,
+            WriterSettings {
+                compression: self.compression,
+                block_size_mb: self.block_size_mb,
+                page_size_kb: self.page_size_kb,
+                enable_dictionary: self.enable_dictionary,
+                writer_version: self.writer_version,
+            },
+        )
+    }
 }
 
 /// Where a stream's records come from.

@@ -3,9 +3,9 @@
 use std::collections::HashSet;
 
 use super::{
-    Config, ConfigError, ConfigErrors, DestinationConfig, HttpDestination,
-    MAX_HTTP_RETRY_DURATION_SECONDS, MAX_RETRY_DURATION_SECONDS, ObjectDestination, S3Destination,
-    StreamConfig,
+    Config, ConfigError, ConfigErrors, DestinationConfig, FormatConfig, HttpDestination,
+    MAX_HTTP_RETRY_DURATION_SECONDS, MAX_RETRY_DURATION_SECONDS, ObjectDestination, ParquetFormat,
+    S3Destination, StreamConfig,
 };
 use crate::keys::{KeyLayout, PrefixField, parse_backup_prefix};
 
@@ -128,6 +128,95 @@ fn validate_http(
 }
 
 /// S3's bucket naming rules (the DNS-compatible ones every S3 store accepts).
+/// Firehose's rules for record format conversion, and the columns' own.
+fn validate_parquet(
+    s: &StreamConfig,
+    format: &ParquetFormat,
+    at: &dyn Fn(&str) -> String,
+    errors: &mut Vec<ConfigError>,
+) {
+    if s.compression != crate::encode::Compression::None {
+        errors.push(ConfigError::new(
+            at("compression"),
+            "must be `none` when format.type = \"parquet\": Parquet compresses inside the file (set format.compression)",
+        ));
+    }
+    if matches!(s.destination, DestinationConfig::Http(_)) {
+        errors.push(ConfigError::new(
+            at("format.type"),
+            "`parquet` needs an object destination (local or s3), as in Firehose",
+        ));
+    }
+    if !(1..=1024).contains(&format.block_size_mb) {
+        errors.push(ConfigError::new(
+            at("format.block_size_mb"),
+            format!(
+                "{} is out of range (accepted: 1 to 1024)",
+                format.block_size_mb
+            ),
+        ));
+    }
+    if !(64..=65_536).contains(&format.page_size_kb) {
+        errors.push(ConfigError::new(
+            at("format.page_size_kb"),
+            format!(
+                "{} is out of range (accepted: 64 to 65536)",
+                format.page_size_kb
+            ),
+        ));
+    }
+    if format.columns.is_empty() {
+        errors.push(ConfigError::new(
+            at("format.columns"),
+            "at least one column is required",
+        ));
+    }
+    let hive = matches!(
+        format.deserializer,
+        crate::encode::parquet::DeserializerConfig::Hive { .. }
+    );
+    let mut names = HashSet::new();
+    for (i, column) in format.columns.iter().enumerate() {
+        let key = at(&format!("format.columns[{i}].name"));
+        if column.name.is_empty() {
+            errors.push(ConfigError::new(key, "must not be empty"));
+        } else if !names.insert(column.name.to_lowercase()) {
+            errors.push(ConfigError::new(
+                key,
+                format!(
+                    "`{}` is used by another column (names are case-insensitive)",
+                    column.name
+                ),
+            ));
+        } else if hive && column.name.contains('.') {
+            errors.push(ConfigError::new(
+                key,
+                format!(
+                    "`{}`: the hive deserializer takes no dots in column names",
+                    column.name
+                ),
+            ));
+        }
+    }
+    if let crate::encode::parquet::DeserializerConfig::Openx {
+        column_to_json_key_mappings,
+        ..
+    } = &format.deserializer
+    {
+        for column in column_to_json_key_mappings.keys() {
+            if !names.contains(&column.to_lowercase()) {
+                errors.push(ConfigError::new(
+                    at("format.deserializer.column_to_json_key_mappings"),
+                    format!("`{column}` is not a column"),
+                ));
+            }
+        }
+    }
+    if let Err(e) = format.encoder() {
+        errors.push(ConfigError::new(at("format.deserializer"), e));
+    }
+}
+
 fn is_valid_bucket_name(name: &str) -> bool {
     let bytes = name.as_bytes();
     (3..=63).contains(&bytes.len())
@@ -204,6 +293,9 @@ fn validate_stream(s: &StreamConfig, at: &dyn Fn(&str) -> String, errors: &mut V
             at("max_in_flight_objects"),
             "must be at least 1",
         ));
+    }
+    if let FormatConfig::Parquet(format) = &s.format {
+        validate_parquet(s, format, at, errors);
     }
     match &s.destination {
         DestinationConfig::Local(local) => {

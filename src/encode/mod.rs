@@ -6,6 +6,7 @@
 pub mod compression;
 mod hadoop_snappy;
 pub mod http_request;
+pub mod parquet;
 mod snappy_java;
 mod zip;
 

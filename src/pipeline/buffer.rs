@@ -47,6 +47,14 @@ impl SealedBatch {
     pub fn record_count(&self) -> usize {
         self.records.len()
     }
+
+    /// Each record's bytes and arrival time, in order.
+    pub fn iter(&self) -> impl Iterator<Item = (&[u8], i64)> {
+        let starts = std::iter::once(0).chain(self.records.iter().map(|r| r.0));
+        starts
+            .zip(&self.records)
+            .map(|(start, &(end, arrival))| (&self.data[start..end], arrival))
+    }
 }
 
 impl Buffer {
@@ -115,6 +123,8 @@ mod tests {
         assert_eq!(sealed.records, vec![(4, 5), (8, 3)]);
         assert_eq!(sealed.seqs.iter().collect::<Vec<_>>(), vec![0..2]);
         assert_eq!(sealed.first_arrival_ms(), 3);
+        let records: Vec<_> = sealed.iter().collect();
+        assert_eq!(records, vec![(&b"abcd"[..], 5), (&b"efgh"[..], 3)]);
         // Reaching the limit exactly seals at once.
         let sealed = push(&mut b, "mnopqr", 10, 3).unwrap();
         assert_eq!(sealed.data, b"ijklmnopqr");

@@ -16,7 +16,10 @@ use uuid::Uuid;
 use super::buffer::{Buffer, SealedBatch};
 use crate::config::StreamConfig;
 use crate::encode::Compression;
+use crate::encode::EncodeError;
 use crate::encode::http_request;
+use crate::encode::parquet::{ConversionError, Converted, MALFORMED_DATA, ParquetEncoder};
+use crate::error_output::ConversionErrorRecord;
 use crate::keys::{KeyContext, KeyLayout, Prefix, object_suffix};
 use crate::output::{Failure, Output};
 use crate::record::now_ms;
@@ -24,6 +27,9 @@ use crate::sinks::retry::Backoff;
 use crate::sinks::{FailureKind, Object, Sink, SinkError};
 use crate::spool::{RangeSet, Seal, Spool};
 use crate::telemetry;
+
+/// The extension of converted objects, as Firehose's.
+const PARQUET_EXTENSION: &str = ".parquet";
 
 /// Config version in object names; Firehose starts at 1 and bumps it per update.
 const STREAM_VERSION: u64 = 1;
@@ -36,6 +42,9 @@ pub struct Delivery {
     pub output: Output,
     /// False for a batch sealed before a restart: the ledger has it already.
     pub needs_seal: bool,
+    /// For a data batch rebuilt after a restart: its records that did not convert
+    /// are in a sealed `format-conversion-failed` batch already.
+    pub conversion_errors_sealed: bool,
 }
 
 /// Where a stream's batches go: the destination, and the object store that takes
@@ -56,12 +65,25 @@ struct Failed {
     seqs: RangeSet,
 }
 
+/// What storing a batch leaves to do.
+#[derive(Default)]
+struct Stored {
+    /// Records that ran out of retries.
+    failed: Option<Failed>,
+    /// A sealed batch of records that did not convert, delivered once this
+    /// batch's delivery is recorded.
+    conversion_errors: Option<Delivery>,
+}
+
 /// Where a stream's objects are named and written.
 pub struct Deliverer {
     stream: String,
     compression: Compression,
     level: u32,
+    /// Converts data batches to Parquet, when the stream's format says so.
+    parquet: Option<Arc<ParquetEncoder>>,
     extension: String,
+    backup_extension: String,
     layout: KeyLayout,
     backup: Option<Prefix>,
     retry_duration: Duration,
@@ -77,17 +99,31 @@ impl Deliverer {
         backup: Option<Prefix>,
         sinks: Sinks,
         spool: Arc<Spool>,
+        parquet: Option<Arc<ParquetEncoder>>,
     ) -> Self {
+        let raw_extension = config
+            .file_extension
+            .clone()
+            .unwrap_or_else(|| config.compression.extension().to_string());
         Self {
             stream: config.name.clone(),
             compression: config.compression,
             level: config
                 .compression_level
                 .unwrap_or(Compression::DEFAULT_LEVEL),
-            extension: config
-                .file_extension
-                .clone()
-                .unwrap_or_else(|| config.compression.extension().to_string()),
+            extension: match parquet {
+                Some(_) => config
+                    .file_extension
+                    .clone()
+                    .unwrap_or_else(|| PARQUET_EXTENSION.to_string()),
+                None => raw_extension.clone(),
+            },
+            // Backups hold the records as received, whatever the format.
+            backup_extension: match parquet {
+                Some(_) => config.compression.extension().to_string(),
+                None => raw_extension,
+            },
+            parquet,
             layout,
             backup,
             retry_duration: Duration::from_secs(config.destination.layout().retry_duration_seconds),
@@ -115,9 +151,13 @@ impl Deliverer {
         };
         let (prefix, extension) = match (output, &self.backup) {
             (Output::Data, _) => (self.layout.prefix().render(&ctx), self.extension.as_str()),
-            (Output::Backup, Some(backup)) => (backup.render(&ctx), self.extension.as_str()),
-            (Output::Backup, None) => (Prefix::empty().render(&ctx), self.extension.as_str()),
-            (Output::Errors { .. }, _) => (self.layout.render_error(&ctx), ""),
+            (Output::Backup, Some(backup)) => (backup.render(&ctx), self.backup_extension.as_str()),
+            (Output::Backup, None) => {
+                (Prefix::empty().render(&ctx), self.backup_extension.as_str())
+            }
+            (Output::Errors { .. } | Output::ConversionErrors { .. }, _) => {
+                (self.layout.render_error(&ctx), "")
+            }
         };
         let prefix = prefix.unwrap_or_else(|e| {
             // Unreachable while config validation rejects partition-key prefixes (no
@@ -134,20 +174,16 @@ impl Deliverer {
     /// the error output) and the spool knows it.
     pub async fn deliver(&self, d: Delivery) {
         if d.needs_seal {
-            let seal = Seal {
-                batch: d.id,
-                key: d.key.clone(),
-                seqs: d.batch.seqs.clone(),
-                output: d.output.clone(),
-            };
-            self.until_ok("Spool.SealFailed", || self.spool.seal(seal.clone()))
-                .await;
+            self.seal(&d).await;
         }
         let (id, seqs) = (d.id, d.batch.seqs.clone());
+        let mut conversion_errors = None;
         // A batch recovered empty (its records were all damaged) writes no object.
         if d.batch.record_count() > 0 {
             let output = d.output.clone();
-            if let Err(failed) = self.store(d).await {
+            let stored = self.store(d).await;
+            conversion_errors = stored.conversion_errors;
+            if let Some(failed) = stored.failed {
                 let errors = self.failed(&output, &failed.seqs, failed.failure).await;
                 Box::pin(self.deliver(errors)).await;
             }
@@ -156,35 +192,153 @@ impl Deliverer {
             self.spool.delivered(id, seqs.clone())
         })
         .await;
+        // After this batch's delivery is recorded: were it rebuilt after a restart,
+        // it would otherwise send its unconvertible records a second time.
+        if let Some(errors) = conversion_errors {
+            Box::pin(self.deliver(errors)).await;
+        }
     }
 
-    /// Stores a batch: as one object, or as HTTP endpoint requests.
-    async fn store(&self, d: Delivery) -> Result<(), Failed> {
-        match (&d.output, self.sinks.http) {
-            (Output::Data, Some(gzip)) => self.store_requests(d, gzip).await,
+    async fn seal(&self, d: &Delivery) {
+        let seal = Seal {
+            batch: d.id,
+            key: d.key.clone(),
+            seqs: d.batch.seqs.clone(),
+            output: d.output.clone(),
+        };
+        self.until_ok("Spool.SealFailed", || self.spool.seal(seal.clone()))
+            .await;
+    }
+
+    /// Stores a batch: as one object, as a Parquet file, or as HTTP endpoint
+    /// requests.
+    async fn store(&self, d: Delivery) -> Stored {
+        match (&d.output, self.sinks.http, &self.parquet) {
+            (Output::Data, Some(gzip), _) => Stored {
+                failed: self.store_requests(d, gzip).await.err(),
+                conversion_errors: None,
+            },
+            (Output::Data, None, Some(parquet)) => self.store_parquet(d, parquet.clone()).await,
             _ => {
                 let seqs = d.batch.seqs.clone();
-                self.store_object(d)
-                    .await
-                    .map_err(|failure| Failed { failure, seqs })
+                Stored {
+                    failed: self
+                        .store_object(d)
+                        .await
+                        .err()
+                        .map(|failure| Failed { failure, seqs }),
+                    conversion_errors: None,
+                }
             }
+        }
+    }
+
+    /// Converts a data batch to one Parquet object and stores it. Records that do
+    /// not convert are sealed in a `format-conversion-failed` batch first, which
+    /// the caller delivers after this one.
+    async fn store_parquet(&self, d: Delivery, parquet: Arc<ParquetEncoder>) -> Stored {
+        let batch = Arc::new(d.batch);
+        let encoder = parquet.clone();
+        let converted = self
+            .encode(batch.clone(), move |batch| to_parquet(&encoder, batch))
+            .await;
+        let failed_bytes = bytes_of(&batch, &converted.failed);
+        telemetry::converted(
+            &self.stream,
+            (
+                batch.record_count() - converted.failed.len(),
+                batch.data.len() - failed_bytes,
+            ),
+            (converted.failed.len(), failed_bytes),
+        );
+        let mut stored = Stored::default();
+        if !converted.failed.is_empty() && !d.conversion_errors_sealed {
+            let errors = self.conversion_errors(&batch, &converted.failed);
+            self.seal(&errors).await;
+            stored.conversion_errors = Some(errors);
+        }
+        if converted.rows > 0 {
+            let object = Object {
+                key: d.key,
+                body: Bytes::from(converted.body),
+                content_encoding: None,
+            };
+            let records = batch.record_count() - converted.failed.len();
+            stored.failed = self
+                .put(&self.sinks.destination, object, records, &d.output)
+                .await
+                .err()
+                .map(|failure| Failed {
+                    failure,
+                    seqs: batch.seqs.clone(),
+                });
+        }
+        stored
+    }
+
+    /// The batch of a data batch's records that did not convert. It holds the
+    /// whole batch's sequence numbers, so its seal stays small however scattered
+    /// the failures are; a rebuild re-converts the records to find them.
+    fn conversion_errors(
+        &self,
+        batch: &SealedBatch,
+        failed: &[(usize, ConversionError)],
+    ) -> Delivery {
+        let mut buffer = Buffer::new(usize::MAX);
+        let mut failed = failed.iter().map(|(i, _)| *i).peekable();
+        for (i, ((data, arrival), seq)) in batch.iter().zip(batch.seqs.iter().flatten()).enumerate()
+        {
+            if failed.next_if_eq(&i).is_some() {
+                buffer.push(data, arrival, seq..seq + 1);
+            }
+        }
+        let mut errors = buffer.seal().unwrap_or_else(SealedBatch::empty);
+        errors.seqs = batch.seqs.clone();
+        let output = Output::ConversionErrors {
+            ending_ms: now_ms(),
+        };
+        Delivery {
+            id: self.spool.next_batch_id(),
+            key: self.key_for(&output, errors.first_arrival_ms()),
+            batch: errors,
+            output,
+            needs_seal: false,
+            conversion_errors_sealed: false,
         }
     }
 
     /// Encodes a batch into one object and stores it.
     async fn store_object(&self, d: Delivery) -> Result<(), Failure> {
-        let records = d.batch.record_count();
+        let mut records = d.batch.record_count();
         // Error objects are NDJSON as written; the others take the stream's codec.
         let compression = match d.output {
-            Output::Errors { .. } => Compression::None,
+            Output::Errors { .. } | Output::ConversionErrors { .. } => Compression::None,
             Output::Data | Output::Backup => self.compression,
         };
         let (level, entry) = (self.level, key_uuid(&d.key));
-        let body = self
-            .encode(d.batch, move |batch| {
-                compression.encode(&batch.data, level, &entry)
-            })
-            .await;
+        let batch = Arc::new(d.batch);
+        let body = match d.output {
+            Output::ConversionErrors { ending_ms } => {
+                let parquet = self.parquet.clone();
+                let lines = self
+                    .encode(batch, move |batch| {
+                        Ok(conversion_error_lines(batch, parquet.as_deref(), ending_ms))
+                    })
+                    .await;
+                records = lines.1;
+                lines.0
+            }
+            _ => {
+                self.encode(batch, move |batch| {
+                    compression.encode(&batch.data, level, &entry)
+                })
+                .await
+            }
+        };
+        if records == 0 {
+            // A rebuilt conversion-error batch whose records all convert now.
+            return Ok(());
+        }
         let object = Object {
             key: d.key,
             body: Bytes::from(body),
@@ -192,7 +346,9 @@ impl Deliverer {
         };
         let sink = match d.output {
             Output::Data => &self.sinks.destination,
-            Output::Backup | Output::Errors { .. } => &self.sinks.objects,
+            Output::Backup | Output::Errors { .. } | Output::ConversionErrors { .. } => {
+                &self.sinks.objects
+            }
         };
         self.put(sink, object, records, &d.output).await
     }
@@ -203,7 +359,7 @@ impl Deliverer {
         let id = Uuid::parse_str(&key_uuid(&d.key)).unwrap_or_else(|_| Uuid::new_v4());
         let seqs = d.batch.seqs.clone();
         let requests = self
-            .encode(d.batch, move |batch| {
+            .encode(Arc::new(d.batch), move |batch| {
                 let ends: Vec<usize> = batch.records.iter().map(|r| r.0).collect();
                 http_request::encode(&batch.data, &ends, id, now_ms(), gzip)
             })
@@ -237,10 +393,10 @@ impl Deliverer {
     /// than lost.
     async fn encode<T: Send + 'static>(
         &self,
-        batch: SealedBatch,
+        batch: Arc<SealedBatch>,
         encode: impl Fn(&SealedBatch) -> Result<T, crate::encode::EncodeError> + Send + Sync + 'static,
     ) -> T {
-        let (batch, encode) = (Arc::new(batch), Arc::new(encode));
+        let encode = Arc::new(encode);
         let mut attempt = 0u32;
         loop {
             attempt += 1;
@@ -269,7 +425,7 @@ impl Deliverer {
         records: usize,
         output: &Output,
     ) -> Result<(), Failure> {
-        let gives_up = !matches!(output, Output::Errors { .. });
+        let gives_up = !output.is_error_output();
         let started = Instant::now();
         let mut attempt = 0u32;
         loop {
@@ -330,6 +486,7 @@ impl Deliverer {
             batch,
             output,
             needs_seal: true,
+            conversion_errors_sealed: false,
         }
     }
 
@@ -357,6 +514,60 @@ impl Deliverer {
         );
         tokio::time::sleep(wait).await;
     }
+}
+
+/// The bytes of the batch's records at the (ascending) positions given.
+fn bytes_of(batch: &SealedBatch, failed: &[(usize, ConversionError)]) -> usize {
+    let mut failed = failed.iter().map(|(i, _)| *i).peekable();
+    batch
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| failed.next_if_eq(i).is_some())
+        .map(|(_, (data, _))| data.len())
+        .sum()
+}
+
+fn to_parquet(encoder: &ParquetEncoder, batch: &SealedBatch) -> Result<Converted, EncodeError> {
+    encoder.encode(batch.iter().map(|(data, _)| data))
+}
+
+/// The error lines of the records of a batch that do not convert, and how many.
+/// The batch holds the failing records (or, rebuilt after a restart, all the data
+/// batch's records): converting each again gives its error.
+fn conversion_error_lines(
+    batch: &SealedBatch,
+    parquet: Option<&ParquetEncoder>,
+    ending_ms: i64,
+) -> (Vec<u8>, usize) {
+    let mut out = Vec::new();
+    let mut count = 0;
+    for (data, arrival) in batch.iter() {
+        let error = match parquet {
+            Some(parquet) => match parquet.check(data) {
+                Ok(()) => continue,
+                Err(e) => e,
+            },
+            // The format was turned off since: the reason is no longer known.
+            None => ConversionError {
+                code: MALFORMED_DATA,
+                message: "The record did not convert to the stream's format (no longer configured)"
+                    .into(),
+            },
+        };
+        out.extend(
+            ConversionErrorRecord {
+                attempts_made: 1,
+                arrival_timestamp: arrival,
+                last_error_code: error.code,
+                last_error_message: &error.message,
+                attempt_ending_timestamp: ending_ms,
+                raw_data: data,
+            }
+            .to_line(),
+        );
+        count += 1;
+    }
+    (out, count)
 }
 
 /// The sequence numbers of the batch's records `range` (by position in the batch).

@@ -18,7 +18,8 @@ pub use buffer::{Buffer, SealedBatch};
 pub use ingest::{IngestError, StreamHandle};
 
 use crate::config::{
-    Config, DestinationConfig, HttpContentEncoding, ObjectDestination, ServerConfig, StreamConfig,
+    Config, DestinationConfig, FormatConfig, HttpContentEncoding, ObjectDestination, ServerConfig,
+    StreamConfig,
 };
 use crate::keys::{KeyLayout, parse_backup_prefix};
 use crate::output::{DELIVERY_FAILED, HTTP_ENDPOINT_FAILED};
@@ -79,8 +80,25 @@ impl Streams {
                     stream: stream.name.clone(),
                     message: e.to_string(),
                 })?;
-            let deliverer =
-                deliver::Deliverer::new(stream, layout, backup, sinks, opened.spool.clone());
+            let parquet = match &stream.format {
+                FormatConfig::Raw => None,
+                FormatConfig::Parquet(format) => {
+                    Some(Arc::new(format.encoder().map_err(|message| {
+                        StartError::Destination {
+                            stream: stream.name.clone(),
+                            message,
+                        }
+                    })?))
+                }
+            };
+            let deliverer = deliver::Deliverer::new(
+                stream,
+                layout,
+                backup,
+                sinks,
+                opened.spool.clone(),
+                parquet,
+            );
             let runner = runner::Runner::new(
                 stream,
                 opened.reader,

@@ -64,7 +64,8 @@ impl Recovering {
         {
             claimed = true;
             match &r.seal.output {
-                Output::Data | Output::Backup => {
+                // Conversion errors are found again by converting the raw records.
+                Output::Data | Output::Backup | Output::ConversionErrors { .. } => {
                     r.buffer.push(&record.data, record.arrival_ms, seq..seq + 1);
                 }
                 Output::Errors {
@@ -103,11 +104,21 @@ impl Recovering {
     }
 
     /// The rebuilt batches, ready to deliver (sealed already).
+    /// A data batch whose records that did not convert were sealed in their own
+    /// batch (it holds the same records) is told so, so it does not seal them twice.
     pub fn into_deliveries(self) -> Vec<Delivery> {
+        let conversion_errors: Vec<RangeSet> = self
+            .rebuilds
+            .iter()
+            .filter(|r| matches!(r.seal.output, Output::ConversionErrors { .. }))
+            .map(|r| r.seal.seqs.clone())
+            .collect();
         self.rebuilds
             .into_iter()
             .map(|mut r| Delivery {
                 id: r.seal.batch,
+                conversion_errors_sealed: r.seal.output == Output::Data
+                    && conversion_errors.contains(&r.seal.seqs),
                 key: r.seal.key,
                 batch: r.buffer.seal().unwrap_or_else(SealedBatch::empty),
                 output: r.seal.output,

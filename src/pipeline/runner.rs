@@ -219,6 +219,7 @@ impl Runner {
             batch,
             output,
             needs_seal: true,
+            conversion_errors_sealed: false,
         };
         self.spawn_delivery(delivery).await;
     }
@@ -314,7 +315,7 @@ mod tests {
             http: None,
             failed_output_type: crate::output::DELIVERY_FAILED,
         };
-        let deliverer = Deliverer::new(stream, layout, None, sinks, opened.spool.clone());
+        let deliverer = Deliverer::new(stream, layout, None, sinks, opened.spool.clone(), None);
         let runner = Runner::new(
             stream,
             opened.reader,

@@ -145,6 +145,41 @@ fn errors_name_the_key_and_what_is_accepted() {
                 + "destination = { type = \"local\", path = \"o\" }",
             "server.listen`: invalid socket address",
         ),
+        (
+            format!(
+                "{STREAM}compression = \"gzip\"\ndestination = {{ type = \"local\", path = \"o\" }}\n\
+                 format = {{ type = \"parquet\", columns = [{{ name = \"a\", type = \"int\" }}] }}"
+            ),
+            "delivery_streams[0].compression`: must be `none` when format.type = \"parquet\"",
+        ),
+        (
+            format!(
+                "{STREAM}destination = {{ type = \"local\", path = \"o\" }}\n\
+                 format = {{ type = \"parquet\", columns = [{{ name = \"a\", type = \"decmal(10,2)\" }}] }}"
+            ),
+            "unknown type `decmal`",
+        ),
+        (
+            format!(
+                "{STREAM}destination = {{ type = \"local\", path = \"o\" }}\n\
+                 format = {{ type = \"parquet\", columns = [{{ name = \"a\", type = \"int\" }}, {{ name = \"A\", type = \"int\" }}] }}"
+            ),
+            "delivery_streams[0].format.columns[1].name`: `A` is used by another column",
+        ),
+        (
+            format!(
+                "{STREAM}destination = {{ type = \"local\", path = \"o\" }}\n\
+                 format = {{ type = \"parquet\", deserializer = {{ type = \"hive\", timestamp_formats = [\"yyyy-ww\"] }}, columns = [{{ name = \"a\", type = \"int\" }}] }}"
+            ),
+            "delivery_streams[0].format.deserializer`: `yyyy-ww`: the field `ww` is not supported",
+        ),
+        (
+            format!(
+                "{STREAM}destination = {{ type = \"http\", url = \"https://x\", error_destination = {{ type = \"local\", path = \"e\" }} }}\n\
+                 format = {{ type = \"parquet\", columns = [{{ name = \"a\", type = \"int\" }}] }}"
+            ),
+            "delivery_streams[0].format.type`: `parquet` needs an object destination",
+        ),
     ];
     for (text, expected) in cases {
         let (code, out) = check(&text, "toml");

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what the integration tests need, idempotently: a Python venv with boto3,
-# the AWS CLI (v1), python-snappy and SeaweedFS (`weed`), Java with Debian's
+# the AWS CLI (v1), python-snappy, pyarrow, DuckDB and SeaweedFS (`weed`), Java with Debian's
 # snappy-java (the real reader of Firehose's `Snappy` format), openssl and unshare. Prints the venv's path on its last line.
 # Fails loudly when something cannot be installed: tests never skip quietly.
 set -euo pipefail

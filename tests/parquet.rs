@@ -350,6 +350,27 @@ fn openx_options_map_keys_to_columns() {
         r#"deserializer = { type = "openx", case_insensitive = false, convert_dots_in_json_keys_to_underscores = true, column_to_json_key_mappings = { ts = "@timestamp" } }
 columns = [{ name = "user_id", type = "string" }, { name = "Mixed", type = "int" }, { name = "ts", type = "timestamp" }]"#,
     ));
+    let described = firehose(
+        daemon.addr,
+        "DescribeDeliveryStream",
+        r#"{"DeliveryStreamName":"p"}"#,
+    )
+    .json();
+    let s3 = &described["DeliveryStreamDescription"]["Destinations"][0]["ExtendedS3DestinationDescription"];
+    let conversion = &s3["DataFormatConversionConfiguration"];
+    assert_eq!(
+        conversion["InputFormatConfiguration"]["Deserializer"]["OpenXJsonSerDe"],
+        json!({
+            "CaseInsensitive": false,
+            "ConvertDotsInJsonKeysToUnderscores": true,
+            "ColumnToJsonKeyMappings": { "ts": "@timestamp" },
+        })
+    );
+    assert_eq!(
+        conversion["OutputFormatConfiguration"]["Serializer"]["ParquetSerDe"]["BlockSizeBytes"],
+        268_435_456
+    );
+    assert_eq!(s3["CompressionFormat"], "UNCOMPRESSED");
     let objects = convert(
         &mut daemon,
         &[
@@ -365,4 +386,53 @@ columns = [{ name = "user_id", type = "string" }, { name = "Mixed", type = "int"
             json!({ "user_id": "u2", "Mixed": null, "ts": null }),
         ],
     );
+}
+
+#[test]
+fn after_a_crash_the_batch_and_its_conversion_errors_are_written_once() {
+    // The destination folder is a file, so every put fails and is retried: the batch
+    // and its conversion-error batch are sealed, and nothing is written yet.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("out"), b"not a folder").unwrap();
+    let text = config("columns = [{ name = \"n\", type = \"int\" }]")
+        .replace("interval_seconds = 900", "interval_seconds = 0");
+    let daemon = Daemon::start_in(dir, &text);
+    let records: Vec<String> = (0..200)
+        .map(|i| match i % 4 {
+            0 => format!("{{\"n\":\"bad-{i}\"}}"),
+            _ => format!("{{\"n\":{i}}}"),
+        })
+        .collect();
+    assert!(put_batch(daemon.addr, "p", &records), "{}", daemon.log());
+    daemon.wait_for_log("delivery failed, will retry");
+    let dir = daemon.into_dir(); // SIGKILL
+    std::fs::remove_file(dir.path().join("out")).unwrap();
+
+    let mut daemon = Daemon::start_in(dir, &text);
+    assert!(daemon.stop().success(), "{}", daemon.log());
+    let objects = objects(&daemon.path("out"));
+    let read = read_parquet(&daemon, &objects);
+    let expected: Vec<Value> = (0..200)
+        .filter(|i| i % 4 != 0)
+        .map(|i| json!({ "n": i }))
+        .collect();
+    assert_rows(&read, &expected);
+    let errors: Vec<_> = objects
+        .iter()
+        .filter(|(k, _)| k.starts_with("errors/format-conversion-failed/"))
+        .collect();
+    assert_eq!(errors.len(), 1, "one error object: {:?}", keys(&objects));
+    let text = String::from_utf8_lossy(&errors[0].1);
+    let raw: Vec<String> = text
+        .lines()
+        .map(|l| {
+            let line: Value = serde_json::from_str(l).unwrap();
+            let data = base64::engine::general_purpose::STANDARD
+                .decode(line["rawData"].as_str().unwrap())
+                .unwrap();
+            String::from_utf8(data).unwrap()
+        })
+        .collect();
+    let bad: Vec<String> = records.iter().step_by(4).cloned().collect();
+    assert_eq!(raw, bad, "each bad record once, in order");
 }

@@ -10,9 +10,10 @@ use super::ApiState;
 use super::error::{ApiError, ErrorKind};
 use super::firehose::{check_stream_name, find_stream};
 use crate::config::{
-    DestinationConfig, HttpContentEncoding, LocalDestination, ObjectDestination, S3Destination,
-    StreamConfig,
+    DestinationConfig, FormatConfig, HttpContentEncoding, LocalDestination, ObjectDestination,
+    ParquetFormat, S3Destination, StreamConfig,
 };
+use crate::encode::parquet::{DeserializerConfig, WriterVersion};
 
 /// Firehose's default page size for `ListDeliveryStreams`.
 const DEFAULT_LIST_LIMIT: usize = 10;
@@ -168,10 +169,53 @@ fn destination_description(config: &StreamConfig) -> Value {
             if let Some(ext) = &config.file_extension {
                 s3["FileExtension"] = json!(ext);
             }
+            if let FormatConfig::Parquet(format) = &config.format {
+                s3["DataFormatConversionConfiguration"] = data_format_conversion(format);
+            }
             s3
         }
     };
     json!({ "DestinationId": "destinationId-000000000001", description: destination })
+}
+
+/// Firehose's `DataFormatConversionConfiguration`; the schema is the declared
+/// columns, so the Glue table reference names the stream.
+fn data_format_conversion(format: &ParquetFormat) -> Value {
+    let deserializer = match &format.deserializer {
+        DeserializerConfig::Openx {
+            case_insensitive,
+            convert_dots_in_json_keys_to_underscores,
+            column_to_json_key_mappings,
+        } => json!({ "OpenXJsonSerDe": {
+            "CaseInsensitive": case_insensitive,
+            "ConvertDotsInJsonKeysToUnderscores": convert_dots_in_json_keys_to_underscores,
+            "ColumnToJsonKeyMappings": column_to_json_key_mappings,
+        }}),
+        DeserializerConfig::Hive { timestamp_formats } => {
+            json!({ "HiveJsonSerDe": { "TimestampFormats": timestamp_formats } })
+        }
+    };
+    json!({
+        "Enabled": true,
+        "SchemaConfiguration": {
+            "DatabaseName": "sluice",
+            "TableName": "columns",
+            "Region": "local",
+            "VersionId": "LATEST",
+        },
+        "InputFormatConfiguration": { "Deserializer": deserializer },
+        "OutputFormatConfiguration": { "Serializer": { "ParquetSerDe": {
+            "BlockSizeBytes": format.block_size_mb << 20,
+            "PageSizeBytes": format.page_size_kb << 10,
+            "Compression": format.compression.firehose_name(),
+            "EnableDictionaryCompression": format.enable_dictionary,
+            "MaxPaddingBytes": 0,
+            "WriterVersion": match format.writer_version {
+                WriterVersion::V1 => "V1",
+                WriterVersion::V2 => "V2",
+            },
+        }}},
+    })
 }
 
 fn local_arn(local: &LocalDestination) -> String {

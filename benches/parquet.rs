@@ -173,14 +173,13 @@ fn peak_rss_mb() -> f64 {
         .map_or(f64::NAN, |kb| kb / 1024.0)
 }
 
-fn throughput() {
-    const RUNS: usize = 5;
-    let (data, ends) = records(64 << 20);
+fn throughput(bytes: usize, runs: usize) {
+    let (data, ends) = records(bytes);
     let mb = data.len() as f64 / (1 << 20) as f64;
     let encoder = encoder(256);
     let (mut parquet, mut gzip) = (Vec::new(), Vec::new());
     let (mut parquet_size, mut gzip_size) = (0, 0);
-    for _ in 0..RUNS {
+    for _ in 0..runs {
         let t = Instant::now();
         let out = encoder
             .encode(slices(&data, &ends))
@@ -199,7 +198,7 @@ fn throughput() {
     let records = ends.len() as f64;
     let (p, g) = (median(parquet), median(gzip));
     println!(
-        "input: {records} records, {mb:.1} MiB of JSON ({:.0} B/record, {} columns); medians of {RUNS} runs, one thread",
+        "input: {records} records, {mb:.1} MiB of JSON ({:.0} B/record, {} columns); medians of {runs} runs, one thread",
         data.len() as f64 / records,
         COLUMNS.len()
     );
@@ -237,6 +236,12 @@ fn memory(buffer_mb: usize, block_size_mb: u64) {
 }
 
 fn main() {
+    // `cargo test --all-targets` runs this unoptimised with no `--bench`: a quick
+    // smoke run then, so the benchmark stays working without slowing the tests.
+    if !std::env::args().any(|a| a == "--bench") {
+        throughput(1 << 20, 1);
+        return;
+    }
     let args: Vec<String> = std::env::args()
         .skip(1)
         .filter(|a| a != "--bench")
@@ -246,6 +251,6 @@ fn main() {
             args.get(1).and_then(|s| s.parse().ok()).unwrap_or(128),
             args.get(2).and_then(|s| s.parse().ok()).unwrap_or(256),
         ),
-        _ => throughput(),
+        _ => throughput(64 << 20, 5),
     }
 }

@@ -436,3 +436,78 @@ fn after_a_crash_the_batch_and_its_conversion_errors_are_written_once() {
     let bad: Vec<String> = records.iter().step_by(4).cloned().collect();
     assert_eq!(raw, bad, "each bad record once, in order");
 }
+
+#[test]
+fn every_page_codec_and_writer_version_reads_back() {
+    for (codec, version, dictionary, expected_codec) in [
+        ("zstd", "V2", true, "ZSTD"),
+        ("uncompressed", "V1", false, "UNCOMPRESSED"),
+        ("GZIP", "V1", true, "GZIP"),
+        ("SNAPPY", "V2", false, "SNAPPY"),
+    ] {
+        let mut daemon = Daemon::start(&config(&format!(
+            "compression = \"{codec}\"\nwriter_version = \"{version}\"\nenable_dictionary = {dictionary}\n\
+             columns = [{{ name = \"s\", type = \"string\" }}, {{ name = \"n\", type = \"bigint\" }}]"
+        )));
+        let records: Vec<String> = (0..500)
+            .map(|i| format!("{{\"s\":\"v{}\",\"n\":{i}}}", i % 7))
+            .collect();
+        let refs: Vec<&str> = records.iter().map(String::as_str).collect();
+        let objects = convert(&mut daemon, &refs);
+        let read = read_parquet(&daemon, &objects);
+        assert_eq!(
+            read["parquet"]["codecs"],
+            json!([expected_codec]),
+            "{codec}"
+        );
+        let expected: Vec<Value> = (0..500)
+            .map(|i| json!({ "s": format!("v{}", i % 7), "n": i }))
+            .collect();
+        assert_rows(&read, &expected);
+    }
+}
+
+#[test]
+fn parquet_objects_land_in_s3() {
+    let s3 = Seaweed::start();
+    let text = format!(
+        "[server]\nlisten = \"{{listen}}\"\n[[delivery_streams]]\nname = \"p\"\n\
+         buffering = {{ size_mb = 64, interval_seconds = 900 }}\n\
+         destination = {{ type = \"s3\", bucket = \"{BUCKET}\", endpoint = \"{}\", \
+         access_key_id = \"{}\", secret_access_key = \"{}\", prefix = \"lake/\" }}\n\
+         [delivery_streams.format]\ntype = \"parquet\"\n\
+         columns = [{{ name = \"user\", type = \"string\" }}, {{ name = \"ts\", type = \"timestamp\" }}]\n",
+        s3.endpoint, S3_USER.0, S3_USER.1
+    );
+    let mut daemon = Daemon::start(&text);
+    let records: Vec<String> = (0..100)
+        .map(|i| format!("{{\"user\":\"ü{i}\",\"ts\":{}}}", 1_795_523_696 + i))
+        .collect();
+    assert!(put_batch(daemon.addr, "p", &records), "{}", daemon.log());
+    assert!(daemon.stop().success(), "{}", daemon.log());
+    let objects = s3.objects(BUCKET);
+    assert_eq!(objects.len(), 1, "{objects:?}");
+    let object = &objects[0];
+    assert!(
+        object.key.starts_with("lake/") && object.key.ends_with(".parquet"),
+        "{}",
+        object.key
+    );
+    assert_eq!(
+        object.content_encoding, None,
+        "Parquet compresses inside the file"
+    );
+    let path = daemon.path("from-s3.parquet");
+    std::fs::write(&path, &object.body).unwrap();
+    let read = py_json("read_parquet.py", &[path.to_str().unwrap()]);
+    let expected: Vec<Value> = (0..100)
+        .map(|i| {
+            let at = chrono::DateTime::from_timestamp(1_795_523_696 + i, 0)
+                .unwrap()
+                .format("%Y-%m-%dT%H:%M:%S%.6f")
+                .to_string();
+            json!({ "user": format!("ü{i}"), "ts": at })
+        })
+        .collect();
+    assert_rows(&read, &expected);
+}

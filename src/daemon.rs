@@ -4,9 +4,16 @@
 use anyhow::Context;
 use tokio::net::TcpListener;
 
+use std::sync::Arc;
+
+use tokio::sync::{Notify, watch};
+use tokio::task::JoinSet;
+
 use crate::config::{Config, SourceConfig};
 use crate::pipeline::Streams;
 use crate::sources::direct_put;
+use crate::sources::file::FileTail;
+use crate::sources::stdin;
 
 /// Runs until a shutdown signal, then flushes. A second signal during the flush
 /// exits at once.
@@ -19,9 +26,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
     for s in streams.iter() {
         let c = s.config();
-        let source = match c.source {
-            SourceConfig::DirectPut => "direct_put",
-        };
+        let source = c.source.kind();
         let destination = c.destination.describe();
         tracing::info!(
             stream = %c.name, source, destination, compression = c.compression.firehose_name(),
@@ -31,13 +36,47 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     }
     tracing::info!(listen = %addr, streams = streams.iter().count(), "sluice is accepting records");
 
+    let (stop, stopping) = watch::channel(false);
+    let input_ended = Arc::new(Notify::new());
+    let mut sources = JoinSet::new();
+    for s in streams.iter() {
+        match &s.config().source {
+            SourceConfig::DirectPut => {}
+            SourceConfig::File(file) => {
+                let tail = FileTail::open(s.clone(), file)?;
+                sources.spawn(tail.run(stopping.clone()));
+            }
+            SourceConfig::Stdin(stdin) => {
+                sources.spawn(stdin::run(
+                    s.clone(),
+                    stdin.clone(),
+                    stopping.clone(),
+                    input_ended.clone(),
+                ));
+            }
+        }
+    }
+
     let app = direct_put::router(streams.handles(), config.server.clone(), metrics);
+    let ended = input_ended.clone();
     axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
+        .with_graceful_shutdown(async move {
+            tokio::select! {
+                () = shutdown_signal() => {}
+                () = ended.notified() => {}
+            }
+        })
         .await
         .context("http server failed")?;
 
     tracing::info!("stopping intake, delivering buffered records");
+    // Sources stop first, so nothing they read is left between them and the spool.
+    let _ = stop.send(true);
+    while let Some(result) = sources.join_next().await {
+        if let Err(e) = result {
+            tracing::error!(error = %e, "source task failed");
+        }
+    }
     tokio::select! {
         () = streams.shutdown() => {}
         () = shutdown_signal() => {

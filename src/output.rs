@@ -16,6 +16,10 @@ pub const HTTP_ENDPOINT_FAILED: &str = "http-endpoint-failed";
 /// (Firehose's).
 pub const FORMAT_CONVERSION_FAILED: &str = "format-conversion-failed";
 
+/// The error output type of records over the record limit that a source read
+/// (a very long log line; the API refuses them). Sluice's own.
+pub const RECORD_TOO_LARGE: &str = "record-too-large";
+
 /// The kind of object a batch becomes.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum Output {
@@ -38,6 +42,8 @@ pub enum Output {
         /// When conversion failed, in epoch milliseconds.
         ending_ms: i64,
     },
+    /// `record-too-large` error records; the batch holds the raw records.
+    Oversized,
 }
 
 /// The last failure of a delivery that ran out of retries.
@@ -55,6 +61,7 @@ impl Output {
         match self {
             Self::Errors { output_type, .. } => Some(output_type),
             Self::ConversionErrors { .. } => Some(FORMAT_CONVERSION_FAILED),
+            Self::Oversized => Some(RECORD_TOO_LARGE),
             Self::Data | Self::Backup => None,
         }
     }

@@ -4,6 +4,10 @@
 
 use bytes::Bytes;
 
+/// Firehose's record limit (1,000 KiB). The API refuses longer records; a source
+/// that reads one (a very long log line) sends it to the error output.
+pub const MAX_RECORD_BYTES: usize = 1_024_000;
+
 /// One record as a producer sent it (one Firehose `Record.Data`, one NDJSON line).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Record {

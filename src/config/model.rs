@@ -226,6 +226,91 @@ pub enum SourceConfig {
     /// Firehose's `PutRecord` / `PutRecordBatch` and the NDJSON endpoint.
     #[default]
     DirectPut,
+    /// Log files tailed as a sidecar: one record per line.
+    File(FileSource),
+    /// The daemon's standard input, one record per line; the daemon stops (after
+    /// delivering everything) at the end of the input.
+    Stdin(StdinSource),
+}
+
+impl SourceConfig {
+    /// The name logs and `sluice check` use.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::DirectPut => "direct_put",
+            Self::File(_) => "file",
+            Self::Stdin(_) => "stdin",
+        }
+    }
+}
+
+/// Where tailing starts in a file found at start-up with no checkpoint.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StartAt {
+    /// Only lines written from now on (as `tail -f`).
+    #[default]
+    End,
+    /// The whole file.
+    Beginning,
+}
+
+/// Tailing files matched by glob patterns.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileSource {
+    /// Glob patterns (`/var/log/app/*.log`); files that start matching later are
+    /// picked up, from their beginning.
+    pub paths: Vec<String>,
+    /// For files present at the first start: `end` (default) or `beginning`.
+    #[serde(default)]
+    pub start_at: StartAt,
+    /// What ends a record; it is kept at the end of the record (default `"\n"`).
+    #[serde(default = "default_delimiter")]
+    pub delimiter: String,
+    /// Joins continuation lines to the line they continue.
+    pub multiline: Option<MultilineConfig>,
+    /// How often files are checked for new data, rotation and new matches.
+    #[serde(default = "default_poll_ms")]
+    pub poll_interval_ms: u64,
+}
+
+/// Reading standard input.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StdinSource {
+    /// What ends a record; it is kept at the end of the record (default `"\n"`).
+    #[serde(default = "default_delimiter")]
+    pub delimiter: String,
+    /// Joins continuation lines to the line they continue.
+    pub multiline: Option<MultilineConfig>,
+}
+
+/// Multi-line records (stack traces): a line matching `pattern` starts a record and
+/// the lines that do not match are joined to it; `negate = false` inverts this: a
+/// matching line continues the record before it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MultilineConfig {
+    /// A regular expression (Rust `regex` syntax).
+    pub pattern: String,
+    #[serde(default)]
+    pub negate: bool,
+    /// A record waiting for continuation lines is sent after this long without one.
+    #[serde(default = "default_multiline_timeout")]
+    pub timeout_ms: u64,
+}
+
+fn default_poll_ms() -> u64 {
+    250
+}
+
+fn default_delimiter() -> String {
+    "\n".into()
+}
+
+fn default_multiline_timeout() -> u64 {
+    1000
 }
 
 /// When a buffer is delivered: at `size_mb` of records (before compression) or

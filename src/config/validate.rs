@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use super::{
     Config, ConfigError, ConfigErrors, DestinationConfig, FormatConfig, HttpDestination,
     MAX_HTTP_RETRY_DURATION_SECONDS, MAX_RETRY_DURATION_SECONDS, ObjectDestination, ParquetFormat,
-    S3Destination, StreamConfig,
+    S3Destination, SourceConfig, StreamConfig,
 };
 use crate::keys::{KeyLayout, PrefixField, parse_backup_prefix};
 
@@ -19,6 +19,17 @@ pub fn validate(config: &Config) -> Result<(), ConfigErrors> {
     }
     if config.spool.max_size_mb == 0 {
         errors.push(ConfigError::new("spool.max_size_mb", "must be at least 1"));
+    }
+    let stdin_streams = config
+        .delivery_streams
+        .iter()
+        .filter(|s| matches!(s.source, SourceConfig::Stdin(_)))
+        .count();
+    if stdin_streams > 1 {
+        errors.push(ConfigError::new(
+            "delivery_streams",
+            format!("{stdin_streams} streams read standard input; at most one can"),
+        ));
     }
     let mut names = HashSet::new();
     for (i, stream) in config.delivery_streams.iter().enumerate() {
@@ -128,6 +139,55 @@ fn validate_http(
 }
 
 /// S3's bucket naming rules (the DNS-compatible ones every S3 store accepts).
+/// Patterns, delimiters and multi-line expressions of file and stdin sources.
+fn validate_source(
+    source: &SourceConfig,
+    at: &dyn Fn(&str) -> String,
+    errors: &mut Vec<ConfigError>,
+) {
+    let (delimiter, multiline) = match source {
+        SourceConfig::DirectPut => return,
+        SourceConfig::File(file) => {
+            if file.paths.is_empty() {
+                errors.push(ConfigError::new(
+                    at("source.paths"),
+                    "at least one path pattern is required",
+                ));
+            }
+            for (i, pattern) in file.paths.iter().enumerate() {
+                if let Err(e) = glob::Pattern::new(pattern) {
+                    errors.push(ConfigError::new(
+                        at(&format!("source.paths[{i}]")),
+                        format!("`{pattern}` is not a valid glob pattern: {e}"),
+                    ));
+                }
+            }
+            if file.poll_interval_ms < 10 {
+                errors.push(ConfigError::new(
+                    at("source.poll_interval_ms"),
+                    format!(
+                        "{} is out of range (accepted: 10 or more)",
+                        file.poll_interval_ms
+                    ),
+                ));
+            }
+            (&file.delimiter, &file.multiline)
+        }
+        SourceConfig::Stdin(stdin) => (&stdin.delimiter, &stdin.multiline),
+    };
+    if delimiter.is_empty() {
+        errors.push(ConfigError::new(
+            at("source.delimiter"),
+            "must not be empty",
+        ));
+    }
+    if let Some(multiline) = multiline
+        && let Err(e) = crate::sources::lines::Multiline::new(multiline)
+    {
+        errors.push(ConfigError::new(at("source.multiline.pattern"), e));
+    }
+}
+
 /// Firehose's rules for record format conversion, and the columns' own.
 fn validate_parquet(
     s: &StreamConfig,
@@ -294,6 +354,7 @@ fn validate_stream(s: &StreamConfig, at: &dyn Fn(&str) -> String, errors: &mut V
             "must be at least 1",
         ));
     }
+    validate_source(&s.source, at, errors);
     if let FormatConfig::Parquet(format) = &s.format {
         validate_parquet(s, format, at, errors);
     }

@@ -19,14 +19,18 @@ use crate::encode::Compression;
 use crate::encode::EncodeError;
 use crate::encode::http_request;
 use crate::encode::parquet::{ConversionError, Converted, MALFORMED_DATA, ParquetEncoder};
-use crate::error_output::ConversionErrorRecord;
+use crate::error_output::{ConversionErrorRecord, ErrorRecord};
 use crate::keys::{KeyContext, KeyLayout, Prefix, object_suffix};
 use crate::output::{Failure, Output};
+use crate::record::MAX_RECORD_BYTES;
 use crate::record::now_ms;
 use crate::sinks::retry::Backoff;
 use crate::sinks::{FailureKind, Object, Sink, SinkError};
 use crate::spool::{RangeSet, Seal, Spool};
 use crate::telemetry;
+
+/// The error code of records over the record limit.
+const RECORD_TOO_LARGE_CODE: &str = "Source.RecordTooLarge";
 
 /// The extension of converted objects, as Firehose's.
 const PARQUET_EXTENSION: &str = ".parquet";
@@ -155,7 +159,7 @@ impl Deliverer {
             (Output::Backup, None) => {
                 (Prefix::empty().render(&ctx), self.backup_extension.as_str())
             }
-            (Output::Errors { .. } | Output::ConversionErrors { .. }, _) => {
+            (Output::Errors { .. } | Output::ConversionErrors { .. } | Output::Oversized, _) => {
                 (self.layout.render_error(&ctx), "")
             }
         };
@@ -312,7 +316,9 @@ impl Deliverer {
         let mut records = d.batch.record_count();
         // Error objects are NDJSON as written; the others take the stream's codec.
         let compression = match d.output {
-            Output::Errors { .. } | Output::ConversionErrors { .. } => Compression::None,
+            Output::Errors { .. } | Output::ConversionErrors { .. } | Output::Oversized => {
+                Compression::None
+            }
             Output::Data | Output::Backup => self.compression,
         };
         let (level, entry) = (self.level, key_uuid(&d.key));
@@ -328,6 +334,7 @@ impl Deliverer {
                 records = lines.1;
                 lines.0
             }
+            Output::Oversized => self.encode(batch, |batch| Ok(oversized_lines(batch))).await,
             _ => {
                 self.encode(batch, move |batch| {
                     compression.encode(&batch.data, level, &entry)
@@ -346,9 +353,10 @@ impl Deliverer {
         };
         let sink = match d.output {
             Output::Data => &self.sinks.destination,
-            Output::Backup | Output::Errors { .. } | Output::ConversionErrors { .. } => {
-                &self.sinks.objects
-            }
+            Output::Backup
+            | Output::Errors { .. }
+            | Output::ConversionErrors { .. }
+            | Output::Oversized => &self.sinks.objects,
         };
         self.put(sink, object, records, &d.output).await
     }
@@ -568,6 +576,30 @@ fn conversion_error_lines(
         count += 1;
     }
     (out, count)
+}
+
+/// The error lines of records over the record limit; each line's attempt ending
+/// time is the record's arrival, so a rebuild writes the same bytes.
+fn oversized_lines(batch: &SealedBatch) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (data, arrival) in batch.iter() {
+        let message = format!(
+            "The record is {} bytes, over the limit of {MAX_RECORD_BYTES} bytes",
+            data.len()
+        );
+        out.extend(
+            ErrorRecord {
+                attempts_made: 0,
+                arrival_timestamp: arrival,
+                error_code: RECORD_TOO_LARGE_CODE,
+                error_message: &message,
+                attempt_ending_timestamp: arrival,
+                raw_data: data,
+            }
+            .to_line(),
+        );
+    }
+    out
 }
 
 /// The sequence numbers of the batch's records `range` (by position in the batch).

@@ -35,6 +35,17 @@ impl StreamHandle {
         &self.config.name
     }
 
+    /// The sequence number of the next record this stream's only appender (its
+    /// file source) hands over: see `Spool::next_seq`.
+    pub fn next_seq(&self) -> u64 {
+        self.spool.next_seq()
+    }
+
+    /// Where the stream keeps its source's checkpoints: its spool folder.
+    pub fn state_dir(&self) -> &std::path::Path {
+        self.spool.dir()
+    }
+
     /// Stops taking records.
     pub(super) fn close(&self) {
         self.spool.close();

@@ -65,7 +65,10 @@ impl Recovering {
             claimed = true;
             match &r.seal.output {
                 // Conversion errors are found again by converting the raw records.
-                Output::Data | Output::Backup | Output::ConversionErrors { .. } => {
+                Output::Data
+                | Output::Backup
+                | Output::ConversionErrors { .. }
+                | Output::Oversized => {
                     r.buffer.push(&record.data, record.arrival_ms, seq..seq + 1);
                 }
                 Output::Errors {

@@ -18,7 +18,7 @@ use super::recovery::Recovering;
 use crate::config::StreamConfig;
 use crate::error_output::{ErrorRecord, SPOOL_CORRUPT};
 use crate::output::Output;
-use crate::record::now_ms;
+use crate::record::{MAX_RECORD_BYTES, now_ms};
 use crate::spool::{Damage, Item, Reader, Recovery, Spool};
 
 /// How long to wait before reading again after the spool could not be read.
@@ -116,6 +116,18 @@ impl Runner {
                     if let Some(r) = &mut self.recovering
                         && r.claim_record(seq, &record)
                     {
+                        continue;
+                    }
+                    if record.data.len() > MAX_RECORD_BYTES {
+                        // Only a source can read such a record (the API refuses it).
+                        tracing::warn!(stream = %self.stream, bytes = record.data.len(), "a record over the record limit goes to the error output");
+                        self.push(
+                            Output::Oversized,
+                            &record.data,
+                            record.arrival_ms,
+                            seq..seq + 1,
+                        )
+                        .await;
                         continue;
                     }
                     if self.deliverer.has_backup() {

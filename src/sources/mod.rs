@@ -3,3 +3,6 @@
 //! when it returns `Ok`.
 
 pub mod direct_put;
+pub mod file;
+pub mod lines;
+pub mod stdin;

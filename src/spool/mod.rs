@@ -218,6 +218,18 @@ impl Spool {
         result
     }
 
+    /// The sequence number the next record appended will get, when the caller is
+    /// the only appender and waits for each append (a source's checkpoints rely on
+    /// it: after a crash, the records appended since a checkpoint are counted by it).
+    pub fn next_seq(&self) -> u64 {
+        self.shared.committed.borrow().next_seq
+    }
+
+    /// The spool's folder (`<spool.dir>/<stream>`), locked by this process.
+    pub fn dir(&self) -> &Path {
+        &self.shared.dir
+    }
+
     /// Stops taking records; the reader sees the end once it has read what came before.
     pub fn close(&self) {
         if !self.closed.swap(true, Ordering::AcqRel) {

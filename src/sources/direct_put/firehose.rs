@@ -19,13 +19,12 @@ use serde::Deserialize;
 
 use super::error::{ApiError, ErrorKind};
 use super::{AMZ_JSON, ApiState, control, request_id_header};
-use crate::config::is_valid_stream_name;
+use crate::config::{SourceConfig, is_valid_stream_name};
 use crate::pipeline::{IngestError, StreamHandle};
 use crate::record::{Record, now_ms};
 use crate::telemetry;
 
-/// Firehose's limits on a put (contract §1.2, §1.3).
-pub const MAX_RECORD_BYTES: usize = 1_024_000;
+pub use crate::record::MAX_RECORD_BYTES;
 pub const MAX_BATCH_RECORDS: usize = 500;
 pub const MAX_BATCH_BYTES: usize = 4 * 1024 * 1024;
 
@@ -149,7 +148,7 @@ async fn put_record(state: &ApiState, body: &[u8]) -> Result<String, ApiError> {
     if !violations.is_empty() {
         return Err(ApiError::validation(&violations));
     }
-    let stream = find_stream(state, input.stream.as_deref().unwrap_or_default())?;
+    let stream = find_put_stream(state, input.stream.as_deref().unwrap_or_default())?;
     ingest(stream, records).await?;
     telemetry::put_request(stream.name(), "PutRecord");
     let mut out = String::with_capacity(96);
@@ -197,7 +196,7 @@ async fn put_record_batch(state: &ApiState, body: &[u8]) -> Result<String, ApiEr
             "Records size exceeds 4 MB limit",
         ));
     }
-    let stream = find_stream(state, input.stream.as_deref().unwrap_or_default())?;
+    let stream = find_put_stream(state, input.stream.as_deref().unwrap_or_default())?;
     let count = records.len();
     ingest(stream, records).await?;
     telemetry::put_request(stream.name(), "PutRecordBatch");
@@ -296,6 +295,23 @@ pub fn find_stream<'a>(state: &'a ApiState, name: &str) -> Result<&'a StreamHand
         .streams
         .get(name)
         .ok_or_else(|| ApiError::stream_not_found(name, &state.server.account_id))
+}
+
+/// The stream named `name`, if it takes direct puts: a stream fed by a file or
+/// standard input refuses them, as Firehose refuses puts to a stream with a Kinesis
+/// source (its source's checkpoints count on being the only writer).
+pub fn find_put_stream<'a>(state: &'a ApiState, name: &str) -> Result<&'a StreamHandle, ApiError> {
+    let stream = find_stream(state, name)?;
+    match stream.config().source {
+        SourceConfig::DirectPut => Ok(stream),
+        ref other => Err(ApiError::new(
+            ErrorKind::InvalidArgument,
+            format!(
+                "This operation is not permitted on a delivery stream whose source is {}.",
+                other.kind()
+            ),
+        )),
+    }
 }
 
 /// Hands records to the stream; the caller answers only after this succeeds.

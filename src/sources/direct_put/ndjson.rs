@@ -15,7 +15,7 @@ use serde_json::json;
 
 use super::ApiState;
 use super::error::{ApiError, ErrorKind};
-use super::firehose::{MAX_RECORD_BYTES, find_stream, ingest};
+use super::firehose::{MAX_RECORD_BYTES, find_put_stream, ingest};
 use crate::record::{Record, now_ms};
 use crate::telemetry;
 
@@ -39,7 +39,7 @@ async fn put_lines(
     name: &str,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(usize, usize), ApiError> {
-    let stream = find_stream(state, name)?;
+    let stream = find_put_stream(state, name)?;
     let body = body.map_err(|rejection| {
         ApiError::new(
             ErrorKind::InvalidArgument,

@@ -1,0 +1,101 @@
+//! Standard input as a source, for pipes (`app | sluice run ...`): one record per
+//! line. At the end of the input the last (unfinished) line is handed over too and
+//! the daemon is told to stop, which delivers everything before it exits.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::io::AsyncReadExt;
+use tokio::sync::{Notify, watch};
+
+use crate::config::StdinSource;
+use crate::pipeline::{IngestError, StreamHandle};
+use crate::record::{Record, now_ms};
+use crate::sources::lines::{Cut, LineCutter, Multiline};
+
+/// How often an open multi-line record is checked for its timeout.
+const TICK: Duration = Duration::from_millis(250);
+/// Records per spool append.
+const BATCH_RECORDS: usize = 500;
+
+/// Reads standard input into `stream` until it ends (then `ended` is notified) or
+/// `stop` turns true. A bad multi-line pattern is refused by `sluice check`.
+pub async fn run(
+    stream: StreamHandle,
+    config: StdinSource,
+    mut stop: watch::Receiver<bool>,
+    ended: Arc<Notify>,
+) {
+    let multiline = match config.multiline.as_ref().map(Multiline::new).transpose() {
+        Ok(m) => m,
+        Err(e) => {
+            tracing::error!(stream = %stream.name(), error = %e, "stdin source cannot start");
+            ended.notify_one();
+            return;
+        }
+    };
+    let mut cutter = LineCutter::new(&config.delimiter, multiline, 0);
+    let mut input = tokio::io::stdin();
+    let mut buf = vec![0u8; 256 * 1024];
+    let (mut lines, mut bytes) = (0u64, 0u64);
+    loop {
+        let cuts = tokio::select! {
+            _ = stop.changed() => return,
+            read = input.read(&mut buf) => match read {
+                Ok(0) => {
+                    let cuts = cutter.finish();
+                    lines += cuts.len() as u64;
+                    hand_over(&stream, cuts, &mut stop).await;
+                    break;
+                }
+                Ok(n) => {
+                    bytes += n as u64;
+                    cutter.push(&buf[..n])
+                }
+                Err(e) => {
+                    tracing::error!(stream = %stream.name(), error = %e, "cannot read standard input; stopping");
+                    let cuts = cutter.finish();
+                    hand_over(&stream, cuts, &mut stop).await;
+                    break;
+                }
+            },
+            () = tokio::time::sleep(TICK) => cutter.expire(Instant::now()).into_iter().collect(),
+        };
+        lines += cuts.len() as u64;
+        if !hand_over(&stream, cuts, &mut stop).await {
+            return;
+        }
+    }
+    tracing::info!(stream = %stream.name(), records = lines, bytes, "end of standard input, stopping");
+    ended.notify_one();
+}
+
+/// Appends the records in batches, waiting while the spool is full. False when
+/// the daemon is stopping.
+async fn hand_over(
+    stream: &StreamHandle,
+    cuts: Vec<Cut>,
+    stop: &mut watch::Receiver<bool>,
+) -> bool {
+    let arrival = now_ms();
+    let records: Vec<Record> = cuts
+        .into_iter()
+        .map(|c| Record::new(c.data, arrival))
+        .collect();
+    for batch in records.chunks(BATCH_RECORDS) {
+        loop {
+            match stream.ingest(batch.to_vec()).await {
+                Ok(()) => break,
+                Err(IngestError::ShuttingDown) => return false,
+                Err(e) => {
+                    tracing::debug!(stream = %stream.name(), error = %e, "spool refused the batch, waiting");
+                    tokio::select! {
+                        _ = stop.changed() => return false,
+                        () = tokio::time::sleep(TICK) => {}
+                    }
+                }
+            }
+        }
+    }
+    true
+}

@@ -13,6 +13,7 @@ use crate::config::{Config, SourceConfig};
 use crate::pipeline::Streams;
 use crate::sources::direct_put;
 use crate::sources::file::FileTail;
+use crate::sources::kinesis::KinesisTail;
 use crate::sources::stdin;
 
 /// Runs until a shutdown signal, then flushes. A second signal during the flush
@@ -44,6 +45,10 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             SourceConfig::DirectPut => {}
             SourceConfig::File(file) => {
                 let tail = FileTail::open(s.clone(), file)?;
+                sources.spawn(tail.run(stopping.clone()));
+            }
+            SourceConfig::Kinesis(kinesis) => {
+                let tail = KinesisTail::open(s.clone(), kinesis)?;
                 sources.spawn(tail.run(stopping.clone()));
             }
             SourceConfig::Stdin(stdin) => {

@@ -5,6 +5,7 @@
 
 pub mod admin;
 pub mod config;
+pub mod credentials;
 pub mod daemon;
 pub mod encode;
 pub mod error_output;

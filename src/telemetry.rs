@@ -57,6 +57,13 @@ pub fn converted(stream: &str, succeeded: (usize, usize), failed: (usize, usize)
     }
 }
 
+/// How far a Kinesis shard's reader is behind the stream's tip (Firehose's
+/// `DataReadFromKinesisStream` lag, the KCL's `MillisBehindLatest`).
+pub fn kinesis_behind(stream: &str, shard: &str, millis: u64) {
+    gauge!("sluice_kinesis_millis_behind_latest", "stream" => stream.to_string(), "shard" => shard.to_string())
+        .set(millis as f64);
+}
+
 /// A failed delivery attempt, by error code (it will be retried).
 pub fn delivery_failed(stream: &str, code: &str) {
     counter!("sluice_delivery_failures_total", "stream" => stream.to_string(), "code" => code.to_string())

@@ -231,6 +231,8 @@ pub enum SourceConfig {
     /// The daemon's standard input, one record per line; the daemon stops (after
     /// delivering everything) at the end of the input.
     Stdin(StdinSource),
+    /// A Kinesis data stream (AWS or a compatible server), every shard read.
+    Kinesis(KinesisSource),
 }
 
 impl SourceConfig {
@@ -240,6 +242,7 @@ impl SourceConfig {
             Self::DirectPut => "direct_put",
             Self::File(_) => "file",
             Self::Stdin(_) => "stdin",
+            Self::Kinesis(_) => "kinesis",
         }
     }
 }
@@ -299,6 +302,50 @@ pub struct MultilineConfig {
     /// A record waiting for continuation lines is sent after this long without one.
     #[serde(default = "default_multiline_timeout")]
     pub timeout_ms: u64,
+}
+
+/// Where reading starts in a shard with no checkpoint (Firehose's default: LATEST).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+pub enum StartingPosition {
+    #[serde(rename = "TRIM_HORIZON", alias = "trim_horizon")]
+    TrimHorizon,
+    #[default]
+    #[serde(rename = "LATEST", alias = "latest")]
+    Latest,
+    /// From `timestamp` on.
+    #[serde(rename = "AT_TIMESTAMP", alias = "at_timestamp")]
+    AtTimestamp,
+}
+
+/// Reading a Kinesis data stream.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KinesisSource {
+    pub stream_name: String,
+    /// A Kinesis-compatible endpoint (`http://127.0.0.1:4568`); default AWS's for
+    /// the region.
+    pub endpoint: Option<String>,
+    /// Default `AWS_REGION`, `AWS_DEFAULT_REGION`, or `us-east-1`.
+    pub region: Option<String>,
+    /// For shards with no checkpoint: `TRIM_HORIZON`, `LATEST` (default) or
+    /// `AT_TIMESTAMP` (with `timestamp`). Shards created by a reshard are read
+    /// from their start.
+    #[serde(default)]
+    pub starting_position: StartingPosition,
+    /// RFC 3339 time for `AT_TIMESTAMP`.
+    pub timestamp: Option<String>,
+    /// Credentials; without them, the `profile`, then the AWS environment variables.
+    pub access_key_id: Option<String>,
+    pub secret_access_key: Option<Secret>,
+    pub session_token: Option<Secret>,
+    pub profile: Option<String>,
+    /// How long a shard with no new records waits before asking again.
+    #[serde(default = "default_idle_poll_ms")]
+    pub idle_poll_ms: u64,
+}
+
+fn default_idle_poll_ms() -> u64 {
+    1000
 }
 
 fn default_poll_ms() -> u64 {

@@ -4,8 +4,8 @@ use std::collections::HashSet;
 
 use super::{
     Config, ConfigError, ConfigErrors, DestinationConfig, FormatConfig, HttpDestination,
-    MAX_HTTP_RETRY_DURATION_SECONDS, MAX_RETRY_DURATION_SECONDS, ObjectDestination, ParquetFormat,
-    S3Destination, SourceConfig, StreamConfig,
+    KinesisSource, MAX_HTTP_RETRY_DURATION_SECONDS, MAX_RETRY_DURATION_SECONDS, ObjectDestination,
+    ParquetFormat, S3Destination, SourceConfig, StartingPosition, StreamConfig,
 };
 use crate::keys::{KeyLayout, PrefixField, parse_backup_prefix};
 
@@ -174,6 +174,10 @@ fn validate_source(
             (&file.delimiter, &file.multiline)
         }
         SourceConfig::Stdin(stdin) => (&stdin.delimiter, &stdin.multiline),
+        SourceConfig::Kinesis(kinesis) => {
+            validate_kinesis(kinesis, at, errors);
+            return;
+        }
     };
     if delimiter.is_empty() {
         errors.push(ConfigError::new(
@@ -185,6 +189,49 @@ fn validate_source(
         && let Err(e) = crate::sources::lines::Multiline::new(multiline)
     {
         errors.push(ConfigError::new(at("source.multiline.pattern"), e));
+    }
+}
+
+fn validate_kinesis(k: &KinesisSource, at: &dyn Fn(&str) -> String, errors: &mut Vec<ConfigError>) {
+    if !(1..=128).contains(&k.stream_name.len()) {
+        errors.push(ConfigError::new(
+            at("source.stream_name"),
+            "must be 1 to 128 characters",
+        ));
+    }
+    if let Some(endpoint) = &k.endpoint
+        && !(endpoint.starts_with("http://") || endpoint.starts_with("https://"))
+    {
+        errors.push(ConfigError::new(
+            at("source.endpoint"),
+            format!("`{endpoint}` must start with http:// or https://"),
+        ));
+    }
+    if k.access_key_id.is_some() != k.secret_access_key.is_some() {
+        errors.push(ConfigError::new(
+            at("source.access_key_id"),
+            "access_key_id and secret_access_key go together",
+        ));
+    }
+    match (k.starting_position, &k.timestamp) {
+        (StartingPosition::AtTimestamp, None) => errors.push(ConfigError::new(
+            at("source.timestamp"),
+            "AT_TIMESTAMP needs a timestamp (RFC 3339, such as 2026-11-24T12:00:00Z)",
+        )),
+        (StartingPosition::AtTimestamp, Some(t))
+            if chrono::DateTime::parse_from_rfc3339(t).is_err() =>
+        {
+            errors.push(ConfigError::new(
+                at("source.timestamp"),
+                format!("`{t}` is not an RFC 3339 time (such as 2026-11-24T12:00:00Z)"),
+            ))
+        }
+        (StartingPosition::AtTimestamp, Some(_)) => {}
+        (_, Some(_)) => errors.push(ConfigError::new(
+            at("source.timestamp"),
+            "only applies to starting_position = \"AT_TIMESTAMP\"",
+        )),
+        (_, None) => {}
     }
 }
 

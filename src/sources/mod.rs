@@ -4,5 +4,7 @@
 
 pub mod direct_put;
 pub mod file;
+pub mod kinesis;
 pub mod lines;
+pub mod state_file;
 pub mod stdin;

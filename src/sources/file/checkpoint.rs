@@ -6,14 +6,9 @@
 //! records it holds; the source reads the file again from the intent's offset and
 //! skips that many. So nothing is lost, and nothing already spooled is read twice.
 
-use std::fs::File;
-use std::io::{self, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
-
-/// The checkpoint file's name in the spool folder.
-const FILE_NAME: &str = "file-source.json";
 
 /// A file's identity: device and inode, plus a fingerprint of its first bytes so a
 /// reused inode is not taken for the file it replaced.
@@ -56,45 +51,8 @@ pub struct Checkpoint {
     pub intent: Option<Intent>,
 }
 
-/// The checkpoint file of one stream.
-pub struct CheckpointFile {
-    path: PathBuf,
-    dir: PathBuf,
-}
-
-impl CheckpointFile {
-    pub fn new(dir: &Path) -> Self {
-        Self {
-            path: dir.join(FILE_NAME),
-            dir: dir.to_path_buf(),
-        }
-    }
-
-    /// The stored checkpoint; `None` when there is none (the source's first start).
-    pub fn load(&self) -> io::Result<Option<Checkpoint>> {
-        match std::fs::read(&self.path) {
-            Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| {
-                io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    format!("{}: {e}", self.path.display()),
-                )
-            }),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(e),
-        }
-    }
-
-    /// Replaces the checkpoint durably: a new file, synced, renamed over the old one,
-    /// and the folder synced.
-    pub fn store(&self, checkpoint: &Checkpoint) -> io::Result<()> {
-        let tmp = self.path.with_extension("json.tmp");
-        let mut file = File::create(&tmp)?;
-        file.write_all(&serde_json::to_vec(checkpoint).map_err(io::Error::other)?)?;
-        file.sync_data()?;
-        std::fs::rename(&tmp, &self.path)?;
-        File::open(&self.dir)?.sync_all()
-    }
-}
+/// The checkpoint file's name in the spool folder.
+pub const FILE_NAME: &str = "file-source.json";
 
 #[cfg(test)]
 mod tests {
@@ -103,8 +61,8 @@ mod tests {
     #[test]
     fn a_stored_checkpoint_loads_back() {
         let dir = tempfile::tempdir().unwrap();
-        let file = CheckpointFile::new(dir.path());
-        assert_eq!(file.load().unwrap(), None);
+        let file = crate::sources::state_file::StateFile::new(dir.path(), FILE_NAME);
+        assert_eq!(file.load::<Checkpoint>().unwrap(), None);
         let id = FileId {
             dev: 1,
             ino: 2,
@@ -124,6 +82,6 @@ mod tests {
             }),
         };
         file.store(&checkpoint).unwrap();
-        assert_eq!(file.load().unwrap(), Some(checkpoint));
+        assert_eq!(file.load::<Checkpoint>().unwrap(), Some(checkpoint));
     }
 }

@@ -19,13 +19,14 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
-use checkpoint::{Checkpoint, CheckpointFile, Intent, Position};
+use checkpoint::{Checkpoint, FILE_NAME, Intent, Position};
 use tracked::{LineRules, Tracked, identify, is_same};
 
 use crate::config::{FileSource, StartAt};
 use crate::pipeline::{IngestError, StreamHandle};
 use crate::record::{Record, now_ms};
 use crate::sources::lines::{Cut, Multiline};
+use crate::sources::state_file::StateFile;
 
 /// A file that left the patterns is done once it has been quiet this long: a
 /// writer that rotated it may still be finishing its last lines.
@@ -53,7 +54,7 @@ pub struct FileTail {
     patterns: Vec<String>,
     rules: LineRules,
     poll: Duration,
-    store: CheckpointFile,
+    store: StateFile,
     files: Vec<Tracked>,
     /// Read files present at the first start from their end.
     from_end_at_first_scan: bool,
@@ -85,7 +86,7 @@ impl FileTail {
                 stream: name.clone(),
                 message,
             })?;
-        let store = CheckpointFile::new(stream.state_dir());
+        let store = StateFile::new(stream.state_dir(), FILE_NAME);
         let checkpoint = store.load().map_err(|source| FileSourceError::Checkpoint {
             stream: name.clone(),
             source,

@@ -5,7 +5,6 @@
 
 mod common;
 
-use std::collections::BTreeMap;
 use std::fs::OpenOptions;
 use std::io::Write;
 use std::path::Path;
@@ -40,58 +39,6 @@ fn append(path: &Path, lines: &[String]) {
 
 fn lines(tag: &str, range: std::ops::Range<usize>) -> Vec<String> {
     range.map(|i| format!("{tag} line {i:06}\n")).collect()
-}
-
-/// Every record delivered to the data prefix (not errors), by line, with counts.
-fn delivered(root: &Path) -> BTreeMap<String, usize> {
-    let mut out = BTreeMap::new();
-    for (key, body) in objects(root) {
-        if key.starts_with("errors/") {
-            continue;
-        }
-        for line in String::from_utf8_lossy(&body).split_inclusive('\n') {
-            *out.entry(line.to_string()).or_insert(0) += 1;
-        }
-    }
-    out
-}
-
-/// Waits until every one of `expected` is delivered, then checks that each was
-/// delivered once and nothing else was.
-fn assert_delivered_once(daemon: &Daemon, expected: &[String]) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let got = delivered(&daemon.path("out"));
-        if expected.iter().all(|l| got.contains_key(l)) {
-            let twice: Vec<_> = got.iter().filter(|(_, n)| **n > 1).collect();
-            assert!(
-                twice.is_empty(),
-                "{} lines delivered more than once, such as {:?}",
-                twice.len(),
-                &twice[..twice.len().min(3)]
-            );
-            let unexpected: Vec<_> = got.keys().filter(|l| !expected.contains(l)).collect();
-            assert!(
-                unexpected.is_empty(),
-                "not written to the files: {unexpected:?}"
-            );
-            return;
-        }
-        if Instant::now() > deadline {
-            let missing: Vec<_> = expected
-                .iter()
-                .filter(|l| !got.contains_key(*l))
-                .take(5)
-                .collect();
-            panic!(
-                "{} of {} lines missing, such as {missing:?}\n{}",
-                expected.iter().filter(|l| !got.contains_key(*l)).count(),
-                expected.len(),
-                daemon.log()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
 
 fn start(source_extra: &str, setup: impl FnOnce(&Path)) -> Daemon {

@@ -111,12 +111,16 @@ impl Reader {
                 }
             };
             let active = self.segment == pos.segment;
-            let end = if active {
+            // A segment emptied for reuse (every record in it delivered, so read)
+            // is under a new name now, and its file holds new records at offsets
+            // this reader has passed: never read on through the old handle.
+            let recycled = !active && !self.shared.segments().contains_key(&self.segment);
+            let end = if active || recycled {
                 pos.len
             } else {
                 file.metadata()?.len()
             };
-            if self.offset >= end {
+            if recycled || self.offset >= end {
                 // A finished segment, read to its end: on to the next one.
                 self.segment = self
                     .shared

@@ -173,3 +173,35 @@ async fn the_limit_refuses_appends_until_space_is_freed() {
     }
     panic!("the spool never took records again");
 }
+
+/// Found by the Kinesis source: a reader that had read a segment to its end kept
+/// its file handle; once the segment was emptied for reuse and new records made
+/// it longer than before, the reader read them through the old handle, from the
+/// middle of a frame, and reported damage.
+#[tokio::test]
+async fn a_reader_does_not_read_a_recycled_segment_through_its_old_handle() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut opened = Spool::open("s", &config(dir.path())).unwrap();
+    opened.spool.append(records("a", 10)).await.unwrap();
+    assert_eq!(read_all(&mut opened.reader).await.len(), 10);
+    opened
+        .spool
+        .delivered(1, vec![(0, 10)].into())
+        .await
+        .unwrap();
+    for _ in 0..100 {
+        if opened.spool.shared.size.load(Ordering::Acquire) == segment::HEADER_LEN {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    // More bytes than the segment held before it was emptied.
+    let bigger: Vec<Record> = (0..10)
+        .map(|i| Record::new(format!("b{i}-{}", "y".repeat(40)).into_bytes(), 0))
+        .collect();
+    opened.spool.append(bigger).await.unwrap();
+    let got = read_all(&mut opened.reader).await;
+    let seqs: Vec<u64> = got.iter().map(|(s, _)| *s).collect();
+    assert_eq!(seqs, (10..20).collect::<Vec<_>>());
+    assert!(got.iter().all(|(_, d)| d.starts_with('b')));
+}

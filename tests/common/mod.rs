@@ -4,6 +4,7 @@
 //! fails and says why.
 #![allow(dead_code)]
 
+use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -359,6 +360,14 @@ pub fn tools() -> &'static Tools {
 }
 
 impl Tools {
+    /// Where the test tools are installed (`SLUICE_TEST_CACHE`).
+    pub fn cache(&self) -> PathBuf {
+        self.venv
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default()
+    }
+
     pub fn python(&self) -> PathBuf {
         self.venv.join("bin/python")
     }
@@ -594,4 +603,118 @@ pub struct S3Object {
     pub body: Vec<u8>,
     pub etag: String,
     pub content_encoding: Option<String>,
+}
+
+/// A real Kinesis-compatible server (kinesis-local, from npm) on loopback. Stopped
+/// when dropped.
+pub struct KinesisLocal {
+    child: Child,
+    pub endpoint: String,
+    log: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl KinesisLocal {
+    pub fn start() -> Self {
+        let package = tools()
+            .cache()
+            .join("kinesis-local/node_modules/kinesis-local");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (plain, tls) = (free_port(), free_port());
+        let log = dir.path().join("kinesis.log");
+        let child = Command::new("node")
+            .arg("main.js")
+            .current_dir(&package)
+            .env("KINESIS_MOCK_PLAIN_PORT", plain.to_string())
+            .env("KINESIS_MOCK_TLS_PORT", tls.to_string())
+            .env("CREATE_STREAM_DURATION", "100ms")
+            .env("UPDATE_SHARD_COUNT_DURATION", "100ms")
+            .env("LOG_LEVEL", "WARN")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).expect("log file"))
+            .spawn()
+            .expect("start kinesis-local with node (installed by tests/setup/install.sh)");
+        let server = Self {
+            child,
+            endpoint: format!("http://127.0.0.1:{plain}"),
+            log,
+            _dir: dir,
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while TcpStream::connect(("127.0.0.1", plain)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "kinesis-local did not listen in 30 s:\n{}",
+                std::fs::read_to_string(&server.log).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        server
+    }
+
+    /// Runs `tests/py/kinesis_client.py` against this server.
+    pub fn client(&self, args: &[&str]) -> serde_json::Value {
+        let mut all = vec![self.endpoint.as_str()];
+        all.extend_from_slice(args);
+        py_json("kinesis_client.py", &all)
+    }
+}
+
+impl Drop for KinesisLocal {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Every record delivered to the data prefix (not errors), by line, with counts.
+pub fn delivered(root: &Path) -> BTreeMap<String, usize> {
+    let mut out = BTreeMap::new();
+    for (key, body) in objects(root) {
+        if key.starts_with("errors/") {
+            continue;
+        }
+        for line in String::from_utf8_lossy(&body).split_inclusive('\n') {
+            *out.entry(line.to_string()).or_insert(0) += 1;
+        }
+    }
+    out
+}
+
+/// Waits until every one of `expected` is delivered, then checks that each was
+/// delivered once and nothing else was.
+pub fn assert_delivered_once(daemon: &Daemon, expected: &[String]) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let got = delivered(&daemon.path("out"));
+        if expected.iter().all(|l| got.contains_key(l)) {
+            let twice: Vec<_> = got.iter().filter(|(_, n)| **n > 1).collect();
+            assert!(
+                twice.is_empty(),
+                "{} lines delivered more than once, such as {:?}",
+                twice.len(),
+                &twice[..twice.len().min(3)]
+            );
+            let unexpected: Vec<_> = got.keys().filter(|l| !expected.contains(l)).collect();
+            assert!(
+                unexpected.is_empty(),
+                "not written to the files: {unexpected:?}"
+            );
+            return;
+        }
+        if Instant::now() > deadline {
+            let missing: Vec<_> = expected
+                .iter()
+                .filter(|l| !got.contains_key(*l))
+                .take(5)
+                .collect();
+            panic!(
+                "{} of {} lines missing, such as {missing:?}\n{}",
+                expected.iter().filter(|l| !got.contains_key(*l)).count(),
+                expected.len(),
+                daemon.log()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }

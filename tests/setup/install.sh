@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the integration tests need, idempotently: a Python venv with boto3,
 # the AWS CLI (v1), python-snappy, pyarrow, DuckDB and SeaweedFS (`weed`), Java with Debian's
-# snappy-java (the real reader of Firehose's `Snappy` format), openssl and unshare. Prints the venv's path on its last line.
+# snappy-java (the real reader of Firehose's `Snappy` format), openssl, unshare and
+# kinesis-local (npm). Prints the venv's path on its last line.
 # Fails loudly when something cannot be installed: tests never skip quietly.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -37,4 +38,17 @@ for tool in openssl:openssl unshare:util-linux; do
   fi
   command -v "${tool%%:*}" >/dev/null || { echo "${tool%%:*} was not installed" >&2; exit 1; }
 done
+# kinesis-local (npm): a Kinesis-compatible server for the Kinesis source tests.
+kl="$cache/kinesis-local"
+if [ ! -f "$kl/node_modules/kinesis-local/main.js" ]; then
+  if ! command -v npm >/dev/null; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq >&2 || true
+    apt-get install -y -qq --no-install-recommends nodejs npm >&2
+  fi
+  echo "installing kinesis-local into $kl" >&2
+  mkdir -p "$kl"
+  (cd "$kl" && npm install --no-audit --no-fund --silent kinesis-local@0.6.2 >&2)
+fi
+[ -f "$kl/node_modules/kinesis-local/main.js" ] || { echo "kinesis-local was not installed" >&2; exit 1; }
 echo "$venv"

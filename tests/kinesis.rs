@@ -1,0 +1,179 @@
+//! The Kinesis source against a real Kinesis-compatible server (kinesis-local),
+//! driven by boto3: several shards, a reshard while reading, restarts (clean and
+//! in the crash window between an append and its checkpoint), KPL-aggregated
+//! records, and throttling. Every record put must be delivered exactly once.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+
+/// A stream `k` reading the Kinesis stream `orders` from TRIM_HORIZON into
+/// `{dir}/out`.
+fn config(kinesis: &KinesisLocal, extra: &str) -> String {
+    config_at(&kinesis.endpoint, extra)
+}
+
+fn config_at(endpoint: &str, extra: &str) -> String {
+    format!(
+        "[server]\nlisten = \"{{listen}}\"\n[[delivery_streams]]\nname = \"k\"\n\
+         source = {{ type = \"kinesis\", stream_name = \"orders\", endpoint = \"{endpoint}\", \
+         starting_position = \"TRIM_HORIZON\", access_key_id = \"AKTEST\", secret_access_key = \"secret\", \
+         idle_poll_ms = 100{extra} }}\n\
+         buffering = {{ size_mb = 1, interval_seconds = 0 }}\n\
+         destination = {{ type = \"local\", path = \"{{dir}}/out\" }}\n"
+    )
+}
+
+/// The records `k<i>\n` for i in `range`, as put by `kinesis_client.py put`.
+fn records(range: std::ops::Range<usize>) -> Vec<String> {
+    range.map(|i| format!("k{i}\n")).collect()
+}
+
+fn put(kinesis: &KinesisLocal, first: usize, count: usize, aggregate: usize) {
+    let answer = kinesis.client(&[
+        "put",
+        "orders",
+        &first.to_string(),
+        &count.to_string(),
+        &aggregate.to_string(),
+    ]);
+    assert_eq!(answer["failed"], 0, "{answer}");
+}
+
+#[test]
+fn four_shards_a_reshard_and_a_restart_deliver_every_record_once() {
+    let kinesis = KinesisLocal::start();
+    kinesis.client(&["create", "orders", "4"]);
+    put(&kinesis, 0, 2000, 1);
+    let mut daemon = Daemon::start(&config(&kinesis, ""));
+    assert_delivered_once(&daemon, &records(0..2000));
+
+    // Reshard while reading: the parents are closed, children start after them.
+    put(&kinesis, 2000, 1000, 1);
+    let shards = kinesis.client(&["reshard", "orders", "8"]);
+    assert_eq!(shards["shards"], 8, "{shards}");
+    put(&kinesis, 3000, 2000, 1);
+    assert_delivered_once(&daemon, &records(0..5000));
+    daemon.wait_for_log("shard closed and read to its end");
+
+    // A restart resumes from the checkpoints: nothing twice.
+    assert!(daemon.stop().success(), "{}", daemon.log());
+    let dir = daemon.into_dir();
+    put(&kinesis, 5000, 1000, 1);
+    let daemon = Daemon::start_in(dir, &config(&kinesis, ""));
+    assert_delivered_once(&daemon, &records(0..6000));
+}
+
+#[test]
+fn kpl_aggregated_records_are_unpacked_into_user_records() {
+    let kinesis = KinesisLocal::start();
+    kinesis.client(&["create", "orders", "2"]);
+    // 1,000 user records in 50 Kinesis records, and 100 plain ones.
+    put(&kinesis, 0, 1000, 20);
+    put(&kinesis, 1000, 100, 1);
+    let daemon = Daemon::start(&config(&kinesis, ""));
+    assert_delivered_once(&daemon, &records(0..1100));
+    assert_eq!(
+        metric(&daemon, "sluice_incoming_records_total{stream=\"k\"}"),
+        Some(1100.0)
+    );
+}
+
+/// The crash window between a spool append and the checkpoint that follows it,
+/// made on purpose: the checkpoint is put back to before the batch, with the
+/// intent a crash would leave. The restart must not deliver those records again.
+#[test]
+fn an_intent_left_by_a_crash_after_the_append_skips_what_the_spool_holds() {
+    let kinesis = KinesisLocal::start();
+    kinesis.client(&["create", "orders", "1"]);
+    put(&kinesis, 0, 300, 1);
+    let mut daemon = Daemon::start(&config(&kinesis, ""));
+    assert_delivered_once(&daemon, &records(0..300));
+    assert!(daemon.stop().success());
+    let dir = daemon.into_dir();
+    let first = kinesis.client(&["first-sequence", "orders"]);
+    let path = dir.path().join("data/spool/k/kinesis-source.json");
+    let checkpoint = serde_json::json!({
+        "shards": {},
+        "intent": { "shard": first["shard"], "first_record": first["sequence"], "first_seq": 0 },
+    });
+    std::fs::write(&path, checkpoint.to_string()).unwrap();
+    put(&kinesis, 300, 50, 1);
+    let daemon = Daemon::start_in(dir, &config(&kinesis, ""));
+    assert_delivered_once(&daemon, &records(0..350));
+}
+
+#[test]
+fn throttled_reads_back_off_and_lose_nothing() {
+    let kinesis = KinesisLocal::start();
+    kinesis.client(&["create", "orders", "2"]);
+    put(&kinesis, 0, 500, 1);
+    // Every second GetRecords is refused with ProvisionedThroughputExceededException.
+    let proxy = Proxy::start(&kinesis.endpoint);
+    let daemon = Daemon::start(&config_at(&proxy.endpoint, ""));
+    put(&kinesis, 500, 500, 1);
+    assert_delivered_once(&daemon, &records(0..1000));
+    daemon.wait_for_log("read throttled by Kinesis, backing off");
+    assert!(proxy.throttled() > 0);
+}
+
+#[test]
+fn a_missing_stream_is_retried_and_the_daemon_keeps_running() {
+    let kinesis = KinesisLocal::start();
+    let daemon = Daemon::start(&config(&kinesis, ""));
+    daemon.wait_for_log("cannot list the shards, will retry");
+    kinesis.client(&["create", "orders", "1"]);
+    put(&kinesis, 0, 10, 1);
+    std::thread::sleep(Duration::from_millis(100));
+    assert_delivered_once(&daemon, &records(0..10));
+}
+
+/// tests/py/throttling_proxy.py in front of the server.
+struct Proxy {
+    child: std::process::Child,
+    endpoint: String,
+    counter: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Proxy {
+    fn start(upstream: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let counter = dir.path().join("throttled");
+        let script =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/py/throttling_proxy.py");
+        let child = std::process::Command::new(tools().python())
+            .arg(script)
+            .args([&port.to_string(), upstream, counter.to_str().unwrap()])
+            .spawn()
+            .unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(std::time::Instant::now() < deadline, "proxy did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Self {
+            child,
+            endpoint: format!("http://127.0.0.1:{port}"),
+            counter,
+            _dir: dir,
+        }
+    }
+
+    fn throttled(&self) -> usize {
+        std::fs::read_to_string(&self.counter)
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(0)
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

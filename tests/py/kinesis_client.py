@@ -1,0 +1,117 @@
+"""Drives a Kinesis-compatible server with boto3 for the Kinesis source tests.
+
+  kinesis_client.py ENDPOINT create STREAM SHARDS
+  kinesis_client.py ENDPOINT put STREAM FIRST COUNT [AGGREGATE]
+      puts records b"k<i>\\n" for i in FIRST..FIRST+COUNT; with AGGREGATE > 1, packs
+      them AGGREGATE at a time into KPL-aggregated Kinesis records
+  kinesis_client.py ENDPOINT reshard STREAM TARGET
+  kinesis_client.py ENDPOINT first-sequence STREAM
+Prints JSON.
+"""
+
+import hashlib
+import json
+import sys
+import time
+
+import boto3
+
+KPL_MAGIC = b"\xf3\x89\x9a\xc2"
+
+
+def client(endpoint):
+    return boto3.client(
+        "kinesis",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="AKTEST",
+        aws_secret_access_key="secret",
+    )
+
+
+def wait_active(k, stream):
+    for _ in range(200):
+        summary = k.describe_stream_summary(StreamName=stream)["StreamDescriptionSummary"]
+        if summary["StreamStatus"] == "ACTIVE":
+            return summary
+        time.sleep(0.1)
+    raise SystemExit(f"stream {stream} did not become ACTIVE")
+
+
+def varint(n):
+    out = bytearray()
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        if n:
+            out.append(b | 0x80)
+        else:
+            out.append(b)
+            return bytes(out)
+
+
+def field(tag, wire, payload):
+    key = varint(tag << 3 | wire)
+    if wire == 2:
+        return key + varint(len(payload)) + payload
+    return key + payload
+
+
+def aggregate(records):
+    """The KPL's format: magic, protobuf AggregatedRecord, md5 of the protobuf."""
+    message = b""
+    for i, (key, _) in enumerate(records):
+        message += field(1, 2, key.encode())
+    for i, (_, data) in enumerate(records):
+        inner = field(1, 0, varint(i)) + field(3, 2, data)
+        message += field(3, 2, inner)
+    return KPL_MAGIC + message + hashlib.md5(message).digest()
+
+
+def put(k, stream, first, count, per_record):
+    entries = []
+    users = [(f"pk{i}", f"k{i}\n".encode()) for i in range(first, first + count)]
+    if per_record > 1:
+        for at in range(0, len(users), per_record):
+            chunk = users[at : at + per_record]
+            entries.append({"Data": aggregate(chunk), "PartitionKey": chunk[0][0]})
+    else:
+        entries = [{"Data": d, "PartitionKey": key} for key, d in users]
+    failed = 0
+    for at in range(0, len(entries), 500):
+        batch = entries[at : at + 500]
+        for _ in range(50):
+            answer = k.put_records(StreamName=stream, Records=batch)
+            if answer["FailedRecordCount"] == 0:
+                break
+            batch = [e for e, r in zip(batch, answer["Records"]) if "ErrorCode" in r]
+            time.sleep(0.2)
+        else:
+            failed += len(batch)
+    return {"kinesis_records": len(entries), "failed": failed}
+
+
+def main():
+    endpoint, command, stream = sys.argv[1], sys.argv[2], sys.argv[3]
+    k = client(endpoint)
+    if command == "create":
+        k.create_stream(StreamName=stream, ShardCount=int(sys.argv[4]))
+        print(json.dumps({"shards": wait_active(k, stream)["OpenShardCount"]}))
+    elif command == "put":
+        per = int(sys.argv[6]) if len(sys.argv) > 6 else 1
+        print(json.dumps(put(k, stream, int(sys.argv[4]), int(sys.argv[5]), per)))
+    elif command == "reshard":
+        k.update_shard_count(StreamName=stream, TargetShardCount=int(sys.argv[4]), ScalingType="UNIFORM_SCALING")
+        time.sleep(0.2)
+        print(json.dumps({"shards": wait_active(k, stream)["OpenShardCount"]}))
+    elif command == "first-sequence":
+        shard = k.list_shards(StreamName=stream)["Shards"][0]["ShardId"]
+        it = k.get_shard_iterator(StreamName=stream, ShardId=shard, ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+        records = k.get_records(ShardIterator=it)["Records"]
+        print(json.dumps({"shard": shard, "sequence": records[0]["SequenceNumber"]}))
+    else:
+        raise SystemExit(f"unknown command {command}")
+
+
+if __name__ == "__main__":
+    main()

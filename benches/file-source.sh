@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Lines/s from a log file to a local folder: LINES lines of about 200 bytes are in
 # the file before the daemon starts (start_at = "beginning"), and the clock runs
-# until /metrics counts them all delivered. Release build; medians of RUNS.
+# until /metrics counts them all delivered (the last buffer waits up to its 1 s
+# interval, which is in the figure). Release build; medians of RUNS.
 #
 #   benches/file-source.sh [LINES] [RUNS] [COMPRESSION]
 set -euo pipefail

@@ -180,6 +180,27 @@ fn errors_name_the_key_and_what_is_accepted() {
             ),
             "delivery_streams[0].format.type`: `parquet` needs an object destination",
         ),
+        (
+            format!(
+                "{STREAM}source = {{ type = \"kinesis\", stream_name = \"s\", starting_position = \"AT_TIMESTAMP\" }}\n\
+                 destination = {{ type = \"local\", path = \"o\" }}"
+            ),
+            "delivery_streams[0].source.timestamp`: AT_TIMESTAMP needs a timestamp",
+        ),
+        (
+            format!(
+                "{STREAM}source = {{ type = \"file\", paths = [\"/var/log/[*.log\"] }}\n\
+                 destination = {{ type = \"local\", path = \"o\" }}"
+            ),
+            "delivery_streams[0].source.paths[0]`: `/var/log/[*.log` is not a valid glob pattern",
+        ),
+        (
+            format!(
+                "{STREAM}source = {{ type = \"stdin\", multiline = {{ pattern = \"(\" }} }}\n\
+                 destination = {{ type = \"local\", path = \"o\" }}"
+            ),
+            "delivery_streams[0].source.multiline.pattern`: `(` is not a valid pattern",
+        ),
     ];
     for (text, expected) in cases {
         let (code, out) = check(&text, "toml");

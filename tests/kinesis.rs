@@ -124,6 +124,32 @@ fn a_missing_stream_is_retried_and_the_daemon_keeps_running() {
     let kinesis = KinesisLocal::start();
     let daemon = Daemon::start(&config(&kinesis, ""));
     daemon.wait_for_log("cannot list the shards, will retry");
+    let described = firehose(
+        daemon.addr,
+        "DescribeDeliveryStream",
+        r#"{"DeliveryStreamName":"k"}"#,
+    )
+    .json();
+    let description = &described["DeliveryStreamDescription"];
+    assert_eq!(description["DeliveryStreamType"], "KinesisStreamAsSource");
+    assert_eq!(
+        description["Source"]["KinesisStreamSourceDescription"]["KinesisStreamARN"],
+        "arn:aws:kinesis:us-east-1:000000000000:stream/orders"
+    );
+    let listed = firehose(
+        daemon.addr,
+        "ListDeliveryStreams",
+        r#"{"DeliveryStreamType":"DirectPut"}"#,
+    )
+    .json();
+    assert_eq!(listed["DeliveryStreamNames"], serde_json::json!([]));
+    let listed = firehose(
+        daemon.addr,
+        "ListDeliveryStreams",
+        r#"{"DeliveryStreamType":"KinesisStreamAsSource"}"#,
+    )
+    .json();
+    assert_eq!(listed["DeliveryStreamNames"], serde_json::json!(["k"]));
     kinesis.client(&["create", "orders", "1"]);
     put(&kinesis, 0, 10, 1);
     std::thread::sleep(Duration::from_millis(100));

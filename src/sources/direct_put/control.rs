@@ -11,7 +11,7 @@ use super::error::{ApiError, ErrorKind};
 use super::firehose::{check_stream_name, find_stream};
 use crate::config::{
     DestinationConfig, FormatConfig, HttpContentEncoding, LocalDestination, ObjectDestination,
-    ParquetFormat, S3Destination, StreamConfig,
+    ParquetFormat, S3Destination, SourceConfig, StreamConfig,
 };
 use crate::encode::parquet::{DeserializerConfig, WriterVersion};
 
@@ -42,15 +42,16 @@ pub fn list(state: &ApiState, body: &[u8]) -> Result<String, ApiError> {
             "Value '{limit}' at 'limit' failed to satisfy constraint: Member must have value between 1 and 10000"
         )]));
     }
-    // Every Sluice stream takes direct puts; other types list nothing.
-    let type_matches = input
-        .stream_type
-        .as_deref()
-        .is_none_or(|t| t == "DirectPut");
     let names: Vec<&String> = state
         .streams
-        .keys()
-        .filter(|_| type_matches)
+        .iter()
+        .filter(|(_, s)| {
+            input
+                .stream_type
+                .as_deref()
+                .is_none_or(|t| t == stream_type(&s.config().source))
+        })
+        .map(|(name, _)| name)
         .filter(|n| {
             input
                 .exclusive_start
@@ -76,17 +77,47 @@ pub fn describe(state: &ApiState, body: &[u8]) -> Result<String, ApiError> {
             "DeliveryStreamName": config.name,
             "DeliveryStreamARN": arn,
             "DeliveryStreamStatus": "ACTIVE",
-            "DeliveryStreamType": "DirectPut",
+            "DeliveryStreamType": stream_type(&config.source),
             "VersionId": "1",
             "CreateTimestamp": state.started_at,
             "LastUpdateTimestamp": state.started_at,
             "DeliveryStreamEncryptionConfiguration": { "Status": "DISABLED" },
-            "Source": { "DirectPutSourceDescription": { "ThroughputHintInMBs": 5 } },
+            "Source": source_description(&config.source, state),
             "Destinations": [destination_description(config)],
             "HasMoreDestinations": false,
         }
     })
     .to_string())
+}
+
+/// Firehose's `DeliveryStreamType`; file and stdin sources are Sluice's own.
+fn stream_type(source: &SourceConfig) -> &'static str {
+    match source {
+        SourceConfig::DirectPut => "DirectPut",
+        SourceConfig::Kinesis(_) => "KinesisStreamAsSource",
+        SourceConfig::File(_) => "FileAsSource",
+        SourceConfig::Stdin(_) => "StdinAsSource",
+    }
+}
+
+fn source_description(source: &SourceConfig, state: &ApiState) -> Value {
+    match source {
+        SourceConfig::DirectPut => {
+            json!({ "DirectPutSourceDescription": { "ThroughputHintInMBs": 5 } })
+        }
+        SourceConfig::Kinesis(k) => json!({ "KinesisStreamSourceDescription": {
+            "KinesisStreamARN": format!(
+                "arn:aws:kinesis:{}:{}:stream/{}",
+                k.region.as_deref().unwrap_or(&state.server.region),
+                state.server.account_id,
+                k.stream_name
+            ),
+            "RoleARN": "arn:aws:iam::000000000000:role/sluice",
+            "DeliveryStartTimestamp": state.started_at,
+        }}),
+        SourceConfig::File(f) => json!({ "FileSourceDescription": { "Paths": f.paths } }),
+        SourceConfig::Stdin(_) => json!({ "StdinSourceDescription": {} }),
+    }
 }
 
 pub fn list_tags(state: &ApiState, body: &[u8]) -> Result<String, ApiError> {

@@ -1,10 +1,23 @@
-//! AWS credentials from where the AWS tools look for them: a profile of the shared
+//! AWS credentials (and region) from where the AWS tools look for them: a profile of the shared
 //! credentials file, or the standard environment variables. Secrets stay in
 //! [`Secret`]s, never logged.
 
 use std::path::PathBuf;
 
 use crate::config::Secret;
+
+/// The region when none is configured, as the AWS tools choose it.
+const DEFAULT_REGION: &str = "us-east-1";
+
+/// The region to sign for: the configured one, else `AWS_REGION`,
+/// `AWS_DEFAULT_REGION`, or `us-east-1`.
+pub fn region(configured: Option<&str>) -> String {
+    configured
+        .map(str::to_string)
+        .or_else(|| std::env::var("AWS_REGION").ok())
+        .or_else(|| std::env::var("AWS_DEFAULT_REGION").ok())
+        .unwrap_or_else(|| DEFAULT_REGION.into())
+}
 
 /// An access key, its secret and an optional session token.
 #[derive(Debug, Clone)]

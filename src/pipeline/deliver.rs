@@ -14,23 +14,19 @@ use tokio::time::Instant;
 use uuid::Uuid;
 
 use super::buffer::{Buffer, SealedBatch};
+use super::error_lines::{conversion_error_lines, oversized_lines};
 use crate::config::StreamConfig;
 use crate::encode::Compression;
 use crate::encode::EncodeError;
 use crate::encode::http_request;
-use crate::encode::parquet::{ConversionError, Converted, MALFORMED_DATA, ParquetEncoder};
-use crate::error_output::{ConversionErrorRecord, ErrorRecord};
+use crate::encode::parquet::{ConversionError, Converted, ParquetEncoder};
 use crate::keys::{KeyContext, KeyLayout, Prefix, object_suffix};
 use crate::output::{Failure, Output};
-use crate::record::MAX_RECORD_BYTES;
 use crate::record::now_ms;
 use crate::sinks::retry::Backoff;
 use crate::sinks::{FailureKind, Object, Sink, SinkError};
 use crate::spool::{RangeSet, Seal, Spool};
 use crate::telemetry;
-
-/// The error code of records over the record limit.
-const RECORD_TOO_LARGE_CODE: &str = "Source.RecordTooLarge";
 
 /// The extension of converted objects, as Firehose's.
 const PARQUET_EXTENSION: &str = ".parquet";
@@ -537,69 +533,6 @@ fn bytes_of(batch: &SealedBatch, failed: &[(usize, ConversionError)]) -> usize {
 
 fn to_parquet(encoder: &ParquetEncoder, batch: &SealedBatch) -> Result<Converted, EncodeError> {
     encoder.encode(batch.iter().map(|(data, _)| data))
-}
-
-/// The error lines of the records of a batch that do not convert, and how many.
-/// The batch holds the failing records (or, rebuilt after a restart, all the data
-/// batch's records): converting each again gives its error.
-fn conversion_error_lines(
-    batch: &SealedBatch,
-    parquet: Option<&ParquetEncoder>,
-    ending_ms: i64,
-) -> (Vec<u8>, usize) {
-    let mut out = Vec::new();
-    let mut count = 0;
-    for (data, arrival) in batch.iter() {
-        let error = match parquet {
-            Some(parquet) => match parquet.check(data) {
-                Ok(()) => continue,
-                Err(e) => e,
-            },
-            // The format was turned off since: the reason is no longer known.
-            None => ConversionError {
-                code: MALFORMED_DATA,
-                message: "The record did not convert to the stream's format (no longer configured)"
-                    .into(),
-            },
-        };
-        out.extend(
-            ConversionErrorRecord {
-                attempts_made: 1,
-                arrival_timestamp: arrival,
-                last_error_code: error.code,
-                last_error_message: &error.message,
-                attempt_ending_timestamp: ending_ms,
-                raw_data: data,
-            }
-            .to_line(),
-        );
-        count += 1;
-    }
-    (out, count)
-}
-
-/// The error lines of records over the record limit; each line's attempt ending
-/// time is the record's arrival, so a rebuild writes the same bytes.
-fn oversized_lines(batch: &SealedBatch) -> Vec<u8> {
-    let mut out = Vec::new();
-    for (data, arrival) in batch.iter() {
-        let message = format!(
-            "The record is {} bytes, over the limit of {MAX_RECORD_BYTES} bytes",
-            data.len()
-        );
-        out.extend(
-            ErrorRecord {
-                attempts_made: 0,
-                arrival_timestamp: arrival,
-                error_code: RECORD_TOO_LARGE_CODE,
-                error_message: &message,
-                attempt_ending_timestamp: arrival,
-                raw_data: data,
-            }
-            .to_line(),
-        );
-    }
-    out
 }
 
 /// The sequence numbers of the batch's records `range` (by position in the batch).

@@ -5,6 +5,7 @@
 
 mod buffer;
 mod deliver;
+mod error_lines;
 mod ingest;
 mod recovery;
 mod runner;

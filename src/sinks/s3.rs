@@ -13,12 +13,11 @@ use object_store::{BackoffConfig, ClientOptions, RetryConfig};
 use super::object_store::ObjectStoreSink;
 use super::{FailureKind, SinkError};
 use crate::config::S3Destination;
-use crate::credentials::profile_keys;
+use crate::credentials::{profile_keys, region};
 
 /// A request that takes longer has failed and is retried by the stream.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-const DEFAULT_REGION: &str = "us-east-1";
 
 /// Builds the sink for an S3 destination.
 pub fn sink(config: &S3Destination) -> Result<ObjectStoreSink, SinkError> {
@@ -27,12 +26,7 @@ pub fn sink(config: &S3Destination) -> Result<ObjectStoreSink, SinkError> {
         code: "S3.InvalidConfiguration".into(),
         message,
     };
-    let region = config
-        .region
-        .clone()
-        .or_else(|| std::env::var("AWS_REGION").ok())
-        .or_else(|| std::env::var("AWS_DEFAULT_REGION").ok())
-        .unwrap_or_else(|| DEFAULT_REGION.into());
+    let region = region(config.region.as_deref());
     // Sluice's own retries (with the stream's retry duration) replace the client's.
     let retry = RetryConfig {
         backoff: BackoffConfig::default(),

@@ -32,6 +32,17 @@ async fn read_all(reader: &mut Reader) -> Vec<(u64, String)> {
     out
 }
 
+/// Waits (a second at most) until the spool holds nothing but a segment header:
+/// deletion and recycling happen behind `delivered`.
+async fn wait_until_emptied(spool: &Spool) {
+    for _ in 0..100 {
+        if spool.shared.size.load(Ordering::Acquire) == segment::HEADER_LEN {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+}
+
 #[tokio::test]
 async fn appends_are_read_back_in_order_across_segments() {
     let dir = tempfile::tempdir().unwrap();
@@ -57,12 +68,7 @@ async fn appends_are_read_back_in_order_across_segments() {
         .delivered(1, vec![(0, 100)].into())
         .await
         .unwrap();
-    for _ in 0..100 {
-        if opened.spool.shared.size.load(Ordering::Acquire) == segment::HEADER_LEN {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
+    wait_until_emptied(&opened.spool).await;
     let left = segment::list(&dir.path().join("s")).unwrap();
     assert_eq!(
         left.into_iter().collect::<Vec<_>>(),
@@ -189,12 +195,7 @@ async fn a_reader_does_not_read_a_recycled_segment_through_its_old_handle() {
         .delivered(1, vec![(0, 10)].into())
         .await
         .unwrap();
-    for _ in 0..100 {
-        if opened.spool.shared.size.load(Ordering::Acquire) == segment::HEADER_LEN {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
+    wait_until_emptied(&opened.spool).await;
     // More bytes than the segment held before it was emptied.
     let bigger: Vec<Record> = (0..10)
         .map(|i| Record::new(format!("b{i}-{}", "y".repeat(40)).into_bytes(), 0))

@@ -24,7 +24,7 @@ use checkpoint::{Checkpoint, FILE_NAME, Intent, ShardProgress};
 use client::{IteratorStart, KinesisClient, KinesisError, Records, Shard};
 
 use crate::config::{KinesisSource, StartingPosition};
-use crate::credentials::{StaticKeys, profile_keys};
+use crate::credentials::{StaticKeys, profile_keys, region};
 use crate::pipeline::{IngestError, StreamHandle};
 use crate::record::{Record, now_ms};
 use crate::sources::state_file::StateFile;
@@ -73,12 +73,7 @@ impl KinesisTail {
             stream: stream.name().to_string(),
             message,
         };
-        let region = config
-            .region
-            .clone()
-            .or_else(|| std::env::var("AWS_REGION").ok())
-            .or_else(|| std::env::var("AWS_DEFAULT_REGION").ok())
-            .unwrap_or_else(|| "us-east-1".into());
+        let region = region(config.region.as_deref());
         let endpoint = config
             .endpoint
             .clone()

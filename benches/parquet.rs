@@ -12,9 +12,7 @@
 use std::time::Instant;
 
 use sluice::encode::Compression;
-use sluice::encode::parquet::{
-    Column, DeserializerConfig, ParquetCompression, ParquetEncoder, WriterSettings, WriterVersion,
-};
+use sluice::encode::parquet::{Column, DeserializerConfig, ParquetEncoder, WriterSettings};
 
 const COLUMNS: &[(&str, &str)] = &[
     ("ts", "timestamp"),
@@ -138,11 +136,8 @@ fn encoder(block_size_mb: u64) -> ParquetEncoder {
         &columns,
         &DeserializerConfig::default(),
         WriterSettings {
-            compression: ParquetCompression::Snappy,
             block_size_mb,
-            page_size_kb: 1024,
-            enable_dictionary: true,
-            writer_version: WriterVersion::V1,
+            ..WriterSettings::default()
         },
     )
     .expect("bench encoder")

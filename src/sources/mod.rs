@@ -8,3 +8,34 @@ pub mod kinesis;
 pub mod lines;
 pub mod state_file;
 pub mod stdin;
+
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use crate::pipeline::{IngestError, StreamHandle};
+use crate::record::Record;
+
+/// Hands records read by a source (file, stdin, Kinesis) to its stream, waiting
+/// `pause` between tries while the spool is full: a source pauses rather than
+/// drops. False when the daemon is stopping (the records were not taken).
+pub async fn hand_to_spool(
+    stream: &StreamHandle,
+    records: Vec<Record>,
+    stop: &mut watch::Receiver<bool>,
+    pause: Duration,
+) -> bool {
+    loop {
+        match stream.ingest(records.clone()).await {
+            Ok(()) => return true,
+            Err(IngestError::ShuttingDown) => return false,
+            Err(e) => {
+                tracing::debug!(stream = %stream.name(), error = %e, "spool refused the batch, waiting");
+                tokio::select! {
+                    _ = stop.changed() => return false,
+                    () = tokio::time::sleep(pause) => {}
+                }
+            }
+        }
+    }
+}

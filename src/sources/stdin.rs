@@ -9,8 +9,9 @@ use tokio::io::AsyncReadExt;
 use tokio::sync::{Notify, watch};
 
 use crate::config::StdinSource;
-use crate::pipeline::{IngestError, StreamHandle};
+use crate::pipeline::StreamHandle;
 use crate::record::{Record, now_ms};
+use crate::sources::hand_to_spool;
 use crate::sources::lines::{Cut, LineCutter, Multiline};
 
 /// How often an open multi-line record is checked for its timeout.
@@ -83,18 +84,8 @@ async fn hand_over(
         .map(|c| Record::new(c.data, arrival))
         .collect();
     for batch in records.chunks(BATCH_RECORDS) {
-        loop {
-            match stream.ingest(batch.to_vec()).await {
-                Ok(()) => break,
-                Err(IngestError::ShuttingDown) => return false,
-                Err(e) => {
-                    tracing::debug!(stream = %stream.name(), error = %e, "spool refused the batch, waiting");
-                    tokio::select! {
-                        _ = stop.changed() => return false,
-                        () = tokio::time::sleep(TICK) => {}
-                    }
-                }
-            }
+        if !hand_to_spool(stream, batch.to_vec(), stop, TICK).await {
+            return false;
         }
     }
     true

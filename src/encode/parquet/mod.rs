@@ -97,6 +97,19 @@ pub struct WriterSettings {
     pub writer_version: WriterVersion,
 }
 
+impl Default for WriterSettings {
+    /// Firehose's `ParquetSerDe` defaults (with dictionary encoding on).
+    fn default() -> Self {
+        Self {
+            compression: ParquetCompression::Snappy,
+            block_size_mb: 256,
+            page_size_kb: 1024,
+            enable_dictionary: true,
+            writer_version: WriterVersion::V1,
+        }
+    }
+}
+
 /// Why a record could not be converted, as its error record tells it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConversionError {
@@ -280,11 +293,8 @@ mod tests {
             &columns,
             &DeserializerConfig::default(),
             WriterSettings {
-                compression: ParquetCompression::Snappy,
                 block_size_mb,
-                page_size_kb: 1024,
-                enable_dictionary: true,
-                writer_version: WriterVersion::V1,
+                ..WriterSettings::default()
             },
         )
         .unwrap()

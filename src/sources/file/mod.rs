@@ -23,8 +23,9 @@ use checkpoint::{Checkpoint, FILE_NAME, Intent, Position};
 use tracked::{LineRules, Tracked, identify, is_same};
 
 use crate::config::{FileSource, StartAt};
-use crate::pipeline::{IngestError, StreamHandle};
+use crate::pipeline::StreamHandle;
 use crate::record::{Record, now_ms};
+use crate::sources::hand_to_spool;
 use crate::sources::lines::{Cut, Multiline};
 use crate::sources::state_file::StateFile;
 
@@ -304,18 +305,8 @@ impl FileTail {
             .into_iter()
             .map(|c| Record::new(c.data, arrival))
             .collect();
-        loop {
-            match self.stream.ingest(records.clone()).await {
-                Ok(()) => break,
-                Err(IngestError::ShuttingDown) => return Handed::Stopping,
-                Err(e) => {
-                    tracing::debug!(stream = %self.stream.name(), error = %e, "spool refused the batch, waiting");
-                    tokio::select! {
-                        _ = stop.changed() => return Handed::Stopping,
-                        () = tokio::time::sleep(self.poll) => {}
-                    }
-                }
-            }
+        if !hand_to_spool(&self.stream, records, stop, self.poll).await {
+            return Handed::Stopping;
         }
         self.files[i].committed = committed_after.unwrap_or(end);
         self.save(None);

@@ -25,8 +25,9 @@ use client::{IteratorStart, KinesisClient, KinesisError, Records, Shard};
 
 use crate::config::{KinesisSource, StartingPosition};
 use crate::credentials::{StaticKeys, profile_keys, region};
-use crate::pipeline::{IngestError, StreamHandle};
+use crate::pipeline::StreamHandle;
 use crate::record::{Record, now_ms};
+use crate::sources::hand_to_spool;
 use crate::sources::state_file::StateFile;
 use crate::telemetry;
 
@@ -340,18 +341,8 @@ async fn hand_over(
             first_seq: shared.stream.next_seq(),
         });
         save(shared, &checkpoint);
-        loop {
-            match shared.stream.ingest(records.clone()).await {
-                Ok(()) => break,
-                Err(IngestError::ShuttingDown) => return false,
-                Err(e) => {
-                    tracing::debug!(stream = %shared.stream.name(), error = %e, "spool refused the batch, waiting");
-                    tokio::select! {
-                        _ = stop.changed() => return false,
-                        () = sleep(shared.idle) => {}
-                    }
-                }
-            }
+        if !hand_to_spool(&shared.stream, records, stop, shared.idle).await {
+            return false;
         }
     }
     checkpoint.intent = None;

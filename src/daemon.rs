@@ -20,7 +20,7 @@ use crate::sources::stdin;
 /// exits at once.
 pub async fn run(config: Config) -> anyhow::Result<()> {
     let metrics = crate::telemetry::install();
-    let streams = Streams::start(&config)?;
+    let streams = Streams::start(&config).await?;
     let listener = TcpListener::bind(config.server.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.server.listen))?;

@@ -38,6 +38,28 @@ pub struct ConversionErrorRecord<'a> {
     pub raw_data: &'a [u8],
 }
 
+/// A record a transform plugin failed (contract §4.1): the common fields and, in
+/// Lambda's `lambdaArn`, the plugin's module path.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProcessingErrorRecord<'a> {
+    pub attempts_made: u32,
+    pub arrival_timestamp: i64,
+    pub error_code: &'a str,
+    pub error_message: &'a str,
+    pub attempt_ending_timestamp: i64,
+    #[serde(serialize_with = "base64_bytes")]
+    pub raw_data: &'a [u8],
+    pub lambda_arn: &'a str,
+}
+
+impl ProcessingErrorRecord<'_> {
+    /// The record as one NDJSON line, newline included.
+    pub fn to_line(&self) -> Vec<u8> {
+        line(self, self.raw_data)
+    }
+}
+
 impl ErrorRecord<'_> {
     /// The record as one NDJSON line, newline included.
     pub fn to_line(&self) -> Vec<u8> {

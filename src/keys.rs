@@ -151,6 +151,14 @@ impl Prefix {
         })
     }
 
+    /// The names used by `!{partitionKeyFromQuery:...}` alone.
+    pub fn query_key_names(&self) -> impl Iterator<Item = &str> {
+        self.segments.iter().filter_map(|s| match s {
+            Segment::PartitionKeyFromQuery(k) => Some(k.as_str()),
+            _ => None,
+        })
+    }
+
     /// Evaluates the prefix of a delivered object. As Firehose, a prefix with no
     /// timestamp expression gets `yyyy/MM/dd/HH/` appended by plain concatenation
     /// (`logs` → `logs2024/...`), except a dynamic-partitioning prefix.

@@ -17,3 +17,4 @@ pub mod sinks;
 pub mod sources;
 pub mod spool;
 pub mod telemetry;
+pub mod transform;

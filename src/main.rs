@@ -29,10 +29,48 @@ enum Command {
         config: Option<PathBuf>,
     },
     /// Validate a configuration and exit: 0 if valid, 2 with the problems if not.
+    /// Configured plugins are loaded and checked against the plugin interface.
     Check {
         #[arg(long, short)]
         config: Option<PathBuf>,
     },
+    /// Work with transform plugins.
+    Transform {
+        #[command(subcommand)]
+        command: TransformCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum TransformCommand {
+    /// Run a plugin on sample records and print each result, like a local Lambda invoke.
+    Test {
+        /// The plugin component (.wasm).
+        #[arg(long)]
+        module: PathBuf,
+        /// Sample records: one per line (NDJSON), the newline kept.
+        #[arg(long)]
+        input: PathBuf,
+        /// A parameter for the plugin's init (repeatable).
+        #[arg(long = "params", value_name = "KEY=VALUE", value_parser = parse_param)]
+        params: Vec<(String, String)>,
+        /// Records per call.
+        #[arg(long, default_value_t = 500)]
+        batch_records: usize,
+        #[arg(long, default_value_t = 5000)]
+        timeout_ms: u64,
+        #[arg(long, default_value_t = 128)]
+        memory_mb: u64,
+        /// Cache compiled components in this folder (compiled every time without it).
+        #[arg(long)]
+        cache_dir: Option<PathBuf>,
+    },
+}
+
+fn parse_param(text: &str) -> Result<(String, String), String> {
+    text.split_once('=')
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .ok_or_else(|| format!("`{text}` is not KEY=VALUE"))
 }
 
 /// Object buffers (1–128 MiB) and encoded bodies come and go all the time. glibc
@@ -65,7 +103,41 @@ fn main() -> ExitCode {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     match cli.command {
-        Command::Check { config } => match sluice::config::load(config.as_deref()) {
+        Command::Transform {
+            command:
+                TransformCommand::Test {
+                    module,
+                    input,
+                    params,
+                    batch_records,
+                    timeout_ms,
+                    memory_mb,
+                    cache_dir,
+                },
+        } => {
+            let invocation = sluice::transform::local_invoke::Invocation {
+                module,
+                input,
+                params: params.into_iter().collect(),
+                batch_records,
+                timeout_ms,
+                memory_mb,
+                cache_dir,
+            };
+            match sluice::transform::local_invoke::invoke(
+                &invocation,
+                &mut std::io::stdout().lock(),
+            ) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("{e:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Command::Check { config } => match sluice::config::load(config.as_deref())
+            .and_then(|c| sluice::transform::check_plugins(&c).map(|()| c))
+        {
             Ok(c) => {
                 println!(
                     "configuration is valid: {} delivery stream(s): {}",

@@ -16,6 +16,10 @@ pub const HTTP_ENDPOINT_FAILED: &str = "http-endpoint-failed";
 /// (Firehose's).
 pub const FORMAT_CONVERSION_FAILED: &str = "format-conversion-failed";
 
+/// The error output type of records a transform plugin failed, or that could not
+/// be transformed at all (Firehose's, for Lambda).
+pub const PROCESSING_FAILED: &str = "processing-failed";
+
 /// The error output type of records over the record limit that a source read
 /// (a very long log line; the API refuses them). Sluice's own.
 pub const RECORD_TOO_LARGE: &str = "record-too-large";
@@ -44,6 +48,10 @@ pub enum Output {
     },
     /// `record-too-large` error records; the batch holds the raw records.
     Oversized,
+    /// `processing-failed` error records, one line per record. On a rebuild the
+    /// batch holds the raw records and the transform runs again to find each
+    /// record's error.
+    ProcessingFailed,
 }
 
 /// The last failure of a delivery that ran out of retries.
@@ -62,6 +70,7 @@ impl Output {
             Self::Errors { output_type, .. } => Some(output_type),
             Self::ConversionErrors { .. } => Some(FORMAT_CONVERSION_FAILED),
             Self::Oversized => Some(RECORD_TOO_LARGE),
+            Self::ProcessingFailed => Some(PROCESSING_FAILED),
             Self::Data | Self::Backup => None,
         }
     }

@@ -16,6 +16,21 @@ pub struct Record {
     /// Arrival time in epoch milliseconds, as Firehose's `approximateArrivalTimestamp`.
     /// Object keys use the oldest record's arrival time.
     pub arrival_ms: i64,
+    /// Where the record came from, for records read from a Kinesis stream (Firehose's
+    /// `kinesisRecordMetadata`, given to transform plugins).
+    pub kinesis: Option<KinesisMeta>,
+}
+
+/// A Kinesis record's place in its stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KinesisMeta {
+    pub shard_id: String,
+    pub partition_key: String,
+    pub sequence_number: String,
+    /// The user record's index inside a KPL-aggregated record (0 otherwise).
+    pub sub_sequence_number: u64,
+    /// When Kinesis accepted the record, in epoch milliseconds.
+    pub arrival_ms: i64,
 }
 
 impl Record {
@@ -23,6 +38,7 @@ impl Record {
         Self {
             data: data.into(),
             arrival_ms,
+            kinesis: None,
         }
     }
 }

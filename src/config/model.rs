@@ -136,6 +136,10 @@ pub struct StreamConfig {
     /// converted from JSON records.
     #[serde(default)]
     pub format: FormatConfig,
+    /// Transform plugins run in order on records read from the spool, as Firehose's
+    /// Lambda processors (`ProcessingConfiguration`).
+    #[serde(default)]
+    pub processors: Vec<ProcessorConfig>,
     /// Objects encoded and delivered concurrently; bounds memory at about
     /// (1 + this) × buffering.size_mb.
     #[serde(default = "default_in_flight")]
@@ -145,6 +149,74 @@ pub struct StreamConfig {
 
 fn default_in_flight() -> usize {
     DEFAULT_MAX_IN_FLIGHT_OBJECTS
+}
+
+/// One step of record processing.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ProcessorConfig {
+    /// A WebAssembly component of the `sluice:transform` world (`transforms/wit/`).
+    Wasm(WasmProcessor),
+}
+
+/// A WASM transform plugin and the limits it runs under. Defaults follow Firehose's
+/// Lambda processor: 3 retries, 1 MB batches; 5 s is Sluice's (a Lambda may run 5 min).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WasmProcessor {
+    /// The component (`.wasm`), relative to the working directory.
+    pub module: std::path::PathBuf,
+    /// Passed to the plugin's `init` (Lambda's environment, in effect).
+    #[serde(default)]
+    pub params: std::collections::BTreeMap<String, String>,
+    /// Longest a call may run before it is stopped (an epoch deadline).
+    #[serde(default = "default_plugin_timeout")]
+    pub timeout_ms: u64,
+    /// Largest size of each of the plugin's linear memories.
+    #[serde(default = "default_plugin_memory")]
+    pub memory_mb: u64,
+    /// Most records in one call.
+    #[serde(default = "default_plugin_batch_records")]
+    pub batch_records: usize,
+    /// Most record bytes in one call (Lambda's `BufferSizeInMBs`).
+    #[serde(default = "default_plugin_batch_mb")]
+    pub batch_mb: u64,
+    /// Calls after a failed one (trap, timeout, memory cap), each on a fresh
+    /// instance, before the batch goes to the error output (`NumberOfRetries`).
+    #[serde(default = "default_plugin_retries")]
+    pub retries: u32,
+    /// Environment variables passed through to the plugin by name (none by default).
+    #[serde(default)]
+    pub env: Vec<String>,
+    /// Host directories the plugin may read: guest path → host path (none by default).
+    #[serde(default)]
+    pub read_dirs: std::collections::BTreeMap<String, std::path::PathBuf>,
+    /// Lets the plugin open network connections (off by default).
+    #[serde(default)]
+    pub network: bool,
+    /// Sends the plugin's stdout/stderr to the daemon's own instead of its log.
+    #[serde(default)]
+    pub inherit_stdio: bool,
+}
+
+fn default_plugin_timeout() -> u64 {
+    5_000
+}
+
+fn default_plugin_memory() -> u64 {
+    128
+}
+
+fn default_plugin_batch_records() -> usize {
+    500
+}
+
+fn default_plugin_batch_mb() -> u64 {
+    1
+}
+
+fn default_plugin_retries() -> u32 {
+    3
 }
 
 /// Firehose's `ParquetSerDe.BlockSizeBytes` default: 256 MiB row groups.

@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use super::{
     Config, ConfigError, ConfigErrors, DestinationConfig, FormatConfig, HttpDestination,
     KinesisSource, MAX_HTTP_RETRY_DURATION_SECONDS, MAX_RETRY_DURATION_SECONDS, ObjectDestination,
-    ParquetFormat, S3Destination, SourceConfig, StartingPosition, StreamConfig,
+    ParquetFormat, ProcessorConfig, S3Destination, SourceConfig, StartingPosition, StreamConfig,
 };
 use crate::keys::{KeyLayout, PrefixField, parse_backup_prefix};
 
@@ -343,7 +343,39 @@ pub fn is_valid_stream_name(name: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
 }
 
+/// Plugin limits: Lambda's bounds where Firehose has them (6 MB payloads, 5 minute
+/// calls), and a memory cap a 64-bit host can give.
+fn validate_processors(
+    s: &StreamConfig,
+    at: &dyn Fn(&str) -> String,
+    errors: &mut Vec<ConfigError>,
+) {
+    for (i, processor) in s.processors.iter().enumerate() {
+        let ProcessorConfig::Wasm(p) = processor;
+        let key = |field: &str| at(&format!("processors[{i}].{field}"));
+        let ranges: [(&str, u64, u64, u64); 5] = [
+            ("timeout_ms", p.timeout_ms, 1, 300_000),
+            ("memory_mb", p.memory_mb, 1, 4096),
+            ("batch_records", p.batch_records as u64, 1, 10_000),
+            ("batch_mb", p.batch_mb, 1, 6),
+            ("retries", u64::from(p.retries), 0, 300),
+        ];
+        for (field, value, min, max) in ranges {
+            if !(min..=max).contains(&value) {
+                errors.push(ConfigError::new(
+                    key(field),
+                    format!("{value} is out of range (accepted: {min} to {max})"),
+                ));
+            }
+        }
+        if p.module.as_os_str().is_empty() {
+            errors.push(ConfigError::new(key("module"), "is empty"));
+        }
+    }
+}
+
 fn validate_stream(s: &StreamConfig, at: &dyn Fn(&str) -> String, errors: &mut Vec<ConfigError>) {
+    validate_processors(s, at, errors);
     if !is_valid_stream_name(&s.name) {
         errors.push(ConfigError::new(
             at("name"),
@@ -438,7 +470,14 @@ fn validate_stream(s: &StreamConfig, at: &dyn Fn(&str) -> String, errors: &mut V
     }
     match KeyLayout::new(s.destination.prefix(), s.destination.error_output_prefix()) {
         Ok(layout) => {
-            if let Some(key) = layout.prefix().partition_key_names().next() {
+            if let Some(key) = layout.prefix().query_key_names().next() {
+                errors.push(ConfigError::new(
+                    at("destination.prefix"),
+                    format!("`!{{partitionKeyFromQuery:{key}}}` needs JQ queries, which Sluice does not run; return the key from a plugin and use `!{{partitionKeyFromLambda:{key}}}`"),
+                ));
+            } else if let Some(key) = layout.prefix().partition_key_names().next()
+                && s.processors.is_empty()
+            {
                 errors.push(ConfigError::new(
                     at("destination.prefix"),
                     format!("`{key}` is a partition key, but this stream has no processor that supplies partition keys"),

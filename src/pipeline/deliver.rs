@@ -133,6 +133,15 @@ impl Deliverer {
         }
     }
 
+    /// The partition keys the prefix uses (`!{partitionKeyFromLambda:name}`).
+    pub fn partition_key_names(&self) -> Vec<String> {
+        self.layout
+            .prefix()
+            .partition_key_names()
+            .map(str::to_string)
+            .collect()
+    }
+
     /// Whether records also go to a source backup.
     pub fn has_backup(&self) -> bool {
         self.backup.is_some()
@@ -140,14 +149,19 @@ impl Deliverer {
 
     /// The key of a new object: Firehose's layout, named after its oldest record.
     /// Error objects go under the error prefix and are not compressed.
-    pub fn key_for(&self, output: &Output, first_arrival_ms: i64) -> String {
+    /// `partition_keys` fill `!{partitionKeyFromLambda:...}` in the prefix.
+    pub fn key_for(
+        &self,
+        output: &Output,
+        first_arrival_ms: i64,
+        partition_keys: &BTreeMap<String, String>,
+    ) -> String {
         let instant =
             DateTime::<Utc>::from_timestamp_millis(first_arrival_ms).unwrap_or_else(Utc::now);
-        let no_keys = BTreeMap::new();
         let ctx = KeyContext {
             instant,
             error_output_type: output.error_output_type(),
-            partition_keys: &no_keys,
+            partition_keys,
         };
         let (prefix, extension) = match (output, &self.backup) {
             (Output::Data, _) => (self.layout.prefix().render(&ctx), self.extension.as_str()),
@@ -155,14 +169,18 @@ impl Deliverer {
             (Output::Backup, None) => {
                 (Prefix::empty().render(&ctx), self.backup_extension.as_str())
             }
-            (Output::Errors { .. } | Output::ConversionErrors { .. } | Output::Oversized, _) => {
-                (self.layout.render_error(&ctx), "")
-            }
+            (
+                Output::Errors { .. }
+                | Output::ConversionErrors { .. }
+                | Output::Oversized
+                | Output::ProcessingFailed,
+                _,
+            ) => (self.layout.render_error(&ctx), ""),
         };
         let prefix = prefix.unwrap_or_else(|e| {
-            // Unreachable while config validation rejects partition-key prefixes (no
-            // processor supplies keys yet) and over-long prefixes; the records are
-            // still delivered, at the top level.
+            // The runner sends records whose partition keys are missing to the error
+            // output, and config validation rejects over-long prefixes, so this is
+            // not expected; the records are still delivered, at the top level.
             tracing::error!(stream = %self.stream, error = %e, "cannot evaluate prefix, writing the object with no prefix");
             String::new()
         });
@@ -299,7 +317,7 @@ impl Deliverer {
         };
         Delivery {
             id: self.spool.next_batch_id(),
-            key: self.key_for(&output, errors.first_arrival_ms()),
+            key: self.key_for(&output, errors.first_arrival_ms(), &BTreeMap::new()),
             batch: errors,
             output,
             needs_seal: false,
@@ -312,9 +330,10 @@ impl Deliverer {
         let mut records = d.batch.record_count();
         // Error objects are NDJSON as written; the others take the stream's codec.
         let compression = match d.output {
-            Output::Errors { .. } | Output::ConversionErrors { .. } | Output::Oversized => {
-                Compression::None
-            }
+            Output::Errors { .. }
+            | Output::ConversionErrors { .. }
+            | Output::Oversized
+            | Output::ProcessingFailed => Compression::None,
             Output::Data | Output::Backup => self.compression,
         };
         let (level, entry) = (self.level, key_uuid(&d.key));
@@ -352,7 +371,8 @@ impl Deliverer {
             Output::Backup
             | Output::Errors { .. }
             | Output::ConversionErrors { .. }
-            | Output::Oversized => &self.sinks.objects,
+            | Output::Oversized
+            | Output::ProcessingFailed => &self.sinks.objects,
         };
         self.put(sink, object, records, &d.output).await
     }
@@ -486,7 +506,7 @@ impl Deliverer {
         };
         Delivery {
             id: self.spool.next_batch_id(),
-            key: self.key_for(&output, batch.first_arrival_ms()),
+            key: self.key_for(&output, batch.first_arrival_ms(), &BTreeMap::new()),
             batch,
             output,
             needs_seal: true,

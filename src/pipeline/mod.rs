@@ -9,6 +9,7 @@ mod error_lines;
 mod ingest;
 mod recovery;
 mod runner;
+mod transforming;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -30,6 +31,25 @@ use crate::sinks::{Sink, SinkError};
 use crate::spool::{OpenError, Spool};
 use deliver::Sinks;
 
+/// Loads a stream's plugins on a blocking thread, with compiled components cached
+/// beside the spools so a restart does not compile them again.
+async fn load_plugins(
+    stream: &StreamConfig,
+    spool_dir: &std::path::Path,
+) -> Result<Option<crate::transform::Chain>, StartError> {
+    let (config, cache) = (stream.clone(), spool_dir.join("plugin-cache"));
+    tokio::task::spawn_blocking(move || crate::transform::load_chain(&config, Some(&cache)))
+        .await
+        .map_err(|e| StartError::Destination {
+            stream: stream.name.clone(),
+            message: format!("loading plugins failed: {e}"),
+        })?
+        .map_err(|source| StartError::Plugin {
+            stream: stream.name.clone(),
+            source,
+        })
+}
+
 /// The running delivery streams, by name (sorted, as `ListDeliveryStreams` answers).
 pub struct Streams {
     handles: BTreeMap<String, StreamHandle>,
@@ -43,12 +63,17 @@ pub enum StartError {
     Destination { stream: String, message: String },
     #[error("delivery stream `{stream}`: {source}")]
     Spool { stream: String, source: OpenError },
+    #[error("delivery stream `{stream}`: plugin {source}")]
+    Plugin {
+        stream: String,
+        source: crate::transform::LoadError,
+    },
 }
 
 impl Streams {
     /// Opens every configured stream's spool and starts its task, which first
     /// delivers what the spool held from before.
-    pub fn start(config: &Config) -> Result<Self, StartError> {
+    pub async fn start(config: &Config) -> Result<Self, StartError> {
         let mut handles = BTreeMap::new();
         let mut tasks = JoinSet::new();
         for stream in &config.delivery_streams {
@@ -100,12 +125,16 @@ impl Streams {
                 opened.spool.clone(),
                 parquet,
             );
+            let transforming = load_plugins(stream, &config.spool.dir).await?.map(|chain| {
+                transforming::Transforming::new(chain, deliverer.partition_key_names())
+            });
             let runner = runner::Runner::new(
                 stream,
                 opened.reader,
                 opened.recovery,
                 deliverer,
                 opened.spool,
+                transforming,
             );
             tasks.spawn(runner.run());
             handles.insert(stream.name.clone(), handle);

@@ -6,13 +6,21 @@
 use super::buffer::{Buffer, SealedBatch};
 use super::deliver::Delivery;
 use crate::output::Output;
-use crate::record::{Record, now_ms};
+use crate::record::{KinesisMeta, Record, now_ms};
 use crate::spool::{Damage, RangeSet, Recovery, Seal};
 
 /// A sealed batch being rebuilt.
 struct Rebuild {
     seal: Seal,
     buffer: Buffer,
+    /// Per record, its Kinesis metadata: a transform that runs again needs it.
+    kinesis: Vec<Option<KinesisMeta>>,
+}
+
+/// A batch rebuilt from the spool, and its records' Kinesis metadata.
+pub struct Rebuilt {
+    pub delivery: Delivery,
+    pub kinesis: Vec<Option<KinesisMeta>>,
 }
 
 pub struct Recovering {
@@ -35,6 +43,7 @@ impl Recovering {
             .map(|seal| Rebuild {
                 seal,
                 buffer: Buffer::new(usize::MAX),
+                kinesis: Vec::new(),
             })
             .collect();
         Some(Self {
@@ -64,12 +73,15 @@ impl Recovering {
         {
             claimed = true;
             match &r.seal.output {
-                // Conversion errors are found again by converting the raw records.
+                // Conversion errors are found again by converting the raw records,
+                // transform failures by transforming them again.
                 Output::Data
                 | Output::Backup
                 | Output::ConversionErrors { .. }
-                | Output::Oversized => {
+                | Output::Oversized
+                | Output::ProcessingFailed => {
                     r.buffer.push(&record.data, record.arrival_ms, seq..seq + 1);
+                    r.kinesis.push(record.kinesis.clone());
                 }
                 Output::Errors {
                     failure: Some(failure),
@@ -77,6 +89,7 @@ impl Recovering {
                 } => {
                     let line = failure.error_line(&record.data, record.arrival_ms);
                     r.buffer.push(&line, record.arrival_ms, seq..seq + 1);
+                    r.kinesis.push(None);
                 }
                 // A damaged-data batch holds no sound records.
                 Output::Errors { failure: None, .. } => {}
@@ -100,6 +113,7 @@ impl Recovering {
         match owner {
             Some(r) => {
                 r.buffer.push(error_line, now_ms(), damage.seqs.clone());
+                r.kinesis.push(None);
                 true
             }
             None => false,
@@ -109,7 +123,7 @@ impl Recovering {
     /// The rebuilt batches, ready to deliver (sealed already).
     /// A data batch whose records that did not convert were sealed in their own
     /// batch (it holds the same records) is told so, so it does not seal them twice.
-    pub fn into_deliveries(self) -> Vec<Delivery> {
+    pub fn into_deliveries(self) -> Vec<Rebuilt> {
         let conversion_errors: Vec<RangeSet> = self
             .rebuilds
             .iter()
@@ -118,14 +132,17 @@ impl Recovering {
             .collect();
         self.rebuilds
             .into_iter()
-            .map(|mut r| Delivery {
-                id: r.seal.batch,
-                conversion_errors_sealed: r.seal.output == Output::Data
-                    && conversion_errors.contains(&r.seal.seqs),
-                key: r.seal.key,
-                batch: r.buffer.seal().unwrap_or_else(SealedBatch::empty),
-                output: r.seal.output,
-                needs_seal: false,
+            .map(|mut r| Rebuilt {
+                delivery: Delivery {
+                    id: r.seal.batch,
+                    conversion_errors_sealed: r.seal.output == Output::Data
+                        && conversion_errors.contains(&r.seal.seqs),
+                    key: r.seal.key,
+                    batch: r.buffer.seal().unwrap_or_else(SealedBatch::empty),
+                    output: r.seal.output,
+                    needs_seal: false,
+                },
+                kinesis: r.kinesis,
             })
             .collect()
     }

@@ -14,12 +14,38 @@ use tokio::time::Instant;
 
 use super::buffer::{Buffer, SealedBatch};
 use super::deliver::{Deliverer, Delivery};
-use super::recovery::Recovering;
+use super::recovery::{Rebuilt, Recovering};
+use super::transforming::{Routed, Transforming, error_line};
 use crate::config::StreamConfig;
 use crate::error_output::{ErrorRecord, SPOOL_CORRUPT};
 use crate::output::Output;
 use crate::record::{MAX_RECORD_BYTES, now_ms};
-use crate::spool::{Damage, Item, Reader, Recovery, Spool};
+use crate::spool::{Damage, Item, RangeSet, Reader, Recovery, Spool};
+use crate::transform::{Failure, Input};
+
+/// Firehose's default limit of active partitions per stream: a record that would
+/// open one more buffer goes to the error output instead.
+const MAX_ACTIVE_PARTITIONS: usize = 500;
+
+/// The error code of a record refused by the active-partition limit.
+const PARTITIONS_EXCEEDED: &str = "DynamicPartitioning.ActivePartitionsExceeded";
+
+/// A buffer's identity: what it becomes, and for transformed data its partition
+/// (the values of the prefix's `!{partitionKeyFromLambda:...}` keys).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct SlotKey {
+    output: Output,
+    partition: BTreeMap<String, String>,
+}
+
+impl SlotKey {
+    fn of(output: Output) -> Self {
+        Self {
+            output,
+            partition: BTreeMap::new(),
+        }
+    }
+}
 
 /// How long to wait before reading again after the spool could not be read.
 const READ_RETRY: Duration = Duration::from_secs(1);
@@ -34,8 +60,11 @@ pub struct Runner {
     stream: String,
     reader: Reader,
     recovering: Option<Recovering>,
-    /// The destination's buffer, the backup's, and one per error output type.
-    slots: BTreeMap<Output, Slot>,
+    /// The destination's buffers (one per partition), the backup's, and one per
+    /// error output type.
+    slots: BTreeMap<SlotKey, Slot>,
+    /// The stream's transform plugins, if it has any.
+    transforming: Option<Transforming>,
     size_limit: usize,
     interval: Duration,
     deliverer: Arc<Deliverer>,
@@ -51,12 +80,14 @@ impl Runner {
         recovery: Recovery,
         deliverer: Deliverer,
         spool: Arc<Spool>,
+        transforming: Option<Transforming>,
     ) -> Self {
         Self {
             stream: config.name.clone(),
             reader,
             recovering: Recovering::new(recovery),
             slots: BTreeMap::new(),
+            transforming,
             size_limit: config.buffering.size_bytes(),
             interval: Duration::from_secs(config.buffering.interval_seconds),
             deliverer: Arc::new(deliverer),
@@ -110,6 +141,7 @@ impl Runner {
     }
 
     async fn take(&mut self, items: Vec<Item>) {
+        let mut to_transform = Vec::new();
         for item in items {
             match item {
                 Item::Record { seq, record } => {
@@ -122,7 +154,7 @@ impl Runner {
                         // Only a source can read such a record (the API refuses it).
                         tracing::warn!(stream = %self.stream, bytes = record.data.len(), "a record over the record limit goes to the error output");
                         self.push(
-                            Output::Oversized,
+                            SlotKey::of(Output::Oversized),
                             &record.data,
                             record.arrival_ms,
                             seq..seq + 1,
@@ -132,15 +164,29 @@ impl Runner {
                     }
                     if self.deliverer.has_backup() {
                         self.push(
-                            Output::Backup,
+                            SlotKey::of(Output::Backup),
                             &record.data,
                             record.arrival_ms,
                             seq..seq + 1,
                         )
                         .await;
                     }
-                    self.push(Output::Data, &record.data, record.arrival_ms, seq..seq + 1)
-                        .await;
+                    if self.transforming.is_some() {
+                        to_transform.push(Input {
+                            id: seq,
+                            data: record.data,
+                            arrival_ms: record.arrival_ms,
+                            kinesis: record.kinesis,
+                        });
+                        continue;
+                    }
+                    self.push(
+                        SlotKey::of(Output::Data),
+                        &record.data,
+                        record.arrival_ms,
+                        seq..seq + 1,
+                    )
+                    .await;
                 }
                 Item::Damaged(damage) => {
                     let line = damaged_line(&damage);
@@ -156,9 +202,13 @@ impl Runner {
                         output_type: SPOOL_CORRUPT.to_string(),
                         failure: None,
                     };
-                    self.push(output, &line, now_ms(), damage.seqs).await;
+                    self.push(SlotKey::of(output), &line, now_ms(), damage.seqs)
+                        .await;
                 }
             }
+        }
+        if !to_transform.is_empty() {
+            self.transform(to_transform).await;
         }
         if self
             .recovering
@@ -175,15 +225,151 @@ impl Runner {
         let Some(recovering) = self.recovering.take() else {
             return;
         };
-        for delivery in recovering.into_deliveries() {
+        for rebuilt in recovering.into_deliveries() {
+            let delivery = self.transform_rebuilt(rebuilt).await;
             tracing::info!(stream = %self.stream, key = %delivery.key, records = delivery.batch.record_count(), "delivering a batch sealed before the last stop");
             self.spawn_delivery(delivery).await;
         }
     }
 
+    /// Runs the plugins on records read from the spool and sends each where its
+    /// verdict says. Dropped records are recorded as delivered at once.
+    async fn transform(&mut self, inputs: Vec<Input>) {
+        let Some(transforming) = &self.transforming else {
+            return;
+        };
+        let (inputs, routes) = transforming.run(inputs).await;
+        let mut dropped = RangeSet::new();
+        for (input, route) in inputs.into_iter().zip(routes) {
+            let seqs = input.id..input.id + 1;
+            match route {
+                Routed::Data { partition, data } => {
+                    let key = SlotKey {
+                        output: Output::Data,
+                        partition,
+                    };
+                    if !key.partition.is_empty()
+                        && !self.slots.contains_key(&key)
+                        && self.active_partitions() >= MAX_ACTIVE_PARTITIONS
+                    {
+                        let failure = Failure {
+                            code: PARTITIONS_EXCEEDED,
+                            message: format!(
+                                "the stream has {MAX_ACTIVE_PARTITIONS} active partitions already"
+                            ),
+                            attempts: 1,
+                            ending_ms: now_ms(),
+                            plugin: String::new(),
+                        };
+                        let line = error_line(&input, &failure);
+                        self.push(
+                            SlotKey::of(Output::ProcessingFailed),
+                            &line,
+                            input.arrival_ms,
+                            seqs,
+                        )
+                        .await;
+                        continue;
+                    }
+                    self.push(key, &data, input.arrival_ms, seqs).await;
+                }
+                Routed::Dropped => dropped.insert(seqs),
+                Routed::Failed(line) => {
+                    self.push(
+                        SlotKey::of(Output::ProcessingFailed),
+                        &line,
+                        input.arrival_ms,
+                        seqs,
+                    )
+                    .await;
+                }
+            }
+        }
+        if !dropped.is_empty() {
+            let batch = self.spool.next_batch_id();
+            if let Err(e) = self.spool.delivered(batch, dropped).await {
+                // They stay in the spool and are transformed again after a restart.
+                tracing::error!(stream = %self.stream, error = %e, "cannot record dropped records as done");
+            }
+        }
+    }
+
+    /// Buffers holding a partition's data (Firehose's active partitions).
+    fn active_partitions(&self) -> usize {
+        self.slots
+            .iter()
+            .filter(|(k, s)| !k.partition.is_empty() && !s.buffer.is_empty())
+            .count()
+    }
+
+    /// A batch sealed before the stop holds the records as read from the spool;
+    /// where the stream transforms them, they are transformed again (plugins are
+    /// meant to be deterministic) so the object gets the same content.
+    async fn transform_rebuilt(&mut self, rebuilt: Rebuilt) -> Delivery {
+        let Rebuilt {
+            mut delivery,
+            kinesis,
+        } = rebuilt;
+        let needs_transform = matches!(
+            delivery.output,
+            Output::Data | Output::ConversionErrors { .. } | Output::ProcessingFailed
+        );
+        let Some(transforming) = self.transforming.as_ref().filter(|_| needs_transform) else {
+            return delivery;
+        };
+        let seqs = delivery.batch.seqs.clone();
+        let inputs: Vec<Input> = delivery
+            .batch
+            .iter()
+            .zip(seqs.iter().flatten())
+            .zip(kinesis)
+            .map(|(((data, arrival_ms), id), kinesis)| Input {
+                id,
+                data: bytes::Bytes::copy_from_slice(data),
+                arrival_ms,
+                kinesis,
+            })
+            .collect();
+        let (inputs, routes) = transforming.run(inputs).await;
+        let mut buffer = Buffer::new(usize::MAX);
+        let mut changed = 0;
+        for (input, route) in inputs.iter().zip(routes) {
+            let seqs = input.id..input.id + 1;
+            match (&delivery.output, route) {
+                (Output::ProcessingFailed, Routed::Failed(line)) => {
+                    buffer.push(&line, input.arrival_ms, seqs);
+                }
+                (Output::ProcessingFailed, _) => {
+                    changed += 1;
+                    let failure = Failure {
+                        code: crate::transform::PROCESSING_FAILED_STATUS,
+                        message: "the record failed processing before the daemon restarted; on replay the plugin answered differently".into(),
+                        attempts: 1,
+                        ending_ms: now_ms(),
+                        plugin: String::new(),
+                    };
+                    buffer.push(&error_line(input, &failure), input.arrival_ms, seqs);
+                }
+                (_, Routed::Data { data, .. }) => {
+                    buffer.push(&data, input.arrival_ms, seqs);
+                }
+                (_, Routed::Dropped | Routed::Failed(_)) => changed += 1,
+            };
+        }
+        if changed > 0 {
+            tracing::warn!(stream = %self.stream, key = %delivery.key, records = changed,
+                "the plugins answered differently for records transformed again after a restart (are they deterministic?)");
+        }
+        let mut batch = buffer.seal().unwrap_or_else(SealedBatch::empty);
+        // All the sealed records are done with this batch, whatever they became.
+        batch.seqs = seqs;
+        delivery.batch = batch;
+        delivery
+    }
+
     async fn push(
         &mut self,
-        slot: Output,
+        slot: SlotKey,
         data: &[u8],
         arrival_ms: i64,
         seqs: std::ops::Range<u64>,
@@ -209,27 +395,33 @@ impl Runner {
     /// Seals and dispatches the buffers that `due` picks.
     async fn flush(&mut self, due: impl Fn(&Slot) -> bool) {
         let mut sealed = Vec::new();
-        for (output, slot) in &mut self.slots {
+        for (key, slot) in &mut self.slots {
             if due(slot) {
                 slot.deadline = None;
                 if let Some(batch) = slot.buffer.seal() {
-                    sealed.push((output.clone(), batch));
+                    sealed.push((key.clone(), batch));
                 }
             }
         }
-        for (output, batch) in sealed {
-            self.dispatch(output, batch).await;
+        // A partition's buffer goes once it is flushed, as in Firehose: partitions
+        // come and go with the data.
+        self.slots
+            .retain(|key, slot| key.partition.is_empty() || !slot.buffer.is_empty());
+        for (key, batch) in sealed {
+            self.dispatch(key, batch).await;
         }
     }
 
     /// Names a sealed batch and hands it to a delivery task.
-    async fn dispatch(&mut self, output: Output, batch: SealedBatch) {
-        let key = self.deliverer.key_for(&output, batch.first_arrival_ms());
+    async fn dispatch(&mut self, slot: SlotKey, batch: SealedBatch) {
+        let key = self
+            .deliverer
+            .key_for(&slot.output, batch.first_arrival_ms(), &slot.partition);
         let delivery = Delivery {
             id: self.spool.next_batch_id(),
             key,
             batch,
-            output,
+            output: slot.output,
             needs_seal: true,
             conversion_errors_sealed: false,
         };
@@ -334,6 +526,7 @@ mod tests {
             opened.recovery,
             deliverer,
             opened.spool,
+            None,
         );
         (handle, sink, tokio::spawn(runner.run()))
     }

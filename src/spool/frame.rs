@@ -1,19 +1,31 @@
 //! How one record is laid out in a spool segment, and how a damaged one is told apart.
 //!
 //! ```text
-//! len: u32 LE | crc: u32 LE | seq: u64 LE | arrival_ms: i64 LE | data: len - 16 bytes
+//! len: u32 LE | crc: u32 LE | seq: u64 LE | arrival_ms: i64 LE | [metadata] | data
 //! ```
+//! `len` counts the bytes after `crc`; its top bit says that source metadata follows
+//! the header (a record read from Kinesis carries its shard, partition key and sequence
+//! number to the transform plugins):
+//! ```text
+//! meta_len: u32 LE | shard_id | partition_key | sequence_number | sub_seq: u64 LE | kinesis_arrival_ms: i64 LE
+//! ```
+//! with each string as `u16 LE length | UTF-8 bytes`. Frames written before metadata
+//! existed never have the top bit set, so old segments still read.
 //! `crc` is CRC-32 over `len` and everything after `crc`, so a damaged length is caught
 //! as surely as damaged data. `seq` numbers a stream's records without gaps, so the
 //! records lost inside a damaged stretch can be counted and accounted for.
 
 use bytes::Bytes;
 
+use crate::record::{KinesisMeta, Record};
+
 /// Bytes before a record's data.
 pub const HEADER_LEN: usize = 24;
 /// `len` counts the bytes after the `len` and `crc` fields.
 const PREFIX_LEN: usize = 8;
 const FIXED_BODY_LEN: usize = HEADER_LEN - PREFIX_LEN;
+/// The top bit of `len`: metadata follows the header.
+const HAS_METADATA: u32 = 1 << 31;
 
 /// A record as stored: its number in the stream, its arrival time and its bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,6 +33,18 @@ pub struct Frame {
     pub seq: u64,
     pub arrival_ms: i64,
     pub data: Bytes,
+    pub kinesis: Option<KinesisMeta>,
+}
+
+impl Frame {
+    /// The record the frame holds.
+    pub fn into_record(self) -> Record {
+        Record {
+            data: self.data,
+            arrival_ms: self.arrival_ms,
+            kinesis: self.kinesis,
+        }
+    }
 }
 
 /// What lies at a position in a segment.
@@ -35,22 +59,91 @@ pub enum Parsed {
     Damaged { claimed_len: Option<usize> },
 }
 
-/// The stored size of a record with `data_len` bytes of data.
+/// The stored size of a record with `data_len` bytes of data and no metadata.
 pub fn encoded_len(data_len: usize) -> usize {
     HEADER_LEN + data_len
 }
 
-/// Appends one frame to `out`.
+/// The stored size of a record.
+pub fn record_len(record: &Record) -> usize {
+    encoded_len(record.data.len()) + record.kinesis.as_ref().map_or(0, |k| 4 + metadata_len(k))
+}
+
+fn metadata_len(k: &KinesisMeta) -> usize {
+    6 + k.shard_id.len() + k.partition_key.len() + k.sequence_number.len() + 16
+}
+
+/// Appends one frame of plain data to `out`.
+#[cfg(test)]
 pub fn encode(out: &mut Vec<u8>, seq: u64, arrival_ms: i64, data: &[u8]) {
-    let len = u32::try_from(FIXED_BODY_LEN + data.len()).unwrap_or(u32::MAX);
+    encode_with(out, seq, arrival_ms, data, None);
+}
+
+/// Appends one frame holding `record` to `out`.
+pub fn encode_record(out: &mut Vec<u8>, seq: u64, record: &Record) {
+    encode_with(
+        out,
+        seq,
+        record.arrival_ms,
+        &record.data,
+        record.kinesis.as_ref(),
+    );
+}
+
+fn encode_with(
+    out: &mut Vec<u8>,
+    seq: u64,
+    arrival_ms: i64,
+    data: &[u8],
+    kinesis: Option<&KinesisMeta>,
+) {
+    let meta = kinesis.map_or(0, |k| 4 + metadata_len(k));
+    let mut len = u32::try_from(FIXED_BODY_LEN + meta + data.len()).unwrap_or(u32::MAX >> 1);
+    if kinesis.is_some() {
+        len |= HAS_METADATA;
+    }
     let start = out.len();
     out.extend_from_slice(&len.to_le_bytes());
     out.extend_from_slice(&[0; 4]);
     out.extend_from_slice(&seq.to_le_bytes());
     out.extend_from_slice(&arrival_ms.to_le_bytes());
+    if let Some(k) = kinesis {
+        out.extend_from_slice(&(metadata_len(k) as u32).to_le_bytes());
+        for text in [&k.shard_id, &k.partition_key, &k.sequence_number] {
+            // Kinesis bounds these far below 64 KiB (shard ids and sequence numbers
+            // are short, partition keys at most 256 characters).
+            out.extend_from_slice(&(text.len() as u16).to_le_bytes());
+            out.extend_from_slice(text.as_bytes());
+        }
+        out.extend_from_slice(&k.sub_sequence_number.to_le_bytes());
+        out.extend_from_slice(&k.arrival_ms.to_le_bytes());
+    }
     out.extend_from_slice(data);
     let crc = checksum(&out[start..]);
     out[start + 4..start + 8].copy_from_slice(&crc.to_le_bytes());
+}
+
+/// Reads the metadata block at the start of `buf`: the metadata and its length.
+fn parse_metadata(buf: &[u8]) -> Option<(KinesisMeta, usize)> {
+    let meta_len = u32::from_le_bytes(buf.get(..4)?.try_into().ok()?) as usize;
+    let mut rest = buf.get(4..4 + meta_len)?;
+    let mut text = || -> Option<String> {
+        let n = u16::from_le_bytes(rest.get(..2)?.try_into().ok()?) as usize;
+        let s = String::from_utf8(rest.get(2..2 + n)?.to_vec()).ok()?;
+        rest = &rest[2 + n..];
+        Some(s)
+    };
+    let (shard_id, partition_key, sequence_number) = (text()?, text()?, text()?);
+    let sub_sequence_number = u64::from_le_bytes(rest.get(..8)?.try_into().ok()?);
+    let arrival_ms = i64::from_le_bytes(rest.get(8..16)?.try_into().ok()?);
+    let meta = KinesisMeta {
+        shard_id,
+        partition_key,
+        sequence_number,
+        sub_sequence_number,
+        arrival_ms,
+    };
+    Some((meta, 4 + meta_len))
 }
 
 /// Reads the frame at the start of `buf` (a slice of `whole`, so record data is
@@ -60,7 +153,9 @@ pub fn parse(whole: &Bytes, start: usize, max_len: usize) -> Parsed {
     if buf.len() < PREFIX_LEN {
         return Parsed::Incomplete;
     }
-    let body_len = u32::from_le_bytes([buf[0], buf[1], buf[2], buf[3]]) as usize;
+    let len_field = u32::from_le_bytes([buf[0], buf[1], buf[2], buf[3]]);
+    let has_metadata = len_field & HAS_METADATA != 0;
+    let body_len = (len_field & !HAS_METADATA) as usize;
     if body_len < FIXED_BODY_LEN || PREFIX_LEN + body_len > max_len {
         return Parsed::Damaged { claimed_len: None };
     }
@@ -79,11 +174,24 @@ pub fn parse(whole: &Bytes, start: usize, max_len: usize) -> Parsed {
         b.copy_from_slice(&buf[at..at + 8]);
         b
     };
+    let (kinesis, data_start) = if has_metadata {
+        match parse_metadata(&buf[HEADER_LEN..len]) {
+            Some((meta, meta_len)) => (Some(meta), HEADER_LEN + meta_len),
+            None => {
+                return Parsed::Damaged {
+                    claimed_len: Some(len),
+                };
+            }
+        }
+    } else {
+        (None, HEADER_LEN)
+    };
     Parsed::Frame {
         frame: Frame {
             seq: u64::from_le_bytes(field(8)),
             arrival_ms: i64::from_le_bytes(field(16)),
-            data: whole.slice(start + HEADER_LEN..start + len),
+            data: whole.slice(start + data_start..start + len),
+            kinesis,
         },
         len,
     }
@@ -172,6 +280,33 @@ mod tests {
             let whole: usize = parsed.iter().map(|f| encoded_len(f.data.len())).sum();
             prop_assert!(whole <= cut && cut - whole < encoded_len(sizes[parsed.len().min(sizes.len() - 1)]));
         }
+    }
+
+    #[test]
+    fn kinesis_metadata_round_trips_beside_plain_frames() {
+        let meta = KinesisMeta {
+            shard_id: "shardId-000000000003".into(),
+            partition_key: "user-é".into(),
+            sequence_number: "49546986683135544286507457936321625675700192471156785154".into(),
+            sub_sequence_number: 7,
+            arrival_ms: 1_700_000_000_123,
+        };
+        let with = Record {
+            data: Bytes::from_static(b"payload"),
+            arrival_ms: 5,
+            kinesis: Some(meta.clone()),
+        };
+        let mut out = Vec::new();
+        encode_record(&mut out, 1, &with);
+        encode(&mut out, 2, 6, b"plain");
+        assert_eq!(out.len(), record_len(&with) + encoded_len(5));
+        let (parsed, end) = parse_all(&Bytes::from(out));
+        assert_eq!(end, Parsed::Incomplete);
+        assert_eq!(parsed[0].clone().into_record(), with);
+        assert_eq!(
+            (parsed[1].seq, &parsed[1].data[..], &parsed[1].kinesis),
+            (2, &b"plain"[..], &None)
+        );
     }
 
     #[test]

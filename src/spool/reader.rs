@@ -169,7 +169,7 @@ impl Reader {
                     if frame.seq >= self.skip_below {
                         items.push(Item::Record {
                             seq: frame.seq,
-                            record: Record::new(frame.data, frame.arrival_ms),
+                            record: frame.into_record(),
                         });
                     }
                     continue;
@@ -249,7 +249,7 @@ pub(super) fn fetch(shared: &Shared, seqs: &RangeSet) -> io::Result<Vec<Record>>
             match frame::parse(&raw, at, MAX_FRAME_LEN) {
                 Parsed::Frame { frame, len } => {
                     if seqs.contains(frame.seq) {
-                        out.push(Record::new(frame.data, frame.arrival_ms));
+                        out.push(frame.into_record());
                     }
                     at += len;
                 }

@@ -68,7 +68,7 @@ impl Writer {
                         reply,
                     } => {
                         for r in &records {
-                            super::frame::encode(&mut out, seq, r.arrival_ms, &r.data);
+                            super::frame::encode_record(&mut out, seq, r);
                             seq += 1;
                         }
                         replies.push((reply, bytes));

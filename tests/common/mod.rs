@@ -70,7 +70,9 @@ impl Daemon {
     }
 
     fn wait_healthy(&mut self) {
-        let deadline = Instant::now() + Duration::from_secs(20);
+        // Streams with plugins compile them before the daemon listens (seconds for
+        // a JavaScript or Python runtime, more while other tests compete for CPU).
+        let deadline = Instant::now() + Duration::from_secs(120);
         while Instant::now() < deadline {
             if let Some(status) = self
                 .child
@@ -84,7 +86,7 @@ impl Daemon {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        panic!("sluice did not become healthy in 20 s:\n{}", self.log());
+        panic!("sluice did not become healthy in 120 s:\n{}", self.log());
     }
 
     pub fn url(&self) -> String {
@@ -332,6 +334,33 @@ pub fn wait_for_objects(
 /// with snappy-java). Installed once per machine by `tests/setup/install.sh`.
 pub struct Tools {
     pub venv: PathBuf,
+}
+
+/// The folder holding the built plugins: `transforms/examples/<name>` as
+/// `<name>.wasm` and `tests/plugins/<name>.c` as `<name>.wasm`. Built once per
+/// version of their sources by `tests/setup/build-plugins.sh`.
+pub fn plugins() -> &'static Path {
+    static PLUGINS: OnceLock<PathBuf> = OnceLock::new();
+    PLUGINS.get_or_init(|| {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/setup/build-plugins.sh");
+        let out = Command::new("bash")
+            .arg(&script)
+            .arg(tools().cache())
+            .output()
+            .expect("run tests/setup/build-plugins.sh");
+        assert!(
+            out.status.success(),
+            "tests/setup/build-plugins.sh failed, so the plugin tests cannot run:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        PathBuf::from(
+            String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .last()
+                .unwrap_or_default()
+                .trim(),
+        )
+    })
 }
 
 pub fn tools() -> &'static Tools {

@@ -5,11 +5,13 @@ Usage: firehose_client.py ENDPOINT COMMAND ARGS...
   put-batch STREAM PREFIX N           PutRecordBatch of N records "PREFIX-<i>\\n"
   put-sized STREAM COUNT SIZE         PutRecordBatch of COUNT records of SIZE bytes
   put-record-sized STREAM SIZE        PutRecord of one SIZE-byte record
+  put-batch-b64 STREAM JSON           PutRecordBatch of the bytes of each base64 string in JSON
   list [JSON]                         ListDeliveryStreams with JSON params
   describe STREAM                     DescribeDeliveryStream
 A client error prints {"error": {"code", "message", "status"}}; SDK retries are off
 so that each error is seen as the daemon sent it.
 """
+import base64
 import json
 import sys
 
@@ -41,6 +43,9 @@ def main():
             out = client.put_record_batch(DeliveryStreamName=stream, Records=records)
         elif command == "put-record-sized":
             out = client.put_record(DeliveryStreamName=args[0], Record={"Data": b"y" * int(args[1])})
+        elif command == "put-batch-b64":
+            records = [{"Data": base64.b64decode(d)} for d in json.loads(args[1])]
+            out = client.put_record_batch(DeliveryStreamName=args[0], Records=records)
         elif command == "list":
             out = client.list_delivery_streams(**(json.loads(args[0]) if args else {}))
         elif command == "describe":

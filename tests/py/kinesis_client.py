@@ -100,6 +100,13 @@ def main():
     elif command == "put":
         per = int(sys.argv[6]) if len(sys.argv) > 6 else 1
         print(json.dumps(put(k, stream, int(sys.argv[4]), int(sys.argv[5]), per)))
+    elif command == "put-each":
+        # One PutRecord per record {"i": n}, partition key pk<n>: prints where each landed.
+        placed = []
+        for i in range(int(sys.argv[4])):
+            answer = k.put_record(StreamName=stream, Data=json.dumps({"i": i}).encode(), PartitionKey=f"pk{i}")
+            placed.append({"i": i, "partition_key": f"pk{i}", "shard": answer["ShardId"], "sequence": answer["SequenceNumber"]})
+        print(json.dumps(placed))
     elif command == "reshard":
         k.update_shard_count(StreamName=stream, TargetShardCount=int(sys.argv[4]), ScalingType="UNIFORM_SCALING")
         time.sleep(0.2)

@@ -38,14 +38,51 @@ for tool in openssl:openssl unshare:util-linux; do
   fi
   command -v "${tool%%:*}" >/dev/null || { echo "${tool%%:*} was not installed" >&2; exit 1; }
 done
-# kinesis-local (npm): a Kinesis-compatible server for the Kinesis source tests.
-kl="$cache/kinesis-local"
-if [ ! -f "$kl/node_modules/kinesis-local/main.js" ]; then
+# Plugin toolchains (the WASM transform tests build the example plugins):
+# C through Debian's clang for wasm32-wasi with wasi-libc, wit-bindgen and wasm-tools
+# from crates.io, componentize-js from npm (componentize-py comes with the venv).
+if [ ! -f /usr/lib/llvm-14/lib/clang/14.0.6/lib/wasi/libclang_rt.builtins-wasm32.a ] \
+  || [ ! -d /usr/include/wasm32-wasi ] || ! command -v clang >/dev/null || ! command -v wasm-ld >/dev/null; then
+  echo "installing clang for wasm32-wasi (Debian)" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >&2 || true
+  apt-get install -y -qq --no-install-recommends clang lld wasi-libc libclang-rt-14-dev-wasm32 >&2
+fi
+command -v clang >/dev/null || { echo "clang was not installed" >&2; exit 1; }
+tools="$cache/cargo"
+for tool in "wasm-tools@1.263.0:component" "wit-bindgen-cli@0.63.0:c"; do
+  crate="${tool%%:*}"
+  bin="${crate%%@*}"; bin="${bin%-cli}"
+  if [ ! -x "$tools/bin/$bin" ]; then
+    echo "installing $crate from crates.io" >&2
+    CARGO_TARGET_DIR="$cache/cargo-target" cargo install --quiet --locked --root "$tools" "$crate" \
+      --no-default-features --features "${tool##*:}" >&2
+    rm -rf "$cache/cargo-target"
+  fi
+  [ -x "$tools/bin/$bin" ] || { echo "$bin was not installed" >&2; exit 1; }
+done
+need_npm() {
   if ! command -v npm >/dev/null; then
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq >&2 || true
     apt-get install -y -qq --no-install-recommends nodejs npm >&2
   fi
+}
+cjs="$cache/componentize-js"
+if [ ! -f "$cjs/node_modules/@bytecodealliance/componentize-js/src/cli.js" ]; then
+  need_npm
+  echo "installing componentize-js into $cjs" >&2
+  mkdir -p "$cjs"
+  # preview2-shim 0.26 makes componentize-js 0.23 fail to read its inputs (os error 44).
+  (cd "$cjs" && npm install --no-audit --no-fund --silent \
+    @bytecodealliance/componentize-js@0.23.0 @bytecodealliance/preview2-shim@0.25.0 >&2)
+fi
+[ -f "$cjs/node_modules/@bytecodealliance/componentize-js/src/cli.js" ] || { echo "componentize-js was not installed" >&2; exit 1; }
+
+# kinesis-local (npm): a Kinesis-compatible server for the Kinesis source tests.
+kl="$cache/kinesis-local"
+if [ ! -f "$kl/node_modules/kinesis-local/main.js" ]; then
+  need_npm
   echo "installing kinesis-local into $kl" >&2
   mkdir -p "$kl"
   (cd "$kl" && npm install --no-audit --no-fund --silent kinesis-local@0.6.2 >&2)

@@ -26,7 +26,7 @@ use client::{IteratorStart, KinesisClient, KinesisError, Records, Shard};
 use crate::config::{KinesisSource, StartingPosition};
 use crate::credentials::{StaticKeys, profile_keys, region};
 use crate::pipeline::StreamHandle;
-use crate::record::{Record, now_ms};
+use crate::record::{KinesisMeta, Record, now_ms};
 use crate::sources::hand_to_spool;
 use crate::sources::state_file::StateFile;
 use crate::telemetry;
@@ -324,8 +324,21 @@ async fn hand_over(
         let arrival = r
             .approximate_arrival_timestamp
             .map_or_else(now_ms, |t| (t * 1000.0) as i64);
-        for user in aggregation::unpack(&r.data, &r.partition_key) {
-            records.push(Record::new(user.data, arrival));
+        for (sub, user) in aggregation::unpack(&r.data, &r.partition_key)
+            .into_iter()
+            .enumerate()
+        {
+            records.push(Record {
+                data: user.data.into(),
+                arrival_ms: arrival,
+                kinesis: Some(KinesisMeta {
+                    shard_id: shard.to_string(),
+                    partition_key: user.partition_key,
+                    sequence_number: r.sequence_number.clone(),
+                    sub_sequence_number: sub as u64,
+                    arrival_ms: arrival,
+                }),
+            });
         }
     }
     let skipped = usize::try_from(*skip)

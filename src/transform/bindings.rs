@@ -1,0 +1,8 @@
+//! Rust types and glue generated from `transforms/wit/transformer.wit`.
+
+wasmtime::component::bindgen!({
+    path: "transforms/wit",
+    world: "transformer",
+});
+
+pub use sluice::transform::types::{KinesisMetadata, OkRecord, Outcome};

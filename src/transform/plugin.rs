@@ -1,0 +1,144 @@
+//! One configured plugin: its compiled component, pre-instantiated, and the instance
+//! that serves its calls. An instance is kept across batches (a language runtime
+//! starts once) and replaced by a fresh one after any failure, whose state is then
+//! unknown.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use wasmtime::Store;
+
+use super::bindings::{RecordIn, RecordOut, Transformer, TransformerPre};
+use super::engine::{LoadError, Loaded, Runtime, TICK};
+use super::host::HostState;
+use super::log_stream::LogTags;
+use crate::config::WasmProcessor;
+
+/// Why one call did not return an answer: a trap (the memory cap included), the
+/// deadline, or `init` failing on a fresh instance.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{0}")]
+pub struct CallError(pub String);
+
+struct Live {
+    store: Store<HostState>,
+    bindings: Transformer,
+}
+
+pub struct Plugin {
+    pub config: WasmProcessor,
+    tags: LogTags,
+    pre: TransformerPre<HostState>,
+    live: Option<Live>,
+}
+
+impl Plugin {
+    /// Loads the plugin (from the compile cache when it can) and checks that it
+    /// matches the world. `init` runs on the first instance, at once, so bad params
+    /// are found at start rather than with the first batch.
+    pub fn load(
+        config: &WasmProcessor,
+        stream: &str,
+        cache_dir: Option<&std::path::Path>,
+    ) -> Result<(Self, Loaded), LoadError> {
+        let runtime = Runtime::get().map_err(|reason| LoadError::Invalid {
+            path: config.module.clone(),
+            reason,
+        })?;
+        let loaded = runtime.load(&config.module, cache_dir)?;
+        let mismatch = |e: anyhow::Error| LoadError::Mismatch {
+            path: config.module.clone(),
+            reason: format!("{e:#}"),
+        };
+        let instance_pre = runtime
+            .linker
+            .instantiate_pre(&loaded.component)
+            .map_err(mismatch)?;
+        let pre = TransformerPre::new(instance_pre).map_err(mismatch)?;
+        let mut plugin = Self {
+            config: config.clone(),
+            tags: LogTags {
+                stream: stream.into(),
+                plugin: Arc::from(config.module.display().to_string()),
+            },
+            pre,
+            live: None,
+        };
+        plugin.live = Some(plugin.instantiate().map_err(|e| LoadError::Init {
+            path: config.module.clone(),
+            reason: e.0,
+        })?);
+        Ok((plugin, loaded))
+    }
+
+    /// The plugin's name in logs and error records: its module path.
+    pub fn name(&self) -> &str {
+        &self.tags.plugin
+    }
+
+    fn deadline_ticks(&self) -> u64 {
+        let tick = TICK.as_millis() as u64;
+        // One tick more: the current tick may be about to end.
+        self.config.timeout_ms.div_ceil(tick) + 1
+    }
+
+    fn instantiate(&self) -> Result<Live, CallError> {
+        let state = HostState::new(&self.config, self.tags.clone())
+            .map_err(|e| CallError(format!("cannot set up the plugin's sandbox: {e:#}")))?;
+        let mut store = Store::new(self.pre.engine(), state);
+        store.limiter(|s| &mut s.limits);
+        store.epoch_deadline_trap();
+        store.set_epoch_deadline(self.deadline_ticks());
+        let bindings = self
+            .pre
+            .instantiate(&mut store)
+            .map_err(|e| self.describe(e, "instantiating"))?;
+        let params: Vec<(String, String)> = self
+            .config
+            .params
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        match bindings.call_init(&mut store, &params) {
+            Ok(Ok(())) => Ok(Live { store, bindings }),
+            Ok(Err(reason)) => Err(CallError(format!("init failed: {reason}"))),
+            Err(e) => Err(self.describe(e, "init")),
+        }
+    }
+
+    /// Runs one batch. On failure the instance is dropped: the next call gets a
+    /// fresh one.
+    pub fn call(&mut self, batch: &[RecordIn]) -> Result<Vec<RecordOut>, CallError> {
+        let mut live = match self.live.take() {
+            Some(live) => live,
+            None => self.instantiate()?,
+        };
+        live.store.set_epoch_deadline(self.deadline_ticks());
+        match live.bindings.call_transform(&mut live.store, batch) {
+            Ok(out) => {
+                self.live = Some(live);
+                Ok(out)
+            }
+            Err(e) => Err(self.describe(e, "transform")),
+        }
+    }
+
+    /// A failure in words an operator can act on.
+    fn describe(&self, error: anyhow::Error, during: &str) -> CallError {
+        if matches!(
+            error.downcast_ref::<wasmtime::Trap>(),
+            Some(wasmtime::Trap::Interrupt)
+        ) {
+            let limit = Duration::from_millis(self.config.timeout_ms);
+            return CallError(format!("{during} timed out after {limit:?}"));
+        }
+        let text = format!("{error:#}");
+        if text.contains("forcing trap when growing memory") {
+            return CallError(format!(
+                "{during} went over the memory limit of {} MiB",
+                self.config.memory_mb
+            ));
+        }
+        CallError(format!("{during} trapped: {text}"))
+    }
+}

@@ -1,0 +1,620 @@
+//! WASM transform plugins through the real daemon: the example plugins (C, JavaScript,
+//! Python) built by the test setup, and a test plugin that breaks every rule on
+//! request (`tests/plugins/misbehave.c`). Each record's fate is checked by content:
+//! what was delivered, what reached the error output and with which error.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use common::*;
+use serde_json::{Value, json};
+
+fn plugin(name: &str) -> String {
+    plugins().join(format!("{name}.wasm")).display().to_string()
+}
+
+/// A stream `t` taking direct puts into `{dir}/out`, with `processors` and `prefix`.
+fn config(processors: &str, prefix: &str) -> String {
+    format!(
+        "[server]\nlisten = \"{{listen}}\"\n[[delivery_streams]]\nname = \"t\"\n\
+         processors = [{processors}]\n\
+         buffering = {{ size_mb = 1, interval_seconds = 0 }}\n\
+         destination = {{ type = \"local\", path = \"{{dir}}/out\", prefix = \"{prefix}\", \
+         error_output_prefix = \"errors/!{{firehose:error-output-type}}/\" }}\n"
+    )
+}
+
+/// The error records under `errors/<type>/`, parsed.
+fn error_records(daemon: &Daemon, output_type: &str) -> Vec<Value> {
+    objects(&daemon.path("out"))
+        .iter()
+        .filter(|(k, _)| k.starts_with(&format!("errors/{output_type}/")))
+        .flat_map(|(_, body)| {
+            String::from_utf8_lossy(body)
+                .lines()
+                .map(|l| serde_json::from_str::<Value>(l).unwrap())
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+fn raw(record: &Value) -> String {
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(record["rawData"].as_str().unwrap())
+        .unwrap();
+    String::from_utf8(bytes).unwrap()
+}
+
+/// Waits until `n` error records of `output_type` are written.
+fn wait_for_errors(daemon: &Daemon, output_type: &str, n: usize) -> Vec<Value> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let found = error_records(daemon, output_type);
+        if found.len() >= n {
+            return found;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "expected {n} {output_type} records, found {}:\n{}",
+            found.len(),
+            daemon.log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The error records, keyed by the raw data they hold.
+fn by_raw(records: &[Value]) -> BTreeMap<String, Value> {
+    records.iter().map(|r| (raw(r), r.clone())).collect()
+}
+
+#[test]
+fn the_c_plugin_drops_records_by_predicate() {
+    let processors = format!(
+        "{{ type = \"wasm\", module = \"{}\", params = {{ contains = \"DEBUG\" }} }}",
+        plugin("c-drop")
+    );
+    let mut daemon = Daemon::start(&config(&processors, ""));
+    let records: Vec<String> = (0..300)
+        .map(|i| {
+            let level = if i % 3 == 0 { "DEBUG" } else { "INFO" };
+            format!("{level} event {i}\n")
+        })
+        .collect();
+    assert!(put_batch(daemon.addr, "t", &records), "{}", daemon.log());
+    let kept: Vec<String> = records
+        .iter()
+        .filter(|r| !r.contains("DEBUG"))
+        .cloned()
+        .collect();
+    assert_delivered_once(&daemon, &kept);
+    assert!(daemon.stop().success());
+    // Dropped records leave no trace, and are done with: the spool is emptied.
+    assert!(error_records(&daemon, "processing-failed").is_empty());
+    let log = daemon.log();
+    assert!(
+        log.contains("dropping records that contain the text"),
+        "{log}"
+    );
+}
+
+#[test]
+fn the_javascript_plugin_enriches_redacts_and_fails_what_is_not_json() {
+    let processors = format!(
+        "{{ type = \"wasm\", module = \"{}\", params = {{ \"add.env\" = \"prod\", redact = \"password,card.number\" }} }}",
+        plugin("js-enrich")
+    );
+    let mut daemon = Daemon::start(&config(&processors, ""));
+    let records = vec![
+        "{\"user\":\"ann\",\"password\":\"hunter2\",\"card\":{\"number\":\"4111\",\"exp\":\"12/29\"}}\n".to_string(),
+        "{\"user\":\"bob\"}\n".to_string(),
+        "not json at all\n".to_string(),
+    ];
+    assert!(put_batch(daemon.addr, "t", &records), "{}", daemon.log());
+    let failed = wait_for_errors(&daemon, "processing-failed", 1);
+    let delivered = wait_for_objects(&daemon, &daemon.path("out"), 2, Duration::from_secs(30));
+    assert!(daemon.stop().success());
+    let lines: Vec<Value> = delivered
+        .iter()
+        .filter(|(k, _)| !k.starts_with("errors/"))
+        .flat_map(|(_, b)| {
+            String::from_utf8_lossy(b)
+                .lines()
+                .map(|l| serde_json::from_str::<Value>(l).unwrap())
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let mut users: Vec<&Value> = lines.iter().collect();
+    users.sort_by_key(|v| v["user"].as_str().unwrap().to_string());
+    assert_eq!(users.len(), 2, "{lines:?}");
+    assert_eq!(users[0]["password"], "[REDACTED]");
+    assert_eq!(
+        users[0]["card"],
+        json!({ "number": "[REDACTED]", "exp": "12/29" })
+    );
+    assert_eq!(users[0]["env"], "prod");
+    assert_eq!(users[1]["env"], "prod");
+    let arrival = users[1]["_arrival_ms"].as_i64().unwrap();
+    assert!(arrival > 1_700_000_000_000, "{arrival}");
+    assert!(
+        users[1].get("_kinesis").is_none(),
+        "no Kinesis metadata for direct puts"
+    );
+
+    assert_eq!(failed.len(), 1);
+    let f = &failed[0];
+    assert_eq!(raw(f), "not json at all\n");
+    assert_eq!(f["errorCode"], "Lambda.ProcessingFailedStatus");
+    assert!(
+        f["errorMessage"].as_str().unwrap().starts_with("not JSON"),
+        "{f}"
+    );
+    assert_eq!(f["attemptsMade"], 1);
+    assert_eq!(f["lambdaArn"], plugin("js-enrich"));
+    // Firehose's field order, as written.
+    let text = objects(&daemon.path("out"))
+        .into_iter()
+        .find(|(k, _)| k.starts_with("errors/processing-failed/"))
+        .map(|(_, b)| String::from_utf8(b).unwrap())
+        .unwrap();
+    let order: Vec<usize> = [
+        "attemptsMade",
+        "arrivalTimestamp",
+        "errorCode",
+        "errorMessage",
+        "attemptEndingTimestamp",
+        "rawData",
+        "lambdaArn",
+    ]
+    .iter()
+    .map(|k| text.find(&format!("\"{k}\":")).unwrap())
+    .collect();
+    assert!(order.is_sorted(), "{text}");
+}
+
+#[test]
+fn partition_keys_from_the_python_plugin_choose_the_prefix() {
+    let processors = format!(
+        "{{ type = \"wasm\", module = \"{}\", params = {{ fields = \"customer\", time_field = \"ts\" }} }}",
+        plugin("py-partition")
+    );
+    let prefix = "customer=!{partitionKeyFromLambda:customer}/year=!{partitionKeyFromLambda:year}/";
+    let mut daemon = Daemon::start(&config(&processors, prefix));
+    let mut records = Vec::new();
+    for i in 0..60 {
+        let (customer, ts) = match i % 3 {
+            0 => ("acme", "1700000000000"), // 2023
+            1 => ("acme", "\"2024-03-05T10:00:00Z\""),
+            _ => ("globex", "1700000000000"),
+        };
+        records.push(format!(
+            "{{\"customer\":\"{customer}\",\"ts\":{ts},\"i\":{i}}}\n"
+        ));
+    }
+    records.push("{\"i\":\"no customer\"}\n".to_string());
+    assert!(put_batch(daemon.addr, "t", &records), "{}", daemon.log());
+    let failed = wait_for_errors(&daemon, "processing-failed", 1);
+    assert_delivered_once(&daemon, &records[..60]);
+    assert!(daemon.stop().success());
+
+    // Each object lies under its records' partition, and holds only those.
+    let mut per_prefix: BTreeMap<String, usize> = BTreeMap::new();
+    for (key, body) in objects(&daemon.path("out")) {
+        if key.starts_with("errors/") {
+            continue;
+        }
+        let prefix = key.rsplit_once('/').unwrap().0.to_string();
+        for line in String::from_utf8_lossy(&body).lines() {
+            let v: Value = serde_json::from_str(line).unwrap();
+            let year = if v["ts"].is_string() { "2024" } else { "2023" };
+            assert_eq!(
+                prefix,
+                format!("customer={}/year={year}", v["customer"].as_str().unwrap()),
+                "{line} in {key}"
+            );
+            *per_prefix.entry(prefix.clone()).or_default() += 1;
+        }
+    }
+    assert_eq!(
+        per_prefix,
+        BTreeMap::from([
+            ("customer=acme/year=2023".to_string(), 20),
+            ("customer=acme/year=2024".to_string(), 20),
+            ("customer=globex/year=2023".to_string(), 20),
+        ])
+    );
+    assert_eq!(raw(&failed[0]), "{\"i\":\"no customer\"}\n");
+    assert_eq!(failed[0]["errorMessage"], "field 'customer' is missing");
+}
+
+#[test]
+fn a_partition_key_the_plugin_does_not_return_sends_the_record_to_the_error_output() {
+    // The C plugin returns no partition keys at all.
+    let processors = format!(
+        "{{ type = \"wasm\", module = \"{}\", params = {{ contains = \"never\" }} }}",
+        plugin("c-drop")
+    );
+    let daemon = Daemon::start(&config(&processors, "!{partitionKeyFromLambda:customer}/"));
+    assert!(
+        put_batch(daemon.addr, "t", &["a\n".to_string()]),
+        "{}",
+        daemon.log()
+    );
+    let failed = wait_for_errors(&daemon, "processing-failed", 1);
+    assert_eq!(raw(&failed[0]), "a\n");
+    assert_eq!(
+        failed[0]["errorCode"],
+        "DynamicPartitioning.MetadataExtractionFailed"
+    );
+    assert!(delivered(&daemon.path("out")).is_empty());
+}
+
+/// A CloudWatch Logs subscription message, gzipped, as CloudWatch Logs sends it.
+fn cloudwatch_message(kind: &str, messages: &[&str]) -> Vec<u8> {
+    let events: Vec<Value> = messages
+        .iter()
+        .enumerate()
+        .map(|(i, m)| json!({ "id": i.to_string(), "timestamp": 1_700_000_000_000_i64 + i as i64, "message": m }))
+        .collect();
+    let message = json!({
+        "messageType": kind, "owner": "123456789012", "logGroup": "/app", "logStream": "i-1",
+        "subscriptionFilters": ["all"], "logEvents": events,
+    });
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(message.to_string().as_bytes()).unwrap();
+    gz.finish().unwrap()
+}
+
+#[test]
+fn the_cloudwatch_plugin_gunzips_and_splits_log_events_sent_by_boto3() {
+    let processors = format!(
+        "{{ type = \"wasm\", module = \"{}\" }}",
+        plugin("py-cloudwatch")
+    );
+    let mut daemon = Daemon::start(&config(&processors, ""));
+    let b64 = |d: Vec<u8>| base64::engine::general_purpose::STANDARD.encode(d);
+    let payloads = [
+        b64(cloudwatch_message(
+            "DATA_MESSAGE",
+            &["GET /a 200", "GET /b 404"],
+        )),
+        b64(cloudwatch_message(
+            "CONTROL_MESSAGE",
+            &["CWL CONTROL MESSAGE: Checking health of destination Firehose."],
+        )),
+        b64(cloudwatch_message("DATA_MESSAGE", &["POST /c 201"])),
+        b64(b"plain text, not gzip".to_vec()),
+    ];
+    let answer = py_json(
+        "firehose_client.py",
+        &[
+            &daemon.url(),
+            "put-batch-b64",
+            "t",
+            &serde_json::to_string(&payloads).unwrap(),
+        ],
+    );
+    assert_eq!(answer["FailedPutCount"], 0, "{answer}");
+    let failed = wait_for_errors(&daemon, "processing-failed", 1);
+    assert_delivered_once(
+        &daemon,
+        &["GET /a 200\n", "GET /b 404\n", "POST /c 201\n"].map(String::from),
+    );
+    assert!(daemon.stop().success());
+    assert_eq!(failed.len(), 1);
+    assert_eq!(raw(&failed[0]), "plain text, not gzip");
+    assert!(
+        failed[0]["errorMessage"]
+            .as_str()
+            .unwrap()
+            .starts_with("not a CloudWatch Logs message")
+    );
+}
+
+/// The misbehaving plugin, one record per call, with a short deadline and a small
+/// memory limit.
+fn misbehave_config(batch_records: usize) -> String {
+    let processors = format!(
+        "{{ type = \"wasm\", module = \"{}\", timeout_ms = 300, memory_mb = 32, retries = 1, batch_records = {batch_records} }}",
+        plugin("misbehave")
+    );
+    config(&processors, "")
+}
+
+#[test]
+fn traps_timeouts_memory_bombs_and_broken_answers_fail_records_not_the_daemon() {
+    let mut daemon = Daemon::start(&misbehave_config(1));
+    let asks = [
+        "fine 1",
+        "FAIL",
+        "DROP",
+        "TRAP",
+        "LOOP",
+        "BOMB",
+        "MISSING",
+        "DUPLICATE",
+        "fine 2",
+    ];
+    for ask in asks {
+        // One put each: every record is its own call.
+        assert!(
+            put_batch(daemon.addr, "t", &[format!("{ask}\n")]),
+            "{}",
+            daemon.log()
+        );
+    }
+    let failed = by_raw(&wait_for_errors(&daemon, "processing-failed", 6));
+    assert_delivered_once(&daemon, &["fine 1\n".to_string(), "fine 2\n".to_string()]);
+    // The daemon is still up and transforming after all that.
+    assert!(put_batch(daemon.addr, "t", &["fine 3\n".to_string()]));
+    assert_delivered_once(
+        &daemon,
+        &["fine 1\n", "fine 2\n", "fine 3\n"].map(String::from),
+    );
+    assert!(daemon.stop().success(), "{}", daemon.log());
+
+    assert_eq!(failed.len(), 6, "{failed:?}");
+    let check = |ask: &str, code: &str, message: &str, attempts: u64| {
+        let r = &failed[&format!("{ask}\n")];
+        assert_eq!(r["errorCode"], code, "{ask}: {r}");
+        assert!(
+            r["errorMessage"].as_str().unwrap().contains(message),
+            "{ask}: {r}"
+        );
+        assert_eq!(r["attemptsMade"], attempts, "{ask}: {r}");
+    };
+    check("FAIL", "Lambda.ProcessingFailedStatus", "asked to fail", 1);
+    // Failed calls are retried once on a fresh instance: two attempts.
+    check("TRAP", "Lambda.FunctionError", "trapped", 2);
+    check("LOOP", "Lambda.FunctionError", "timed out after 300ms", 2);
+    check(
+        "BOMB",
+        "Lambda.FunctionError",
+        "over the memory limit of 32 MiB",
+        2,
+    );
+    check("MISSING", "Lambda.MissingRecordId", "were not returned", 1);
+    check(
+        "DUPLICATE",
+        "Lambda.DuplicatedRecordId",
+        "more than once",
+        1,
+    );
+    assert!(!failed.contains_key("DROP\n"));
+}
+
+#[test]
+fn a_missing_record_id_fails_the_whole_batch() {
+    let daemon = Daemon::start(&misbehave_config(100));
+    let batch: Vec<String> = ["a\n", "MISSING\n", "b\n"].map(String::from).to_vec();
+    assert!(put_batch(daemon.addr, "t", &batch), "{}", daemon.log());
+    let failed = by_raw(&wait_for_errors(&daemon, "processing-failed", 3));
+    for record in &batch {
+        assert_eq!(
+            failed[record]["errorCode"], "Lambda.MissingRecordId",
+            "{failed:?}"
+        );
+    }
+    assert!(delivered(&daemon.path("out")).is_empty());
+}
+
+#[test]
+fn a_restart_loads_the_compiled_plugin_from_the_cache_and_replays_a_sealed_batch_through_it() {
+    // The destination folder is a file: the transformed batch is sealed, its put
+    // fails and is retried. Killed then, the daemon must rebuild the batch from the
+    // raw records by running the plugin again, and write the transformed records.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("out"), b"not a folder").unwrap();
+    let processors = format!(
+        "{{ type = \"wasm\", module = \"{}\", params = {{ \"add.seen\" = \"yes\" }} }}",
+        plugin("js-enrich")
+    );
+    let text = config(&processors, "");
+    let daemon = Daemon::start_in(dir, &text);
+    assert!(daemon.log().contains("plugin compiled"), "{}", daemon.log());
+    let records: Vec<String> = (0..50).map(|i| format!("{{\"i\":{i}}}\n")).collect();
+    assert!(put_batch(daemon.addr, "t", &records), "{}", daemon.log());
+    daemon.wait_for_log("delivery failed, will retry");
+    let dir = daemon.into_dir(); // SIGKILL
+    std::fs::remove_file(dir.path().join("out")).unwrap();
+
+    let mut daemon = Daemon::start_in(dir, &text);
+    assert!(
+        daemon
+            .log()
+            .contains("plugin loaded from the compile cache"),
+        "{}",
+        daemon.log()
+    );
+    assert!(daemon.stop().success(), "{}", daemon.log());
+    let objects = objects(&daemon.path("out"));
+    assert_eq!(objects.len(), 1, "one object, rebuilt under its sealed key");
+    let mut seen: Vec<i64> = String::from_utf8_lossy(&objects[0].1)
+        .lines()
+        .map(|l| {
+            let v: Value = serde_json::from_str(l).unwrap();
+            assert_eq!(v["seen"], "yes", "transformed, not raw: {l}");
+            v["i"].as_i64().unwrap()
+        })
+        .collect();
+    seen.sort();
+    assert_eq!(seen, (0..50).collect::<Vec<_>>());
+}
+
+#[test]
+fn records_from_kinesis_carry_their_metadata_to_the_plugin() {
+    let kinesis = KinesisLocal::start();
+    assert_eq!(kinesis.client(&["create", "orders", "2"])["shards"], 2);
+    let placed = kinesis.client(&["put-each", "orders", "20"]);
+    let processors = format!(
+        "{{ type = \"wasm\", module = \"{}\" }}",
+        plugin("js-enrich")
+    );
+    let text = format!(
+        "[server]\nlisten = \"{{listen}}\"\n[[delivery_streams]]\nname = \"k\"\n\
+         source = {{ type = \"kinesis\", stream_name = \"orders\", endpoint = \"{}\", \
+         starting_position = \"TRIM_HORIZON\", access_key_id = \"AKTEST\", secret_access_key = \"secret\", idle_poll_ms = 100 }}\n\
+         processors = [{processors}]\n\
+         buffering = {{ size_mb = 1, interval_seconds = 0 }}\n\
+         destination = {{ type = \"local\", path = \"{{dir}}/out\" }}\n",
+        kinesis.endpoint
+    );
+    let mut daemon = Daemon::start(&text);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let got: BTreeMap<i64, Value> = loop {
+        let got: BTreeMap<i64, Value> = delivered(&daemon.path("out"))
+            .keys()
+            .map(|l| {
+                let v: Value = serde_json::from_str(l).unwrap();
+                (v["i"].as_i64().unwrap(), v)
+            })
+            .collect();
+        if got.len() == 20 || Instant::now() > deadline {
+            break got;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(daemon.stop().success());
+    assert_eq!(got.len(), 20, "{}", daemon.log());
+    let shards: std::collections::BTreeSet<&str> = placed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["shard"].as_str().unwrap())
+        .collect();
+    assert_eq!(shards.len(), 2, "the records span both shards: {placed}");
+    for p in placed.as_array().unwrap() {
+        let record = &got[&p["i"].as_i64().unwrap()];
+        assert_eq!(
+            record["_kinesis"],
+            json!({ "shard_id": p["shard"], "partition_key": p["partition_key"], "sequence_number": p["sequence"] }),
+            "{record}"
+        );
+    }
+}
+
+fn sluice(args: &[&str], dir: &std::path::Path) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_sluice"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("run sluice")
+}
+
+#[test]
+fn transform_test_prints_each_verdict_like_a_local_invoke() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("sample.ndjson"), "fine\nFAIL\nDROP\n").unwrap();
+    let out = sluice(
+        &[
+            "transform",
+            "test",
+            "--module",
+            &plugin("misbehave"),
+            "--input",
+            "sample.ndjson",
+        ],
+        dir.path(),
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert!(
+        lines[0].starts_with("loaded ") && lines[0].contains("(compiled)"),
+        "{stdout}"
+    );
+    assert_eq!(lines[1], "0 ok \"fine\\n\"");
+    assert_eq!(
+        lines[2],
+        "1 failed Lambda.ProcessingFailedStatus: asked to fail"
+    );
+    assert_eq!(lines[3], "2 dropped");
+    assert!(
+        lines[4].starts_with("3 records: 1 ok, 1 dropped, 1 failed; transform took "),
+        "{stdout}"
+    );
+
+    let out = sluice(
+        &[
+            "transform",
+            "test",
+            "--module",
+            &plugin("py-partition"),
+            "--input",
+            "sample.ndjson",
+            "--params",
+            "fields=a",
+        ],
+        dir.path(),
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("0 failed Lambda.ProcessingFailedStatus: Expecting value"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn check_loads_each_plugin_and_reports_the_ones_that_cannot_run() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("core.wasm"), b"\0asm\x01\0\0\0").unwrap();
+    let stream = |name: &str, module: &str, params: &str| {
+        format!(
+            "[[delivery_streams]]\nname = \"{name}\"\nprocessors = [{{ type = \"wasm\", module = \"{module}\"{params} }}]\n\
+             destination = {{ type = \"local\", path = \"out\" }}\n"
+        )
+    };
+    let text = [
+        stream("fine", &plugin("c-noop"), ""),
+        stream("core", "core.wasm", ""),
+        stream("missing", "missing.wasm", ""),
+        stream(
+            "refused",
+            &plugin("misbehave"),
+            ", params = { refuse = \"no thanks\" }",
+        ),
+        stream("no-params", &plugin("c-drop"), ""),
+    ]
+    .concat();
+    std::fs::write(dir.path().join("sluice.toml"), text).unwrap();
+    let out = sluice(&["check", "--config", "sluice.toml"], dir.path());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        !stderr.contains("delivery_streams[0]"),
+        "the good plugin passes: {stderr}"
+    );
+    assert!(
+        stderr.contains("core.wasm is not a valid WebAssembly component"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("cannot read missing.wasm"), "{stderr}");
+    assert!(stderr.contains("init failed: no thanks"), "{stderr}");
+    assert!(stderr.contains("param `contains` is required"), "{stderr}");
+    assert_eq!(
+        stderr.matches("processors[0].module").count(),
+        4,
+        "{stderr}"
+    );
+
+    std::fs::write(
+        dir.path().join("ok.toml"),
+        stream("fine", &plugin("c-noop"), ""),
+    )
+    .unwrap();
+    let out = sluice(&["check", "--config", "ok.toml"], dir.path());
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -118,6 +118,15 @@ fn the_javascript_plugin_enriches_redacts_and_fails_what_is_not_json() {
     assert!(put_batch(daemon.addr, "t", &records), "{}", daemon.log());
     let failed = wait_for_errors(&daemon, "processing-failed", 1);
     let delivered = wait_for_objects(&daemon, &daemon.path("out"), 2, Duration::from_secs(30));
+    let described = py_json("firehose_client.py", &[&daemon.url(), "describe", "t"]);
+    let processing = &described["DeliveryStreamDescription"]["Destinations"][0]["ExtendedS3DestinationDescription"]
+        ["ProcessingConfiguration"];
+    assert_eq!(processing["Enabled"], true, "{described}");
+    assert_eq!(processing["Processors"][0]["Type"], "Lambda");
+    assert_eq!(
+        processing["Processors"][0]["Parameters"][0],
+        json!({ "ParameterName": "LambdaArn", "ParameterValue": plugin("js-enrich") })
+    );
     assert!(daemon.stop().success());
     let lines: Vec<Value> = delivered
         .iter()

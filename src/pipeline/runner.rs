@@ -333,6 +333,7 @@ impl Runner {
         let (inputs, routes) = transforming.run(inputs).await;
         let mut buffer = Buffer::new(usize::MAX);
         let mut changed = 0;
+        let mut failed_now = Vec::new();
         for (input, route) in inputs.iter().zip(routes) {
             let seqs = input.id..input.id + 1;
             match (&delivery.output, route) {
@@ -353,8 +354,21 @@ impl Runner {
                 (_, Routed::Data { data, .. }) => {
                     buffer.push(&data, input.arrival_ms, seqs);
                 }
+                (Output::Data, Routed::Failed(line)) => {
+                    changed += 1;
+                    failed_now.push((line, input.arrival_ms, seqs));
+                }
                 (_, Routed::Dropped | Routed::Failed(_)) => changed += 1,
             };
+        }
+        for (line, arrival_ms, seqs) in failed_now {
+            self.push(
+                SlotKey::of(Output::ProcessingFailed),
+                &line,
+                arrival_ms,
+                seqs,
+            )
+            .await;
         }
         if changed > 0 {
             tracing::warn!(stream = %self.stream, key = %delivery.key, records = changed,

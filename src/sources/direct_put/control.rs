@@ -11,7 +11,7 @@ use super::error::{ApiError, ErrorKind};
 use super::firehose::{check_stream_name, find_stream};
 use crate::config::{
     DestinationConfig, FormatConfig, HttpContentEncoding, LocalDestination, ObjectDestination,
-    ParquetFormat, S3Destination, SourceConfig, StreamConfig,
+    ParquetFormat, ProcessorConfig, S3Destination, SourceConfig, StreamConfig,
 };
 use crate::encode::parquet::{DeserializerConfig, WriterVersion};
 
@@ -178,8 +178,10 @@ fn destination_description(config: &StreamConfig) -> Value {
     };
     s3["BucketARN"] = json!(bucket_arn);
     let backup = config.destination.layout().backup_prefix.is_some();
+    let processing = processing_configuration(config);
     let destination = match &config.destination {
         DestinationConfig::Http(http) => json!({
+            "ProcessingConfiguration": processing,
             "EndpointConfiguration": { "Url": http.url, "Name": http.name.as_deref().unwrap_or(&config.name) },
             "BufferingHints": s3["BufferingHints"].clone(),
             "RequestConfiguration": {
@@ -197,6 +199,7 @@ fn destination_description(config: &StreamConfig) -> Value {
         }),
         _ => {
             s3["S3BackupMode"] = json!(if backup { "Enabled" } else { "Disabled" });
+            s3["ProcessingConfiguration"] = processing;
             if let Some(ext) = &config.file_extension {
                 s3["FileExtension"] = json!(ext);
             }
@@ -207,6 +210,28 @@ fn destination_description(config: &StreamConfig) -> Value {
         }
     };
     json!({ "DestinationId": "destinationId-000000000001", description: destination })
+}
+
+/// Firehose's `ProcessingConfiguration`: each WASM plugin shown as the Lambda
+/// processor it stands for, its module path as the `LambdaArn`.
+fn processing_configuration(config: &StreamConfig) -> Value {
+    let processors: Vec<Value> = config
+        .processors
+        .iter()
+        .map(|p| {
+            let ProcessorConfig::Wasm(wasm) = p;
+            let parameter = |name: &str, value: String| json!({ "ParameterName": name, "ParameterValue": value });
+            json!({
+                "Type": "Lambda",
+                "Parameters": [
+                    parameter("LambdaArn", wasm.module.display().to_string()),
+                    parameter("NumberOfRetries", wasm.retries.to_string()),
+                    parameter("BufferSizeInMBs", wasm.batch_mb.to_string()),
+                ],
+            })
+        })
+        .collect();
+    json!({ "Enabled": !processors.is_empty(), "Processors": processors })
 }
 
 /// Firehose's `DataFormatConversionConfiguration`; the schema is the declared

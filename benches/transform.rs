@@ -81,6 +81,9 @@ fn inputs(records: &[Bytes]) -> Vec<Input> {
         .collect()
 }
 
+/// An example plugin's name, its params, and the records it is benchmarked on.
+type Example<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a [Bytes]);
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
@@ -164,7 +167,7 @@ fn main() {
     }
 
     let cwl = cloudwatch_records(500);
-    let examples: [(&str, &[(&str, &str)], &[Bytes]); 5] = [
+    let examples: [Example; 5] = [
         ("c-noop", &[], &records),
         ("c-drop", &[("contains", "\"DEBUG\"")], &records),
         (

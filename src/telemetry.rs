@@ -57,6 +57,27 @@ pub fn converted(stream: &str, succeeded: (usize, usize), failed: (usize, usize)
     }
 }
 
+/// What the transform plugins made of a batch's records (Firehose's
+/// `SucceedProcessing.Records` and friends), and how long the plugins took
+/// (`ExecuteProcessing.Duration`).
+pub fn processed(
+    stream: &str,
+    ok: usize,
+    dropped: usize,
+    failed: usize,
+    took: std::time::Duration,
+) {
+    for (result, records) in [("ok", ok), ("dropped", dropped), ("failed", failed)] {
+        let labels = [
+            ("stream", stream.to_string()),
+            ("result", result.to_string()),
+        ];
+        counter!("sluice_processing_records_total", &labels).increment(records as u64);
+    }
+    counter!("sluice_processing_microseconds_total", "stream" => stream.to_string())
+        .increment(took.as_micros() as u64);
+}
+
 /// How far a Kinesis shard's reader is behind the stream's tip (Firehose's
 /// `DataReadFromKinesisStream` lag, the KCL's `MillisBehindLatest`).
 pub fn kinesis_behind(stream: &str, shard: &str, millis: u64) {

@@ -111,6 +111,30 @@ fn errors_name_the_key_and_what_is_accepted() {
         ),
         (
             format!(
+                "{STREAM}processors = [{{ type = \"wasm\", module = \"p.wasm\", timeout_ms = 0, batch_mb = 7 }}]\ndestination = {{ type = \"local\", path = \"o\" }}"
+            ),
+            "delivery_streams[0].processors[0].batch_mb`: 7 is out of range (accepted: 1 to 6)",
+        ),
+        (
+            format!(
+                "{STREAM}processors = [{{ type = \"wasm\", module = \"p.wasm\", timeout_ms = 0 }}]\ndestination = {{ type = \"local\", path = \"o\" }}"
+            ),
+            "delivery_streams[0].processors[0].timeout_ms`: 0 is out of range (accepted: 1 to 300000)",
+        ),
+        (
+            format!(
+                "{STREAM}destination = {{ type = \"local\", path = \"o\", prefix = \"!{{partitionKeyFromLambda:c}}/\", error_output_prefix = \"e/!{{firehose:error-output-type}}/\" }}"
+            ),
+            "`c` is a partition key, but this stream has no processor that supplies partition keys",
+        ),
+        (
+            format!(
+                "{STREAM}processors = [{{ type = \"wasm\", module = \"p.wasm\" }}]\ndestination = {{ type = \"local\", path = \"o\", prefix = \"!{{partitionKeyFromQuery:c}}/\", error_output_prefix = \"e/!{{firehose:error-output-type}}/\" }}"
+            ),
+            "needs JQ queries, which Sluice does not run; return the key from a plugin and use `!{partitionKeyFromLambda:c}`",
+        ),
+        (
+            format!(
                 "{STREAM}destination = {{ type = \"s3\", bucket = \"test-bucket\", s3_backup_mode = \"On\" }}"
             ),
             "unknown variant `On`, expected `Disabled` or `Enabled`",

@@ -93,8 +93,22 @@ fn the_c_plugin_drops_records_by_predicate() {
         .cloned()
         .collect();
     assert_delivered_once(&daemon, &kept);
+    assert_eq!(
+        metric(
+            &daemon,
+            "sluice_processing_records_total{stream=\"t\",result=\"dropped\"}"
+        ),
+        Some(100.0)
+    );
+    assert_eq!(
+        metric(
+            &daemon,
+            "sluice_processing_records_total{stream=\"t\",result=\"ok\"}"
+        ),
+        Some(200.0)
+    );
     assert!(daemon.stop().success());
-    // Dropped records leave no trace, and are done with: the spool is emptied.
+    // Dropped records leave no trace.
     assert!(error_records(&daemon, "processing-failed").is_empty());
     let log = daemon.log();
     assert!(
@@ -238,6 +252,21 @@ fn partition_keys_from_the_python_plugin_choose_the_prefix() {
         ])
     );
     assert_eq!(raw(&failed[0]), "{\"i\":\"no customer\"}\n");
+    // The plugin's log calls and its stdout reach the daemon's log, tagged.
+    let log = daemon.log();
+    let tagged = |text: &str| {
+        log.lines().any(|l| {
+            l.contains(text) && l.contains("stream=\"t\"") && l.contains("py-partition.wasm")
+        })
+    };
+    assert!(
+        tagged("partitioning by ['customer'] and time field ts"),
+        "{log}"
+    );
+    assert!(
+        tagged("py-partition ready: 1 field key(s)") && log.contains("output=\"stdout\""),
+        "{log}"
+    );
     assert_eq!(failed[0]["errorMessage"], "field 'customer' is missing");
 }
 

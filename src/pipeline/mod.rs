@@ -126,7 +126,11 @@ impl Streams {
                 parquet,
             );
             let transforming = load_plugins(stream, &config.spool.dir).await?.map(|chain| {
-                transforming::Transforming::new(chain, deliverer.partition_key_names())
+                transforming::Transforming::new(
+                    &stream.name,
+                    chain,
+                    deliverer.partition_key_names(),
+                )
             });
             let runner = runner::Runner::new(
                 stream,

@@ -29,13 +29,15 @@ pub enum Routed {
 
 /// A stream's plugins and the partition keys its prefix uses.
 pub struct Transforming {
+    stream: String,
     chain: Arc<Mutex<Chain>>,
     partition_names: Vec<String>,
 }
 
 impl Transforming {
-    pub fn new(chain: Chain, partition_names: Vec<String>) -> Self {
+    pub fn new(stream: &str, chain: Chain, partition_names: Vec<String>) -> Self {
         Self {
+            stream: stream.to_string(),
             chain: Arc::new(Mutex::new(chain)),
             partition_names,
         }
@@ -46,6 +48,7 @@ impl Transforming {
         let chain = self.chain.clone();
         let names = self.partition_names.clone();
         let count = inputs.len();
+        let started = std::time::Instant::now();
         let ran = tokio::task::spawn_blocking(move || {
             // A panic while the lock was held leaves the chain usable: every call
             // sets up its own deadline and instance.
@@ -60,7 +63,18 @@ impl Transforming {
         })
         .await;
         match ran {
-            Ok(done) => done,
+            Ok((inputs, routes)) => {
+                tracing::debug!(stream = %self.stream, records = count, took_us = started.elapsed().as_micros() as u64, "transformed a batch");
+                let count = |pick: fn(&Routed) -> bool| routes.iter().filter(|r| pick(r)).count();
+                crate::telemetry::processed(
+                    &self.stream,
+                    count(|r| matches!(r, Routed::Data { .. })),
+                    count(|r| matches!(r, Routed::Dropped)),
+                    count(|r| matches!(r, Routed::Failed(_))),
+                    started.elapsed(),
+                );
+                (inputs, routes)
+            }
             Err(e) => {
                 // The inputs went with the task; this cannot happen short of a bug,
                 // and the records stay in the spool for the next start.

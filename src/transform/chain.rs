@@ -90,23 +90,21 @@ impl Chain {
         for plugin in &mut self.plugins {
             let mut next = Vec::with_capacity(flowing.len());
             for chunk in chunks(flowing, plugin.config.batch_records, plugin.batch_bytes()) {
-                let answers = call_checked(plugin, inputs, &chunk);
-                for (record, answer) in chunk.into_iter().zip(answers) {
+                let indices: Vec<usize> = chunk.iter().map(|r| r.index).collect();
+                let answers = call_checked(plugin, inputs, chunk);
+                for (index, answer) in indices.into_iter().zip(answers) {
                     match answer {
                         Answer::Ok(ok) => {
-                            if let Verdict::Ok { partition_keys, .. } = &mut verdicts[record.index]
-                            {
+                            if let Verdict::Ok { partition_keys, .. } = &mut verdicts[index] {
                                 partition_keys.extend(ok.partition_keys);
                             }
                             next.push(InFlight {
-                                index: record.index,
+                                index,
                                 data: ok.data,
                             });
                         }
-                        Answer::Dropped => verdicts[record.index] = Verdict::Dropped,
-                        Answer::Failed(failure) => {
-                            verdicts[record.index] = Verdict::Failed(failure)
-                        }
+                        Answer::Dropped => verdicts[index] = Verdict::Dropped,
+                        Answer::Failed(failure) => verdicts[index] = Verdict::Failed(failure),
                     }
                 }
             }
@@ -156,15 +154,16 @@ enum Answer {
 }
 
 /// Calls the plugin on one chunk, retrying failed calls, and pairs its answer with
-/// the chunk's records.
-fn call_checked(plugin: &mut Plugin, inputs: &[Input], chunk: &[InFlight]) -> Vec<Answer> {
+/// the chunk's records (one answer per record, in chunk order). The records' data
+/// moves into the call's arguments: the answer carries the new data.
+fn call_checked(plugin: &mut Plugin, inputs: &[Input], chunk: Vec<InFlight>) -> Vec<Answer> {
     let batch: Vec<RecordIn> = chunk
-        .iter()
+        .into_iter()
         .map(|r| {
             let input = &inputs[r.index];
             RecordIn {
                 record_id: input.id.to_string(),
-                data: r.data.clone(),
+                data: r.data,
                 approximate_arrival_ms: u64::try_from(input.arrival_ms).unwrap_or_default(),
                 kinesis: input.kinesis.as_ref().map(|k| KinesisMetadata {
                     shard_id: k.shard_id.clone(),
@@ -194,7 +193,7 @@ fn call_checked(plugin: &mut Plugin, inputs: &[Input], chunk: &[InFlight]) -> Ve
         ending_ms: now_ms(),
         plugin: plugin.name().to_string(),
     };
-    chunk
+    batch
         .iter()
         .map(|_| Answer::Failed(failure.clone()))
         .collect()
@@ -204,6 +203,19 @@ fn call_checked(plugin: &mut Plugin, inputs: &[Input], chunk: &[InFlight]) -> Ve
 /// the whole batch, as Firehose does with a Lambda's response (not retried: the
 /// call itself succeeded).
 fn pair(plugin: &str, batch: &[RecordIn], out: Vec<RecordOut>, attempt: u32) -> Vec<Answer> {
+    // Most plugins answer in the batch's order: then no lookup is needed.
+    let in_order = out.len() == batch.len()
+        && out
+            .iter()
+            .zip(batch)
+            .all(|(o, i)| o.record_id == i.record_id);
+    if in_order {
+        let ending_ms = now_ms();
+        return out
+            .into_iter()
+            .map(|record| answer(plugin, record.outcome, attempt, ending_ms))
+            .collect();
+    }
     let position: HashMap<&str, usize> = batch
         .iter()
         .enumerate()
@@ -263,18 +275,22 @@ fn pair(plugin: &str, batch: &[RecordIn], out: Vec<RecordOut>, attempt: u32) -> 
     answers
         .into_iter()
         .flatten()
-        .map(|outcome| match outcome {
-            Outcome::Ok(ok) => Answer::Ok(ok),
-            Outcome::Dropped => Answer::Dropped,
-            Outcome::ProcessingFailed(reason) => Answer::Failed(Failure {
-                code: PROCESSING_FAILED_STATUS,
-                message: reason,
-                attempts: attempt,
-                ending_ms,
-                plugin: plugin.to_string(),
-            }),
-        })
+        .map(|outcome| answer(plugin, outcome, attempt, ending_ms))
         .collect()
+}
+
+fn answer(plugin: &str, outcome: Outcome, attempt: u32, ending_ms: i64) -> Answer {
+    match outcome {
+        Outcome::Ok(ok) => Answer::Ok(ok),
+        Outcome::Dropped => Answer::Dropped,
+        Outcome::ProcessingFailed(reason) => Answer::Failed(Failure {
+            code: PROCESSING_FAILED_STATUS,
+            message: reason,
+            attempts: attempt,
+            ending_ms,
+            plugin: plugin.to_string(),
+        }),
+    }
 }
 
 #[cfg(test)]

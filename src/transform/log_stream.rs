@@ -45,10 +45,9 @@ impl LogStream {
         while let Some(end) = pending
             .iter()
             .position(|&b| b == b'\n')
-            .or((pending.len() >= MAX_LINE).then_some(MAX_LINE))
+            .or((pending.len() >= MAX_LINE).then_some(MAX_LINE - 1))
         {
-            let last = end.min(pending.len() - 1);
-            let line: Vec<u8> = pending.drain(..=last).collect();
+            let line: Vec<u8> = pending.drain(..=end).collect();
             let text = String::from_utf8_lossy(&line);
             tracing::info!(stream = %self.tags.stream, plugin = %self.tags.plugin, output = self.name, "{}", text.trim_end());
         }

@@ -57,6 +57,8 @@ class WitWorld(WitWorld):
         if not fields and time_field is None:
             raise Err("give `fields`, `time_field` or both")
         log(2, f"partitioning by {fields} and time field {time_field}")
+        # stdout goes to the daemon's log too, one line per entry.
+        print(f"py-partition ready: {len(fields)} field key(s)")
 
     def transform(self, batch):
         out = []

@@ -49,7 +49,13 @@ impl LogStream {
         {
             let line: Vec<u8> = pending.drain(..=end).collect();
             let text = String::from_utf8_lossy(&line);
-            tracing::info!(stream = %self.tags.stream, plugin = %self.tags.plugin, output = self.name, "{}", text.trim_end());
+            tracing::info!(
+                stream = &*self.tags.stream,
+                plugin = &*self.tags.plugin,
+                output = self.name,
+                "{}",
+                text.trim_end()
+            );
         }
     }
 }
@@ -62,7 +68,13 @@ impl Drop for LogStream {
             && !pending.is_empty()
         {
             let text = String::from_utf8_lossy(&pending);
-            tracing::info!(stream = %self.tags.stream, plugin = %self.tags.plugin, output = self.name, "{}", text.trim_end());
+            tracing::info!(
+                stream = &*self.tags.stream,
+                plugin = &*self.tags.plugin,
+                output = self.name,
+                "{}",
+                text.trim_end()
+            );
         }
     }
 }

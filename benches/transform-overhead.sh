@@ -5,11 +5,12 @@
 # interleaved. The daemon's CPU time (user + system, from /proc) is read when
 # /metrics counts every line delivered. Release build; medians of RUNS.
 #
-#   benches/transform-overhead.sh [LINES] [RUNS]
+#   benches/transform-overhead.sh [LINES] [RUNS] [COMPRESSION]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 lines=${1:-500000}
 runs=${2:-3}
+compression=${3:-none}
 bin=${SLUICE:-target/release/sluice}
 [ -x "$bin" ] || cargo build --release -p sluice
 venv=$(bash tests/setup/install.sh | tail -1)
@@ -35,6 +36,7 @@ dir = "$dir/spool"
 name = "bench"
 source = { type = "file", paths = ["$dir/logs/*.log"], start_at = "beginning", poll_interval_ms = 50 }
 buffering = { size_mb = 64, interval_seconds = 1 }
+compression = "$compression"
 $1
 destination = { type = "local", path = "$dir/out" }
 TOML

@@ -22,6 +22,10 @@ pub struct ErrorRecord<'a> {
     pub attempt_ending_timestamp: i64,
     #[serde(serialize_with = "base64_bytes")]
     pub raw_data: &'a [u8],
+    /// For records a transform plugin failed: the plugin (Lambda's `lambdaArn`;
+    /// Sluice gives the module path).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lambda_arn: Option<&'a str>,
 }
 
 /// A record that did not convert to the stream's format: Firehose names the error
@@ -36,28 +40,6 @@ pub struct ConversionErrorRecord<'a> {
     pub attempt_ending_timestamp: i64,
     #[serde(serialize_with = "base64_bytes")]
     pub raw_data: &'a [u8],
-}
-
-/// A record a transform plugin failed (contract §4.1): the common fields and, in
-/// Lambda's `lambdaArn`, the plugin's module path.
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ProcessingErrorRecord<'a> {
-    pub attempts_made: u32,
-    pub arrival_timestamp: i64,
-    pub error_code: &'a str,
-    pub error_message: &'a str,
-    pub attempt_ending_timestamp: i64,
-    #[serde(serialize_with = "base64_bytes")]
-    pub raw_data: &'a [u8],
-    pub lambda_arn: &'a str,
-}
-
-impl ProcessingErrorRecord<'_> {
-    /// The record as one NDJSON line, newline included.
-    pub fn to_line(&self) -> Vec<u8> {
-        line(self, self.raw_data)
-    }
 }
 
 impl ErrorRecord<'_> {
@@ -104,6 +86,7 @@ mod tests {
             error_message: "bad crc",
             attempt_ending_timestamp: 1_700_000_000_500,
             raw_data: b"{\"a\":1}",
+            lambda_arn: None,
         }
         .to_line();
         assert_eq!(

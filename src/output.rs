@@ -92,6 +92,7 @@ impl Failure {
             error_message: &self.message,
             attempt_ending_timestamp: self.ending_ms,
             raw_data: data,
+            lambda_arn: None,
         }
         .to_line()
     }

@@ -66,6 +66,7 @@ pub fn oversized_lines(batch: &SealedBatch) -> Vec<u8> {
                 error_message: &message,
                 attempt_ending_timestamp: arrival,
                 raw_data: data,
+                lambda_arn: None,
             }
             .to_line(),
         );

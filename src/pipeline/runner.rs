@@ -473,6 +473,7 @@ fn damaged_line(damage: &Damage) -> Vec<u8> {
         error_message: &message,
         attempt_ending_timestamp: now,
         raw_data: &damage.raw,
+        lambda_arn: None,
     }
     .to_line()
 }

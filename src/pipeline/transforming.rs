@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
-use crate::error_output::ProcessingErrorRecord;
+use crate::error_output::ErrorRecord;
 use crate::record::now_ms;
 use crate::transform::{Chain, Failure, Input, Verdict};
 
@@ -121,14 +121,14 @@ pub fn route(input: &Input, verdict: Verdict, names: &[String]) -> Routed {
 
 /// The `processing-failed` error record of a record, with its data as received.
 pub fn error_line(input: &Input, failure: &Failure) -> Vec<u8> {
-    ProcessingErrorRecord {
+    ErrorRecord {
         attempts_made: failure.attempts,
         arrival_timestamp: input.arrival_ms,
         error_code: failure.code,
         error_message: &failure.message,
         attempt_ending_timestamp: failure.ending_ms,
         raw_data: &input.data,
-        lambda_arn: &failure.plugin,
+        lambda_arn: Some(&failure.plugin),
     }
     .to_line()
 }

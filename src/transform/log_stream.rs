@@ -37,6 +37,19 @@ impl LogStream {
         }
     }
 
+    /// Logs one line of output (its line break dropped).
+    fn emit(&self, line: &[u8]) {
+        let text = String::from_utf8_lossy(line);
+        tracing::info!(
+            stream = &*self.tags.stream,
+            plugin = &*self.tags.plugin,
+            output = self.name,
+            "{}",
+            text.trim_end()
+        );
+    }
+
+    /// Takes written bytes and logs each complete line.
     fn take(&self, bytes: &[u8]) {
         let Ok(mut pending) = self.pending.lock() else {
             return;
@@ -48,14 +61,7 @@ impl LogStream {
             .or((pending.len() >= MAX_LINE).then_some(MAX_LINE - 1))
         {
             let line: Vec<u8> = pending.drain(..=end).collect();
-            let text = String::from_utf8_lossy(&line);
-            tracing::info!(
-                stream = &*self.tags.stream,
-                plugin = &*self.tags.plugin,
-                output = self.name,
-                "{}",
-                text.trim_end()
-            );
+            self.emit(&line);
         }
     }
 }
@@ -67,14 +73,7 @@ impl Drop for LogStream {
             && let Ok(pending) = self.pending.lock()
             && !pending.is_empty()
         {
-            let text = String::from_utf8_lossy(&pending);
-            tracing::info!(
-                stream = &*self.tags.stream,
-                plugin = &*self.tags.plugin,
-                output = self.name,
-                "{}",
-                text.trim_end()
-            );
+            self.emit(&pending);
         }
     }
 }

@@ -19,7 +19,7 @@ pub enum Routed {
     /// To the buffer of its partition: the keys the prefix uses, with their values.
     Data {
         partition: BTreeMap<String, String>,
-        data: Vec<u8>,
+        data: bytes::Bytes,
     },
     /// Nowhere: the plugin dropped it.
     Dropped,
@@ -155,7 +155,7 @@ mod tests {
         let routed = route(
             &input(),
             Verdict::Ok {
-                data: b"new".to_vec(),
+                data: bytes::Bytes::from_static(b"new"),
                 partition_keys: keys,
             },
             &["b".to_string()],
@@ -164,7 +164,7 @@ mod tests {
             routed,
             Routed::Data {
                 partition: BTreeMap::from([("b".to_string(), "2".to_string())]),
-                data: b"new".to_vec()
+                data: bytes::Bytes::from_static(b"new")
             }
         );
     }
@@ -174,7 +174,7 @@ mod tests {
         let routed = route(
             &input(),
             Verdict::Ok {
-                data: b"new".to_vec(),
+                data: bytes::Bytes::from_static(b"new"),
                 partition_keys: BTreeMap::new(),
             },
             &["customer".to_string()],

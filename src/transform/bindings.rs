@@ -4,5 +4,3 @@ wasmtime::component::bindgen!({
     path: "transforms/wit",
     world: "transformer",
 });
-
-pub use sluice::transform::types::{KinesisMetadata, OkRecord, Outcome};

@@ -4,10 +4,11 @@
 //! verdict: transformed (with partition keys), dropped, or failed with a reason.
 
 use std::collections::{BTreeMap, HashMap};
+use std::fmt::Write;
 
 use bytes::Bytes;
 
-use super::bindings::{KinesisMetadata, OkRecord, Outcome, RecordIn, RecordOut};
+use super::abi::{Answer, RecordIn, Reply};
 use super::plugin::Plugin;
 use crate::record::{KinesisMeta, now_ms};
 
@@ -31,7 +32,7 @@ pub struct Input {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
     Ok {
-        data: Vec<u8>,
+        data: Bytes,
         partition_keys: BTreeMap<String, String>,
     },
     Dropped,
@@ -58,7 +59,7 @@ pub struct Chain {
 /// A record between two plugins.
 struct InFlight {
     index: usize,
-    data: Vec<u8>,
+    data: Bytes,
 }
 
 impl Chain {
@@ -66,16 +67,12 @@ impl Chain {
         Self { plugins }
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.plugins.is_empty()
-    }
-
     /// One verdict per input, in input order.
     pub fn run(&mut self, inputs: &[Input]) -> Vec<Verdict> {
         let mut verdicts: Vec<Verdict> = inputs
             .iter()
             .map(|_| Verdict::Ok {
-                data: Vec::new(),
+                data: Bytes::new(),
                 partition_keys: BTreeMap::new(),
             })
             .collect();
@@ -84,27 +81,35 @@ impl Chain {
             .enumerate()
             .map(|(index, input)| InFlight {
                 index,
-                data: input.data.to_vec(),
+                data: input.data.clone(),
             })
             .collect();
         for plugin in &mut self.plugins {
             let mut next = Vec::with_capacity(flowing.len());
             for chunk in chunks(flowing, plugin.config.batch_records, plugin.batch_bytes()) {
-                let indices: Vec<usize> = chunk.iter().map(|r| r.index).collect();
-                let answers = call_checked(plugin, inputs, chunk);
-                for (index, answer) in indices.into_iter().zip(answers) {
-                    match answer {
-                        Answer::Ok(ok) => {
-                            if let Verdict::Ok { partition_keys, .. } = &mut verdicts[index] {
-                                partition_keys.extend(ok.partition_keys);
+                let outcomes = call_checked(plugin, inputs, &chunk);
+                for (record, outcome) in chunk.into_iter().zip(outcomes) {
+                    match outcome {
+                        Outcome::Ok {
+                            data,
+                            partition_keys,
+                        } => {
+                            if let Verdict::Ok {
+                                partition_keys: keys,
+                                ..
+                            } = &mut verdicts[record.index]
+                            {
+                                keys.extend(partition_keys);
                             }
                             next.push(InFlight {
-                                index,
-                                data: ok.data,
+                                index: record.index,
+                                data,
                             });
                         }
-                        Answer::Dropped => verdicts[index] = Verdict::Dropped,
-                        Answer::Failed(failure) => verdicts[index] = Verdict::Failed(failure),
+                        Outcome::Dropped => verdicts[record.index] = Verdict::Dropped,
+                        Outcome::Failed(failure) => {
+                            verdicts[record.index] = Verdict::Failed(failure)
+                        }
                     }
                 }
             }
@@ -147,39 +152,80 @@ fn chunks(records: Vec<InFlight>, max_records: usize, max_bytes: usize) -> Vec<V
     out
 }
 
-enum Answer {
-    Ok(OkRecord),
+/// What one plugin made of one record.
+enum Outcome {
+    Ok {
+        data: Bytes,
+        partition_keys: Vec<(String, String)>,
+    },
     Dropped,
     Failed(Failure),
 }
 
-/// Calls the plugin on one chunk, retrying failed calls, and pairs its answer with
-/// the chunk's records (one answer per record, in chunk order). The records' data
-/// moves into the call's arguments: the answer carries the new data.
-fn call_checked(plugin: &mut Plugin, inputs: &[Input], chunk: Vec<InFlight>) -> Vec<Answer> {
-    let batch: Vec<RecordIn> = chunk
-        .into_iter()
-        .map(|r| {
+/// Calls the plugin on one chunk, retrying failed calls: one outcome per record,
+/// in chunk order.
+fn call_checked(plugin: &mut Plugin, inputs: &[Input], chunk: &[InFlight]) -> Vec<Outcome> {
+    // All the ids in one string: no allocation per record.
+    let mut ids = String::with_capacity(chunk.len() * 8);
+    let mut spans = Vec::with_capacity(chunk.len());
+    for record in chunk {
+        let start = ids.len();
+        // Writing to a String cannot fail.
+        let _ = write!(ids, "{}", inputs[record.index].id);
+        spans.push(start..ids.len());
+    }
+    let batch: Vec<RecordIn<'_>> = chunk
+        .iter()
+        .zip(&spans)
+        .map(|(r, span)| {
             let input = &inputs[r.index];
-            RecordIn {
-                record_id: input.id.to_string(),
-                data: r.data,
-                approximate_arrival_ms: u64::try_from(input.arrival_ms).unwrap_or_default(),
-                kinesis: input.kinesis.as_ref().map(|k| KinesisMetadata {
-                    shard_id: k.shard_id.clone(),
-                    partition_key: k.partition_key.clone(),
-                    sequence_number: k.sequence_number.clone(),
-                    sub_sequence_number: k.sub_sequence_number,
-                    approximate_arrival_ms: u64::try_from(k.arrival_ms).unwrap_or_default(),
-                }),
-            }
+            RecordIn::new(
+                &ids[span.clone()],
+                &r.data,
+                input.arrival_ms,
+                input.kinesis.as_ref(),
+            )
         })
         .collect();
     let attempts = plugin.config.retries.saturating_add(1);
     let mut last_error = String::new();
     for attempt in 1..=attempts {
         match plugin.call(&batch) {
-            Ok(out) => return pair(plugin.name(), &batch, out, attempt),
+            Ok(answer) => {
+                let failure = |code, message| Failure {
+                    code,
+                    message,
+                    attempts: attempt,
+                    ending_ms: now_ms(),
+                    plugin: plugin.name().to_string(),
+                };
+                return match pair(&batch, answer) {
+                    Ok(replies) => replies
+                        .into_iter()
+                        .map(|reply| match reply {
+                            Reply::Ok {
+                                data,
+                                partition_keys,
+                            } => Outcome::Ok {
+                                data,
+                                partition_keys,
+                            },
+                            Reply::Dropped => Outcome::Dropped,
+                            Reply::Failed(reason) => {
+                                Outcome::Failed(failure(PROCESSING_FAILED_STATUS, reason))
+                            }
+                        })
+                        .collect(),
+                    Err((code, message)) => {
+                        tracing::warn!(plugin = plugin.name(), code, %message, records = batch.len(), "plugin answer breaks the contract, the batch goes to the error output");
+                        let failure = failure(code, message);
+                        batch
+                            .iter()
+                            .map(|_| Outcome::Failed(failure.clone()))
+                            .collect()
+                    }
+                };
+            }
             Err(e) => {
                 tracing::warn!(plugin = plugin.name(), attempt, attempts, records = batch.len(), error = %e.0, "plugin call failed");
                 last_error = e.0;
@@ -195,102 +241,70 @@ fn call_checked(plugin: &mut Plugin, inputs: &[Input], chunk: Vec<InFlight>) -> 
     };
     batch
         .iter()
-        .map(|_| Answer::Failed(failure.clone()))
+        .map(|_| Outcome::Failed(failure.clone()))
         .collect()
 }
 
-/// Matches a plugin's answer to its batch. Any id missing, repeated or unknown fails
-/// the whole batch, as Firehose does with a Lambda's response (not retried: the
-/// call itself succeeded).
-fn pair(plugin: &str, batch: &[RecordIn], out: Vec<RecordOut>, attempt: u32) -> Vec<Answer> {
+/// Matches a plugin's answer to its batch: the replies in batch order. Any id
+/// missing, repeated or unknown fails the whole batch, as Firehose does with a
+/// Lambda's response (not retried: the call itself succeeded).
+fn pair(batch: &[RecordIn<'_>], answer: Answer) -> Result<Vec<Reply>, (&'static str, String)> {
+    let ids = |i: usize| String::from_utf8_lossy(answer.id(i)).into_owned();
     // Most plugins answer in the batch's order: then no lookup is needed.
-    let in_order = out.len() == batch.len()
-        && out
+    let in_order = answer.replies.len() == batch.len()
+        && batch
             .iter()
-            .zip(batch)
-            .all(|(o, i)| o.record_id == i.record_id);
+            .enumerate()
+            .all(|(i, r)| answer.id(i) == r.record_id.as_bytes());
     if in_order {
-        let ending_ms = now_ms();
-        return out
-            .into_iter()
-            .map(|record| answer(plugin, record.outcome, attempt, ending_ms))
-            .collect();
+        return Ok(answer.replies.into_iter().map(|(_, reply)| reply).collect());
     }
-    let position: HashMap<&str, usize> = batch
+    let position: HashMap<&[u8], usize> = batch
         .iter()
         .enumerate()
-        .map(|(i, r)| (r.record_id.as_str(), i))
+        .map(|(i, r)| (r.record_id.as_bytes(), i))
         .collect();
-    let mut answers: Vec<Option<Outcome>> = batch.iter().map(|_| None).collect();
-    let mut problem = None;
-    for record in out {
-        match position.get(record.record_id.as_str()) {
-            Some(&i) if answers[i].is_none() => answers[i] = Some(record.outcome),
+    let mut slots: Vec<Option<usize>> = vec![None; batch.len()];
+    for i in 0..answer.replies.len() {
+        match position.get(answer.id(i)) {
+            Some(&at) if slots[at].is_none() => slots[at] = Some(i),
             Some(_) => {
-                problem = Some((
+                return Err((
                     DUPLICATED_RECORD_ID,
-                    format!("record id {} was returned more than once", record.record_id),
+                    format!("record id {} was returned more than once", ids(i)),
                 ));
-                break;
             }
             None => {
-                problem = Some((
+                return Err((
                     MISSING_RECORD_ID,
                     format!(
                         "the plugin returned record id {}, which was not in the batch",
-                        record.record_id
+                        ids(i)
                     ),
                 ));
-                break;
             }
         }
     }
-    if problem.is_none() {
-        let missing = answers.iter().filter(|a| a.is_none()).count();
-        if missing > 0 {
-            problem = Some((
-                MISSING_RECORD_ID,
-                format!(
-                    "One or more record IDs were not returned ({missing} of {})",
-                    batch.len()
-                ),
-            ));
-        }
+    let missing = slots.iter().filter(|s| s.is_none()).count();
+    if missing > 0 {
+        return Err((
+            MISSING_RECORD_ID,
+            format!(
+                "One or more record IDs were not returned ({missing} of {})",
+                batch.len()
+            ),
+        ));
     }
-    let ending_ms = now_ms();
-    if let Some((code, message)) = problem {
-        tracing::warn!(plugin, code, %message, records = batch.len(), "plugin answer breaks the contract, the batch goes to the error output");
-        let failure = Failure {
-            code,
-            message,
-            attempts: attempt,
-            ending_ms,
-            plugin: plugin.to_string(),
-        };
-        return batch
-            .iter()
-            .map(|_| Answer::Failed(failure.clone()))
-            .collect();
-    }
-    answers
+    let mut replies: Vec<Option<Reply>> = answer
+        .replies
+        .into_iter()
+        .map(|(_, reply)| Some(reply))
+        .collect();
+    Ok(slots
         .into_iter()
         .flatten()
-        .map(|outcome| answer(plugin, outcome, attempt, ending_ms))
-        .collect()
-}
-
-fn answer(plugin: &str, outcome: Outcome, attempt: u32, ending_ms: i64) -> Answer {
-    match outcome {
-        Outcome::Ok(ok) => Answer::Ok(ok),
-        Outcome::Dropped => Answer::Dropped,
-        Outcome::ProcessingFailed(reason) => Answer::Failed(Failure {
-            code: PROCESSING_FAILED_STATUS,
-            message: reason,
-            attempts: attempt,
-            ending_ms,
-            plugin: plugin.to_string(),
-        }),
-    }
+        .filter_map(|i| replies[i].take())
+        .collect())
 }
 
 #[cfg(test)]
@@ -303,7 +317,7 @@ mod tests {
             .enumerate()
             .map(|(index, &n)| InFlight {
                 index,
-                data: vec![b'x'; n],
+                data: Bytes::from(vec![b'x'; n]),
             })
             .collect()
     }
@@ -328,82 +342,60 @@ mod tests {
         assert!(chunks(Vec::new(), 10, 100).is_empty());
     }
 
-    fn record(id: &str) -> RecordIn {
-        RecordIn {
-            record_id: id.into(),
-            data: Vec::new(),
-            approximate_arrival_ms: 0,
-            kinesis: None,
-        }
-    }
-
-    fn out(id: &str, outcome: Outcome) -> RecordOut {
-        RecordOut {
-            record_id: id.into(),
-            outcome,
-        }
-    }
-
-    fn codes(answers: &[Answer]) -> Vec<&'static str> {
-        answers
-            .iter()
-            .map(|a| match a {
-                Answer::Ok(_) => "ok",
-                Answer::Dropped => "dropped",
-                Answer::Failed(f) => f.code,
-            })
+    fn batch<'a>(ids: &[&'a str]) -> Vec<RecordIn<'a>> {
+        ids.iter()
+            .map(|id| RecordIn::new(id, b"", 0, None))
             .collect()
     }
 
-    #[test]
-    fn answers_are_paired_by_id_in_any_order() {
-        let batch = [record("1"), record("2"), record("3")];
-        let ok = Outcome::Ok(OkRecord {
-            data: b"n".to_vec(),
+    fn ok(data: &'static str) -> Reply {
+        Reply::Ok {
+            data: Bytes::from_static(data.as_bytes()),
             partition_keys: vec![],
-        });
-        let answers = pair(
-            "p",
-            &batch,
-            vec![
-                out("3", Outcome::ProcessingFailed("bad".into())),
-                out("1", ok),
-                out("2", Outcome::Dropped),
-            ],
-            1,
-        );
+        }
+    }
+
+    #[test]
+    fn replies_are_paired_by_id_in_any_order() {
+        let batch = batch(&["1", "2", "3"]);
+        let shuffled = Answer::from_replies(vec![
+            ("3", Reply::Failed("bad".into())),
+            ("1", ok("n")),
+            ("2", Reply::Dropped),
+        ]);
         assert_eq!(
-            codes(&answers),
-            vec!["ok", "dropped", PROCESSING_FAILED_STATUS]
+            pair(&batch, shuffled),
+            Ok(vec![ok("n"), Reply::Dropped, Reply::Failed("bad".into())])
         );
-        let Answer::Failed(f) = &answers[2] else {
-            unreachable!()
-        };
-        assert_eq!(f.message, "bad");
+        let in_order = Answer::from_replies(vec![
+            ("1", Reply::Dropped),
+            ("2", ok("m")),
+            ("3", Reply::Dropped),
+        ]);
+        assert_eq!(
+            pair(&batch, in_order),
+            Ok(vec![Reply::Dropped, ok("m"), Reply::Dropped])
+        );
     }
 
     #[test]
     fn a_missing_duplicated_or_unknown_id_fails_the_whole_batch() {
-        let batch = [record("1"), record("2")];
-        let missing = pair("p", &batch, vec![out("1", Outcome::Dropped)], 1);
-        assert_eq!(codes(&missing), vec![MISSING_RECORD_ID; 2]);
-        let duplicated = pair(
-            "p",
-            &batch,
-            vec![
-                out("1", Outcome::Dropped),
-                out("1", Outcome::Dropped),
-                out("2", Outcome::Dropped),
-            ],
-            1,
+        let batch = batch(&["1", "2"]);
+        let code = |replies: Vec<(&str, Reply)>| {
+            pair(&batch, Answer::from_replies(replies)).map_err(|e| e.0)
+        };
+        assert_eq!(code(vec![("1", Reply::Dropped)]), Err(MISSING_RECORD_ID));
+        assert_eq!(
+            code(vec![
+                ("1", Reply::Dropped),
+                ("1", Reply::Dropped),
+                ("2", Reply::Dropped)
+            ]),
+            Err(DUPLICATED_RECORD_ID)
         );
-        assert_eq!(codes(&duplicated), vec![DUPLICATED_RECORD_ID; 2]);
-        let unknown = pair(
-            "p",
-            &batch,
-            vec![out("1", Outcome::Dropped), out("7", Outcome::Dropped)],
-            1,
+        assert_eq!(
+            code(vec![("1", Reply::Dropped), ("7", Reply::Dropped)]),
+            Err(MISSING_RECORD_ID)
         );
-        assert_eq!(codes(&unknown), vec![MISSING_RECORD_ID; 2]);
     }
 }

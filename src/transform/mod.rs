@@ -5,6 +5,7 @@
 //! spool; because that happens after the spool, a replay after a crash runs the
 //! plugin again on the same records, so plugins should be deterministic.
 
+mod abi;
 mod bindings;
 mod chain;
 mod engine;

@@ -7,8 +7,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use wasmtime::Store;
+use wasmtime::component::Func;
 
-use super::bindings::{RecordIn, RecordOut, Transformer, TransformerPre};
+use super::abi::{Answer, RecordIn, RecordOut};
+use super::bindings::{Transformer, TransformerPre};
 use super::engine::{LoadError, Loaded, Runtime, TICK};
 use super::host::HostState;
 use super::log_stream::LogTags;
@@ -22,7 +24,9 @@ pub struct CallError(pub String);
 
 struct Live {
     store: Store<HostState>,
-    bindings: Transformer,
+    /// `transform`, called through the borrowing types of `abi.rs` (the generated
+    /// bindings serve `init`).
+    transform: Func,
 }
 
 pub struct Plugin {
@@ -89,10 +93,16 @@ impl Plugin {
         store.limiter(|s| &mut s.limits);
         store.epoch_deadline_trap();
         store.set_epoch_deadline(self.deadline_ticks());
-        let bindings = self
+        let instance = self
             .pre
+            .instance_pre()
             .instantiate(&mut store)
             .map_err(|e| self.describe(e, "instantiating"))?;
+        let bindings = Transformer::new(&mut store, &instance)
+            .map_err(|e| self.describe(e, "instantiating"))?;
+        let transform = instance
+            .get_func(&mut store, "transform")
+            .ok_or_else(|| CallError("the plugin exports no `transform`".into()))?;
         let params: Vec<(String, String)> = self
             .config
             .params
@@ -100,7 +110,7 @@ impl Plugin {
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
         match bindings.call_init(&mut store, &params) {
-            Ok(Ok(())) => Ok(Live { store, bindings }),
+            Ok(Ok(())) => Ok(Live { store, transform }),
             Ok(Err(reason)) => Err(CallError(format!("init failed: {reason}"))),
             Err(e) => Err(self.describe(e, "init")),
         }
@@ -108,16 +118,25 @@ impl Plugin {
 
     /// Runs one batch. On failure the instance is dropped: the next call gets a
     /// fresh one.
-    pub fn call(&mut self, batch: &[RecordIn]) -> Result<Vec<RecordOut>, CallError> {
+    pub fn call(&mut self, batch: &[RecordIn<'_>]) -> Result<Answer, CallError> {
         let mut live = match self.live.take() {
             Some(live) => live,
             None => self.instantiate()?,
         };
         live.store.set_epoch_deadline(self.deadline_ticks());
-        match live.bindings.call_transform(&mut live.store, batch) {
-            Ok(out) => {
+        let answer = (|| -> anyhow::Result<Answer> {
+            let func = live
+                .transform
+                .typed::<(&[RecordIn<'_>],), (Vec<RecordOut>,)>(&live.store)?;
+            let (out,) = func.call(&mut live.store, (batch,))?;
+            let answer = Answer::read(out, &live.store)?;
+            func.post_return(&mut live.store)?;
+            Ok(answer)
+        })();
+        match answer {
+            Ok(answer) => {
                 self.live = Some(live);
-                Ok(out)
+                Ok(answer)
             }
             Err(e) => Err(self.describe(e, "transform")),
         }

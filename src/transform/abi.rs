@@ -1,0 +1,184 @@
+//! `record-in` and `record-out` in forms that cross into and out of the plugin
+//! without a host allocation per record: inputs borrow the records' bytes (wasmtime
+//! copies them into the plugin's memory once), and answers are read straight from
+//! the plugin's memory into one buffer for the whole batch.
+
+use std::ops::Range;
+
+use bytes::{Bytes, BytesMut};
+use wasmtime::component::{ComponentType, Lift, Lower, WasmList, WasmStr};
+
+use crate::record::KinesisMeta;
+
+/// The WIT `kinesis-metadata`, borrowed.
+#[derive(ComponentType, Lower)]
+#[component(record)]
+pub struct KinesisIn<'a> {
+    #[component(name = "shard-id")]
+    shard_id: &'a str,
+    #[component(name = "partition-key")]
+    partition_key: &'a str,
+    #[component(name = "sequence-number")]
+    sequence_number: &'a str,
+    #[component(name = "sub-sequence-number")]
+    sub_sequence_number: u64,
+    #[component(name = "approximate-arrival-ms")]
+    approximate_arrival_ms: u64,
+}
+
+/// The WIT `record-in`, borrowed.
+#[derive(ComponentType, Lower)]
+#[component(record)]
+pub struct RecordIn<'a> {
+    #[component(name = "record-id")]
+    pub record_id: &'a str,
+    pub data: &'a [u8],
+    #[component(name = "approximate-arrival-ms")]
+    approximate_arrival_ms: u64,
+    kinesis: Option<KinesisIn<'a>>,
+}
+
+impl<'a> RecordIn<'a> {
+    pub fn new(
+        record_id: &'a str,
+        data: &'a [u8],
+        arrival_ms: i64,
+        kinesis: Option<&'a KinesisMeta>,
+    ) -> Self {
+        Self {
+            record_id,
+            data,
+            approximate_arrival_ms: u64::try_from(arrival_ms).unwrap_or_default(),
+            kinesis: kinesis.map(|k| KinesisIn {
+                shard_id: &k.shard_id,
+                partition_key: &k.partition_key,
+                sequence_number: &k.sequence_number,
+                sub_sequence_number: k.sub_sequence_number,
+                approximate_arrival_ms: u64::try_from(k.arrival_ms).unwrap_or_default(),
+            }),
+        }
+    }
+}
+
+/// The WIT `ok-record`, still in the plugin's memory.
+#[derive(ComponentType, Lift)]
+#[component(record)]
+pub struct OkOut {
+    data: WasmList<u8>,
+    #[component(name = "partition-keys")]
+    partition_keys: Vec<(String, String)>,
+}
+
+/// The WIT `outcome`, its data still in the plugin's memory.
+#[derive(ComponentType, Lift)]
+#[component(variant)]
+pub enum OutcomeOut {
+    #[component(name = "ok")]
+    Ok(OkOut),
+    #[component(name = "dropped")]
+    Dropped,
+    #[component(name = "processing-failed")]
+    ProcessingFailed(String),
+}
+
+/// The WIT `record-out`, its strings and data still in the plugin's memory.
+#[derive(ComponentType, Lift)]
+#[component(record)]
+pub struct RecordOut {
+    #[component(name = "record-id")]
+    record_id: WasmStr,
+    outcome: OutcomeOut,
+}
+
+/// What the plugin answered for one record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reply {
+    /// New data (a slice of the batch's answer buffer) and partition keys.
+    Ok {
+        data: Bytes,
+        partition_keys: Vec<(String, String)>,
+    },
+    Dropped,
+    Failed(String),
+}
+
+/// A call's answer: the record ids as returned, each with its reply.
+#[derive(Debug, Default)]
+pub struct Answer {
+    ids: Bytes,
+    pub replies: Vec<(Range<usize>, Reply)>,
+}
+
+impl Answer {
+    /// The id the plugin gave the reply at `i`.
+    pub fn id(&self, i: usize) -> &[u8] {
+        &self.ids[self.replies[i].0.clone()]
+    }
+
+    /// An answer as if read from a plugin (for tests of what follows a call).
+    #[cfg(test)]
+    pub fn from_replies(replies: Vec<(&str, Reply)>) -> Self {
+        let mut ids = BytesMut::new();
+        let replies = replies
+            .into_iter()
+            .map(|(id, reply)| {
+                let start = ids.len();
+                ids.extend_from_slice(id.as_bytes());
+                (start..ids.len(), reply)
+            })
+            .collect();
+        Self {
+            ids: ids.freeze(),
+            replies,
+        }
+    }
+
+    /// Copies the answer out of the plugin's memory: one buffer for the ids, one
+    /// for the data.
+    pub fn read<T: 'static>(
+        out: Vec<RecordOut>,
+        store: &wasmtime::Store<T>,
+    ) -> wasmtime::Result<Self> {
+        // Sized first: the data is copied once, never moved by a growing buffer.
+        let mut data_bytes = 0;
+        for record in &out {
+            if let OutcomeOut::Ok(ok) = &record.outcome {
+                data_bytes += ok.data.len();
+            }
+        }
+        let mut ids = BytesMut::with_capacity(out.len() * 8);
+        let mut data = BytesMut::with_capacity(data_bytes);
+        let mut spans = Vec::with_capacity(out.len());
+        for record in &out {
+            let start = ids.len();
+            ids.extend_from_slice(record.record_id.to_str(store)?.as_bytes());
+            let id = start..ids.len();
+            let data_span = match &record.outcome {
+                OutcomeOut::Ok(ok) => {
+                    let start = data.len();
+                    data.extend_from_slice(ok.data.as_le_slice(store));
+                    Some(start..data.len())
+                }
+                _ => None,
+            };
+            spans.push((id, data_span));
+        }
+        let (ids, data) = (ids.freeze(), data.freeze());
+        let replies = out
+            .into_iter()
+            .zip(spans)
+            .map(|(record, (id, data_span))| {
+                let reply = match record.outcome {
+                    OutcomeOut::Ok(ok) => Reply::Ok {
+                        data: data.slice(data_span.unwrap_or_default()),
+                        partition_keys: ok.partition_keys,
+                    },
+                    OutcomeOut::Dropped => Reply::Dropped,
+                    OutcomeOut::ProcessingFailed(reason) => Reply::Failed(reason),
+                };
+                (id, reply)
+            })
+            .collect();
+        Ok(Self { ids, replies })
+    }
+}

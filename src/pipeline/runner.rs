@@ -252,15 +252,12 @@ impl Runner {
                         && !self.slots.contains_key(&key)
                         && self.active_partitions() >= MAX_ACTIVE_PARTITIONS
                     {
-                        let failure = Failure {
-                            code: PARTITIONS_EXCEEDED,
-                            message: format!(
+                        let failure = Failure::by_host(
+                            PARTITIONS_EXCEEDED,
+                            format!(
                                 "the stream has {MAX_ACTIVE_PARTITIONS} active partitions already"
                             ),
-                            attempts: 1,
-                            ending_ms: now_ms(),
-                            plugin: String::new(),
-                        };
+                        );
                         let line = error_line(&input, &failure);
                         self.push(
                             SlotKey::of(Output::ProcessingFailed),
@@ -342,13 +339,7 @@ impl Runner {
                 }
                 (Output::ProcessingFailed, _) => {
                     changed += 1;
-                    let failure = Failure {
-                        code: crate::transform::PROCESSING_FAILED_STATUS,
-                        message: "the record failed processing before the daemon restarted; on replay the plugin answered differently".into(),
-                        attempts: 1,
-                        ending_ms: now_ms(),
-                        plugin: String::new(),
-                    };
+                    let failure = Failure::by_host(crate::transform::PROCESSING_FAILED_STATUS, "the record failed processing before the daemon restarted; on replay the plugin answered differently".into());
                     buffer.push(&error_line(input, &failure), input.arrival_ms, seqs);
                 }
                 (_, Routed::Data { data, .. }) => {

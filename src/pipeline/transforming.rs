@@ -7,7 +7,6 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use crate::error_output::ErrorRecord;
-use crate::record::now_ms;
 use crate::transform::{Chain, Failure, Input, Verdict};
 
 /// Firehose's error code for a record whose prefix cannot be evaluated.
@@ -99,15 +98,12 @@ pub fn route(input: &Input, verdict: Verdict, names: &[String]) -> Routed {
                         partition.insert(name.clone(), value.clone());
                     }
                     None => {
-                        let failure = Failure {
-                            code: PARTITION_KEY_MISSING,
-                            message: format!(
+                        let failure = Failure::by_host(
+                            PARTITION_KEY_MISSING,
+                            format!(
                                 "the prefix uses partition key `{name}`, which the plugins did not return for this record"
                             ),
-                            attempts: 1,
-                            ending_ms: now_ms(),
-                            plugin: String::new(),
-                        };
+                        );
                         return Routed::Failed(error_line(input, &failure));
                     }
                 }
@@ -128,7 +124,7 @@ pub fn error_line(input: &Input, failure: &Failure) -> Vec<u8> {
         error_message: &failure.message,
         attempt_ending_timestamp: failure.ending_ms,
         raw_data: &input.data,
-        lambda_arn: Some(&failure.plugin),
+        lambda_arn: failure.plugin.as_deref(),
     }
     .to_line()
 }

@@ -47,8 +47,22 @@ pub struct Failure {
     pub attempts: u32,
     /// When the failing call ended, in epoch milliseconds.
     pub ending_ms: i64,
-    /// The plugin that failed it.
-    pub plugin: String,
+    /// The plugin that failed it; `None` when the host refused the record
+    /// (partitioning, replay), and the error record then names no plugin.
+    pub plugin: Option<String>,
+}
+
+impl Failure {
+    /// A record the host refuses after the plugins ran: one attempt, ending now.
+    pub fn by_host(code: &'static str, message: String) -> Self {
+        Self {
+            code,
+            message,
+            attempts: 1,
+            ending_ms: now_ms(),
+            plugin: None,
+        }
+    }
 }
 
 /// The stream's plugins, in their configured order.
@@ -197,7 +211,7 @@ fn call_checked(plugin: &mut Plugin, inputs: &[Input], chunk: &[InFlight]) -> Ve
                     message,
                     attempts: attempt,
                     ending_ms: now_ms(),
-                    plugin: plugin.name().to_string(),
+                    plugin: Some(plugin.name().to_string()),
                 };
                 return match pair(&batch, answer) {
                     Ok(replies) => replies
@@ -237,7 +251,7 @@ fn call_checked(plugin: &mut Plugin, inputs: &[Input], chunk: &[InFlight]) -> Ve
         message: format!("The plugin failed {attempts} time(s); last: {last_error}"),
         attempts,
         ending_ms: now_ms(),
-        plugin: plugin.name().to_string(),
+        plugin: Some(plugin.name().to_string()),
     };
     batch
         .iter()

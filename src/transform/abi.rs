@@ -65,8 +65,9 @@ impl<'a> RecordIn<'a> {
 #[component(record)]
 pub struct OkOut {
     data: WasmList<u8>,
+    /// Lifted only when not empty: most records carry none.
     #[component(name = "partition-keys")]
-    partition_keys: Vec<(String, String)>,
+    partition_keys: WasmList<(WasmStr, WasmStr)>,
 }
 
 /// The WIT `outcome`, its data still in the plugin's memory.
@@ -88,6 +89,22 @@ pub struct RecordOut {
     #[component(name = "record-id")]
     record_id: WasmStr,
     outcome: OutcomeOut,
+}
+
+/// Where a plugin's answers are copied out of its memory. One allocation serves
+/// many calls: each answer is split off the front, and once the records of earlier
+/// answers have all been dropped (they were copied into the stream's buffers),
+/// `reserve` takes the whole allocation back. A fresh buffer per call would be
+/// fresh pages for the kernel to fault in, which cost more than the copy.
+#[derive(Debug, Default)]
+pub struct AnswerBuffer(BytesMut);
+
+impl AnswerBuffer {
+    /// Makes room for `bytes` of answers, ahead of a run of calls whose inputs
+    /// hold about that much: they then share one allocation.
+    pub fn reserve(&mut self, bytes: usize) {
+        self.0.reserve(bytes);
+    }
 }
 
 /// What the plugin answered for one record.
@@ -133,11 +150,13 @@ impl Answer {
         }
     }
 
-    /// Copies the answer out of the plugin's memory: one buffer for the ids, one
-    /// for the data.
+    /// Copies the answer out of the plugin's memory: the ids into a buffer of
+    /// their own, the data into `spare`, which keeps its capacity for the next
+    /// calls (see [`AnswerBuffer`]).
     pub fn read<T: 'static>(
         out: Vec<RecordOut>,
-        store: &wasmtime::Store<T>,
+        store: &mut wasmtime::Store<T>,
+        spare: &mut AnswerBuffer,
     ) -> wasmtime::Result<Self> {
         // Sized first: the data is copied once, never moved by a growing buffer.
         let mut data_bytes = 0;
@@ -147,38 +166,60 @@ impl Answer {
             }
         }
         let mut ids = BytesMut::with_capacity(out.len() * 8);
-        let mut data = BytesMut::with_capacity(data_bytes);
+        let data = &mut spare.0;
+        data.reserve(data_bytes);
         let mut spans = Vec::with_capacity(out.len());
         for record in &out {
             let start = ids.len();
-            ids.extend_from_slice(record.record_id.to_str(store)?.as_bytes());
+            ids.extend_from_slice(record.record_id.to_str(&*store)?.as_bytes());
             let id = start..ids.len();
             let data_span = match &record.outcome {
                 OutcomeOut::Ok(ok) => {
                     let start = data.len();
-                    data.extend_from_slice(ok.data.as_le_slice(store));
-                    Some(start..data.len())
+                    data.extend_from_slice(ok.data.as_le_slice(&*store));
+                    Some((start..data.len(), partition_keys(&ok.partition_keys, store)?))
                 }
                 _ => None,
             };
             spans.push((id, data_span));
         }
-        let (ids, data) = (ids.freeze(), data.freeze());
+        let (ids, data) = (ids.freeze(), data.split().freeze());
         let replies = out
             .into_iter()
             .zip(spans)
             .map(|(record, (id, data_span))| {
-                let reply = match record.outcome {
-                    OutcomeOut::Ok(ok) => Reply::Ok {
-                        data: data.slice(data_span.unwrap_or_default()),
-                        partition_keys: ok.partition_keys,
+                let reply = match (record.outcome, data_span) {
+                    (OutcomeOut::Ok(_), Some((span, partition_keys))) => Reply::Ok {
+                        data: data.slice(span),
+                        partition_keys,
                     },
-                    OutcomeOut::Dropped => Reply::Dropped,
-                    OutcomeOut::ProcessingFailed(reason) => Reply::Failed(reason),
+                    (OutcomeOut::Ok(_), None) => Reply::Ok {
+                        data: Bytes::new(),
+                        partition_keys: Vec::new(),
+                    },
+                    (OutcomeOut::Dropped, _) => Reply::Dropped,
+                    (OutcomeOut::ProcessingFailed(reason), _) => Reply::Failed(reason),
                 };
                 (id, reply)
             })
             .collect();
         Ok(Self { ids, replies })
     }
+}
+
+/// A record's partition keys, copied out of the plugin's memory.
+fn partition_keys<T: 'static>(
+    list: &WasmList<(WasmStr, WasmStr)>,
+    store: &mut wasmtime::Store<T>,
+) -> wasmtime::Result<Vec<(String, String)>> {
+    if list.len() == 0 {
+        return Ok(Vec::new());
+    }
+    let pairs = list
+        .iter(&mut *store)
+        .collect::<wasmtime::Result<Vec<(WasmStr, WasmStr)>>>()?;
+    pairs
+        .iter()
+        .map(|(k, v)| Ok((k.to_str(&*store)?.into_owned(), v.to_str(&*store)?.into_owned())))
+        .collect()
 }

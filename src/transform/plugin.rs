@@ -9,7 +9,7 @@ use std::time::Duration;
 use wasmtime::Store;
 use wasmtime::component::Func;
 
-use super::abi::{Answer, RecordIn, RecordOut};
+use super::abi::{Answer, AnswerBuffer, RecordIn, RecordOut};
 use super::bindings::{Transformer, TransformerPre};
 use super::engine::{LoadError, Loaded, Runtime, TICK};
 use super::host::HostState;
@@ -34,6 +34,8 @@ pub struct Plugin {
     tags: LogTags,
     pre: TransformerPre<HostState>,
     live: Option<Live>,
+    /// Where answers are copied out of the plugin's memory.
+    pub answers: AnswerBuffer,
 }
 
 impl Plugin {
@@ -67,6 +69,7 @@ impl Plugin {
             },
             pre,
             live: None,
+            answers: AnswerBuffer::default(),
         };
         plugin.live = Some(plugin.instantiate().map_err(|e| LoadError::Init {
             path: config.module.clone(),
@@ -129,7 +132,7 @@ impl Plugin {
                 .transform
                 .typed::<(&[RecordIn<'_>],), (Vec<RecordOut>,)>(&live.store)?;
             let (out,) = func.call(&mut live.store, (batch,))?;
-            let answer = Answer::read(out, &live.store)?;
+            let answer = Answer::read(out, &mut live.store, &mut self.answers)?;
             func.post_return(&mut live.store)?;
             Ok(answer)
         })();

@@ -91,7 +91,8 @@ fn median(mut v: Vec<f64>) -> f64 {
 
 /// Calls `chain` on `batch` repeatedly: the median time of one call.
 fn time_calls(chain: &mut Chain, batch: &[Input], calls: usize, rounds: usize) -> Duration {
-    let verdicts = chain.run(batch); // warm the instance
+    let mut written = Vec::new();
+    let verdicts = chain.run(batch, &mut written); // warm the instance
     assert!(
         verdicts.iter().all(|v| !matches!(v, Verdict::Failed(_))),
         "the plugin failed records: {:?}",
@@ -101,7 +102,8 @@ fn time_calls(chain: &mut Chain, batch: &[Input], calls: usize, rounds: usize) -
     for _ in 0..rounds {
         let started = Instant::now();
         for _ in 0..calls {
-            std::hint::black_box(chain.run(batch));
+            written.clear();
+            std::hint::black_box(chain.run(batch, &mut written));
         }
         per_call.push(started.elapsed().as_secs_f64() / calls as f64);
     }

@@ -70,18 +70,69 @@ impl Buffer {
         self.records.is_empty()
     }
 
-    /// Adds a record that the spool stored as `seqs`. Returns the sealed batch when
-    /// this record fills the buffer, or when it would not fit (then it starts the
-    /// next buffer): objects stay under the size unless one record alone is larger.
-    pub fn push(&mut self, data: &[u8], arrival_ms: i64, seqs: Range<u64>) -> Option<SealedBatch> {
-        let mut sealed = None;
-        if !self.is_empty() && self.data.len() + data.len() > self.limit {
-            sealed = self.seal();
-        }
+    /// Where the records accounted for end: bytes after it were written in
+    /// place (see [`Buffer::storage`]) and are not records yet.
+    fn accounted(&self) -> usize {
+        self.records.last().map_or(0, |r| r.0)
+    }
+
+    fn reserve_first(&mut self) {
         if self.data.capacity() == 0 {
             // Grow in few steps: most buffers fill up under load.
             self.data.reserve(self.limit.min(8 * 1024 * 1024));
         }
+    }
+
+    /// The buffer's bytes, for records to be written into in place (a plugin's
+    /// answers are copied straight here). What is appended becomes records
+    /// through [`Buffer::push_written`], or is taken back with
+    /// [`Buffer::take_written`]; nothing else may be pushed meanwhile.
+    pub fn storage(&mut self) -> &mut Vec<u8> {
+        self.reserve_first();
+        &mut self.data
+    }
+
+    /// Makes the next `len` bytes written in place a record, sealing as
+    /// [`Buffer::push`] does.
+    pub fn push_written(
+        &mut self,
+        len: usize,
+        arrival_ms: i64,
+        seqs: Range<u64>,
+    ) -> Option<SealedBatch> {
+        let mut sealed = None;
+        if !self.is_empty() && self.accounted() + len > self.limit {
+            sealed = self.seal();
+        }
+        let end = self.accounted() + len;
+        debug_assert!(
+            end <= self.data.len(),
+            "record {end} past the written bytes"
+        );
+        self.records.push((end.min(self.data.len()), arrival_ms));
+        self.seqs.insert(seqs);
+        if sealed.is_none() && end >= self.limit {
+            sealed = self.seal();
+        }
+        sealed
+    }
+
+    /// Takes back the bytes written in place that are not records.
+    pub fn take_written(&mut self) -> Vec<u8> {
+        let accounted = self.accounted();
+        self.data.split_off(accounted)
+    }
+
+    /// Adds a record that the spool stored as `seqs`. Returns the sealed batch when
+    /// this record fills the buffer, or when it would not fit (then it starts the
+    /// next buffer): objects stay under the size unless one record alone is larger.
+    pub fn push(&mut self, data: &[u8], arrival_ms: i64, seqs: Range<u64>) -> Option<SealedBatch> {
+        debug_assert_eq!(self.accounted(), self.data.len(), "bytes written in place");
+        let mut sealed = None;
+        if !self.is_empty() && self.data.len() + data.len() > self.limit {
+            sealed = self.seal();
+        }
+        self.reserve_first();
         self.data.extend_from_slice(data);
         self.records.push((self.data.len(), arrival_ms));
         self.seqs.insert(seqs);
@@ -91,13 +142,21 @@ impl Buffer {
         sealed
     }
 
-    /// Seals whatever the buffer holds (interval reached, shutdown).
+    /// Seals the records the buffer holds (interval reached, shutdown). Bytes
+    /// written in place beyond them start the next buffer.
     pub fn seal(&mut self) -> Option<SealedBatch> {
         if self.is_empty() {
             return None;
         }
+        let accounted = self.accounted();
+        let mut data = std::mem::take(&mut self.data);
+        if data.len() > accounted {
+            self.reserve_first();
+            self.data.extend_from_slice(&data[accounted..]);
+            data.truncate(accounted);
+        }
         Some(SealedBatch {
-            data: std::mem::take(&mut self.data),
+            data,
             records: std::mem::take(&mut self.records),
             seqs: std::mem::take(&mut self.seqs),
         })
@@ -130,6 +189,31 @@ mod tests {
         assert_eq!(sealed.data, b"ijklmnopqr");
         assert_eq!(sealed.seqs.iter().collect::<Vec<_>>(), vec![2..4]);
         assert!(b.is_empty());
+    }
+
+    #[test]
+    fn records_written_in_place_seal_as_pushed_ones_do() {
+        let mut b = Buffer::new(10);
+        assert!(push(&mut b, "ab", 1, 0).is_none());
+        b.storage().extend_from_slice(b"cdefghijklmn");
+        assert!(b.push_written(4, 2, 1..2).is_none()); // "cdef"
+        // 6 + 5 > 10: "abcdef" is sealed; "ghijk" starts the next buffer, and the
+        // bytes after it, written but not records yet, go along.
+        let sealed = b.push_written(5, 3, 2..3).unwrap();
+        assert_eq!(sealed.data, b"abcdef");
+        assert_eq!(sealed.records, vec![(2, 1), (6, 2)]);
+        assert_eq!(sealed.seqs.iter().collect::<Vec<_>>(), vec![0..2]);
+        assert_eq!(b.take_written(), b"lmn");
+        let sealed = b.seal().unwrap();
+        assert_eq!(sealed.data, b"ghijk");
+        assert_eq!(sealed.records, vec![(5, 3)]);
+        // Reaching the limit exactly seals at once, leaving what follows.
+        b.storage().extend_from_slice(b"0123456789xy");
+        let sealed = b.push_written(10, 4, 3..4).unwrap();
+        assert_eq!(sealed.data, b"0123456789");
+        assert!(b.is_empty());
+        assert_eq!(b.take_written(), b"xy");
+        assert!(b.seal().is_none());
     }
 
     #[test]

@@ -56,6 +56,37 @@ struct Slot {
     deadline: Option<Instant>,
 }
 
+impl Slot {
+    fn new(limit: usize) -> Self {
+        Self {
+            buffer: Buffer::new(limit),
+            deadline: None,
+        }
+    }
+}
+
+/// Where a batch's transformed records were written.
+enum Landed {
+    /// Into the destination's buffer, in order, ready to be accounted for.
+    InPlace,
+    /// Into `bytes`, whose first byte is at offset `base` of what the chain wrote.
+    Apart { bytes: Vec<u8>, base: usize },
+}
+
+/// Whether the records routed to data were written one after the other from
+/// `start`, in input order (as plugins answering in order write them).
+fn written_in_order(routes: &[Routed], start: usize) -> bool {
+    let mut end = start;
+    routes.iter().all(|route| match route {
+        Routed::Data { data, .. } => {
+            let next = data.start == end;
+            end = data.end;
+            next
+        }
+        Routed::Dropped | Routed::Failed(_) => true,
+    })
+}
+
 pub struct Runner {
     stream: String,
     reader: Reader,
@@ -65,6 +96,9 @@ pub struct Runner {
     slots: BTreeMap<SlotKey, Slot>,
     /// The stream's transform plugins, if it has any.
     transforming: Option<Transforming>,
+    /// Where transformed records land before going to their partitions' buffers,
+    /// kept from batch to batch.
+    landing: Vec<u8>,
     size_limit: usize,
     interval: Duration,
     deliverer: Arc<Deliverer>,
@@ -88,6 +122,7 @@ impl Runner {
             recovering: Recovering::new(recovery),
             slots: BTreeMap::new(),
             transforming,
+            landing: Vec::new(),
             size_limit: config.buffering.size_bytes(),
             interval: Duration::from_secs(config.buffering.interval_seconds),
             deliverer: Arc::new(deliverer),
@@ -234,16 +269,53 @@ impl Runner {
 
     /// Runs the plugins on records read from the spool and sends each where its
     /// verdict says. Dropped records are recorded as delivered at once.
+    ///
+    /// Without partitions, the last plugin's answers are copied straight into
+    /// the destination's buffer, and only accounted for here: one copy per record
+    /// on its way out of the plugin. With partitions they land apart first.
     async fn transform(&mut self, inputs: Vec<Input>) {
-        let Some(transforming) = &self.transforming else {
+        let Some(transforming) = self.transforming.as_mut() else {
             return;
         };
-        let (inputs, routes) = transforming.run(inputs).await;
+        let (routes, mut landed) = if transforming.partitions() {
+            let mut apart = std::mem::take(&mut self.landing);
+            apart.clear();
+            let routes = transforming.run(&inputs, &mut apart);
+            (
+                routes,
+                Landed::Apart {
+                    bytes: apart,
+                    base: 0,
+                },
+            )
+        } else {
+            let limit = self.size_limit;
+            let slot = self
+                .slots
+                .entry(SlotKey::of(Output::Data))
+                .or_insert_with(|| Slot::new(limit));
+            let start = slot.buffer.storage().len();
+            let routes = transforming.run(&inputs, slot.buffer.storage());
+            if written_in_order(&routes, start) {
+                (routes, Landed::InPlace)
+            } else {
+                // The plugin answered out of order: account record by record.
+                let bytes = slot.buffer.take_written();
+                (routes, Landed::Apart { bytes, base: start })
+            }
+        };
         let mut dropped = RangeSet::new();
         for (input, route) in inputs.into_iter().zip(routes) {
             let seqs = input.id..input.id + 1;
             match route {
+                Routed::Data { data, .. } if matches!(landed, Landed::InPlace) => {
+                    self.push_written(data.len(), input.arrival_ms, seqs).await;
+                }
                 Routed::Data { partition, data } => {
+                    let Landed::Apart { bytes, base } = &landed else {
+                        continue; // matched above
+                    };
+                    let data = &bytes[data.start - base..data.end - base];
                     let key = SlotKey {
                         output: Output::Data,
                         partition,
@@ -268,7 +340,7 @@ impl Runner {
                         .await;
                         continue;
                     }
-                    self.push(key, &data, input.arrival_ms, seqs).await;
+                    self.push(key, data, input.arrival_ms, seqs).await;
                 }
                 Routed::Dropped => dropped.insert(seqs),
                 Routed::Failed(line) => {
@@ -279,6 +351,18 @@ impl Runner {
                         seqs,
                     )
                     .await;
+                }
+            }
+        }
+        match &mut landed {
+            Landed::Apart { bytes, .. } => {
+                // Kept for the next batch: its memory is paged in already.
+                self.landing = std::mem::take(bytes);
+            }
+            Landed::InPlace => {
+                // Every byte written is a record by now; never leave any behind.
+                if let Some(slot) = self.slots.get_mut(&SlotKey::of(Output::Data)) {
+                    debug_assert!(slot.buffer.take_written().is_empty());
                 }
             }
         }
@@ -311,7 +395,7 @@ impl Runner {
             delivery.output,
             Output::Data | Output::ConversionErrors { .. } | Output::ProcessingFailed
         );
-        let Some(transforming) = self.transforming.as_ref().filter(|_| needs_transform) else {
+        let Some(transforming) = self.transforming.as_mut().filter(|_| needs_transform) else {
             return delivery;
         };
         let seqs = delivery.batch.seqs.clone();
@@ -327,7 +411,8 @@ impl Runner {
                 kinesis,
             })
             .collect();
-        let (inputs, routes) = transforming.run(inputs).await;
+        let mut landed = Vec::new();
+        let routes = transforming.run(&inputs, &mut landed);
         let mut buffer = Buffer::new(usize::MAX);
         let mut changed = 0;
         let mut failed_now = Vec::new();
@@ -343,7 +428,7 @@ impl Runner {
                     buffer.push(&error_line(input, &failure), input.arrival_ms, seqs);
                 }
                 (_, Routed::Data { data, .. }) => {
-                    buffer.push(&data, input.arrival_ms, seqs);
+                    buffer.push(&landed[data], input.arrival_ms, seqs);
                 }
                 (Output::Data, Routed::Failed(line)) => {
                     changed += 1;
@@ -380,14 +465,31 @@ impl Runner {
         seqs: std::ops::Range<u64>,
     ) {
         let (limit, interval) = (self.size_limit, self.interval);
-        let entry = self.slots.entry(slot.clone()).or_insert_with(|| Slot {
-            buffer: Buffer::new(limit),
-            deadline: None,
-        });
+        let entry = self
+            .slots
+            .entry(slot.clone())
+            .or_insert_with(|| Slot::new(limit));
         if entry.buffer.is_empty() {
             entry.deadline = Some(Instant::now() + interval);
         }
         if let Some(sealed) = entry.buffer.push(data, arrival_ms, seqs) {
+            entry.deadline = (!entry.buffer.is_empty()).then(|| Instant::now() + interval);
+            self.dispatch(slot, sealed).await;
+        }
+    }
+
+    /// Makes the next `len` bytes a plugin wrote into the destination's buffer a
+    /// record, as `push` does with bytes it copies.
+    async fn push_written(&mut self, len: usize, arrival_ms: i64, seqs: std::ops::Range<u64>) {
+        let slot = SlotKey::of(Output::Data);
+        let interval = self.interval;
+        let Some(entry) = self.slots.get_mut(&slot) else {
+            return; // created before the plugins ran
+        };
+        if entry.buffer.is_empty() {
+            entry.deadline = Some(Instant::now() + interval);
+        }
+        if let Some(sealed) = entry.buffer.push_written(len, arrival_ms, seqs) {
             entry.deadline = (!entry.buffer.is_empty()).then(|| Instant::now() + interval);
             self.dispatch(slot, sealed).await;
         }

@@ -1,10 +1,11 @@
 //! The transform stage between the spool and the buffers: the stream's plugins run
-//! on a blocking thread (a call is CPU work, bounded by its deadline), and each
-//! record's verdict becomes where it goes: a partition's buffer, nowhere (dropped),
-//! or the error output as a `processing-failed` line.
+//! on the runner's thread, which tokio is told blocks (a call is CPU work, bounded
+//! by its deadline), and each record's verdict becomes where it goes: a
+//! partition's buffer, nowhere (dropped), or the error output as a
+//! `processing-failed` line.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::ops::Range;
 
 use crate::error_output::ErrorRecord;
 use crate::transform::{Chain, Failure, Input, Verdict};
@@ -15,10 +16,11 @@ pub const PARTITION_KEY_MISSING: &str = "DynamicPartitioning.MetadataExtractionF
 /// Where a transformed record goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Routed {
-    /// To the buffer of its partition: the keys the prefix uses, with their values.
+    /// To the buffer of its partition (the keys the prefix uses, with their
+    /// values); its data is at `data` in the buffer the chain wrote to.
     Data {
         partition: BTreeMap<String, String>,
-        data: bytes::Bytes,
+        data: Range<usize>,
     },
     /// Nowhere: the plugin dropped it.
     Dropped,
@@ -29,7 +31,7 @@ pub enum Routed {
 /// A stream's plugins and the partition keys its prefix uses.
 pub struct Transforming {
     stream: String,
-    chain: Arc<Mutex<Chain>>,
+    chain: Chain,
     partition_names: Vec<String>,
 }
 
@@ -37,50 +39,44 @@ impl Transforming {
     pub fn new(stream: &str, chain: Chain, partition_names: Vec<String>) -> Self {
         Self {
             stream: stream.to_string(),
-            chain: Arc::new(Mutex::new(chain)),
+            chain,
             partition_names,
         }
     }
 
-    /// Runs the plugins on `inputs`; one route per input, in order.
-    pub async fn run(&self, inputs: Vec<Input>) -> (Vec<Input>, Vec<Routed>) {
-        let chain = self.chain.clone();
-        let names = self.partition_names.clone();
-        let count = inputs.len();
+    /// Whether records go to buffers by partition (else all to the one buffer).
+    pub fn partitions(&self) -> bool {
+        !self.partition_names.is_empty()
+    }
+
+    /// Runs the plugins on `inputs`, appending the records' new data to `out`;
+    /// one route per input, in order.
+    pub fn run(&mut self, inputs: &[Input], out: &mut Vec<u8>) -> Vec<Routed> {
         let started = std::time::Instant::now();
-        let ran = tokio::task::spawn_blocking(move || {
-            // A panic while the lock was held leaves the chain usable: every call
-            // sets up its own deadline and instance.
-            let mut chain = chain.lock().unwrap_or_else(|p| p.into_inner());
-            let verdicts = chain.run(&inputs);
-            let routes = inputs
-                .iter()
-                .zip(verdicts)
-                .map(|(input, verdict)| route(input, verdict, &names))
-                .collect::<Vec<_>>();
-            (inputs, routes)
-        })
-        .await;
-        match ran {
-            Ok((inputs, routes)) => {
-                tracing::debug!(stream = %self.stream, records = count, took_us = started.elapsed().as_micros() as u64, "transformed a batch");
-                let count = |pick: fn(&Routed) -> bool| routes.iter().filter(|r| pick(r)).count();
-                crate::telemetry::processed(
-                    &self.stream,
-                    count(|r| matches!(r, Routed::Data { .. })),
-                    count(|r| matches!(r, Routed::Dropped)),
-                    count(|r| matches!(r, Routed::Failed(_))),
-                    started.elapsed(),
-                );
-                (inputs, routes)
-            }
-            Err(e) => {
-                // The inputs went with the task; this cannot happen short of a bug,
-                // and the records stay in the spool for the next start.
-                tracing::error!(error = %e, records = count, "the transform task failed");
-                (Vec::new(), Vec::new())
-            }
-        }
+        let chain = &mut self.chain;
+        let multi_thread = tokio::runtime::Handle::try_current()
+            .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+        // On the daemon's runtime the other tasks move to another thread meanwhile.
+        let verdicts = if multi_thread {
+            tokio::task::block_in_place(|| chain.run(inputs, out))
+        } else {
+            chain.run(inputs, out)
+        };
+        let routes: Vec<Routed> = inputs
+            .iter()
+            .zip(verdicts)
+            .map(|(input, verdict)| route(input, verdict, &self.partition_names))
+            .collect();
+        tracing::debug!(stream = %self.stream, records = inputs.len(), took_us = started.elapsed().as_micros() as u64, "transformed a batch");
+        let count = |pick: fn(&Routed) -> bool| routes.iter().filter(|r| pick(r)).count();
+        crate::telemetry::processed(
+            &self.stream,
+            count(|r| matches!(r, Routed::Data { .. })),
+            count(|r| matches!(r, Routed::Dropped)),
+            count(|r| matches!(r, Routed::Failed(_))),
+            started.elapsed(),
+        );
+        routes
     }
 }
 
@@ -151,7 +147,7 @@ mod tests {
         let routed = route(
             &input(),
             Verdict::Ok {
-                data: bytes::Bytes::from_static(b"new"),
+                data: 3..6,
                 partition_keys: keys,
             },
             &["b".to_string()],
@@ -160,7 +156,7 @@ mod tests {
             routed,
             Routed::Data {
                 partition: BTreeMap::from([("b".to_string(), "2".to_string())]),
-                data: bytes::Bytes::from_static(b"new")
+                data: 3..6
             }
         );
     }
@@ -170,7 +166,7 @@ mod tests {
         let routed = route(
             &input(),
             Verdict::Ok {
-                data: bytes::Bytes::from_static(b"new"),
+                data: 3..6,
                 partition_keys: BTreeMap::new(),
             },
             &["customer".to_string()],

@@ -1,11 +1,10 @@
 //! `record-in` and `record-out` in forms that cross into and out of the plugin
 //! without a host allocation per record: inputs borrow the records' bytes (wasmtime
 //! copies them into the plugin's memory once), and answers are read straight from
-//! the plugin's memory into one buffer for the whole batch.
+//! the plugin's memory into a buffer the caller chooses.
 
 use std::ops::Range;
 
-use bytes::{Bytes, BytesMut};
 use wasmtime::component::{ComponentType, Lift, Lower, WasmList, WasmStr};
 
 use crate::record::KinesisMeta;
@@ -91,28 +90,12 @@ pub struct RecordOut {
     outcome: OutcomeOut,
 }
 
-/// Where a plugin's answers are copied out of its memory. One allocation serves
-/// many calls: each answer is split off the front, and once the records of earlier
-/// answers have all been dropped (they were copied into the stream's buffers),
-/// `reserve` takes the whole allocation back. A fresh buffer per call would be
-/// fresh pages for the kernel to fault in, which cost more than the copy.
-#[derive(Debug, Default)]
-pub struct AnswerBuffer(BytesMut);
-
-impl AnswerBuffer {
-    /// Makes room for `bytes` of answers, ahead of a run of calls whose inputs
-    /// hold about that much: they then share one allocation.
-    pub fn reserve(&mut self, bytes: usize) {
-        self.0.reserve(bytes);
-    }
-}
-
 /// What the plugin answered for one record.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Reply {
-    /// New data (a slice of the batch's answer buffer) and partition keys.
+    /// New data (where it was copied to, see [`Answer::read`]) and partition keys.
     Ok {
-        data: Bytes,
+        data: Range<usize>,
         partition_keys: Vec<(String, String)>,
     },
     Dropped,
@@ -122,7 +105,7 @@ pub enum Reply {
 /// A call's answer: the record ids as returned, each with its reply.
 #[derive(Debug, Default)]
 pub struct Answer {
-    ids: Bytes,
+    ids: Vec<u8>,
     pub replies: Vec<(Range<usize>, Reply)>,
 }
 
@@ -135,7 +118,7 @@ impl Answer {
     /// An answer as if read from a plugin (for tests of what follows a call).
     #[cfg(test)]
     pub fn from_replies(replies: Vec<(&str, Reply)>) -> Self {
-        let mut ids = BytesMut::new();
+        let mut ids = Vec::new();
         let replies = replies
             .into_iter()
             .map(|(id, reply)| {
@@ -144,19 +127,17 @@ impl Answer {
                 (start..ids.len(), reply)
             })
             .collect();
-        Self {
-            ids: ids.freeze(),
-            replies,
-        }
+        Self { ids, replies }
     }
 
-    /// Copies the answer out of the plugin's memory: the ids into a buffer of
-    /// their own, the data into `spare`, which keeps its capacity for the next
-    /// calls (see [`AnswerBuffer`]).
+    /// Copies the answer out of the plugin's memory: the ids into the answer, the
+    /// data appended to `data`, where each `Reply::Ok` says it is. The caller
+    /// chooses `data`: for the last plugin of a chain it is the stream's buffer
+    /// itself, so a record is copied once on its way out of the plugin.
     pub fn read<T: 'static>(
         out: Vec<RecordOut>,
         store: &mut wasmtime::Store<T>,
-        spare: &mut AnswerBuffer,
+        data: &mut Vec<u8>,
     ) -> wasmtime::Result<Self> {
         // Sized first: the data is copied once, never moved by a growing buffer.
         let mut data_bytes = 0;
@@ -165,44 +146,26 @@ impl Answer {
                 data_bytes += ok.data.len();
             }
         }
-        let mut ids = BytesMut::with_capacity(out.len() * 8);
-        let data = &mut spare.0;
         data.reserve(data_bytes);
-        let mut spans = Vec::with_capacity(out.len());
-        for record in &out {
+        let mut ids = Vec::with_capacity(out.len() * 8);
+        let mut replies = Vec::with_capacity(out.len());
+        for record in out {
             let start = ids.len();
             ids.extend_from_slice(record.record_id.to_str(&*store)?.as_bytes());
-            let id = start..ids.len();
-            let data_span = match &record.outcome {
+            let reply = match record.outcome {
                 OutcomeOut::Ok(ok) => {
                     let start = data.len();
                     data.extend_from_slice(ok.data.as_le_slice(&*store));
-                    Some((start..data.len(), partition_keys(&ok.partition_keys, store)?))
+                    Reply::Ok {
+                        data: start..data.len(),
+                        partition_keys: partition_keys(&ok.partition_keys, store)?,
+                    }
                 }
-                _ => None,
+                OutcomeOut::Dropped => Reply::Dropped,
+                OutcomeOut::ProcessingFailed(reason) => Reply::Failed(reason),
             };
-            spans.push((id, data_span));
+            replies.push((start..ids.len(), reply));
         }
-        let (ids, data) = (ids.freeze(), data.split().freeze());
-        let replies = out
-            .into_iter()
-            .zip(spans)
-            .map(|(record, (id, data_span))| {
-                let reply = match (record.outcome, data_span) {
-                    (OutcomeOut::Ok(_), Some((span, partition_keys))) => Reply::Ok {
-                        data: data.slice(span),
-                        partition_keys,
-                    },
-                    (OutcomeOut::Ok(_), None) => Reply::Ok {
-                        data: Bytes::new(),
-                        partition_keys: Vec::new(),
-                    },
-                    (OutcomeOut::Dropped, _) => Reply::Dropped,
-                    (OutcomeOut::ProcessingFailed(reason), _) => Reply::Failed(reason),
-                };
-                (id, reply)
-            })
-            .collect();
         Ok(Self { ids, replies })
     }
 }
@@ -220,6 +183,11 @@ fn partition_keys<T: 'static>(
         .collect::<wasmtime::Result<Vec<(WasmStr, WasmStr)>>>()?;
     pairs
         .iter()
-        .map(|(k, v)| Ok((k.to_str(&*store)?.into_owned(), v.to_str(&*store)?.into_owned())))
+        .map(|(k, v)| {
+            Ok((
+                k.to_str(&*store)?.into_owned(),
+                v.to_str(&*store)?.into_owned(),
+            ))
+        })
         .collect()
 }

@@ -4,8 +4,7 @@
 //! verdict: transformed (with partition keys), dropped, or failed with a reason.
 
 use std::collections::{BTreeMap, HashMap};
-
-use bytes::Bytes;
+use std::ops::Range;
 
 use super::abi::{Answer, RecordIn, Reply};
 use super::plugin::Plugin;
@@ -22,7 +21,7 @@ pub const DUPLICATED_RECORD_ID: &str = "Lambda.DuplicatedRecordId";
 pub struct Input {
     /// Unique within the stream (the spool sequence number): the plugin's record id.
     pub id: u64,
-    pub data: Bytes,
+    pub data: bytes::Bytes,
     pub arrival_ms: i64,
     pub kinesis: Option<KinesisMeta>,
 }
@@ -31,7 +30,8 @@ pub struct Input {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
     Ok {
-        data: Bytes,
+        /// Where the record's new data is in the buffer given to [`Chain::run`].
+        data: Range<usize>,
         partition_keys: BTreeMap<String, String>,
     },
     Dropped,
@@ -67,25 +67,51 @@ impl Failure {
 /// The stream's plugins, in their configured order.
 pub struct Chain {
     plugins: Vec<Plugin>,
+    /// Between two plugins: the answers of the one before (the next one's input)
+    /// and the buffer the running one writes to. Kept, so that the calls of a
+    /// chain of several plugins reuse their memory.
+    between: [Vec<u8>; 2],
 }
 
-/// A record between two plugins.
+/// A record on its way through the chain: which input it is, and where its data
+/// is in what the previous stage produced.
 struct InFlight {
     index: usize,
-    data: Bytes,
+    data: Range<usize>,
+}
+
+/// What a plugin reads its records from: the inputs themselves, or the answers
+/// of the plugin before it.
+enum Stage<'a> {
+    Inputs(&'a [Input]),
+    Answers(&'a [u8]),
+}
+
+impl Stage<'_> {
+    fn data(&self, record: &InFlight) -> &[u8] {
+        match self {
+            Stage::Inputs(inputs) => &inputs[record.index].data[record.data.clone()],
+            Stage::Answers(bytes) => &bytes[record.data.clone()],
+        }
+    }
 }
 
 impl Chain {
     pub fn new(plugins: Vec<Plugin>) -> Self {
-        Self { plugins }
+        Self {
+            plugins,
+            between: Default::default(),
+        }
     }
 
-    /// One verdict per input, in input order.
-    pub fn run(&mut self, inputs: &[Input]) -> Vec<Verdict> {
+    /// One verdict per input, in input order. The records' new data is appended
+    /// to `out`, where each `Verdict::Ok` says: the caller passes the buffer the
+    /// records go to, so the last plugin's answers are copied straight into it.
+    pub fn run(&mut self, inputs: &[Input], out: &mut Vec<u8>) -> Vec<Verdict> {
         let mut verdicts: Vec<Verdict> = inputs
             .iter()
             .map(|_| Verdict::Ok {
-                data: Bytes::new(),
+                data: 0..0,
                 partition_keys: BTreeMap::new(),
             })
             .collect();
@@ -94,18 +120,23 @@ impl Chain {
             .enumerate()
             .map(|(index, input)| InFlight {
                 index,
-                data: input.data.clone(),
+                data: 0..input.data.len(),
             })
             .collect();
-        for plugin in &mut self.plugins {
+        let [mut previous, mut current] = std::mem::take(&mut self.between);
+        let count = self.plugins.len();
+        for (position, plugin) in self.plugins.iter_mut().enumerate() {
+            let stage = if position == 0 {
+                Stage::Inputs(inputs)
+            } else {
+                Stage::Answers(&previous)
+            };
+            let last = position + 1 == count;
+            current.clear();
+            let written = if last { &mut *out } else { &mut current };
             let mut next = Vec::with_capacity(flowing.len());
-            // The answers of all this run's calls in one allocation (for a plugin
-            // that keeps the size of its records).
-            plugin
-                .answers
-                .reserve(flowing.iter().map(|r| r.data.len()).sum());
             for chunk in chunks(flowing, plugin.config.batch_records, plugin.batch_bytes()) {
-                let outcomes = call_checked(plugin, inputs, &chunk);
+                let outcomes = call_checked(plugin, inputs, &stage, &chunk, written);
                 for (record, outcome) in chunk.into_iter().zip(outcomes) {
                     match outcome {
                         Outcome::Ok {
@@ -132,12 +163,24 @@ impl Chain {
                 }
             }
             flowing = next;
+            if !last {
+                std::mem::swap(&mut previous, &mut current);
+            }
+        }
+        if count == 0 {
+            // No plugin: the records go on as they came.
+            for record in &mut flowing {
+                let start = out.len();
+                out.extend_from_slice(&inputs[record.index].data);
+                record.data = start..out.len();
+            }
         }
         for record in flowing {
             if let Verdict::Ok { data, .. } = &mut verdicts[record.index] {
                 *data = record.data;
             }
         }
+        self.between = [previous, current];
         verdicts
     }
 }
@@ -173,7 +216,8 @@ fn chunks(records: Vec<InFlight>, max_records: usize, max_bytes: usize) -> Vec<V
 /// What one plugin made of one record.
 enum Outcome {
     Ok {
-        data: Bytes,
+        /// Where the plugin's answer for the record was written.
+        data: Range<usize>,
         partition_keys: Vec<(String, String)>,
     },
     Dropped,
@@ -181,8 +225,15 @@ enum Outcome {
 }
 
 /// Calls the plugin on one chunk, retrying failed calls: one outcome per record,
-/// in chunk order.
-fn call_checked(plugin: &mut Plugin, inputs: &[Input], chunk: &[InFlight]) -> Vec<Outcome> {
+/// in chunk order. Answers are appended to `written`; those of calls that fail,
+/// or break the contract, are taken away again.
+fn call_checked(
+    plugin: &mut Plugin,
+    inputs: &[Input],
+    stage: &Stage<'_>,
+    chunk: &[InFlight],
+    written: &mut Vec<u8>,
+) -> Vec<Outcome> {
     // All the ids in one string: no allocation per record.
     let mut ids = String::with_capacity(chunk.len() * 8);
     let mut spans = Vec::with_capacity(chunk.len());
@@ -199,7 +250,7 @@ fn call_checked(plugin: &mut Plugin, inputs: &[Input], chunk: &[InFlight]) -> Ve
             let input = &inputs[r.index];
             RecordIn::new(
                 &ids[span.clone()],
-                &r.data,
+                stage.data(r),
                 input.arrival_ms,
                 input.kinesis.as_ref(),
             )
@@ -208,7 +259,8 @@ fn call_checked(plugin: &mut Plugin, inputs: &[Input], chunk: &[InFlight]) -> Ve
     let attempts = plugin.config.retries.saturating_add(1);
     let mut last_error = String::new();
     for attempt in 1..=attempts {
-        match plugin.call(&batch) {
+        let written_before = written.len();
+        match plugin.call(&batch, written) {
             Ok(answer) => {
                 let failure = |code, message| Failure {
                     code,
@@ -235,6 +287,7 @@ fn call_checked(plugin: &mut Plugin, inputs: &[Input], chunk: &[InFlight]) -> Ve
                         })
                         .collect(),
                     Err((code, message)) => {
+                        written.truncate(written_before);
                         tracing::warn!(plugin = plugin.name(), code, %message, records = batch.len(), "plugin answer breaks the contract, the batch goes to the error output");
                         let failure = failure(code, message);
                         batch
@@ -333,10 +386,7 @@ mod tests {
         sizes
             .iter()
             .enumerate()
-            .map(|(index, &n)| InFlight {
-                index,
-                data: Bytes::from(vec![b'x'; n]),
-            })
+            .map(|(index, &n)| InFlight { index, data: 0..n })
             .collect()
     }
 
@@ -366,9 +416,9 @@ mod tests {
             .collect()
     }
 
-    fn ok(data: &'static str) -> Reply {
+    fn ok(data: Range<usize>) -> Reply {
         Reply::Ok {
-            data: Bytes::from_static(data.as_bytes()),
+            data,
             partition_keys: vec![],
         }
     }
@@ -378,21 +428,21 @@ mod tests {
         let batch = batch(&["1", "2", "3"]);
         let shuffled = Answer::from_replies(vec![
             ("3", Reply::Failed("bad".into())),
-            ("1", ok("n")),
+            ("1", ok(0..1)),
             ("2", Reply::Dropped),
         ]);
         assert_eq!(
             pair(&batch, shuffled),
-            Ok(vec![ok("n"), Reply::Dropped, Reply::Failed("bad".into())])
+            Ok(vec![ok(0..1), Reply::Dropped, Reply::Failed("bad".into())])
         );
         let in_order = Answer::from_replies(vec![
             ("1", Reply::Dropped),
-            ("2", ok("m")),
+            ("2", ok(1..2)),
             ("3", Reply::Dropped),
         ]);
         assert_eq!(
             pair(&batch, in_order),
-            Ok(vec![Reply::Dropped, ok("m"), Reply::Dropped])
+            Ok(vec![Reply::Dropped, ok(1..2), Reply::Dropped])
         );
     }
 

@@ -65,7 +65,8 @@ pub fn invoke(inv: &Invocation, out: &mut impl Write) -> anyhow::Result<()> {
         })
         .collect();
     let started = Instant::now();
-    let verdicts = chain.run(&inputs);
+    let mut written = Vec::new();
+    let verdicts = chain.run(&inputs, &mut written);
     let took = started.elapsed();
     let (mut ok, mut dropped, mut failed) = (0, 0, 0);
     for (input, verdict) in inputs.iter().zip(&verdicts) {
@@ -75,7 +76,7 @@ pub fn invoke(inv: &Invocation, out: &mut impl Write) -> anyhow::Result<()> {
                 partition_keys,
             } => {
                 ok += 1;
-                write!(out, "{} ok {}", input.id, printable(data))?;
+                write!(out, "{} ok {}", input.id, printable(&written[data.clone()]))?;
                 if !partition_keys.is_empty() {
                     write!(
                         out,

@@ -9,7 +9,7 @@ use std::time::Duration;
 use wasmtime::Store;
 use wasmtime::component::Func;
 
-use super::abi::{Answer, AnswerBuffer, RecordIn, RecordOut};
+use super::abi::{Answer, RecordIn, RecordOut};
 use super::bindings::{Transformer, TransformerPre};
 use super::engine::{LoadError, Loaded, Runtime, TICK};
 use super::host::HostState;
@@ -34,8 +34,6 @@ pub struct Plugin {
     tags: LogTags,
     pre: TransformerPre<HostState>,
     live: Option<Live>,
-    /// Where answers are copied out of the plugin's memory.
-    pub answers: AnswerBuffer,
 }
 
 impl Plugin {
@@ -69,7 +67,6 @@ impl Plugin {
             },
             pre,
             live: None,
-            answers: AnswerBuffer::default(),
         };
         plugin.live = Some(plugin.instantiate().map_err(|e| LoadError::Init {
             path: config.module.clone(),
@@ -119,20 +116,26 @@ impl Plugin {
         }
     }
 
-    /// Runs one batch. On failure the instance is dropped: the next call gets a
-    /// fresh one.
-    pub fn call(&mut self, batch: &[RecordIn<'_>]) -> Result<Answer, CallError> {
+    /// Runs one batch; the answers' data is appended to `data` (see
+    /// [`Answer::read`]). On failure the instance is dropped, the next call gets a
+    /// fresh one, and `data` is as it was.
+    pub fn call(
+        &mut self,
+        batch: &[RecordIn<'_>],
+        data: &mut Vec<u8>,
+    ) -> Result<Answer, CallError> {
         let mut live = match self.live.take() {
             Some(live) => live,
             None => self.instantiate()?,
         };
         live.store.set_epoch_deadline(self.deadline_ticks());
+        let data_len = data.len();
         let answer = (|| -> anyhow::Result<Answer> {
             let func = live
                 .transform
                 .typed::<(&[RecordIn<'_>],), (Vec<RecordOut>,)>(&live.store)?;
             let (out,) = func.call(&mut live.store, (batch,))?;
-            let answer = Answer::read(out, &mut live.store, &mut self.answers)?;
+            let answer = Answer::read(out, &mut live.store, data)?;
             func.post_return(&mut live.store)?;
             Ok(answer)
         })();
@@ -141,7 +144,10 @@ impl Plugin {
                 self.live = Some(live);
                 Ok(answer)
             }
-            Err(e) => Err(self.describe(e, "transform")),
+            Err(e) => {
+                data.truncate(data_len);
+                Err(self.describe(e, "transform"))
+            }
         }
     }
 

@@ -30,7 +30,7 @@ pub struct KinesisIn<'a> {
 #[component(record)]
 pub struct RecordIn<'a> {
     #[component(name = "record-id")]
-    pub record_id: &'a str,
+    pub record_id: u64,
     pub data: &'a [u8],
     #[component(name = "approximate-arrival-ms")]
     approximate_arrival_ms: u64,
@@ -39,7 +39,7 @@ pub struct RecordIn<'a> {
 
 impl<'a> RecordIn<'a> {
     pub fn new(
-        record_id: &'a str,
+        record_id: u64,
         data: &'a [u8],
         arrival_ms: i64,
         kinesis: Option<&'a KinesisMeta>,
@@ -81,12 +81,12 @@ pub enum OutcomeOut {
     ProcessingFailed(String),
 }
 
-/// The WIT `record-out`, its strings and data still in the plugin's memory.
+/// The WIT `record-out`, its data still in the plugin's memory.
 #[derive(ComponentType, Lift)]
 #[component(record)]
 pub struct RecordOut {
     #[component(name = "record-id")]
-    record_id: WasmStr,
+    record_id: u64,
     outcome: OutcomeOut,
 }
 
@@ -102,36 +102,25 @@ pub enum Reply {
     Failed(String),
 }
 
-/// A call's answer: the record ids as returned, each with its reply.
+/// A call's answer: each reply with the record id the plugin gave it.
 #[derive(Debug, Default)]
 pub struct Answer {
-    ids: Vec<u8>,
-    pub replies: Vec<(Range<usize>, Reply)>,
+    pub replies: Vec<(u64, Reply)>,
 }
 
 impl Answer {
     /// The id the plugin gave the reply at `i`.
-    pub fn id(&self, i: usize) -> &[u8] {
-        &self.ids[self.replies[i].0.clone()]
+    pub fn id(&self, i: usize) -> u64 {
+        self.replies[i].0
     }
 
     /// An answer as if read from a plugin (for tests of what follows a call).
     #[cfg(test)]
-    pub fn from_replies(replies: Vec<(&str, Reply)>) -> Self {
-        let mut ids = Vec::new();
-        let replies = replies
-            .into_iter()
-            .map(|(id, reply)| {
-                let start = ids.len();
-                ids.extend_from_slice(id.as_bytes());
-                (start..ids.len(), reply)
-            })
-            .collect();
-        Self { ids, replies }
+    pub fn from_replies(replies: Vec<(u64, Reply)>) -> Self {
+        Self { replies }
     }
 
-    /// Copies the answer out of the plugin's memory: the ids into the answer, the
-    /// data appended to `data`, where each `Reply::Ok` says it is. The caller
+    /// Copies the answer out of the plugin's memory: the data appended to `data`, where each `Reply::Ok` says it is. The caller
     /// chooses `data`: for the last plugin of a chain it is the stream's buffer
     /// itself, so a record is copied once on its way out of the plugin.
     pub fn read<T: 'static>(
@@ -147,11 +136,8 @@ impl Answer {
             }
         }
         data.reserve(data_bytes);
-        let mut ids = Vec::with_capacity(out.len() * 8);
         let mut replies = Vec::with_capacity(out.len());
         for record in out {
-            let start = ids.len();
-            ids.extend_from_slice(record.record_id.to_str(&*store)?.as_bytes());
             let reply = match record.outcome {
                 OutcomeOut::Ok(ok) => {
                     let start = data.len();
@@ -164,9 +150,9 @@ impl Answer {
                 OutcomeOut::Dropped => Reply::Dropped,
                 OutcomeOut::ProcessingFailed(reason) => Reply::Failed(reason),
             };
-            replies.push((start..ids.len(), reply));
+            replies.push((record.record_id, reply));
         }
-        Ok(Self { ids, replies })
+        Ok(Self { replies })
     }
 }
 

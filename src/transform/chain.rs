@@ -234,22 +234,12 @@ fn call_checked(
     chunk: &[InFlight],
     written: &mut Vec<u8>,
 ) -> Vec<Outcome> {
-    // All the ids in one string: no allocation per record.
-    let mut ids = String::with_capacity(chunk.len() * 8);
-    let mut spans = Vec::with_capacity(chunk.len());
-    let mut digits = itoa::Buffer::new();
-    for record in chunk {
-        let start = ids.len();
-        ids.push_str(digits.format(inputs[record.index].id));
-        spans.push(start..ids.len());
-    }
     let batch: Vec<RecordIn<'_>> = chunk
         .iter()
-        .zip(&spans)
-        .map(|(r, span)| {
+        .map(|r| {
             let input = &inputs[r.index];
             RecordIn::new(
-                &ids[span.clone()],
+                input.id,
                 stage.data(r),
                 input.arrival_ms,
                 input.kinesis.as_ref(),
@@ -320,29 +310,28 @@ fn call_checked(
 /// missing, repeated or unknown fails the whole batch, as Firehose does with a
 /// Lambda's response (not retried: the call itself succeeded).
 fn pair(batch: &[RecordIn<'_>], answer: Answer) -> Result<Vec<Reply>, (&'static str, String)> {
-    let ids = |i: usize| String::from_utf8_lossy(answer.id(i)).into_owned();
     // Most plugins answer in the batch's order: then no lookup is needed.
     let in_order = answer.replies.len() == batch.len()
         && batch
             .iter()
             .enumerate()
-            .all(|(i, r)| answer.id(i) == r.record_id.as_bytes());
+            .all(|(i, r)| answer.id(i) == r.record_id);
     if in_order {
         return Ok(answer.replies.into_iter().map(|(_, reply)| reply).collect());
     }
-    let position: HashMap<&[u8], usize> = batch
+    let position: HashMap<u64, usize> = batch
         .iter()
         .enumerate()
-        .map(|(i, r)| (r.record_id.as_bytes(), i))
+        .map(|(i, r)| (r.record_id, i))
         .collect();
     let mut slots: Vec<Option<usize>> = vec![None; batch.len()];
     for i in 0..answer.replies.len() {
-        match position.get(answer.id(i)) {
+        match position.get(&answer.id(i)) {
             Some(&at) if slots[at].is_none() => slots[at] = Some(i),
             Some(_) => {
                 return Err((
                     DUPLICATED_RECORD_ID,
-                    format!("record id {} was returned more than once", ids(i)),
+                    format!("record id {} was returned more than once", answer.id(i)),
                 ));
             }
             None => {
@@ -350,7 +339,7 @@ fn pair(batch: &[RecordIn<'_>], answer: Answer) -> Result<Vec<Reply>, (&'static 
                     MISSING_RECORD_ID,
                     format!(
                         "the plugin returned record id {}, which was not in the batch",
-                        ids(i)
+                        answer.id(i)
                     ),
                 ));
             }
@@ -410,9 +399,9 @@ mod tests {
         assert!(chunks(Vec::new(), 10, 100).is_empty());
     }
 
-    fn batch<'a>(ids: &[&'a str]) -> Vec<RecordIn<'a>> {
+    fn batch(ids: &[u64]) -> Vec<RecordIn<'static>> {
         ids.iter()
-            .map(|id| RecordIn::new(id, b"", 0, None))
+            .map(|&id| RecordIn::new(id, b"", 0, None))
             .collect()
     }
 
@@ -425,20 +414,20 @@ mod tests {
 
     #[test]
     fn replies_are_paired_by_id_in_any_order() {
-        let batch = batch(&["1", "2", "3"]);
+        let batch = batch(&[1, 2, 3]);
         let shuffled = Answer::from_replies(vec![
-            ("3", Reply::Failed("bad".into())),
-            ("1", ok(0..1)),
-            ("2", Reply::Dropped),
+            (3, Reply::Failed("bad".into())),
+            (1, ok(0..1)),
+            (2, Reply::Dropped),
         ]);
         assert_eq!(
             pair(&batch, shuffled),
             Ok(vec![ok(0..1), Reply::Dropped, Reply::Failed("bad".into())])
         );
         let in_order = Answer::from_replies(vec![
-            ("1", Reply::Dropped),
-            ("2", ok(1..2)),
-            ("3", Reply::Dropped),
+            (1, Reply::Dropped),
+            (2, ok(1..2)),
+            (3, Reply::Dropped),
         ]);
         assert_eq!(
             pair(&batch, in_order),
@@ -448,21 +437,21 @@ mod tests {
 
     #[test]
     fn a_missing_duplicated_or_unknown_id_fails_the_whole_batch() {
-        let batch = batch(&["1", "2"]);
-        let code = |replies: Vec<(&str, Reply)>| {
+        let batch = batch(&[1, 2]);
+        let code = |replies: Vec<(u64, Reply)>| {
             pair(&batch, Answer::from_replies(replies)).map_err(|e| e.0)
         };
-        assert_eq!(code(vec![("1", Reply::Dropped)]), Err(MISSING_RECORD_ID));
+        assert_eq!(code(vec![(1, Reply::Dropped)]), Err(MISSING_RECORD_ID));
         assert_eq!(
             code(vec![
-                ("1", Reply::Dropped),
-                ("1", Reply::Dropped),
-                ("2", Reply::Dropped)
+                (1, Reply::Dropped),
+                (1, Reply::Dropped),
+                (2, Reply::Dropped)
             ]),
             Err(DUPLICATED_RECORD_ID)
         );
         assert_eq!(
-            code(vec![("1", Reply::Dropped), ("7", Reply::Dropped)]),
+            code(vec![(1, Reply::Dropped), (7, Reply::Dropped)]),
             Err(MISSING_RECORD_ID)
         );
     }

@@ -51,7 +51,7 @@ void exports_transformer_transform(transformer_list_record_in_t *batch, transfor
   for (size_t i = 0; i < batch->len; i++) {
     transformer_record_in_t *in = &batch->ptr[i];
     if (has(in, "MISSING")) continue;
-    if (has(in, "DUPLICATE")) transformer_string_dup_n(&ret->ptr[n++].record_id, (const char *)in->record_id.ptr, in->record_id.len);
+    if (has(in, "DUPLICATE")) ret->ptr[n++].record_id = in->record_id;
     if (has(in, "FAIL")) sluice_fail(&ret->ptr[n++], in, "asked to fail");
     else if (has(in, "DROP")) sluice_drop(&ret->ptr[n++], in);
     else sluice_keep(&ret->ptr[n++], in);

@@ -25,7 +25,6 @@ static inline void sluice_keep(transformer_record_out_t *out, transformer_record
   out->outcome.val.ok.data = in->data;
   out->outcome.val.ok.partition_keys.ptr = NULL;
   out->outcome.val.ok.partition_keys.len = 0;
-  in->record_id.ptr = NULL;
   in->data.ptr = NULL;
 }
 
@@ -41,14 +40,12 @@ static inline void sluice_replace(transformer_record_out_t *out, transformer_rec
 // The record is dropped: it leaves no trace.
 static inline void sluice_drop(transformer_record_out_t *out, transformer_record_in_t *in) {
   out->record_id = in->record_id;
-  in->record_id.ptr = NULL;
   out->outcome.tag = SLUICE_TRANSFORM_TYPES_OUTCOME_DROPPED;
 }
 
 // The record goes to the error output with its raw data and this reason.
 static inline void sluice_fail(transformer_record_out_t *out, transformer_record_in_t *in, const char *reason) {
   out->record_id = in->record_id;
-  in->record_id.ptr = NULL;
   out->outcome.tag = SLUICE_TRANSFORM_TYPES_OUTCOME_PROCESSING_FAILED;
   transformer_string_dup(&out->outcome.val.processing_failed, reason);
 }
@@ -57,7 +54,6 @@ static inline void sluice_fail(transformer_record_out_t *out, transformer_record
 static inline void sluice_batch_free(transformer_list_record_in_t *batch) {
   for (size_t i = 0; i < batch->len; i++) {
     transformer_record_in_t *in = &batch->ptr[i];
-    free(in->record_id.ptr);
     free(in->data.ptr);
     sluice_transform_types_option_kinesis_metadata_free(&in->kinesis);
   }

@@ -426,6 +426,59 @@ fn traps_timeouts_memory_bombs_and_broken_answers_fail_records_not_the_daemon() 
     assert!(!failed.contains_key("DROP\n"));
 }
 
+/// Answers in the batch's order are written straight into the destination's
+/// buffer; answers in any other order take another path. Both, across buffers
+/// that fill up mid-batch, deliver each kept record once, in order.
+#[test]
+fn answers_in_and_out_of_order_fill_buffers_with_each_record_once() {
+    let daemon = Daemon::start(&misbehave_config(500));
+    let pad = "x".repeat(1000);
+    let mut kept = Vec::new();
+    let mut failing = 0;
+    for batch in 0..6 {
+        let records: Vec<String> = (0..400)
+            .map(|j| {
+                let i = batch * 400 + j;
+                let ask = match i {
+                    _ if batch % 2 == 0 && j == 7 => "REVERSE",
+                    _ if i % 97 == 5 => "DROP",
+                    _ if i % 89 == 3 => "FAIL",
+                    _ => "keep",
+                };
+                format!("{i:06} {ask} {pad}\n")
+            })
+            .collect();
+        for r in &records {
+            match r {
+                _ if r.contains("DROP") => {}
+                _ if r.contains("FAIL") => failing += 1,
+                _ => kept.push(r.clone()),
+            }
+        }
+        assert!(put_batch(daemon.addr, "t", &records), "{}", daemon.log());
+    }
+    assert_delivered_once(&daemon, &kept);
+    assert_eq!(
+        wait_for_errors(&daemon, "processing-failed", failing).len(),
+        failing
+    );
+    let objects: Vec<_> = objects(&daemon.path("out"))
+        .into_iter()
+        .filter(|(k, _)| !k.starts_with("errors/"))
+        .collect();
+    assert!(
+        objects.len() >= 3,
+        "2.4 MB in 1 MiB buffers: {}",
+        objects.len()
+    );
+    for (key, body) in &objects {
+        assert!(body.len() <= 1024 * 1024, "{key}: {} bytes", body.len());
+        let text = String::from_utf8_lossy(body);
+        let numbers: Vec<&str> = text.lines().map(|l| &l[..6]).collect();
+        assert!(numbers.is_sorted(), "{key} holds records out of order");
+    }
+}
+
 #[test]
 fn a_missing_record_id_fails_the_whole_batch() {
     let daemon = Daemon::start(&misbehave_config(100));

@@ -362,7 +362,12 @@ impl Runner {
             Landed::InPlace => {
                 // Every byte written is a record by now; never leave any behind.
                 if let Some(slot) = self.slots.get_mut(&SlotKey::of(Output::Data)) {
-                    debug_assert!(slot.buffer.take_written().is_empty());
+                    let left = slot.buffer.take_written();
+                    debug_assert!(
+                        left.is_empty(),
+                        "{} bytes written for no record",
+                        left.len()
+                    );
                 }
             }
         }

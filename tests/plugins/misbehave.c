@@ -6,6 +6,7 @@
 //   TRAP       traps (the whole call fails)
 //   LOOP       never returns (the deadline stops it)
 //   BOMB       allocates until the memory limit stops it
+//   REVERSE    the whole batch is answered in reverse order (allowed)
 // anything else is delivered unchanged. Param `refuse` makes init fail with its value.
 #include "sluice_transform.h"
 
@@ -32,6 +33,7 @@ volatile uint64_t sink;
 
 void exports_transformer_transform(transformer_list_record_in_t *batch, transformer_list_record_out_t *ret) {
   size_t extra = 0;
+  bool reverse = false;
   for (size_t i = 0; i < batch->len; i++) {
     transformer_record_in_t *in = &batch->ptr[i];
     if (has(in, "TRAP")) __builtin_trap();
@@ -45,6 +47,7 @@ void exports_transformer_transform(transformer_list_record_in_t *batch, transfor
       }
     }
     if (has(in, "DUPLICATE")) extra++;
+    if (has(in, "REVERSE")) reverse = true;
   }
   sluice_answer_init(ret, batch->len + extra);
   size_t n = 0;
@@ -57,5 +60,10 @@ void exports_transformer_transform(transformer_list_record_in_t *batch, transfor
     else sluice_keep(&ret->ptr[n++], in);
   }
   ret->len = n;
+  for (size_t i = 0; reverse && i < n / 2; i++) {
+    transformer_record_out_t t = ret->ptr[i];
+    ret->ptr[i] = ret->ptr[n - 1 - i];
+    ret->ptr[n - 1 - i] = t;
+  }
   sluice_batch_free(batch);
 }

@@ -15,7 +15,7 @@ use tokio::time::Instant;
 use super::buffer::{Buffer, SealedBatch};
 use super::deliver::{Deliverer, Delivery};
 use super::recovery::{Rebuilt, Recovering};
-use super::transforming::{Routed, Transforming, error_line};
+use super::transforming::{Landed, Routed, Transforming, error_line, written_in_order};
 use crate::config::StreamConfig;
 use crate::error_output::{ErrorRecord, SPOOL_CORRUPT};
 use crate::output::Output;
@@ -63,28 +63,6 @@ impl Slot {
             deadline: None,
         }
     }
-}
-
-/// Where a batch's transformed records were written.
-enum Landed {
-    /// Into the destination's buffer, in order, ready to be accounted for.
-    InPlace,
-    /// Into `bytes`, whose first byte is at offset `base` of what the chain wrote.
-    Apart { bytes: Vec<u8>, base: usize },
-}
-
-/// Whether the records routed to data were written one after the other from
-/// `start`, in input order (as plugins answering in order write them).
-fn written_in_order(routes: &[Routed], start: usize) -> bool {
-    let mut end = start;
-    routes.iter().all(|route| match route {
-        Routed::Data { data, .. } => {
-            let next = data.start == end;
-            end = data.end;
-            next
-        }
-        Routed::Dropped | Routed::Failed(_) => true,
-    })
 }
 
 pub struct Runner {

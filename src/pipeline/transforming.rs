@@ -80,6 +80,28 @@ impl Transforming {
     }
 }
 
+/// Where a batch's transformed records were written.
+pub enum Landed {
+    /// Into the destination's buffer, in order, ready to be accounted for.
+    InPlace,
+    /// Into `bytes`, whose first byte is at offset `base` of what the chain wrote.
+    Apart { bytes: Vec<u8>, base: usize },
+}
+
+/// Whether the records routed to data were written one after the other from
+/// `start`, in input order (as plugins answering in order write them).
+pub fn written_in_order(routes: &[Routed], start: usize) -> bool {
+    let mut end = start;
+    routes.iter().all(|route| match route {
+        Routed::Data { data, .. } => {
+            let next = data.start == end;
+            end = data.end;
+            next
+        }
+        Routed::Dropped | Routed::Failed(_) => true,
+    })
+}
+
 /// Where one verdict sends its record.
 pub fn route(input: &Input, verdict: Verdict, names: &[String]) -> Routed {
     match verdict {
@@ -159,6 +181,20 @@ mod tests {
                 data: 3..6
             }
         );
+    }
+
+    #[test]
+    fn records_written_one_after_the_other_from_the_start_are_in_order() {
+        let data = |r: Range<usize>| Routed::Data {
+            partition: BTreeMap::new(),
+            data: r,
+        };
+        let in_order = [data(10..12), Routed::Dropped, data(12..15)];
+        assert!(written_in_order(&in_order, 10));
+        assert!(!written_in_order(&in_order, 0), "not from the start");
+        assert!(!written_in_order(&[data(12..15), data(10..12)], 10));
+        assert!(!written_in_order(&[data(10..12), data(13..15)], 10));
+        assert!(written_in_order(&[Routed::Failed(Vec::new())], 3));
     }
 
     #[test]

@@ -5,6 +5,7 @@ use anyhow::Context;
 use tokio::net::TcpListener;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinSet;
@@ -82,13 +83,22 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             tracing::error!(error = %e, "source task failed");
         }
     }
-    tokio::select! {
-        () = streams.shutdown() => {}
+    let timeout = Duration::from_secs(config.server.shutdown_timeout_seconds);
+    let left = tokio::select! {
+        left = streams.shutdown(timeout) => left,
         () = shutdown_signal() => {
             anyhow::bail!("second shutdown signal: exiting before every buffer was delivered");
         }
+    };
+    if left == 0 {
+        tracing::info!("all buffers delivered, exiting");
+    } else {
+        tracing::warn!(
+            records = left,
+            timeout_seconds = config.server.shutdown_timeout_seconds,
+            "shutdown timeout reached, exiting with records left in the spool for the next start"
+        );
     }
-    tracing::info!("all buffers delivered, exiting");
     Ok(())
 }
 

@@ -26,6 +26,38 @@ pub struct ErrorRecord<'a> {
     /// Sluice gives the module path).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub lambda_arn: Option<&'a str>,
+    /// For `http-endpoint-failed`: the record's index inside a KPL-aggregated
+    /// Kinesis record, 0 otherwise (Firehose's spelling).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subsequence_number: Option<u64>,
+    /// For `http-endpoint-failed`: `<sequence number>.<subsequence number>`; the
+    /// Kinesis sequence number, or for other sources the spool's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_id: Option<&'a str>,
+}
+
+/// The ids Firehose puts in `http-endpoint-failed` error records.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DataId {
+    pub subsequence_number: u64,
+    pub data_id: String,
+}
+
+impl DataId {
+    /// The ids of a record: its Kinesis sequence and subsequence numbers, or its
+    /// spool sequence number `seq` (and 0) when it did not come from Kinesis.
+    pub fn of(record: &crate::record::Record, seq: u64) -> Self {
+        match &record.kinesis {
+            Some(k) => Self {
+                subsequence_number: k.sub_sequence_number,
+                data_id: format!("{}.{}", k.sequence_number, k.sub_sequence_number),
+            },
+            None => Self {
+                subsequence_number: 0,
+                data_id: format!("{seq}.0"),
+            },
+        }
+    }
 }
 
 /// A record that did not convert to the stream's format: Firehose names the error
@@ -40,6 +72,11 @@ pub struct ConversionErrorRecord<'a> {
     pub attempt_ending_timestamp: i64,
     #[serde(serialize_with = "base64_bytes")]
     pub raw_data: &'a [u8],
+    /// For records read from Kinesis: the Kinesis sequence number (contract §4.2).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sequence_number: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sub_sequence_number: Option<u64>,
 }
 
 impl ErrorRecord<'_> {
@@ -87,6 +124,8 @@ mod tests {
             attempt_ending_timestamp: 1_700_000_000_500,
             raw_data: b"{\"a\":1}",
             lambda_arn: None,
+            subsequence_number: None,
+            data_id: None,
         }
         .to_line();
         assert_eq!(
@@ -94,5 +133,42 @@ mod tests {
             "{\"attemptsMade\":1,\"arrivalTimestamp\":1700000000000,\"errorCode\":\"Spool.Corrupt\",\
              \"errorMessage\":\"bad crc\",\"attemptEndingTimestamp\":1700000000500,\"rawData\":\"eyJhIjoxfQ==\"}\n"
         );
+    }
+
+    /// Regression (seams issue, case 7): Firehose's id fields of
+    /// `http-endpoint-failed` and Kinesis `format-conversion-failed` records.
+    #[test]
+    fn source_ids_are_firehose_s_fields_in_order() {
+        let line = ErrorRecord {
+            attempts_made: 5,
+            arrival_timestamp: 1,
+            error_code: "HttpEndpoint.DestinationException",
+            error_message: "m",
+            attempt_ending_timestamp: 2,
+            raw_data: b"x",
+            lambda_arn: None,
+            subsequence_number: Some(0),
+            data_id: Some("4960.0"),
+        }
+        .to_line();
+        assert!(
+            String::from_utf8(line)
+                .unwrap()
+                .ends_with("\"rawData\":\"eA==\",\"subsequenceNumber\":0,\"dataId\":\"4960.0\"}\n")
+        );
+        let line = ConversionErrorRecord {
+            attempts_made: 1,
+            arrival_timestamp: 1,
+            last_error_code: "DataFormatConversion.ParseError",
+            last_error_message: "m",
+            attempt_ending_timestamp: 2,
+            raw_data: b"x",
+            sequence_number: Some("4959"),
+            sub_sequence_number: Some(3),
+        }
+        .to_line();
+        assert!(String::from_utf8(line).unwrap().ends_with(
+            "\"rawData\":\"eA==\",\"sequenceNumber\":\"4959\",\"subSequenceNumber\":3}\n"
+        ));
     }
 }

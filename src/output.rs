@@ -83,16 +83,27 @@ impl Output {
 }
 
 impl Failure {
-    /// The error record for one record that this failure kept from its destination.
-    pub fn error_line(&self, data: &[u8], arrival_ms: i64) -> Vec<u8> {
+    /// The error record, of type `output_type`, for one record (spool number
+    /// `seq`) that this failure kept from its destination. `http-endpoint-failed`
+    /// records carry Firehose's `subsequenceNumber` and `dataId`.
+    pub fn error_line(
+        &self,
+        record: &crate::record::Record,
+        seq: u64,
+        output_type: &str,
+    ) -> Vec<u8> {
+        let ids = (output_type == HTTP_ENDPOINT_FAILED)
+            .then(|| crate::error_output::DataId::of(record, seq));
         crate::error_output::ErrorRecord {
             attempts_made: self.attempts,
-            arrival_timestamp: arrival_ms,
+            arrival_timestamp: record.arrival_ms,
             error_code: &self.code,
             error_message: &self.message,
             attempt_ending_timestamp: self.ending_ms,
-            raw_data: data,
+            raw_data: &record.data,
             lambda_arn: None,
+            subsequence_number: ids.as_ref().map(|i| i.subsequence_number),
+            data_id: ids.as_ref().map(|i| i.data_id.as_str()),
         }
         .to_line()
     }

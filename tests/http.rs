@@ -27,6 +27,10 @@ enum Reply {
     Status(u16),
     WrongRequestId,
     Slow(Duration),
+    /// 200 with the right JSON, but `Content-Type: text/plain`.
+    TextPlain,
+    /// 200 with JSON that has no `timestamp`.
+    NoTimestamp,
 }
 
 /// A request as the receiver saw it.
@@ -126,7 +130,7 @@ async fn receive(
     RawQuery(query): RawQuery,
     headers: HeaderMap,
     body: Bytes,
-) -> (StatusCode, String) {
+) -> (StatusCode, [(&'static str, &'static str); 1], String) {
     let header = |n: &str| {
         headers
             .get(n)
@@ -197,9 +201,11 @@ async fn receive(
         });
         log.script.pop_front().unwrap_or(Reply::Ok)
     };
+    const JSON: [(&str, &str); 1] = [("content-type", "application/json")];
     let ok = |id: &str| {
         (
             StatusCode::OK,
+            JSON,
             json!({ "requestId": id, "timestamp": 1 }).to_string(),
         )
     };
@@ -207,6 +213,7 @@ async fn receive(
         Reply::Ok => ok(&request_id),
         Reply::Status(code) => (
             StatusCode::from_u16(code).unwrap(),
+            JSON,
             json!({ "requestId": request_id, "timestamp": 1, "errorMessage": "try later" })
                 .to_string(),
         ),
@@ -215,6 +222,15 @@ async fn receive(
             tokio::time::sleep(wait).await;
             ok(&request_id)
         }
+        Reply::TextPlain => {
+            let (status, _, body) = ok(&request_id);
+            (status, [("content-type", "text/plain")], body)
+        }
+        Reply::NoTimestamp => (
+            StatusCode::OK,
+            JSON,
+            json!({ "requestId": request_id }).to_string(),
+        ),
     }
 }
 
@@ -313,6 +329,57 @@ fn failures_are_retried_with_the_same_request_id() {
     );
     // Accepted in the end: nothing in the error output.
     assert!(objects(&d.path("s3")).is_empty());
+}
+
+/// Seams issue, case 6: a 200 with a non-JSON content type or without
+/// `timestamp` is not a delivery (contract §9.3): it is retried, with the same id.
+#[test]
+fn a_200_that_does_not_conform_is_retried() {
+    let rx = Receiver::start(&[Reply::TextPlain, Reply::NoTimestamp]);
+    let mut d = Daemon::start(&config(&rx.url(), "", ""));
+    put(&d, &json_lines(3, "strict"));
+    let seen = rx.wait_for(3, &d);
+    assert!(d.stop().success());
+    assert_eq!(seen.len(), 3, "two refused answers, then the accepted one");
+    assert!(seen.iter().all(|s| s.request_id == seen[0].request_id));
+    let log = d.log();
+    assert!(log.contains("not application/json"), "{log}");
+    assert!(log.contains("no numeric timestamp"), "{log}");
+    assert!(objects(&d.path("s3")).is_empty());
+}
+
+/// Seams issue, case 6: the retry window opens after the first failed attempt
+/// and does not count the time spent waiting for answers (contract §9.4). Every
+/// answer here takes longer than the 2 s request timeout and the window is 3 s:
+/// counting the waits for answers (the old clock) gave up after 2 attempts; the
+/// backoff alone (1 s, then 2 s, ±15 %) allows at least 3.
+#[test]
+fn the_retry_window_excludes_the_time_spent_waiting_for_answers() {
+    let slow = Reply::Slow(Duration::from_secs(5));
+    let rx = Receiver::start(&[slow; 8]);
+    let config = config(&rx.url(), "", ", request_timeout_seconds = 2")
+        .replace("retry_duration_seconds = 60", "retry_duration_seconds = 3");
+    let mut d = Daemon::start(&config);
+    let records = json_lines(2, "window");
+    put(&d, &records);
+    let errors = wait_for_objects(
+        &d,
+        &d.path("s3/errors/http-endpoint-failed"),
+        1,
+        Duration::from_secs(60),
+    );
+    assert!(d.stop().success());
+    let first: Value = serde_json::from_str(
+        String::from_utf8_lossy(&errors[0].1)
+            .lines()
+            .next()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(first["errorCode"], "HttpEndpoint.RequestTimeout");
+    let attempts = first["attemptsMade"].as_u64().unwrap();
+    assert!((3..=4).contains(&attempts), "{attempts} attempts");
+    assert_eq!(rx.seen().len() as u64, attempts);
 }
 
 #[test]

@@ -19,6 +19,11 @@ pub const DEFAULT_SPOOL_MAX_SIZE_MB: u64 = 1024;
 /// Firehose's S3 defaults: 5 MiB or 300 s, whichever first.
 pub const DEFAULT_BUFFER_SIZE_MB: u64 = 5;
 pub const DEFAULT_BUFFER_INTERVAL_SECONDS: u64 = 300;
+/// How long a stop may take to deliver what is buffered before it leaves the rest
+/// in the spool for the next start.
+pub const DEFAULT_SHUTDOWN_TIMEOUT_SECONDS: u64 = 30;
+/// The longest shutdown timeout accepted (a day).
+pub const MAX_SHUTDOWN_TIMEOUT_SECONDS: u64 = 86_400;
 /// Objects encoded and delivered at once per stream (bounds memory and CPU).
 pub const DEFAULT_MAX_IN_FLIGHT_OBJECTS: usize = 4;
 
@@ -44,6 +49,9 @@ pub struct ServerConfig {
     pub region: String,
     /// Account id used in ARNs and in Firehose's error messages.
     pub account_id: String,
+    /// On SIGTERM, how long to spend delivering buffered records; what is not
+    /// delivered by then stays in the spool and is delivered after the next start.
+    pub shutdown_timeout_seconds: u64,
 }
 
 impl Default for ServerConfig {
@@ -52,6 +60,7 @@ impl Default for ServerConfig {
             listen: DEFAULT_LISTEN.parse().unwrap_or_else(|_| unreachable!()),
             region: DEFAULT_REGION.into(),
             account_id: DEFAULT_ACCOUNT_ID.into(),
+            shutdown_timeout_seconds: DEFAULT_SHUTDOWN_TIMEOUT_SECONDS,
         }
     }
 }

@@ -4,8 +4,9 @@ use std::collections::HashSet;
 
 use super::{
     Config, ConfigError, ConfigErrors, DestinationConfig, FormatConfig, HttpDestination,
-    KinesisSource, MAX_HTTP_RETRY_DURATION_SECONDS, MAX_RETRY_DURATION_SECONDS, ObjectDestination,
-    ParquetFormat, ProcessorConfig, S3Destination, SourceConfig, StartingPosition, StreamConfig,
+    KinesisSource, MAX_HTTP_RETRY_DURATION_SECONDS, MAX_RETRY_DURATION_SECONDS,
+    MAX_SHUTDOWN_TIMEOUT_SECONDS, ObjectDestination, ParquetFormat, ProcessorConfig, S3Destination,
+    SourceConfig, StartingPosition, StreamConfig,
 };
 use crate::keys::{KeyLayout, PrefixField, parse_backup_prefix};
 
@@ -15,6 +16,15 @@ pub fn validate(config: &Config) -> Result<(), ConfigErrors> {
         errors.push(ConfigError::new(
             "delivery_streams",
             "at least one delivery stream is required",
+        ));
+    }
+    if config.server.shutdown_timeout_seconds > MAX_SHUTDOWN_TIMEOUT_SECONDS {
+        errors.push(ConfigError::new(
+            "server.shutdown_timeout_seconds",
+            format!(
+                "{} is out of range (accepted: 0 to {MAX_SHUTDOWN_TIMEOUT_SECONDS})",
+                config.server.shutdown_timeout_seconds
+            ),
         ));
     }
     if config.spool.max_size_mb == 0 {

@@ -6,12 +6,20 @@ use std::ops::Range;
 
 use crate::spool::RangeSet;
 
+/// Where one record of a buffer ends, when it arrived and which spool record it
+/// came from (the first of its range: an error line for damaged data covers several).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecordMark {
+    pub end: usize,
+    pub arrival_ms: i64,
+    pub seq: u64,
+}
+
 /// An open buffer of records for one destination (or its error output).
 #[derive(Debug, Default)]
 pub struct Buffer {
     data: Vec<u8>,
-    /// Per record: where it ends in `data`, and when it arrived.
-    records: Vec<(usize, i64)>,
+    records: Vec<RecordMark>,
     /// The spool sequence numbers of the records.
     seqs: RangeSet,
     limit: usize,
@@ -23,8 +31,8 @@ pub struct Buffer {
 pub struct SealedBatch {
     /// The records' bytes, concatenated as Firehose does (no delimiter added).
     pub data: Vec<u8>,
-    /// Per record: end offset in `data` and arrival time in epoch ms.
-    pub records: Vec<(usize, i64)>,
+    /// Per record: end offset in `data`, arrival time and spool sequence number.
+    pub records: Vec<RecordMark>,
     /// The spool records this batch delivers.
     pub seqs: RangeSet,
 }
@@ -41,7 +49,11 @@ impl SealedBatch {
 
     /// The arrival time of the oldest record: object keys are named after it.
     pub fn first_arrival_ms(&self) -> i64 {
-        self.records.iter().map(|r| r.1).min().unwrap_or_default()
+        self.records
+            .iter()
+            .map(|r| r.arrival_ms)
+            .min()
+            .unwrap_or_default()
     }
 
     pub fn record_count(&self) -> usize {
@@ -50,10 +62,15 @@ impl SealedBatch {
 
     /// Each record's bytes and arrival time, in order.
     pub fn iter(&self) -> impl Iterator<Item = (&[u8], i64)> {
-        let starts = std::iter::once(0).chain(self.records.iter().map(|r| r.0));
+        self.marked().map(|(data, mark)| (data, mark.arrival_ms))
+    }
+
+    /// Each record's bytes with its mark, in order.
+    pub fn marked(&self) -> impl Iterator<Item = (&[u8], &RecordMark)> {
+        let starts = std::iter::once(0).chain(self.records.iter().map(|r| r.end));
         starts
             .zip(&self.records)
-            .map(|(start, &(end, arrival))| (&self.data[start..end], arrival))
+            .map(|(start, mark)| (&self.data[start..mark.end], mark))
     }
 }
 
@@ -73,7 +90,7 @@ impl Buffer {
     /// Where the records accounted for end: bytes after it were written in
     /// place (see [`Buffer::storage`]) and are not records yet.
     fn accounted(&self) -> usize {
-        self.records.last().map_or(0, |r| r.0)
+        self.records.last().map_or(0, |r| r.end)
     }
 
     fn reserve_first(&mut self) {
@@ -109,7 +126,11 @@ impl Buffer {
             end <= self.data.len(),
             "record {end} past the written bytes"
         );
-        self.records.push((end.min(self.data.len()), arrival_ms));
+        self.records.push(RecordMark {
+            end: end.min(self.data.len()),
+            arrival_ms,
+            seq: seqs.start,
+        });
         self.seqs.insert(seqs);
         if sealed.is_none() && end >= self.limit {
             sealed = self.seal();
@@ -134,7 +155,11 @@ impl Buffer {
         }
         self.reserve_first();
         self.data.extend_from_slice(data);
-        self.records.push((self.data.len(), arrival_ms));
+        self.records.push(RecordMark {
+            end: self.data.len(),
+            arrival_ms,
+            seq: seqs.start,
+        });
         self.seqs.insert(seqs);
         if sealed.is_none() && self.data.len() >= self.limit {
             sealed = self.seal();
@@ -171,6 +196,15 @@ mod tests {
         b.push(s.as_bytes(), at, seq..seq + 1)
     }
 
+    /// Each record's end, arrival and sequence number.
+    fn marks(sealed: &SealedBatch) -> Vec<(usize, i64, u64)> {
+        sealed
+            .records
+            .iter()
+            .map(|m| (m.end, m.arrival_ms, m.seq))
+            .collect()
+    }
+
     #[test]
     fn seals_when_full_and_before_overflow() {
         let mut b = Buffer::new(10);
@@ -179,7 +213,7 @@ mod tests {
         // 8 + 4 > 10: the first two are sealed, "ijkl" starts the next buffer.
         let sealed = push(&mut b, "ijkl", 9, 2).unwrap();
         assert_eq!(sealed.data, b"abcdefgh");
-        assert_eq!(sealed.records, vec![(4, 5), (8, 3)]);
+        assert_eq!(marks(&sealed), vec![(4, 5, 0), (8, 3, 1)]);
         assert_eq!(sealed.seqs.iter().collect::<Vec<_>>(), vec![0..2]);
         assert_eq!(sealed.first_arrival_ms(), 3);
         let records: Vec<_> = sealed.iter().collect();
@@ -201,12 +235,12 @@ mod tests {
         // bytes after it, written but not records yet, go along.
         let sealed = b.push_written(5, 3, 2..3).unwrap();
         assert_eq!(sealed.data, b"abcdef");
-        assert_eq!(sealed.records, vec![(2, 1), (6, 2)]);
+        assert_eq!(marks(&sealed), vec![(2, 1, 0), (6, 2, 1)]);
         assert_eq!(sealed.seqs.iter().collect::<Vec<_>>(), vec![0..2]);
         assert_eq!(b.take_written(), b"lmn");
         let sealed = b.seal().unwrap();
         assert_eq!(sealed.data, b"ghijk");
-        assert_eq!(sealed.records, vec![(5, 3)]);
+        assert_eq!(marks(&sealed), vec![(5, 3, 2)]);
         // Reaching the limit exactly seals at once, leaving what follows.
         b.storage().extend_from_slice(b"0123456789xy");
         let sealed = b.push_written(10, 4, 3..4).unwrap();

@@ -14,13 +14,13 @@ use tokio::time::Instant;
 use uuid::Uuid;
 
 use super::buffer::{Buffer, SealedBatch};
-use super::error_lines::{conversion_error_lines, oversized_lines};
+use super::error_lines::{conversion_error_lines, conversion_failures, oversized_lines};
 use crate::config::StreamConfig;
 use crate::encode::Compression;
 use crate::encode::EncodeError;
 use crate::encode::http_request;
 use crate::encode::parquet::{ConversionError, Converted, ParquetEncoder};
-use crate::keys::{KeyContext, KeyLayout, Prefix, object_suffix};
+use crate::keys::{KeyContext, KeyLayout, PartitionCheck, Prefix, check_key, object_suffix};
 use crate::output::{Failure, Output};
 use crate::record::now_ms;
 use crate::sinks::retry::Backoff;
@@ -45,6 +45,29 @@ pub struct Delivery {
     /// For a data batch rebuilt after a restart: its records that did not convert
     /// are in a sealed `format-conversion-failed` batch already.
     pub conversion_errors_sealed: bool,
+    /// How much of the retry duration the batch used before the last stop.
+    pub retry_spent: Duration,
+}
+
+/// How much of the retry duration a batch's delivery has used. The window opens
+/// at the first failed attempt; for an HTTP endpoint it counts only the time
+/// between attempts, not the time spent waiting for answers (contract §9.4).
+/// It is kept in the ledger after each failure, so a restart continues it.
+struct RetryClock {
+    batch: u64,
+    spent: Duration,
+    /// Whether the window is open (an attempt failed).
+    running: bool,
+}
+
+impl RetryClock {
+    fn of(d: &Delivery) -> Self {
+        Self {
+            batch: d.id,
+            spent: d.retry_spent,
+            running: !d.retry_spent.is_zero(),
+        }
+    }
 }
 
 /// Where a stream's batches go: the destination, and the object store that takes
@@ -87,6 +110,8 @@ pub struct Deliverer {
     layout: KeyLayout,
     backup: Option<Prefix>,
     retry_duration: Duration,
+    /// Whether records come from Kinesis (their error records name their ids).
+    kinesis_source: bool,
     sinks: Sinks,
     spool: Arc<Spool>,
     backoff: Backoff,
@@ -127,19 +152,24 @@ impl Deliverer {
             layout,
             backup,
             retry_duration: Duration::from_secs(config.destination.layout().retry_duration_seconds),
+            kinesis_source: matches!(config.source, crate::config::SourceConfig::Kinesis(_)),
             sinks,
             spool,
             backoff: Backoff::default(),
         }
     }
 
-    /// The partition keys the prefix uses (`!{partitionKeyFromLambda:name}`).
-    pub fn partition_key_names(&self) -> Vec<String> {
-        self.layout
-            .prefix()
-            .partition_key_names()
-            .map(str::to_string)
-            .collect()
+    /// The partition keys the prefix uses (`!{partitionKeyFromLambda:name}`) and
+    /// the check each record's values pass before it is buffered.
+    pub fn partition_check(&self) -> PartitionCheck {
+        let suffix = object_suffix(
+            &self.stream,
+            STREAM_VERSION,
+            DateTime::<Utc>::UNIX_EPOCH,
+            &Uuid::nil(),
+            &self.extension,
+        );
+        self.layout.partition_check(suffix.len())
     }
 
     /// Whether records also go to a source backup.
@@ -177,15 +207,22 @@ impl Deliverer {
                 _,
             ) => (self.layout.render_error(&ctx), ""),
         };
-        let prefix = prefix.unwrap_or_else(|e| {
-            // The runner sends records whose partition keys are missing to the error
-            // output, and config validation rejects over-long prefixes, so this is
-            // not expected; the records are still delivered, at the top level.
-            tracing::error!(stream = %self.stream, error = %e, "cannot evaluate prefix, writing the object with no prefix");
-            String::new()
-        });
         let id = Uuid::new_v4();
-        prefix + &object_suffix(&self.stream, STREAM_VERSION, instant, &id, extension)
+        let suffix = object_suffix(&self.stream, STREAM_VERSION, instant, &id, extension);
+        let key =
+            prefix.and_then(|prefix| Ok(check_key(&(prefix.clone() + &suffix)).map(|()| prefix)?));
+        match key {
+            Ok(prefix) => prefix + &suffix,
+            Err(e) => {
+                // Config validation and the partition check before buffering make
+                // this unreachable; were it reached, the object still gets a key it
+                // can be written under rather than one retried forever.
+                let fallback = fallback_prefix(output, instant);
+                tracing::error!(stream = %self.stream, error = %e, fallback = %fallback,
+                    "cannot evaluate the prefix into a writable key, writing the object under the fallback layout");
+                fallback + &suffix
+            }
+        }
     }
 
     /// Delivers one batch. Returns once it is stored (or its records are stored in
@@ -255,6 +292,7 @@ impl Deliverer {
     /// not convert are sealed in a `format-conversion-failed` batch first, which
     /// the caller delivers after this one.
     async fn store_parquet(&self, d: Delivery, parquet: Arc<ParquetEncoder>) -> Stored {
+        let mut clock = RetryClock::of(&d);
         let batch = Arc::new(d.batch);
         let encoder = parquet.clone();
         let converted = self
@@ -283,12 +321,19 @@ impl Deliverer {
             };
             let records = batch.record_count() - converted.failed.len();
             stored.failed = self
-                .put(&self.sinks.destination, object, records, &d.output)
+                .put(
+                    &self.sinks.destination,
+                    object,
+                    records,
+                    &d.output,
+                    &mut clock,
+                )
                 .await
                 .err()
                 .map(|failure| Failed {
                     failure,
-                    seqs: batch.seqs.clone(),
+                    // Those that did not convert are in the error output already.
+                    seqs: seqs_except(&batch, &converted.failed),
                 });
         }
         stored
@@ -322,11 +367,48 @@ impl Deliverer {
             output,
             needs_seal: false,
             conversion_errors_sealed: false,
+            retry_spent: Duration::ZERO,
         }
+    }
+
+    /// The Kinesis sequence and subsequence numbers of the records at `failures`,
+    /// by spool number, read back from the spool (batches keep only the data). Empty
+    /// unless the stream reads Kinesis.
+    async fn kinesis_ids(
+        &self,
+        batch: &SealedBatch,
+        failures: &[(usize, ConversionError)],
+    ) -> BTreeMap<u64, (String, u64)> {
+        let mut ids = BTreeMap::new();
+        if !self.kinesis_source || failures.is_empty() {
+            return ids;
+        }
+        let mut seqs = RangeSet::new();
+        for (i, _) in failures {
+            if let Some(mark) = batch.records.get(*i) {
+                seqs.insert(mark.seq..mark.seq + 1);
+            }
+        }
+        // Best effort: the error records are written without the ids rather than
+        // held up by a spool that cannot be read.
+        let records = match self.spool.fetch(seqs.clone()).await {
+            Ok(records) => records,
+            Err(e) => {
+                tracing::warn!(stream = %self.stream, error = %e, "cannot read the Kinesis ids of records that did not convert");
+                Vec::new()
+            }
+        };
+        for (record, seq) in records.into_iter().zip(seqs.iter().flatten()) {
+            if let Some(k) = record.kinesis {
+                ids.insert(seq, (k.sequence_number, k.sub_sequence_number));
+            }
+        }
+        ids
     }
 
     /// Encodes a batch into one object and stores it.
     async fn store_object(&self, d: Delivery) -> Result<(), Failure> {
+        let mut clock = RetryClock::of(&d);
         let mut records = d.batch.record_count();
         // Error objects are NDJSON as written; the others take the stream's codec.
         let compression = match d.output {
@@ -341,13 +423,14 @@ impl Deliverer {
         let body = match d.output {
             Output::ConversionErrors { ending_ms } => {
                 let parquet = self.parquet.clone();
-                let lines = self
-                    .encode(batch, move |batch| {
-                        Ok(conversion_error_lines(batch, parquet.as_deref(), ending_ms))
+                let failures = self
+                    .encode(batch.clone(), move |batch| {
+                        Ok(conversion_failures(batch, parquet.as_deref()))
                     })
                     .await;
-                records = lines.1;
-                lines.0
+                records = failures.len();
+                let kinesis = self.kinesis_ids(&batch, &failures).await;
+                conversion_error_lines(&batch, &failures, ending_ms, &kinesis)
             }
             Output::Oversized => self.encode(batch, |batch| Ok(oversized_lines(batch))).await,
             _ => {
@@ -374,7 +457,7 @@ impl Deliverer {
             | Output::Oversized
             | Output::ProcessingFailed => &self.sinks.objects,
         };
-        self.put(sink, object, records, &d.output).await
+        self.put(sink, object, records, &d.output, &mut clock).await
     }
 
     /// Sends a batch as Firehose HTTP endpoint requests, one after the other. The
@@ -382,9 +465,10 @@ impl Deliverer {
     async fn store_requests(&self, d: Delivery, gzip: Option<u32>) -> Result<(), Failed> {
         let id = Uuid::parse_str(&key_uuid(&d.key)).unwrap_or_else(|_| Uuid::new_v4());
         let seqs = d.batch.seqs.clone();
+        let mut clock = RetryClock::of(&d);
         let requests = self
             .encode(Arc::new(d.batch), move |batch| {
-                let ends: Vec<usize> = batch.records.iter().map(|r| r.0).collect();
+                let ends: Vec<usize> = batch.records.iter().map(|r| r.end).collect();
                 http_request::encode(&batch.data, &ends, id, now_ms(), gzip)
             })
             .await;
@@ -396,8 +480,15 @@ impl Deliverer {
                 content_encoding: gzip.map(|_| "gzip"),
             };
             let count = request.records.len();
+            // Each request has its own retry window.
             if let Err(failure) = self
-                .put(&self.sinks.destination, object, count, &d.output)
+                .put(
+                    &self.sinks.destination,
+                    object,
+                    count,
+                    &d.output,
+                    &mut clock,
+                )
                 .await
             {
                 let lost = nth_seqs(&seqs, request.records);
@@ -429,31 +520,32 @@ impl Deliverer {
                 Ok(Ok(out)) => return out,
                 Ok(Err(e)) => {
                     self.wait_after_failure(attempt, "EncodeError", &e.to_string())
-                        .await
+                        .await;
                 }
                 Err(e) => {
                     self.wait_after_failure(attempt, "EncodeError", &e.to_string())
-                        .await
+                        .await;
                 }
             }
         }
     }
 
     /// Stores one object, retrying with backoff. Error objects are retried until
-    /// stored; others until the retry duration has passed, then the last failure is
-    /// returned.
+    /// stored; others until `clock` has used the retry duration, then the last
+    /// failure is returned. A success closes the clock's window.
     async fn put(
         &self,
         sink: &Arc<dyn Sink>,
         object: Object,
         records: usize,
         output: &Output,
+        clock: &mut RetryClock,
     ) -> Result<(), Failure> {
         let gives_up = !output.is_error_output();
-        let started = Instant::now();
         let mut attempt = 0u32;
         loop {
             attempt += 1;
+            let sent = Instant::now();
             let error = match sink.put(object.clone()).await {
                 Ok(()) => {
                     tracing::debug!(stream = %self.stream, key = %object.key, records, bytes = object.body.len(), "object delivered");
@@ -461,12 +553,24 @@ impl Deliverer {
                         None => telemetry::delivered(&self.stream, records, object.body.len()),
                         Some(kind) => telemetry::error_output(&self.stream, kind, records),
                     }
+                    if clock.running {
+                        *clock = RetryClock {
+                            batch: clock.batch,
+                            spent: Duration::ZERO,
+                            running: false,
+                        };
+                        self.keep_clock(clock).await;
+                    }
                     return Ok(());
                 }
                 Err(e) => e,
             };
+            if clock.running && self.sinks.http.is_none() {
+                clock.spent += sent.elapsed();
+            }
+            clock.running = true;
             let permanent = error.kind == FailureKind::Permanent;
-            if gives_up && (permanent || started.elapsed() >= self.retry_duration) {
+            if gives_up && (permanent || clock.spent >= self.retry_duration) {
                 tracing::error!(
                     stream = %self.stream, destination = %sink.describe(), key = %object.key,
                     attempts = attempt, code = %error.code, error = %error.message,
@@ -474,8 +578,20 @@ impl Deliverer {
                 );
                 return Err(failure(&error, attempt));
             }
-            self.wait_after_failure(attempt, &error.code, &error.message)
+            if gives_up {
+                self.keep_clock(clock).await;
+            }
+            clock.spent += self
+                .wait_after_failure(attempt, &error.code, &error.message)
                 .await;
+        }
+    }
+
+    /// Stores a batch's retry clock in the ledger. Failing to is logged, not
+    /// retried: the clock would only start again at the next start.
+    async fn keep_clock(&self, clock: &RetryClock) {
+        if let Err(e) = self.spool.retrying(clock.batch, clock.spent).await {
+            tracing::warn!(stream = %self.stream, error = %e, "cannot record the retry clock");
         }
     }
 
@@ -487,13 +603,13 @@ impl Deliverer {
                 Ok(records) => break records,
                 Err(e) => {
                     self.wait_after_failure(1, "Spool.ReadFailed", &e.to_string())
-                        .await
+                        .await;
                 }
             }
         };
         let mut buffer = Buffer::new(usize::MAX);
         for (record, seq) in records.iter().zip(seqs.iter().flatten()) {
-            let line = failure.error_line(&record.data, record.arrival_ms);
+            let line = failure.error_line(record, seq, self.sinks.failed_output_type);
             buffer.push(&line, record.arrival_ms, seq..seq + 1);
         }
         let mut batch = buffer.seal().unwrap_or_else(SealedBatch::empty);
@@ -511,6 +627,7 @@ impl Deliverer {
             output,
             needs_seal: true,
             conversion_errors_sealed: false,
+            retry_spent: Duration::ZERO,
         }
     }
 
@@ -528,7 +645,8 @@ impl Deliverer {
         }
     }
 
-    async fn wait_after_failure(&self, attempt: u32, code: &str, error: &str) {
+    /// Logs a failed attempt and waits before the next one; returns the wait.
+    async fn wait_after_failure(&self, attempt: u32, code: &str, error: &str) -> Duration {
         telemetry::delivery_failed(&self.stream, code);
         let wait = self.backoff.delay(attempt);
         tracing::warn!(
@@ -537,7 +655,31 @@ impl Deliverer {
             "delivery failed, will retry"
         );
         tokio::time::sleep(wait).await;
+        wait
     }
+}
+
+/// The layout of an object whose configured prefix cannot make a key:
+/// `<error-output-type or data>/yyyy/MM/dd/HH/`, which is always writable.
+fn fallback_prefix(output: &Output, instant: DateTime<Utc>) -> String {
+    let top = output.error_output_type().unwrap_or(match output {
+        Output::Backup => "backup",
+        _ => "data",
+    });
+    format!("{top}/{}", instant.format("%Y/%m/%d/%H/"))
+}
+
+/// The sequence numbers of the batch's records but those at the (ascending)
+/// positions given.
+fn seqs_except(batch: &SealedBatch, failed: &[(usize, ConversionError)]) -> RangeSet {
+    let mut failed = failed.iter().map(|(i, _)| *i).peekable();
+    let mut out = RangeSet::new();
+    for (i, seq) in batch.seqs.iter().flatten().enumerate() {
+        if failed.next_if_eq(&i).is_none() {
+            out.insert(seq..seq + 1);
+        }
+    }
+    out
 }
 
 /// The bytes of the batch's records at the (ascending) positions given.

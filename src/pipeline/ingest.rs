@@ -46,6 +46,11 @@ impl StreamHandle {
         self.spool.dir()
     }
 
+    /// Records accepted and not yet delivered.
+    pub fn backlog(&self) -> u64 {
+        self.spool.backlog()
+    }
+
     /// Stops taking records.
     pub(super) fn close(&self) {
         self.spool.close();

@@ -126,11 +126,7 @@ impl Streams {
                 parquet,
             );
             let transforming = load_plugins(stream, &config.spool.dir).await?.map(|chain| {
-                transforming::Transforming::new(
-                    &stream.name,
-                    chain,
-                    deliverer.partition_key_names(),
-                )
+                transforming::Transforming::new(&stream.name, chain, deliverer.partition_check())
             });
             let runner = runner::Runner::new(
                 stream,
@@ -161,16 +157,36 @@ impl Streams {
         Arc::new(self.handles.clone())
     }
 
-    /// Stops intake, delivers every buffer and waits for all deliveries to finish.
-    pub async fn shutdown(mut self) {
+    /// Stops intake and delivers every buffer, for at most `timeout`. Returns the
+    /// records left undelivered: when the time runs out the streams' tasks are
+    /// stopped where they are, and what they held stays in the spool (sealed
+    /// batches under their keys), delivered after the next start.
+    pub async fn shutdown(mut self, timeout: std::time::Duration) -> u64 {
         for handle in self.handles.values() {
             handle.close();
         }
-        while let Some(result) = self.tasks.join_next().await {
-            if let Err(e) = result {
-                tracing::error!(error = %e, "stream task failed");
+        let drained = tokio::time::timeout(timeout, async {
+            while let Some(result) = self.tasks.join_next().await {
+                if let Err(e) = result {
+                    tracing::error!(error = %e, "stream task failed");
+                }
             }
+        })
+        .await;
+        if drained.is_err() {
+            // Dropping a runner drops its delivery tasks: nothing more is written.
+            self.tasks.shutdown().await;
         }
+        let mut left = 0;
+        for handle in self.handles.values() {
+            let backlog = handle.backlog();
+            if backlog > 0 {
+                tracing::warn!(stream = %handle.name(), records = backlog,
+                    "records left in the spool at shutdown, delivered after the next start");
+            }
+            left += backlog;
+        }
+        left
     }
 }
 

@@ -3,6 +3,8 @@
 //! records and delivered again under its sealed key, so the object it may already
 //! have written is overwritten with the same bytes rather than duplicated.
 
+use std::time::Duration;
+
 use super::buffer::{Buffer, SealedBatch};
 use super::deliver::Delivery;
 use crate::output::Output;
@@ -25,6 +27,8 @@ pub struct Rebuilt {
 
 pub struct Recovering {
     delivered: RangeSet,
+    /// The retry time each batch had used before the stop.
+    retry_spent_ms: std::collections::BTreeMap<u64, u64>,
     /// Few: the batches that were in flight at the stop.
     rebuilds: Vec<Rebuild>,
     horizon: u64,
@@ -48,6 +52,7 @@ impl Recovering {
             .collect();
         Some(Self {
             delivered: recovery.delivered,
+            retry_spent_ms: recovery.retry_spent_ms,
             rebuilds,
             horizon,
         })
@@ -85,9 +90,9 @@ impl Recovering {
                 }
                 Output::Errors {
                     failure: Some(failure),
-                    ..
+                    output_type,
                 } => {
-                    let line = failure.error_line(&record.data, record.arrival_ms);
+                    let line = failure.error_line(record, seq, output_type);
                     r.buffer.push(&line, record.arrival_ms, seq..seq + 1);
                     r.kinesis.push(None);
                 }
@@ -130,11 +135,15 @@ impl Recovering {
             .filter(|r| matches!(r.seal.output, Output::ConversionErrors { .. }))
             .map(|r| r.seal.seqs.clone())
             .collect();
+        let spent = self.retry_spent_ms;
         self.rebuilds
             .into_iter()
             .map(|mut r| Rebuilt {
                 delivery: Delivery {
                     id: r.seal.batch,
+                    retry_spent: Duration::from_millis(
+                        spent.get(&r.seal.batch).copied().unwrap_or(0),
+                    ),
                     conversion_errors_sealed: r.seal.output == Output::Data
                         && conversion_errors.contains(&r.seal.seqs),
                     key: r.seal.key,

@@ -514,6 +514,7 @@ impl Runner {
             output: slot.output,
             needs_seal: true,
             conversion_errors_sealed: false,
+            retry_spent: Duration::ZERO,
         };
         self.spawn_delivery(delivery).await;
     }
@@ -550,6 +551,8 @@ fn damaged_line(damage: &Damage) -> Vec<u8> {
         attempt_ending_timestamp: now,
         raw_data: &damage.raw,
         lambda_arn: None,
+        subsequence_number: None,
+        data_id: None,
     }
     .to_line()
 }

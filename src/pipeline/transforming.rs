@@ -8,10 +8,12 @@ use std::collections::BTreeMap;
 use std::ops::Range;
 
 use crate::error_output::ErrorRecord;
+use crate::keys::PartitionCheck;
 use crate::transform::{Chain, Failure, Input, Verdict};
 
-/// Firehose's error code for a record whose prefix cannot be evaluated.
-pub const PARTITION_KEY_MISSING: &str = "DynamicPartitioning.MetadataExtractionFailed";
+/// Firehose's error code for a record whose prefix cannot be evaluated: a partition
+/// key missing, or values that make a key no store can take.
+pub const METADATA_EXTRACTION_FAILED: &str = "DynamicPartitioning.MetadataExtractionFailed";
 
 /// Where a transformed record goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,21 +34,21 @@ pub enum Routed {
 pub struct Transforming {
     stream: String,
     chain: Chain,
-    partition_names: Vec<String>,
+    partitions: PartitionCheck,
 }
 
 impl Transforming {
-    pub fn new(stream: &str, chain: Chain, partition_names: Vec<String>) -> Self {
+    pub fn new(stream: &str, chain: Chain, partitions: PartitionCheck) -> Self {
         Self {
             stream: stream.to_string(),
             chain,
-            partition_names,
+            partitions,
         }
     }
 
     /// Whether records go to buffers by partition (else all to the one buffer).
     pub fn partitions(&self) -> bool {
-        !self.partition_names.is_empty()
+        self.partitions.partitions()
     }
 
     /// Runs the plugins on `inputs`, appending the records' new data to `out`;
@@ -65,7 +67,7 @@ impl Transforming {
         let routes: Vec<Routed> = inputs
             .iter()
             .zip(verdicts)
-            .map(|(input, verdict)| route(input, verdict, &self.partition_names))
+            .map(|(input, verdict)| route(input, verdict, &self.partitions))
             .collect();
         tracing::debug!(stream = %self.stream, records = inputs.len(), took_us = started.elapsed().as_micros() as u64, "transformed a batch");
         let count = |pick: fn(&Routed) -> bool| routes.iter().filter(|r| pick(r)).count();
@@ -103,21 +105,21 @@ pub fn written_in_order(routes: &[Routed], start: usize) -> bool {
 }
 
 /// Where one verdict sends its record.
-pub fn route(input: &Input, verdict: Verdict, names: &[String]) -> Routed {
+pub fn route(input: &Input, verdict: Verdict, partitions: &PartitionCheck) -> Routed {
     match verdict {
         Verdict::Ok {
             data,
             partition_keys,
         } => {
             let mut partition = BTreeMap::new();
-            for name in names {
+            for name in partitions.names() {
                 match partition_keys.get(name) {
                     Some(value) => {
                         partition.insert(name.clone(), value.clone());
                     }
                     None => {
                         let failure = Failure::by_host(
-                            PARTITION_KEY_MISSING,
+                            METADATA_EXTRACTION_FAILED,
                             format!(
                                 "the prefix uses partition key `{name}`, which the plugins did not return for this record"
                             ),
@@ -125,6 +127,13 @@ pub fn route(input: &Input, verdict: Verdict, names: &[String]) -> Routed {
                         return Routed::Failed(error_line(input, &failure));
                     }
                 }
+            }
+            if let Err(e) = partitions.check(&partition) {
+                let failure = Failure::by_host(
+                    METADATA_EXTRACTION_FAILED,
+                    format!("partition keys {partition:?}: {e}"),
+                );
+                return Routed::Failed(error_line(input, &failure));
             }
             Routed::Data { partition, data }
         }
@@ -143,6 +152,8 @@ pub fn error_line(input: &Input, failure: &Failure) -> Vec<u8> {
         attempt_ending_timestamp: failure.ending_ms,
         raw_data: &input.data,
         lambda_arn: failure.plugin.as_deref(),
+        subsequence_number: None,
+        data_id: None,
     }
     .to_line()
 }
@@ -160,6 +171,27 @@ mod tests {
         }
     }
 
+    fn check(prefix: &str) -> PartitionCheck {
+        crate::keys::KeyLayout::new(prefix, "errors/!{firehose:error-output-type}/")
+            .unwrap()
+            .partition_check(60)
+    }
+
+    fn routed_with(prefix: &str, keys: &[(&str, &str)]) -> Routed {
+        let partition_keys = keys
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        route(
+            &input(),
+            Verdict::Ok {
+                data: 3..6,
+                partition_keys,
+            },
+            &check(prefix),
+        )
+    }
+
     #[test]
     fn the_partition_holds_only_the_keys_the_prefix_uses() {
         let keys = BTreeMap::from([
@@ -172,7 +204,7 @@ mod tests {
                 data: 3..6,
                 partition_keys: keys,
             },
-            &["b".to_string()],
+            &check("b=!{partitionKeyFromLambda:b}/"),
         );
         assert_eq!(
             routed,
@@ -199,20 +231,54 @@ mod tests {
 
     #[test]
     fn a_missing_partition_key_sends_the_raw_record_to_the_error_output() {
-        let routed = route(
-            &input(),
-            Verdict::Ok {
-                data: 3..6,
-                partition_keys: BTreeMap::new(),
-            },
-            &["customer".to_string()],
-        );
+        let routed = routed_with("c=!{partitionKeyFromLambda:customer}/", &[]);
         let Routed::Failed(line) = routed else {
             panic!("{routed:?}")
         };
         let v: serde_json::Value = serde_json::from_slice(&line).unwrap();
-        assert_eq!(v["errorCode"], PARTITION_KEY_MISSING);
+        assert_eq!(v["errorCode"], METADATA_EXTRACTION_FAILED);
         assert_eq!(v["rawData"], "cmF3");
         assert!(v["errorMessage"].as_str().unwrap().contains("`customer`"));
+    }
+
+    /// Regression (seams issue, case 3): values that make a key no store can take
+    /// go to the error output at once, instead of being retried for a day or
+    /// written with no prefix.
+    #[test]
+    fn partition_values_that_make_unwritable_keys_go_to_the_error_output() {
+        let prefix = "!{partitionKeyFromLambda:a}/!{partitionKeyFromLambda:b}/";
+        let long = "x".repeat(300);
+        let huge = "y/".repeat(260);
+        for (a, b, why) in [
+            ("", "1", "starts with `/`"),
+            ("1", "", "empty path segment"),
+            (".", "1", "`.` path segment"),
+            ("1", "..", "`..` path segment"),
+            ("1", "x/../y", "`..` path segment"),
+            ("1", "x\ny", ""),
+            ("1", "tab\there", "control character"),
+            ("1", &long, "over the 255"),
+            ("1", &huge, "over Firehose's limit of 512"),
+        ] {
+            let routed = routed_with(prefix, &[("a", a), ("b", b)]);
+            let Routed::Failed(line) = routed else {
+                panic!("{a:?} {b:?}: {routed:?}")
+            };
+            let v: serde_json::Value = serde_json::from_slice(&line).unwrap();
+            assert_eq!(v["errorCode"], METADATA_EXTRACTION_FAILED);
+            assert_eq!(v["rawData"], "cmF3");
+            let message = v["errorMessage"].as_str().unwrap();
+            assert!(message.contains(why), "{a:?} {b:?}: {message}");
+        }
+        // In `name=value` segments, empty and dotted values are keys; so are a `/`
+        // making deeper folders and odd characters.
+        let named = "a=!{partitionKeyFromLambda:a}/b=!{partitionKeyFromLambda:b}/";
+        for (a, b) in [("", "."), ("..", "="), ("x/y", "z"), ("ünï cödé", "%20&?*")] {
+            let routed = routed_with(named, &[("a", a), ("b", b)]);
+            assert!(
+                matches!(routed, Routed::Data { .. }),
+                "{a:?} {b:?}: {routed:?}"
+            );
+        }
     }
 }

@@ -91,6 +91,11 @@ impl HttpSink {
             .await
             .map_err(|e| transport_error(&e))?;
         let status = response.status();
+        let content_type = response
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
         let mut body = Vec::new();
         while let Some(chunk) = response.chunk().await.map_err(|e| transport_error(&e))? {
             body.extend_from_slice(&chunk);
@@ -120,23 +125,47 @@ impl HttpSink {
                 ),
             ));
         }
-        let answer: serde_json::Value = serde_json::from_slice(&body).map_err(|e| {
-            failure(
-                "HttpEndpoint.InvalidResponseFromDestination",
-                format!("the answer is not JSON ({e}): {text}"),
-            )
-        })?;
-        match answer["requestId"].as_str() {
-            Some(id) if id == object.key => Ok(()),
-            other => Err(failure(
-                "HttpEndpoint.InvalidResponseFromDestination",
-                format!(
-                    "the answer's requestId is {other:?}, not the request's {}: {text}",
-                    object.key
-                ),
-            )),
+        check_answer(content_type.as_deref(), &body, &object.key)
+    }
+}
+
+/// Whether a 200 answer conforms (contract §9.3): `Content-Type: application/json`
+/// and a JSON body with the request's `requestId` and a numeric `timestamp`.
+/// Anything else is treated as a failed attempt, as Firehose treats it.
+fn check_answer(
+    content_type: Option<&str>,
+    body: &[u8],
+    request_id: &str,
+) -> Result<(), SinkError> {
+    let text = String::from_utf8_lossy(body);
+    let invalid = |why: String| {
+        failure(
+            "HttpEndpoint.InvalidResponseFromDestination",
+            format!("{why}: {text}"),
+        )
+    };
+    let media_type = content_type
+        .and_then(|v| v.split(';').next())
+        .map(str::trim);
+    if !media_type.is_some_and(|t| t.eq_ignore_ascii_case("application/json")) {
+        return Err(invalid(format!(
+            "the answer's Content-Type is {content_type:?}, not application/json"
+        )));
+    }
+    let answer: serde_json::Value = serde_json::from_slice(body)
+        .map_err(|e| invalid(format!("the answer is not JSON ({e})")))?;
+    match answer["requestId"].as_str() {
+        Some(id) if id == request_id => {}
+        other => {
+            return Err(invalid(format!(
+                "the answer's requestId is {other:?}, not the request's {request_id}"
+            )));
         }
     }
+    if !answer["timestamp"].is_number() {
+        return Err(invalid("the answer has no numeric timestamp".into()));
+    }
+    Ok(())
 }
 
 fn failure(code: &str, message: String) -> SinkError {
@@ -173,5 +202,44 @@ impl Sink for HttpSink {
 
     fn describe(&self) -> String {
         self.url.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Regression (seams issue, case 6): a 200 counts only with a JSON content
+    /// type, the request's id and a timestamp.
+    #[test]
+    fn only_a_conforming_answer_counts_as_delivered() {
+        let ok = br#"{"requestId":"r1","timestamp":1578090903599}"#;
+        assert!(check_answer(Some("application/json"), ok, "r1").is_ok());
+        assert!(check_answer(Some("Application/JSON; charset=utf-8"), ok, "r1").is_ok());
+        for (content_type, body, why) in [
+            (None, &ok[..], "Content-Type"),
+            (Some("text/plain"), &ok[..], "Content-Type"),
+            (
+                Some("application/json"),
+                &br#"{"requestId":"r1"}"#[..],
+                "timestamp",
+            ),
+            (
+                Some("application/json"),
+                &br#"{"requestId":"r1","timestamp":"soon"}"#[..],
+                "timestamp",
+            ),
+            (
+                Some("application/json"),
+                &br#"{"requestId":"r2","timestamp":1}"#[..],
+                "requestId",
+            ),
+            (Some("application/json"), &b"ok"[..], "not JSON"),
+        ] {
+            let e = check_answer(content_type, body, "r1").unwrap_err();
+            assert_eq!(e.code, "HttpEndpoint.InvalidResponseFromDestination");
+            assert_eq!(e.kind, FailureKind::Transient);
+            assert!(e.message.contains(why), "{content_type:?}: {}", e.message);
+        }
     }
 }

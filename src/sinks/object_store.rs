@@ -110,9 +110,10 @@ impl Sink for ObjectStoreSink {
             } else {
                 format!("{}/{}", self.base, object.key)
             };
+            // A key the store refuses is refused on every attempt: permanent.
             let path = object_store::path::Path::parse(&full).map_err(|e| SinkError {
-                kind: FailureKind::Configuration,
-                code: "InvalidKey".into(),
+                kind: FailureKind::Permanent,
+                code: format!("{}.InvalidKey", self.code_prefix),
                 message: e.to_string(),
             })?;
             let attributes = self.attributes(&object);

@@ -57,6 +57,13 @@ enum Entry {
         batch: u64,
         seqs: RangeSet,
     },
+    /// How much of its retry duration a pending batch has used, so that a restart
+    /// does not give it a new one (a daemon restarted more often than the retry
+    /// duration would otherwise retry an undeliverable batch forever).
+    Retrying {
+        batch: u64,
+        spent_ms: u64,
+    },
 }
 
 /// The ledger of one stream's spool.
@@ -72,6 +79,8 @@ pub struct Ledger {
     delivered: RangeSet,
     /// Sealed, not yet delivered batches, by batch id.
     pending: BTreeMap<u64, Seal>,
+    /// Retry time used by pending batches whose delivery is failing, by batch id.
+    retry_spent: BTreeMap<u64, u64>,
     last_batch: u64,
 }
 
@@ -112,6 +121,7 @@ impl Ledger {
             watermark: 0,
             delivered: RangeSet::new(),
             pending: BTreeMap::new(),
+            retry_spent: BTreeMap::new(),
             last_batch: 0,
         };
         for entry in entries {
@@ -137,6 +147,16 @@ impl Ledger {
     /// Batches sealed and not delivered.
     pub fn pending(&self) -> impl Iterator<Item = &Seal> {
         self.pending.values()
+    }
+
+    /// The retry time a pending batch has used, in milliseconds (0 if none).
+    pub fn retry_spent_ms(&self, batch: u64) -> u64 {
+        self.retry_spent.get(&batch).copied().unwrap_or(0)
+    }
+
+    /// Records how much retry time a pending batch has used.
+    pub fn retrying(&mut self, batch: u64, spent_ms: u64) -> io::Result<()> {
+        self.append(Entry::Retrying { batch, spent_ms })
     }
 
     /// The largest batch id seen; new batches take larger ones.
@@ -165,8 +185,14 @@ impl Ledger {
                 self.last_batch = self.last_batch.max(seal.batch);
                 self.pending.insert(seal.batch, seal);
             }
+            Entry::Retrying { batch, spent_ms } => {
+                if self.pending.contains_key(&batch) {
+                    self.retry_spent.insert(batch, spent_ms);
+                }
+            }
             Entry::Delivered { batch, mut seqs } => {
                 self.pending.remove(&batch);
+                self.retry_spent.remove(&batch);
                 for other in self.pending.values() {
                     seqs.subtract(&other.seqs);
                 }
@@ -208,6 +234,11 @@ impl Ledger {
             });
         }
         state.extend(self.pending.values().cloned().map(Entry::Sealed));
+        state.extend(
+            self.retry_spent
+                .iter()
+                .map(|(&batch, &spent_ms)| Entry::Retrying { batch, spent_ms }),
+        );
         for entry in &state {
             out.extend_from_slice(&encode(generation, entry)?);
         }
@@ -340,6 +371,28 @@ mod tests {
         assert_eq!(l.last_batch(), 3);
     }
 
+    /// Regression (seams issue, case 10): the retry time a failing batch used is
+    /// kept across restarts, and forgotten once the batch is delivered.
+    #[test]
+    fn retry_clocks_survive_reopening_until_the_batch_is_delivered() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut l = Ledger::open(dir.path(), true).unwrap();
+        l.seal(seal(1, 0..10)).unwrap();
+        l.seal(seal(2, 10..20)).unwrap();
+        l.retrying(1, 1_000).unwrap();
+        l.retrying(1, 61_000).unwrap();
+        l.retrying(2, 5).unwrap();
+        l.retrying(7, 5).unwrap(); // no such batch: ignored
+        drop(l);
+        let mut l = Ledger::open(dir.path(), true).unwrap();
+        assert_eq!((l.retry_spent_ms(1), l.retry_spent_ms(2)), (61_000, 5));
+        assert_eq!(l.retry_spent_ms(7), 0);
+        l.mark_delivered(1, seal(1, 0..10).seqs).unwrap();
+        drop(l);
+        let l = Ledger::open(dir.path(), true).unwrap();
+        assert_eq!((l.retry_spent_ms(1), l.retry_spent_ms(2)), (0, 5));
+    }
+
     #[test]
     fn compaction_switches_files_and_keeps_the_state() {
         let dir = tempfile::tempdir().unwrap();
@@ -353,17 +406,22 @@ mod tests {
             l.seal(s.clone()).unwrap();
             if n % 50 != 0 {
                 l.mark_delivered(n + 1, s.seqs).unwrap();
+            } else {
+                l.retrying(n + 1, n).unwrap();
             }
             n += 1;
         }
         let generation = l.generation;
         assert!(generation > 2, "never compacted");
         let (pending, watermark) = (l.pending.clone(), l.watermark);
+        let spent = l.retry_spent.clone();
+        assert_eq!(spent.len(), pending.len());
         drop(l);
         let l = Ledger::open(dir.path(), false).unwrap();
         assert_eq!(l.generation, generation);
         assert_eq!(l.pending, pending);
         assert_eq!(l.watermark, watermark);
+        assert_eq!(l.retry_spent, spent, "retry clocks survive compaction");
     }
 
     #[test]

@@ -84,6 +84,8 @@ pub struct Recovery {
     pub pending: Vec<Seal>,
     /// Records above the watermark that are already delivered.
     pub delivered: RangeSet,
+    /// The retry time each pending batch had used, in milliseconds, by batch id.
+    pub retry_spent_ms: BTreeMap<u64, u64>,
     /// Records from here on are in no batch sealed before the stop.
     pub horizon: u64,
 }
@@ -156,6 +158,11 @@ impl Spool {
         shared.report_backlog();
         let first_segment = shared.segments().keys().next().copied().unwrap_or(base);
         let recovery = Recovery {
+            retry_spent_ms: ledger
+                .pending()
+                .map(|s| (s.batch, ledger.retry_spent_ms(s.batch)))
+                .filter(|&(_, ms)| ms > 0)
+                .collect(),
             pending: ledger.pending().cloned().collect(),
             delivered: ledger.delivered().clone(),
             horizon,
@@ -222,6 +229,11 @@ impl Spool {
         self.shared.committed.borrow().next_seq
     }
 
+    /// Records accepted and not yet delivered (nor written to the error output).
+    pub fn backlog(&self) -> u64 {
+        self.shared.backlog()
+    }
+
     /// The spool's folder (`<spool.dir>/<stream>`), locked by this process.
     pub fn dir(&self) -> &Path {
         &self.shared.dir
@@ -243,6 +255,16 @@ impl Spool {
     pub async fn seal(&self, seal: Seal) -> io::Result<()> {
         let ledger = self.ledger.clone();
         tokio::task::spawn_blocking(move || lock_ledger(&ledger).seal(seal))
+            .await
+            .map_err(io::Error::other)?
+    }
+
+    /// Records how much of its retry duration a pending batch has used, so that a
+    /// restart continues its clock instead of starting a new one.
+    pub async fn retrying(&self, batch: u64, spent: std::time::Duration) -> io::Result<()> {
+        let ledger = self.ledger.clone();
+        let spent_ms = u64::try_from(spent.as_millis()).unwrap_or(u64::MAX);
+        tokio::task::spawn_blocking(move || lock_ledger(&ledger).retrying(batch, spent_ms))
             .await
             .map_err(io::Error::other)?
     }

@@ -113,10 +113,15 @@ impl Shared {
 
     /// Publishes how many records are accepted and not delivered.
     pub(super) fn report_backlog(&self) {
+        telemetry::backlog_records(&self.stream, self.backlog());
+    }
+
+    /// Records accepted and not yet delivered.
+    pub(super) fn backlog(&self) -> u64 {
         let next = self.committed.borrow().next_seq;
         let delivered =
             self.watermark.load(Ordering::Acquire) + self.delivered_above.load(Ordering::Acquire);
-        telemetry::backlog_records(&self.stream, next.saturating_sub(delivered));
+        next.saturating_sub(delivered)
     }
 
     /// Deletes the segments whose records all lie below `watermark`. The segment

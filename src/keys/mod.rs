@@ -4,7 +4,12 @@
 //! Prefixes may hold `!{timestamp:<pattern>}`, `!{firehose:random-string}`,
 //! `!{firehose:error-output-type}`, `!{partitionKeyFromQuery:k}` and
 //! `!{partitionKeyFromLambda:k}`. Parsing happens at config time, so a bad prefix is a
-//! config error, never a runtime surprise. This module knows nothing of sinks.
+//! config error, never a runtime surprise. `valid` says which evaluated keys a store
+//! can take. This module knows nothing of sinks.
+
+mod valid;
+
+pub use valid::{KeyError, check_key};
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -30,6 +35,8 @@ pub enum RenderError {
     MissingPartitionKey(String),
     #[error("the evaluated prefix is {0} characters, over Firehose's limit of 512")]
     TooLong(usize),
+    #[error("the evaluated prefix makes an object key that cannot be written: {0}")]
+    InvalidKey(#[from] KeyError),
 }
 
 /// One element of a Java `DateTimeFormatter` pattern (the subset Firehose users write).
@@ -259,38 +266,41 @@ impl KeyLayout {
             prefix_text: prefix.to_string(),
             error_prefix: error,
         };
-        layout.check_evaluated_length()?;
+        layout.check_evaluated()?;
         Ok(layout)
     }
 
-    /// Firehose's 512-character limit on an evaluated prefix, checked at config time
-    /// with the widest values a time pattern and an error type can take. Prefixes
-    /// with partition keys depend on record values, so they are checked per record.
-    fn check_evaluated_length(&self) -> Result<(), (PrefixField, PrefixError)> {
-        use chrono::TimeZone;
-        let no_keys = BTreeMap::new();
-        let ctx = KeyContext {
-            // A Wednesday in September: the longest day and month names.
-            instant: Utc
-                .with_ymd_and_hms(2027, 9, 29, 23, 59, 59)
-                .single()
-                .unwrap_or_default(),
-            error_output_type: Some("format-conversion-failed"),
-            partition_keys: &no_keys,
-        };
-        let too_long = |field, rendered: Result<String, RenderError>| match rendered {
-            Err(RenderError::TooLong(n)) => Err((
-                field,
-                PrefixError(format!(
-                    "evaluates to up to {n} characters, over Firehose's limit of {MAX_EVALUATED_PREFIX_LEN}"
-                )),
-            )),
-            _ => Ok(()),
-        };
-        if !self.prefix.has_partition_keys() {
-            too_long(PrefixField::Prefix, self.prefix.render(&ctx))?;
+    /// Firehose's 512-character limit on an evaluated prefix, and keys a store can
+    /// take, checked at config time with the widest values a time pattern and an
+    /// error type can take. Partition key values are stood in for by `x`: the
+    /// values themselves are checked per record (`PartitionCheck`).
+    fn check_evaluated(&self) -> Result<(), (PrefixField, PrefixError)> {
+        let placeholders: BTreeMap<String, String> = self
+            .prefix
+            .partition_key_names()
+            .map(|k| (k.to_string(), "x".to_string()))
+            .collect();
+        let ctx = widest_context(&placeholders);
+        match self.prefix.render(&ctx) {
+            // With partition keys the length depends on the values: checked per record.
+            Err(RenderError::TooLong(_)) if self.prefix.has_partition_keys() => {}
+            rendered => evaluated(rendered).map_err(|e| (PrefixField::Prefix, e))?,
         }
-        too_long(PrefixField::ErrorOutputPrefix, self.render_error(&ctx))
+        evaluated(self.render_error(&ctx)).map_err(|e| (PrefixField::ErrorOutputPrefix, e))
+    }
+
+    /// What the partition keys of each record are checked against before it is
+    /// buffered; `suffix_len` is the length of the objects' fixed suffix.
+    pub fn partition_check(&self, suffix_len: usize) -> PartitionCheck {
+        PartitionCheck {
+            prefix: self.prefix.clone(),
+            names: self
+                .prefix
+                .partition_key_names()
+                .map(str::to_string)
+                .collect(),
+            suffix: "s".repeat(suffix_len),
+        }
     }
 
     /// The main prefix (for delivered objects).
@@ -317,6 +327,65 @@ impl KeyLayout {
     }
 }
 
+/// Whether a prefix evaluated at config time makes keys that can be written.
+fn evaluated(rendered: Result<String, RenderError>) -> Result<(), PrefixError> {
+    match rendered.and_then(|prefix| Ok(check_key(&(prefix + "f"))?)) {
+        Err(RenderError::TooLong(n)) => Err(PrefixError(format!(
+            "evaluates to up to {n} characters, over Firehose's limit of {MAX_EVALUATED_PREFIX_LEN}"
+        ))),
+        Err(RenderError::InvalidKey(e)) => Err(PrefixError(format!(
+            "makes object keys that cannot be written: {e}"
+        ))),
+        Err(RenderError::MissingPartitionKey(_)) | Ok(()) => Ok(()),
+    }
+}
+
+/// The instant and error type that evaluate a prefix to its longest: a Wednesday
+/// in September (the longest day and month names) and the longest error type.
+fn widest_context(keys: &BTreeMap<String, String>) -> KeyContext<'_> {
+    use chrono::TimeZone;
+    KeyContext {
+        instant: Utc
+            .with_ymd_and_hms(2027, 9, 29, 23, 59, 59)
+            .single()
+            .unwrap_or_default(),
+        error_output_type: Some("format-conversion-failed"),
+        partition_keys: keys,
+    }
+}
+
+/// The partition keys a destination's prefix uses, and the check a record's values
+/// must pass before the record is buffered: the prefix evaluated with them is
+/// within Firehose's 512 characters and makes a key a store can take. A record
+/// that fails goes to the error output at once; its key could never be written.
+#[derive(Debug, Clone, Default)]
+pub struct PartitionCheck {
+    prefix: Prefix,
+    names: Vec<String>,
+    /// Stands in for the object's fixed suffix, which ends the last segment.
+    suffix: String,
+}
+
+impl PartitionCheck {
+    /// The keys the prefix uses (`!{partitionKeyFrom...:name}`), in prefix order.
+    pub fn names(&self) -> &[String] {
+        &self.names
+    }
+
+    /// Whether records go to buffers by partition (else all to the one buffer).
+    pub fn partitions(&self) -> bool {
+        !self.names.is_empty()
+    }
+
+    /// Checks one partition's values.
+    pub fn check(&self, keys: &BTreeMap<String, String>) -> Result<(), RenderError> {
+        let mut key = self.prefix.render(&widest_context(keys))?;
+        key.push_str(&self.suffix);
+        check_key(&key)?;
+        Ok(())
+    }
+}
+
 /// Parses a source-backup prefix (`backup_prefix`): Firehose's rules for a prefix,
 /// without error output types or partition keys, which a backup has neither of.
 pub fn parse_backup_prefix(text: &str) -> Result<Prefix, PrefixError> {
@@ -326,6 +395,7 @@ pub fn parse_backup_prefix(text: &str) -> Result<Prefix, PrefixError> {
             "`!{firehose:error-output-type}` and `!{partitionKeyFrom...}` are not allowed in a backup prefix".into(),
         ));
     }
+    evaluated(prefix.render(&widest_context(&BTreeMap::new())))?;
     Ok(prefix)
 }
 
@@ -562,12 +632,15 @@ mod tests {
             None
         );
         assert_eq!(field("logs/", ""), None);
-        // Evaluated length: 500 literal characters plus `yyyy/MM/dd/HH/` is over 512.
-        let long = "a".repeat(500);
+        // Evaluated length: 500 literal characters plus `yyyy/MM/dd/HH/` is over 512
+        // (in short segments: one over 255 bytes is refused on its own).
+        let segmented = |n: usize| "abcd/".repeat(n / 5 + 1)[..n].to_string();
+        let long = segmented(500);
         assert_eq!(field(&long, ""), Some(Prefix));
-        assert_eq!(field(&"a".repeat(498), "e/"), None);
+        assert_eq!(field(&segmented(498), "e/"), None);
         // ... and its default error layout (prefix + error type + time) is over too.
-        assert_eq!(field(&"a".repeat(498), ""), Some(ErrorOutputPrefix));
+        assert_eq!(field(&segmented(498), ""), Some(ErrorOutputPrefix));
+        assert_eq!(field(&"a".repeat(300), "e/"), Some(Prefix), "one long segment");
         assert_eq!(
             field("x/", &format!("{long}!{{firehose:error-output-type}}")),
             Some(ErrorOutputPrefix)

@@ -640,7 +640,11 @@ mod tests {
         assert_eq!(field(&segmented(498), "e/"), None);
         // ... and its default error layout (prefix + error type + time) is over too.
         assert_eq!(field(&segmented(498), ""), Some(ErrorOutputPrefix));
-        assert_eq!(field(&"a".repeat(300), "e/"), Some(Prefix), "one long segment");
+        assert_eq!(
+            field(&"a".repeat(300), "e/"),
+            Some(Prefix),
+            "one long segment"
+        );
         assert_eq!(
             field("x/", &format!("{long}!{{firehose:error-output-type}}")),
             Some(ErrorOutputPrefix)

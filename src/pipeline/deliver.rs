@@ -25,7 +25,7 @@ use crate::output::{Failure, Output};
 use crate::record::now_ms;
 use crate::sinks::retry::Backoff;
 use crate::sinks::{FailureKind, Object, Sink, SinkError};
-use crate::spool::{RangeSet, Seal, Spool};
+use crate::spool::{Copy, RangeSet, Seal, Spool};
 use crate::telemetry;
 
 /// The extension of converted objects, as Firehose's.
@@ -232,6 +232,10 @@ impl Deliverer {
             self.seal(&d).await;
         }
         let (id, seqs) = (d.id, d.batch.seqs.clone());
+        let copy = match d.output {
+            Output::Backup => Copy::Backup,
+            _ => Copy::Primary,
+        };
         let mut conversion_errors = None;
         // A batch recovered empty (its records were all damaged) writes no object.
         if d.batch.record_count() > 0 {
@@ -244,7 +248,7 @@ impl Deliverer {
             }
         }
         self.until_ok("Spool.LedgerFailed", || {
-            self.spool.delivered(id, seqs.clone())
+            self.spool.delivered(id, seqs.clone(), copy)
         })
         .await;
         // After this batch's delivery is recorded: were it rebuilt after a restart,

@@ -56,13 +56,29 @@ impl StreamHandle {
         self.spool.close();
     }
 
-    /// Accepts `records` for delivery. On `Ok`, they are durable in the spool.
+    /// Accepts `records` for delivery. On `Ok`, they are durable in the spool
+    /// (under `spool.durability`).
     pub async fn ingest(&self, records: Vec<Record>) -> Result<(), IngestError> {
+        self.ingest_with(records, false).await
+    }
+
+    /// Accepts `records` and syncs them to disk whatever `spool.durability`
+    /// says, for a source that checkpoints after it.
+    pub async fn ingest_durable(&self, records: Vec<Record>) -> Result<(), IngestError> {
+        self.ingest_with(records, true).await
+    }
+
+    async fn ingest_with(&self, records: Vec<Record>, durable: bool) -> Result<(), IngestError> {
         let (count, bytes) = (
             records.len(),
             records.iter().map(|r| r.data.len() as u64).sum(),
         );
-        match self.spool.append(records).await {
+        let appended = if durable {
+            self.spool.append_durable(records).await
+        } else {
+            self.spool.append(records).await
+        };
+        match appended {
             Ok(()) => {
                 telemetry::ingested(self.name(), count, bytes);
                 Ok(())

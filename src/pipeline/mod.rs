@@ -90,11 +90,15 @@ impl Streams {
                 stream: stream.name.clone(),
                 message: e.to_string(),
             })?;
-            let opened =
-                Spool::open(&stream.name, &config.spool).map_err(|source| StartError::Spool {
-                    stream: stream.name.clone(),
-                    source,
-                })?;
+            let opened = Spool::open(
+                &stream.name,
+                &config.spool,
+                stream.destination.layout().backup_prefix.is_some(),
+            )
+            .map_err(|source| StartError::Spool {
+                stream: stream.name.clone(),
+                source,
+            })?;
             let handle = StreamHandle::new(stream.clone(), opened.spool.clone());
             let backup = stream
                 .destination

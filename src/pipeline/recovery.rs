@@ -19,6 +19,15 @@ struct Rebuild {
     kinesis: Vec<Option<KinesisMeta>>,
 }
 
+/// Which copies of a record read after a restart are written or sealed already;
+/// the runner writes the others. A stream without backup ignores `backup`.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Claimed {
+    /// Its destination copy (or its error record, or nothing: dropped).
+    pub primary: bool,
+    pub backup: bool,
+}
+
 /// A batch rebuilt from the spool, and its records' Kinesis metadata.
 pub struct Rebuilt {
     pub delivery: Delivery,
@@ -27,6 +36,8 @@ pub struct Rebuilt {
 
 pub struct Recovering {
     delivered: RangeSet,
+    primary_done: RangeSet,
+    backup_done: RangeSet,
     /// The retry time each batch had used before the stop.
     retry_spent_ms: std::collections::BTreeMap<u64, u64>,
     /// Few: the batches that were in flight at the stop.
@@ -37,7 +48,11 @@ pub struct Recovering {
 impl Recovering {
     /// `None` when there is nothing to recover.
     pub fn new(recovery: Recovery) -> Option<Self> {
-        if recovery.pending.is_empty() && recovery.delivered.is_empty() {
+        if recovery.pending.is_empty()
+            && recovery.delivered.is_empty()
+            && recovery.primary_done.is_empty()
+            && recovery.backup_done.is_empty()
+        {
             return None;
         }
         let horizon = recovery.horizon;
@@ -52,6 +67,8 @@ impl Recovering {
             .collect();
         Some(Self {
             delivered: recovery.delivered,
+            primary_done: recovery.primary_done,
+            backup_done: recovery.backup_done,
             retry_spent_ms: recovery.retry_spent_ms,
             rebuilds,
             horizon,
@@ -63,20 +80,29 @@ impl Recovering {
         self.horizon
     }
 
-    /// Whether the record is taken care of: delivered already, or held by sealed
-    /// batches (then it is added to each one's rebuild: a data batch and its backup
-    /// hold the same records).
-    pub fn claim_record(&mut self, seq: u64, record: &Record) -> bool {
+    /// Which of the record's copies are taken care of: written already, or held
+    /// by sealed batches (then the record is added to each one's rebuild: a data
+    /// batch and its backup hold the same records).
+    pub fn claim_record(&mut self, seq: u64, record: &Record) -> Claimed {
         if self.delivered.contains(seq) {
-            return true;
+            return Claimed {
+                primary: true,
+                backup: true,
+            };
         }
-        let mut claimed = false;
+        let mut claimed = Claimed {
+            primary: self.primary_done.contains(seq),
+            backup: self.backup_done.contains(seq),
+        };
         for r in self
             .rebuilds
             .iter_mut()
             .filter(|r| r.seal.seqs.contains(seq))
         {
-            claimed = true;
+            match &r.seal.output {
+                Output::Backup => claimed.backup = true,
+                _ => claimed.primary = true,
+            }
             match &r.seal.output {
                 // Conversion errors are found again by converting the raw records,
                 // transform failures by transforming them again.

@@ -14,13 +14,13 @@ use tokio::time::Instant;
 
 use super::buffer::{Buffer, SealedBatch};
 use super::deliver::{Deliverer, Delivery};
-use super::recovery::{Rebuilt, Recovering};
+use super::recovery::{Claimed, Rebuilt, Recovering};
 use super::transforming::{Landed, Routed, Transforming, error_line, written_in_order};
 use crate::config::StreamConfig;
 use crate::error_output::{ErrorRecord, SPOOL_CORRUPT};
 use crate::output::Output;
 use crate::record::{MAX_RECORD_BYTES, now_ms};
-use crate::spool::{Damage, Item, RangeSet, Reader, Recovery, Spool};
+use crate::spool::{Copy, Damage, Item, RangeSet, Reader, Recovery, Spool};
 use crate::transform::{Failure, Input};
 
 /// Firehose's default limit of active partitions per stream: a record that would
@@ -158,9 +158,23 @@ impl Runner {
         for item in items {
             match item {
                 Item::Record { seq, record } => {
-                    if let Some(r) = &mut self.recovering
-                        && r.claim_record(seq, &record)
-                    {
+                    // After a restart, a copy written (or sealed) before is not
+                    // written again.
+                    let owed = match &mut self.recovering {
+                        Some(r) => r.claim_record(seq, &record),
+                        None => Claimed::default(),
+                    };
+                    let backup = self.deliverer.has_backup() && !owed.backup;
+                    if backup {
+                        self.push(
+                            SlotKey::of(Output::Backup),
+                            &record.data,
+                            record.arrival_ms,
+                            seq..seq + 1,
+                        )
+                        .await;
+                    }
+                    if owed.primary {
                         continue;
                     }
                     if record.data.len() > MAX_RECORD_BYTES {
@@ -174,15 +188,6 @@ impl Runner {
                         )
                         .await;
                         continue;
-                    }
-                    if self.deliverer.has_backup() {
-                        self.push(
-                            SlotKey::of(Output::Backup),
-                            &record.data,
-                            record.arrival_ms,
-                            seq..seq + 1,
-                        )
-                        .await;
                     }
                     if self.transforming.is_some() {
                         to_transform.push(Input {
@@ -215,6 +220,14 @@ impl Runner {
                         output_type: SPOOL_CORRUPT.to_string(),
                         failure: None,
                     };
+                    if self.deliverer.has_backup() {
+                        // Damaged data has no backup copy to write.
+                        let batch = self.spool.next_batch_id();
+                        let seqs = RangeSet::from(vec![(damage.seqs.start, damage.seqs.end)]);
+                        if let Err(e) = self.spool.delivered(batch, seqs, Copy::Backup).await {
+                            tracing::error!(stream = %self.stream, error = %e, "cannot record damaged records as backed up");
+                        }
+                    }
                     self.push(SlotKey::of(output), &line, now_ms(), damage.seqs)
                         .await;
                 }
@@ -351,7 +364,8 @@ impl Runner {
         }
         if !dropped.is_empty() {
             let batch = self.spool.next_batch_id();
-            if let Err(e) = self.spool.delivered(batch, dropped).await {
+            // Their primary copy is nothing; a backup copy may still be owed.
+            if let Err(e) = self.spool.delivered(batch, dropped, Copy::Primary).await {
                 // They stay in the spool and are transformed again after a restart.
                 tracing::error!(stream = %self.stream, error = %e, "cannot record dropped records as done");
             }
@@ -604,7 +618,7 @@ mod tests {
     fn start(c: &Config) -> (StreamHandle, Arc<MemorySink>, tokio::task::JoinHandle<()>) {
         let stream = &c.delivery_streams[0];
         let sink = Arc::new(MemorySink::default());
-        let opened = Spool::open(&stream.name, &c.spool).unwrap();
+        let opened = Spool::open(&stream.name, &c.spool, false).unwrap();
         let handle = StreamHandle::new(stream.clone(), opened.spool.clone());
         let layout = KeyLayout::new("", "").unwrap();
         let sinks = crate::pipeline::deliver::Sinks {
@@ -683,7 +697,7 @@ mod tests {
         let c = config(dir.path(), 5, 900);
         let stream = &c.delivery_streams[0];
         {
-            let opened = Spool::open(&stream.name, &c.spool).unwrap();
+            let opened = Spool::open(&stream.name, &c.spool, false).unwrap();
             let records = ["r0", "r1", "r2"].map(|d| Record::new(d.as_bytes().to_vec(), 7));
             opened.spool.append(records.to_vec()).await.unwrap();
             let seal = crate::spool::Seal {

@@ -11,8 +11,8 @@ use tokio::sync::{Notify, watch};
 use crate::config::StdinSource;
 use crate::pipeline::StreamHandle;
 use crate::record::{Record, now_ms};
-use crate::sources::hand_to_spool;
 use crate::sources::lines::{Cut, LineCutter, Multiline};
+use crate::sources::{Handover, hand_to_spool};
 
 /// How often an open multi-line record is checked for its timeout.
 const TICK: Duration = Duration::from_millis(250);
@@ -84,7 +84,7 @@ async fn hand_over(
         .map(|c| Record::new(c.data, arrival))
         .collect();
     for batch in records.chunks(BATCH_RECORDS) {
-        if !hand_to_spool(stream, batch.to_vec(), stop, TICK).await {
+        if !hand_to_spool(stream, batch.to_vec(), Handover::Unchecked, stop, TICK).await {
             return false;
         }
     }

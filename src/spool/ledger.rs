@@ -47,15 +47,29 @@ pub struct Seal {
     pub output: Output,
 }
 
+/// Which copy of its records a delivered batch wrote. With a source backup a
+/// record owes two: its primary copy (the destination, or the error output, or
+/// nothing when a plugin dropped it) and its backup copy. It is released only when
+/// both are written, whichever comes first; a restart writes only the missing one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Copy {
+    Primary,
+    Backup,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 enum Entry {
     /// Every record below this number is delivered.
     Watermark(u64),
     Sealed(Seal),
-    /// The records are delivered; `batch` is 0 for ranges carried over by compaction.
+    /// The records are delivered; `batch` is 0 for ranges carried over by
+    /// compaction. `copy` is `None` for every copy (and in ledgers written before
+    /// copies were told apart).
     Delivered {
         batch: u64,
         seqs: RangeSet,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        copy: Option<Copy>,
     },
     /// How much of its retry duration a pending batch has used, so that a restart
     /// does not give it a new one (a daemon restarted more often than the retry
@@ -75,8 +89,14 @@ pub struct Ledger {
     offset: u64,
     sync: bool,
     watermark: u64,
-    /// Delivered records above the watermark.
+    /// Delivered records above the watermark (every copy they owe).
     delivered: RangeSet,
+    /// Whether records owe a backup copy besides their primary one.
+    backup: bool,
+    /// Records above the watermark with only their primary copy written.
+    primary_done: RangeSet,
+    /// Records above the watermark with only their backup copy written.
+    backup_done: RangeSet,
     /// Sealed, not yet delivered batches, by batch id.
     pending: BTreeMap<u64, Seal>,
     /// Retry time used by pending batches whose delivery is failing, by batch id.
@@ -90,8 +110,9 @@ fn file_path(dir: &Path, i: usize) -> PathBuf {
 
 impl Ledger {
     /// Opens (or creates) the ledger in `dir`. With `sync`, every entry is on disk
-    /// before the call that wrote it returns.
-    pub fn open(dir: &Path, sync: bool) -> io::Result<Self> {
+    /// before the call that wrote it returns. With `backup`, records owe a backup
+    /// copy too; without, a record whose primary copy is written is delivered.
+    pub fn open(dir: &Path, sync: bool, backup: bool) -> io::Result<Self> {
         let mut best: Option<(usize, u64, Vec<Entry>, u64)> = None;
         for i in 0..2 {
             let path = file_path(dir, i);
@@ -120,6 +141,9 @@ impl Ledger {
             sync,
             watermark: 0,
             delivered: RangeSet::new(),
+            backup,
+            primary_done: RangeSet::new(),
+            backup_done: RangeSet::new(),
             pending: BTreeMap::new(),
             retry_spent: BTreeMap::new(),
             last_batch: 0,
@@ -142,6 +166,16 @@ impl Ledger {
     /// Delivered records at or above the watermark.
     pub fn delivered(&self) -> &RangeSet {
         &self.delivered
+    }
+
+    /// Records above the watermark whose primary copy alone is written.
+    pub fn primary_done(&self) -> &RangeSet {
+        &self.primary_done
+    }
+
+    /// Records above the watermark whose backup copy alone is written.
+    pub fn backup_done(&self) -> &RangeSet {
+        &self.backup_done
     }
 
     /// Batches sealed and not delivered.
@@ -169,9 +203,10 @@ impl Ledger {
         self.append(Entry::Sealed(seal))
     }
 
-    /// Records that a batch's records are delivered. Returns the new watermark.
-    pub fn mark_delivered(&mut self, batch: u64, seqs: RangeSet) -> io::Result<u64> {
-        self.append(Entry::Delivered { batch, seqs })?;
+    /// Records that a batch wrote `copy` of its records. Returns the new watermark.
+    pub fn mark_delivered(&mut self, batch: u64, seqs: RangeSet, copy: Copy) -> io::Result<u64> {
+        let copy = self.backup.then_some(copy);
+        self.append(Entry::Delivered { batch, seqs, copy })?;
         Ok(self.watermark)
     }
 
@@ -190,15 +225,38 @@ impl Ledger {
                     self.retry_spent.insert(batch, spent_ms);
                 }
             }
-            Entry::Delivered { batch, mut seqs } => {
+            Entry::Delivered {
+                batch,
+                mut seqs,
+                copy,
+            } => {
                 self.pending.remove(&batch);
                 self.retry_spent.remove(&batch);
-                for other in self.pending.values() {
-                    seqs.subtract(&other.seqs);
+                // Compaction carries sets that are net of pending batches already.
+                if batch != 0 {
+                    let is_backup = |seal: &Seal| seal.output == Output::Backup;
+                    for other in self.pending.values() {
+                        // Another batch writing the same copy holds them still.
+                        if copy.is_none_or(|c| (c == Copy::Backup) == is_backup(other)) {
+                            seqs.subtract(&other.seqs);
+                        }
+                    }
                 }
-                self.delivered.extend(&seqs);
+                let copy = copy.filter(|_| self.backup);
+                let done = match copy {
+                    None => seqs,
+                    Some(Copy::Primary) => {
+                        both(&mut self.backup_done, &mut self.primary_done, seqs)
+                    }
+                    Some(Copy::Backup) => both(&mut self.primary_done, &mut self.backup_done, seqs),
+                };
+                self.primary_done.subtract(&done);
+                self.backup_done.subtract(&done);
+                self.delivered.extend(&done);
                 self.watermark = self.delivered.first_gap_from(self.watermark);
                 self.delivered.remove_below(self.watermark);
+                self.primary_done.remove_below(self.watermark);
+                self.backup_done.remove_below(self.watermark);
             }
         }
     }
@@ -227,11 +285,18 @@ impl Ledger {
         let mut out = MAGIC.to_vec();
         out.extend_from_slice(&generation.to_le_bytes());
         let mut state = vec![Entry::Watermark(self.watermark)];
-        if !self.delivered.is_empty() {
-            state.push(Entry::Delivered {
-                batch: 0,
-                seqs: self.delivered.clone(),
-            });
+        for (seqs, copy) in [
+            (&self.delivered, None),
+            (&self.primary_done, Some(Copy::Primary)),
+            (&self.backup_done, Some(Copy::Backup)),
+        ] {
+            if !seqs.is_empty() {
+                state.push(Entry::Delivered {
+                    batch: 0,
+                    seqs: seqs.clone(),
+                    copy,
+                });
+            }
         }
         state.extend(self.pending.values().cloned().map(Entry::Sealed));
         state.extend(
@@ -261,6 +326,18 @@ impl Ledger {
         self.offset = out.len() as u64;
         Ok(())
     }
+}
+
+/// Records one copy of `seqs` as written: those whose other copy is written
+/// already (in `other_done`) are now wholly delivered and returned; the rest are
+/// added to `this_done`.
+fn both(other_done: &mut RangeSet, this_done: &mut RangeSet, seqs: RangeSet) -> RangeSet {
+    let mut only_this = seqs.clone();
+    only_this.subtract(other_done);
+    let mut complete = seqs;
+    complete.subtract(&only_this);
+    this_done.extend(&only_this);
+    complete
 }
 
 /// Creates a ledger file with all its space allocated, so writing it never fails for
@@ -341,27 +418,85 @@ mod tests {
     #[test]
     fn shared_records_wait_for_every_batch() {
         let dir = tempfile::tempdir().unwrap();
-        let mut l = Ledger::open(dir.path(), false).unwrap();
+        let mut l = Ledger::open(dir.path(), false, false).unwrap();
         l.seal(seal(1, 0..10)).unwrap();
         let mut backup = seal(2, 0..10);
         backup.output = Output::Backup;
         l.seal(backup.clone()).unwrap();
-        assert_eq!(l.mark_delivered(1, seal(1, 0..10).seqs).unwrap(), 0);
-        assert_eq!(l.mark_delivered(2, backup.seqs).unwrap(), 10);
+        assert_eq!(
+            l.mark_delivered(1, seal(1, 0..10).seqs, Copy::Primary)
+                .unwrap(),
+            0
+        );
+        assert_eq!(l.mark_delivered(2, backup.seqs, Copy::Backup).unwrap(), 10);
+    }
+
+    /// Regression (seams issue, case 9): with a source backup, a record whose
+    /// destination copy is written while its backup copy still sits in an open
+    /// buffer (sealed in no batch) stays in the spool, across a restart, until the
+    /// backup copy is written too; and the restart knows which copy is missing.
+    #[test]
+    fn a_record_is_released_only_when_its_primary_and_backup_copies_are_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut l = Ledger::open(dir.path(), true, true).unwrap();
+        l.seal(seal(1, 0..10)).unwrap();
+        assert_eq!(
+            l.mark_delivered(1, seal(1, 0..10).seqs, Copy::Primary)
+                .unwrap(),
+            0
+        );
+        // Records 10..15 were dropped by a plugin: their primary copy is nothing.
+        l.mark_delivered(2, vec![(10, 15)].into(), Copy::Primary)
+            .unwrap();
+        drop(l);
+        let mut l = Ledger::open(dir.path(), true, true).unwrap();
+        assert_eq!(l.watermark(), 0, "the backup copies are not written yet");
+        assert_eq!(l.primary_done().iter().collect::<Vec<_>>(), vec![0..15]);
+        assert!(l.backup_done().is_empty());
+        let mut backup = seal(3, 0..12);
+        backup.output = Output::Backup;
+        l.seal(backup.clone()).unwrap();
+        assert_eq!(l.mark_delivered(3, backup.seqs, Copy::Backup).unwrap(), 12);
+        assert_eq!(l.primary_done().iter().collect::<Vec<_>>(), vec![12..15]);
+        // Backup first, then the primary copy: released the same way.
+        l.mark_delivered(4, vec![(15, 20)].into(), Copy::Backup)
+            .unwrap();
+        assert_eq!(l.watermark(), 12);
+        l.mark_delivered(5, vec![(12, 20)].into(), Copy::Backup)
+            .unwrap();
+        assert_eq!(l.watermark(), 15);
+        l.mark_delivered(6, vec![(15, 20)].into(), Copy::Primary)
+            .unwrap();
+        assert_eq!(l.watermark(), 20);
+        assert!(l.primary_done().is_empty() && l.backup_done().is_empty());
+        // Without a backup (turned off since), a primary copy is the whole delivery.
+        drop(l);
+        let mut l = Ledger::open(dir.path(), true, false).unwrap();
+        l.mark_delivered(7, vec![(20, 30)].into(), Copy::Primary)
+            .unwrap();
+        assert_eq!(l.watermark(), 30);
     }
 
     #[test]
     fn state_survives_reopening() {
         let dir = tempfile::tempdir().unwrap();
-        let mut l = Ledger::open(dir.path(), true).unwrap();
+        let mut l = Ledger::open(dir.path(), true, false).unwrap();
         l.seal(seal(1, 0..10)).unwrap();
         l.seal(seal(2, 10..20)).unwrap();
         l.seal(seal(3, 20..30)).unwrap();
         // Out of order: 3 first leaves the watermark at 0.
-        assert_eq!(l.mark_delivered(3, seal(3, 20..30).seqs).unwrap(), 0);
-        assert_eq!(l.mark_delivered(1, seal(1, 0..10).seqs).unwrap(), 10);
+        assert_eq!(
+            l.mark_delivered(3, seal(3, 20..30).seqs, Copy::Primary)
+                .unwrap(),
+            0
+        );
+        assert_eq!(
+            l.mark_delivered(1, seal(1, 0..10).seqs, Copy::Primary)
+                .unwrap(),
+            10
+        );
         drop(l);
-        let l = Ledger::open(dir.path(), true).unwrap();
+        let l = Ledger::open(dir.path(), true, false).unwrap();
         assert_eq!(l.watermark(), 10);
         assert_eq!(
             l.pending().cloned().collect::<Vec<_>>(),
@@ -376,7 +511,7 @@ mod tests {
     #[test]
     fn retry_clocks_survive_reopening_until_the_batch_is_delivered() {
         let dir = tempfile::tempdir().unwrap();
-        let mut l = Ledger::open(dir.path(), true).unwrap();
+        let mut l = Ledger::open(dir.path(), true, false).unwrap();
         l.seal(seal(1, 0..10)).unwrap();
         l.seal(seal(2, 10..20)).unwrap();
         l.retrying(1, 1_000).unwrap();
@@ -384,19 +519,20 @@ mod tests {
         l.retrying(2, 5).unwrap();
         l.retrying(7, 5).unwrap(); // no such batch: ignored
         drop(l);
-        let mut l = Ledger::open(dir.path(), true).unwrap();
+        let mut l = Ledger::open(dir.path(), true, false).unwrap();
         assert_eq!((l.retry_spent_ms(1), l.retry_spent_ms(2)), (61_000, 5));
         assert_eq!(l.retry_spent_ms(7), 0);
-        l.mark_delivered(1, seal(1, 0..10).seqs).unwrap();
+        l.mark_delivered(1, seal(1, 0..10).seqs, Copy::Primary)
+            .unwrap();
         drop(l);
-        let l = Ledger::open(dir.path(), true).unwrap();
+        let l = Ledger::open(dir.path(), true, false).unwrap();
         assert_eq!((l.retry_spent_ms(1), l.retry_spent_ms(2)), (0, 5));
     }
 
     #[test]
     fn compaction_switches_files_and_keeps_the_state() {
         let dir = tempfile::tempdir().unwrap();
-        let mut l = Ledger::open(dir.path(), false).unwrap();
+        let mut l = Ledger::open(dir.path(), false, true).unwrap();
         let long_key = "k".repeat(300);
         let mut n = 0;
         // Enough entries to fill the file several times over.
@@ -405,7 +541,7 @@ mod tests {
             s.key = long_key.clone();
             l.seal(s.clone()).unwrap();
             if n % 50 != 0 {
-                l.mark_delivered(n + 1, s.seqs).unwrap();
+                l.mark_delivered(n + 1, s.seqs, Copy::Primary).unwrap();
             } else {
                 l.retrying(n + 1, n).unwrap();
             }
@@ -415,19 +551,23 @@ mod tests {
         assert!(generation > 2, "never compacted");
         let (pending, watermark) = (l.pending.clone(), l.watermark);
         let spent = l.retry_spent.clone();
+        // With a backup owed, the primary copies alone are written: carried over.
+        let primary_done = l.primary_done.clone();
+        assert!(!primary_done.is_empty());
         assert_eq!(spent.len(), pending.len());
         drop(l);
-        let l = Ledger::open(dir.path(), false).unwrap();
+        let l = Ledger::open(dir.path(), false, true).unwrap();
         assert_eq!(l.generation, generation);
         assert_eq!(l.pending, pending);
         assert_eq!(l.watermark, watermark);
         assert_eq!(l.retry_spent, spent, "retry clocks survive compaction");
+        assert_eq!(l.primary_done, primary_done);
     }
 
     #[test]
     fn a_torn_entry_is_ignored() {
         let dir = tempfile::tempdir().unwrap();
-        let mut l = Ledger::open(dir.path(), true).unwrap();
+        let mut l = Ledger::open(dir.path(), true, false).unwrap();
         l.seal(seal(1, 0..5)).unwrap();
         let (file, offset) = (file_path(dir.path(), l.current), l.offset);
         drop(l);
@@ -439,7 +579,7 @@ mod tests {
             .unwrap()
             .write_all_at(half, offset)
             .unwrap();
-        let l = Ledger::open(dir.path(), true).unwrap();
+        let l = Ledger::open(dir.path(), true, false).unwrap();
         assert_eq!(l.pending().count(), 1);
         assert_eq!(l.last_batch(), 1);
     }

@@ -34,7 +34,7 @@ use shared::{Position, Shared};
 
 use tokio::sync::{mpsc, oneshot, watch};
 
-pub use ledger::Seal;
+pub use ledger::{Copy, Seal};
 pub use ranges::RangeSet;
 pub use reader::{Damage, Item, Reader};
 
@@ -84,6 +84,10 @@ pub struct Recovery {
     pub pending: Vec<Seal>,
     /// Records above the watermark that are already delivered.
     pub delivered: RangeSet,
+    /// Records whose primary copy alone is written (their backup copy is owed).
+    pub primary_done: RangeSet,
+    /// Records whose backup copy alone is written (their primary copy is owed).
+    pub backup_done: RangeSet,
     /// The retry time each pending batch had used, in milliseconds, by batch id.
     pub retry_spent_ms: BTreeMap<u64, u64>,
     /// Records from here on are in no batch sealed before the stop.
@@ -111,7 +115,8 @@ pub struct Opened {
 impl Spool {
     /// Opens (or creates) the spool of `stream` under `config.dir`, cutting off a torn
     /// write, and starts its writer task (so it is called inside the runtime).
-    pub fn open(stream: &str, config: &SpoolConfig) -> Result<Opened, OpenError> {
+    /// With `backup`, each record owes a backup copy besides its primary one.
+    pub fn open(stream: &str, config: &SpoolConfig, backup: bool) -> Result<Opened, OpenError> {
         let dir = config.dir.join(stream);
         let io_err = |source| OpenError::Io {
             path: dir.clone(),
@@ -120,14 +125,16 @@ impl Spool {
         std::fs::create_dir_all(&dir).map_err(io_err)?;
         let lock = lock(&dir)?;
         let sync = config.durability == Durability::Fsync;
-        let ledger = ledger::Ledger::open(&dir, sync).map_err(io_err)?;
+        let ledger = ledger::Ledger::open(&dir, sync, backup).map_err(io_err)?;
         let watermark = ledger.watermark();
         let mut segments = segment::list(&dir).map_err(io_err)?;
         // No new record may take a number the ledger already knows.
         let horizon = ledger
             .pending()
             .map(|s| s.seqs.end())
-            .fold(watermark.max(ledger.delivered().end()), u64::max);
+            .fold(watermark.max(ledger.delivered().end()), u64::max)
+            .max(ledger.primary_done().end())
+            .max(ledger.backup_done().end());
         let Appending {
             base,
             file,
@@ -165,6 +172,8 @@ impl Spool {
                 .collect(),
             pending: ledger.pending().cloned().collect(),
             delivered: ledger.delivered().clone(),
+            primary_done: ledger.primary_done().clone(),
+            backup_done: ledger.backup_done().clone(),
             horizon,
         };
         tracing::info!(
@@ -200,6 +209,17 @@ impl Spool {
 
     /// Stores `records`; on `Ok` they are durable (or, in buffered mode, written).
     pub async fn append(&self, records: Vec<Record>) -> Result<(), AppendError> {
+        self.append_with(records, false).await
+    }
+
+    /// Stores `records` and syncs them whatever the durability: a source writes
+    /// its checkpoint (always synced) after this, and a checkpoint must never be
+    /// more durable than the records it covers.
+    pub async fn append_durable(&self, records: Vec<Record>) -> Result<(), AppendError> {
+        self.append_with(records, true).await
+    }
+
+    async fn append_with(&self, records: Vec<Record>, durable: bool) -> Result<(), AppendError> {
         if self.closed.load(Ordering::Acquire) {
             return Err(AppendError::ShuttingDown);
         }
@@ -211,6 +231,7 @@ impl Spool {
         let sent = self.tx.send(writer::Message::Append {
             records,
             bytes,
+            durable,
             reply,
         });
         let result = match sent {
@@ -277,14 +298,14 @@ impl Spool {
             .map_err(io::Error::other)?
     }
 
-    /// Records that a batch is delivered, and deletes the segments that are then
-    /// wholly delivered.
-    pub async fn delivered(&self, batch: u64, seqs: RangeSet) -> io::Result<()> {
+    /// Records that a batch wrote `copy` of its records, and deletes the segments
+    /// that are then wholly delivered.
+    pub async fn delivered(&self, batch: u64, seqs: RangeSet, copy: Copy) -> io::Result<()> {
         let (ledger, shared) = (self.ledger.clone(), self.shared.clone());
         let watermark = tokio::task::spawn_blocking(move || {
             let watermark = {
                 let mut ledger = lock_ledger(&ledger);
-                let watermark = ledger.mark_delivered(batch, seqs)?;
+                let watermark = ledger.mark_delivered(batch, seqs, copy)?;
                 // Stored under the ledger's lock, so they never go back in time.
                 shared.watermark.store(watermark, Ordering::Release);
                 let above = ledger.delivered().len();

@@ -46,7 +46,7 @@ async fn wait_until_emptied(spool: &Spool) {
 #[tokio::test]
 async fn appends_are_read_back_in_order_across_segments() {
     let dir = tempfile::tempdir().unwrap();
-    let mut opened = Spool::open("s", &config(dir.path())).unwrap();
+    let mut opened = Spool::open("s", &config(dir.path()), false).unwrap();
     // 64 KiB segments: 100 records of 1 KiB take two of them.
     let big: Vec<Record> = (0..100)
         .map(|i| Record::new(format!("{i:04}{}", "x".repeat(1020)).into_bytes(), 0))
@@ -65,7 +65,7 @@ async fn appends_are_read_back_in_order_across_segments() {
     // Deliver everything: the older segments go, the current one is emptied.
     opened
         .spool
-        .delivered(1, vec![(0, 100)].into())
+        .delivered(1, vec![(0, 100)].into(), Copy::Primary)
         .await
         .unwrap();
     wait_until_emptied(&opened.spool).await;
@@ -82,7 +82,7 @@ async fn appends_are_read_back_in_order_across_segments() {
 async fn new_records_never_reuse_numbers_the_ledger_knows() {
     let dir = tempfile::tempdir().unwrap();
     {
-        let opened = Spool::open("s", &config(dir.path())).unwrap();
+        let opened = Spool::open("s", &config(dir.path()), false).unwrap();
         opened.spool.append(records("a", 5)).await.unwrap();
         let seal = Seal {
             batch: opened.spool.next_batch_id(),
@@ -102,7 +102,7 @@ async fn new_records_never_reuse_numbers_the_ledger_knows() {
         .unwrap()
         .set_len(segment::HEADER_LEN)
         .unwrap();
-    let mut opened = Spool::open("s", &config(dir.path())).unwrap();
+    let mut opened = Spool::open("s", &config(dir.path()), false).unwrap();
     assert_eq!(opened.recovery.pending.len(), 1);
     opened.spool.append(records("b", 2)).await.unwrap();
     let got = read_all(&mut opened.reader).await;
@@ -115,7 +115,7 @@ async fn new_records_never_reuse_numbers_the_ledger_knows() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_deliveries_uncount_each_segment_once() {
     let dir = tempfile::tempdir().unwrap();
-    let opened = Spool::open("s", &config(dir.path())).unwrap();
+    let opened = Spool::open("s", &config(dir.path()), false).unwrap();
     let kib: Vec<Record> = (0..10).map(|_| Record::new(vec![b'x'; 1024], 0)).collect();
     for round in 0..10u64 {
         for _ in 0..40 {
@@ -130,7 +130,7 @@ async fn concurrent_deliveries_uncount_each_segment_once() {
                 tokio::spawn(async move {
                     let batch = round * 40 + b + 1;
                     spool
-                        .delivered(batch, vec![(first, first + 10)].into())
+                        .delivered(batch, vec![(first, first + 10)].into(), Copy::Primary)
                         .await
                 })
             })
@@ -157,7 +157,7 @@ async fn concurrent_deliveries_uncount_each_segment_once() {
 #[tokio::test]
 async fn the_limit_refuses_appends_until_space_is_freed() {
     let dir = tempfile::tempdir().unwrap();
-    let opened = Spool::open("s", &config(dir.path())).unwrap();
+    let opened = Spool::open("s", &config(dir.path()), false).unwrap();
     let mib = vec![Record::new(vec![b'x'; 600 * 1024], 0)];
     // An empty spool takes even a batch over the limit.
     opened.spool.append(mib.clone()).await.unwrap();
@@ -167,7 +167,7 @@ async fn the_limit_refuses_appends_until_space_is_freed() {
     );
     opened
         .spool
-        .delivered(1, vec![(0, 1)].into())
+        .delivered(1, vec![(0, 1)].into(), Copy::Primary)
         .await
         .unwrap();
     // Emptying the segment happens on the writer task.
@@ -187,12 +187,12 @@ async fn the_limit_refuses_appends_until_space_is_freed() {
 #[tokio::test]
 async fn a_reader_does_not_read_a_recycled_segment_through_its_old_handle() {
     let dir = tempfile::tempdir().unwrap();
-    let mut opened = Spool::open("s", &config(dir.path())).unwrap();
+    let mut opened = Spool::open("s", &config(dir.path()), false).unwrap();
     opened.spool.append(records("a", 10)).await.unwrap();
     assert_eq!(read_all(&mut opened.reader).await.len(), 10);
     opened
         .spool
-        .delivered(1, vec![(0, 10)].into())
+        .delivered(1, vec![(0, 10)].into(), Copy::Primary)
         .await
         .unwrap();
     wait_until_emptied(&opened.spool).await;

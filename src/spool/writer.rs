@@ -23,6 +23,8 @@ pub(super) enum Message {
         records: Vec<Record>,
         /// The records' stored size, reserved against the spool's limit.
         bytes: u64,
+        /// Synced whatever the durability: a source's checkpoint follows it.
+        durable: bool,
         reply: oneshot::Sender<Result<(), AppendError>>,
     },
     /// Stop after what came before: the stream is shutting down.
@@ -59,14 +61,17 @@ impl Writer {
             out.clear();
             replies.clear();
             let mut seq = self.next_seq;
+            let mut durable = self.sync;
             let mut next = Some(first);
             while let Some(message) = next.take() {
                 match message {
                     Message::Append {
                         records,
                         bytes,
+                        durable: sync,
                         reply,
                     } => {
+                        durable |= sync;
                         for r in &records {
                             super::frame::encode_record(&mut out, seq, r);
                             seq += 1;
@@ -84,7 +89,7 @@ impl Writer {
                 continue;
             }
             let written = tokio::task::spawn_blocking(move || {
-                let result = self.write(&out);
+                let result = self.write(&out, durable);
                 (self, out, result)
             })
             .await;
@@ -129,12 +134,12 @@ impl Writer {
 
     /// Appends `out` to the current segment, starting a new one first when it is
     /// full. On failure nothing of `out` remains in the file.
-    fn write(&mut self, out: &[u8]) -> io::Result<()> {
+    fn write(&mut self, out: &[u8], durable: bool) -> io::Result<()> {
         if self.len > segment::HEADER_LEN && self.len + out.len() as u64 > self.segment_bytes {
             self.roll()?;
         }
         let result = self.file.write_all_at(out, self.len).and_then(|()| {
-            if self.sync {
+            if durable {
                 self.file.sync_data()
             } else {
                 Ok(())
@@ -196,6 +201,11 @@ impl Writer {
     /// Starts a new segment named after the next sequence number. The current one is
     /// already synced (every write is, in fsync mode).
     fn roll(&mut self) -> io::Result<()> {
+        if !self.sync {
+            // A durable append later syncs only the new segment: what this one
+            // holds must be on disk by then.
+            self.file.sync_data()?;
+        }
         let file = segment::create(&self.shared.dir, self.next_seq)?;
         self.shared.add_segment(self.next_seq, segment::HEADER_LEN);
         self.file = file;

@@ -29,8 +29,9 @@ fi
 [ -f /usr/share/java/snappy-java.jar ] || { echo "snappy-java was not installed" >&2; exit 1; }
 
 # openssl makes the certificates of the HTTPS endpoint test; unshare (util-linux)
-# mounts the small tmpfs of the full-disk test.
-for tool in openssl:openssl unshare:util-linux; do
+# mounts the small tmpfs of the full-disk test; strace shows the order of the
+# spool's syncs and a source's checkpoints (the buffered-durability test).
+for tool in openssl:openssl unshare:util-linux strace:strace; do
   if ! command -v "${tool%%:*}" >/dev/null; then
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq >&2 || true

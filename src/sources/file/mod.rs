@@ -25,9 +25,9 @@ use tracked::{LineRules, Tracked, identify, is_same};
 use crate::config::{FileSource, StartAt};
 use crate::pipeline::StreamHandle;
 use crate::record::{Record, now_ms};
-use crate::sources::hand_to_spool;
 use crate::sources::lines::{Cut, Multiline};
 use crate::sources::state_file::StateFile;
+use crate::sources::{Handover, hand_to_spool};
 
 /// A file that left the patterns is done once it has been quiet this long: a
 /// writer that rotated it may still be finishing its last lines.
@@ -305,7 +305,15 @@ impl FileTail {
             .into_iter()
             .map(|c| Record::new(c.data, arrival))
             .collect();
-        if !hand_to_spool(&self.stream, records, stop, self.poll).await {
+        if !hand_to_spool(
+            &self.stream,
+            records,
+            Handover::Checkpointed,
+            stop,
+            self.poll,
+        )
+        .await
+        {
             return Handed::Stopping;
         }
         self.files[i].committed = committed_after.unwrap_or(end);

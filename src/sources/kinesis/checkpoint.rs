@@ -35,4 +35,10 @@ pub struct Intent {
 pub struct Checkpoint {
     pub shards: BTreeMap<String, ShardProgress>,
     pub intent: Option<Intent>,
+    /// With `starting_position = "LATEST"`: when the stream first started
+    /// reading, in epoch milliseconds. Shards with no checkpoint are read from this
+    /// instant (`AT_TIMESTAMP`), at the first start and after every restart, so
+    /// records put while Sluice was stopped are not skipped by a new `LATEST`.
+    #[serde(default)]
+    pub latest_from_ms: Option<i64>,
 }

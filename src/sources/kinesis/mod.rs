@@ -27,8 +27,8 @@ use crate::config::{KinesisSource, StartingPosition};
 use crate::credentials::{StaticKeys, profile_keys, region};
 use crate::pipeline::StreamHandle;
 use crate::record::{KinesisMeta, Record, now_ms};
-use crate::sources::hand_to_spool;
 use crate::sources::state_file::StateFile;
+use crate::sources::{Handover, hand_to_spool};
 use crate::telemetry;
 
 /// Kinesis allows 5 `GetRecords` per shard per second.
@@ -96,7 +96,7 @@ impl KinesisTail {
                 })?,
             },
         };
-        let start = match config.starting_position {
+        let mut start = match config.starting_position {
             StartingPosition::TrimHorizon => IteratorStart::TrimHorizon,
             StartingPosition::Latest => IteratorStart::Latest,
             StartingPosition::AtTimestamp => {
@@ -113,6 +113,17 @@ impl KinesisTail {
             .load::<Checkpoint>()
             .map_err(|e| fail(format!("cannot read the checkpoint: {e}")))?
             .unwrap_or_default();
+        if matches!(start, IteratorStart::Latest) {
+            // LATEST means where this stream first started reading, not where
+            // each start finds the shard: fix that instant once, durably.
+            let from_ms = *checkpoint
+                .latest_from_ms
+                .get_or_insert_with(crate::record::now_ms);
+            store
+                .store(&checkpoint)
+                .map_err(|e| fail(format!("cannot write the checkpoint: {e}")))?;
+            start = IteratorStart::AtTimestamp(from_ms as f64 / 1000.0);
+        }
         let mut resume = BTreeMap::new();
         if let Some(intent) = checkpoint.intent.take() {
             let spooled = stream.next_seq().saturating_sub(intent.first_seq);
@@ -354,7 +365,15 @@ async fn hand_over(
             first_seq: shared.stream.next_seq(),
         });
         save(shared, &checkpoint);
-        if !hand_to_spool(&shared.stream, records, stop, shared.idle).await {
+        if !hand_to_spool(
+            &shared.stream,
+            records,
+            Handover::Checkpointed,
+            stop,
+            shared.idle,
+        )
+        .await
+        {
             return false;
         }
     }

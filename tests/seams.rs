@@ -472,3 +472,49 @@ fn a_source_checkpoint_is_never_more_durable_than_its_records() {
         "direct put: {p_writes} writes, {p_syncs} syncs:\n{text}"
     );
 }
+
+/// Case 10: `retry_duration_seconds` counted from the last start, so a daemon
+/// restarted more often than the retry duration retried an undeliverable batch
+/// forever. Here every run lasts 3 s, under the 5 s retry duration, against an
+/// HTTP endpoint that refuses connections: the clock kept in the ledger runs out
+/// across restarts and the records reach the error destination.
+#[test]
+fn the_retry_clock_survives_restarts() {
+    let url = format!("http://127.0.0.1:{}/ingest", free_port());
+    let config = format!(
+        "[server]\nlisten = \"{{listen}}\"\nshutdown_timeout_seconds = 1\n\
+         [[delivery_streams]]\nname = \"h\"\nbuffering = {{ size_mb = 1, interval_seconds = 0 }}\n\
+         destination = {{ type = \"http\", url = \"{url}\", retry_duration_seconds = 5, \
+         error_destination = {{ type = \"local\", path = \"{{dir}}/s3\", \
+         error_output_prefix = \"errors/!{{firehose:error-output-type}}/\" }} }}\n"
+    );
+    let records = json_lines(3, "clock");
+    let mut d = Daemon::start(&config);
+    assert!(put_batch(d.addr, "h", &records), "{}", d.log());
+    let mut runs = 1;
+    let failed = loop {
+        std::thread::sleep(std::time::Duration::from_secs(3));
+        let found = error_records(&objects(&d.path("s3")), "errors/http-endpoint-failed/");
+        if !found.is_empty() {
+            break found;
+        }
+        assert!(runs < 12, "never sent to the error output:\n{}", d.log());
+        assert!(d.stop().success(), "{}", d.log());
+        d = Daemon::start_in(d.into_dir(), &config);
+        runs += 1;
+    };
+    assert!(d.stop().success(), "{}", d.log());
+    assert!(runs >= 2, "given up within one run ({runs})");
+    let mut got: Vec<String> = failed.iter().map(raw_data).collect();
+    got.sort();
+    assert_eq!(got, records);
+    for f in &failed {
+        assert_eq!(f["errorCode"], "HttpEndpoint.ConnectionFailed", "{f}");
+        // Case 7: Firehose's ids of http-endpoint-failed records.
+        assert_eq!(f["subsequenceNumber"], 0, "{f}");
+        assert!(
+            f["dataId"].as_str().is_some_and(|id| id.ends_with(".0")),
+            "{f}"
+        );
+    }
+}

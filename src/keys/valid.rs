@@ -54,7 +54,25 @@ pub fn check_key(key: &str) -> Result<(), KeyError> {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
+
+    proptest! {
+        /// Every key this check passes, `object_store` (which S3 and local
+        /// destinations write through) takes too, unchanged.
+        #[test]
+        fn keys_that_pass_are_keys_object_store_takes(
+            key in "[a-z./\\t\u{7f}é=%#-]{1,40}",
+        ) {
+            if check_key(&key).is_ok() {
+                let path = object_store::path::Path::parse(&key);
+                prop_assert!(path.is_ok(), "{key:?}: {path:?}");
+                let parsed = path.map(|p| p.as_ref().to_string()).unwrap_or_default();
+                prop_assert_eq!(parsed, key);
+            }
+        }
+    }
 
     #[test]
     fn keys_a_store_takes_pass() {

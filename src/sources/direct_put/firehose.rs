@@ -326,3 +326,49 @@ pub async fn ingest(stream: &StreamHandle, records: Vec<Record>) -> Result<(), A
         ApiError::new(ErrorKind::ServiceUnavailable, message)
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::Strategy as _;
+
+    use super::*;
+
+    proptest::proptest! {
+        /// Any `Data` string decodes or is refused as `SerializationException`,
+        /// never a panic; valid base64 gives back exactly its bytes, each record
+        /// its own.
+        #[test]
+        fn any_data_decodes_or_is_refused(
+            datas in proptest::collection::vec(
+                proptest::prop_oneof![
+                    proptest::collection::vec(proptest::prelude::any::<u8>(), 0..100)
+                        .prop_map(|b| (BASE64.encode(&b), Some(b))),
+                    "[A-Za-z0-9+/=\\-_ ]{0,40}".prop_map(|s| (s, None)),
+                ],
+                1..10,
+            ),
+        ) {
+            let inputs: Vec<RecordInput<'_>> = datas
+                .iter()
+                .map(|(s, _)| RecordInput { data: Some(Cow::Borrowed(s.as_str())) })
+                .collect();
+            let mut violations = Vec::new();
+            match decode(&inputs, "records", &mut violations) {
+                Ok(records) => {
+                    proptest::prop_assert_eq!(records.len(), datas.len());
+                    for (record, (text, bytes)) in records.iter().zip(&datas) {
+                        let want = match bytes {
+                            Some(b) => b.clone(),
+                            None => BASE64.decode(text).unwrap_or_default(),
+                        };
+                        proptest::prop_assert_eq!(&record.data[..], &want[..]);
+                    }
+                }
+                Err(e) => {
+                    proptest::prop_assert!(datas.iter().any(|(s, _)| BASE64.decode(s).is_err()), "{e:?}");
+                }
+            }
+            proptest::prop_assert!(violations.is_empty());
+        }
+    }
+}

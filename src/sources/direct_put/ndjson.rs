@@ -89,6 +89,31 @@ fn memchr_newline(haystack: &[u8]) -> Option<usize> {
 mod tests {
     use super::*;
 
+    proptest::proptest! {
+        /// Any body splits into its non-blank lines, each keeping its newline:
+        /// together they are the body without its blank lines.
+        #[test]
+        fn any_body_splits_into_its_non_blank_lines(
+            body in proptest::collection::vec(proptest::sample::select(vec![b'a', b'\n', b'\r', 0xff, 0]), 0..300),
+        ) {
+            let records = split_lines(&Bytes::from(body.clone()), 1).unwrap();
+            let blank = |l: &[u8]| l.iter().all(|b| matches!(b, b'\n' | b'\r'));
+            let want: Vec<u8> = body
+                .split_inclusive(|&b| b == b'\n')
+                .filter(|l| !blank(l))
+                .flatten()
+                .copied()
+                .collect();
+            let got: Vec<u8> = records.iter().flat_map(|r| r.data.iter().copied()).collect();
+            proptest::prop_assert_eq!(got, want);
+            for r in &records {
+                proptest::prop_assert!(!blank(&r.data));
+                let inner = &r.data[..r.data.len() - 1];
+                proptest::prop_assert!(!inner.contains(&b'\n'), "one line per record");
+            }
+        }
+    }
+
     #[test]
     fn lines_keep_their_newline_and_blank_lines_are_skipped() {
         let body = Bytes::from_static(b"{\"a\":1}\n\n{\"a\":2}\r\n{\"a\":3}");

@@ -243,6 +243,16 @@ fn config(url: &str, stream_extra: &str, extra: &str) -> String {
     )
 }
 
+/// Waits up to `wait` for the first `http-endpoint-failed` object in the error
+/// destination and returns its error records.
+fn endpoint_failed(d: &Daemon, wait: Duration) -> Vec<Value> {
+    let errors = wait_for_objects(d, &d.path("s3/errors/http-endpoint-failed"), 1, wait);
+    String::from_utf8_lossy(&errors[0].1)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("an error record is JSON"))
+        .collect()
+}
+
 fn put(d: &Daemon, records: &[String]) {
     assert!(put_batch(d.addr, "h", records), "not acknowledged");
 }
@@ -362,20 +372,8 @@ fn the_retry_window_excludes_the_time_spent_waiting_for_answers() {
     let mut d = Daemon::start(&config);
     let records = json_lines(2, "window");
     put(&d, &records);
-    let errors = wait_for_objects(
-        &d,
-        &d.path("s3/errors/http-endpoint-failed"),
-        1,
-        Duration::from_secs(60),
-    );
+    let first = endpoint_failed(&d, Duration::from_secs(60)).remove(0);
     assert!(d.stop().success());
-    let first: Value = serde_json::from_str(
-        String::from_utf8_lossy(&errors[0].1)
-            .lines()
-            .next()
-            .unwrap(),
-    )
-    .unwrap();
     assert_eq!(first["errorCode"], "HttpEndpoint.RequestTimeout");
     let attempts = first["attemptsMade"].as_u64().unwrap();
     assert!((3..=4).contains(&attempts), "{attempts} attempts");
@@ -408,18 +406,8 @@ fn a_receiver_down_past_the_retry_duration_sends_records_to_the_error_output() {
     let mut d = Daemon::start(&config);
     let records = json_lines(4, "down");
     put(&d, &records);
-    let errors = wait_for_objects(
-        &d,
-        &d.path("s3/errors/http-endpoint-failed"),
-        1,
-        Duration::from_secs(30),
-    );
+    let got = endpoint_failed(&d, Duration::from_secs(30));
     assert!(d.stop().success());
-    let got: Vec<Value> = String::from_utf8(errors[0].1.clone())
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
     assert_eq!(got.len(), 4);
     for (line, record) in got.iter().zip(&records) {
         assert_eq!(line["errorCode"], "HttpEndpoint.ConnectionFailed");
@@ -617,21 +605,9 @@ fn a_413_sends_the_records_to_the_error_output_without_retrying() {
     let mut d = Daemon::start(&config(&rx.url(), "", ""));
     let records = json_lines(2, "big");
     put(&d, &records);
-    let errors = wait_for_objects(
-        &d,
-        &d.path("s3/errors/http-endpoint-failed"),
-        1,
-        Duration::from_secs(10),
-    );
+    let first = endpoint_failed(&d, Duration::from_secs(10)).remove(0);
     assert!(d.stop().success());
     assert_eq!(rx.seen().len(), 1, "a 413 was retried");
-    let first: Value = serde_json::from_str(
-        String::from_utf8_lossy(&errors[0].1)
-            .lines()
-            .next()
-            .unwrap(),
-    )
-    .unwrap();
     assert_eq!(first["errorCode"], "HttpEndpoint.DestinationException");
     assert_eq!(first["attemptsMade"], 1);
     assert!(

@@ -47,6 +47,9 @@ pub struct Delivery {
     pub conversion_errors_sealed: bool,
     /// How much of the retry duration the batch used before the last stop.
     pub retry_spent: Duration,
+    /// For a batch sealed before the last stop: the compression and level it was
+    /// sealed with (its key names them), whatever the config says now.
+    pub codec: Option<(Compression, u32)>,
 }
 
 /// How much of the retry duration a batch's delivery has used. The window opens
@@ -259,11 +262,18 @@ impl Deliverer {
     }
 
     async fn seal(&self, d: &Delivery) {
+        let codec = match (&d.output, &self.parquet) {
+            (Output::Data, None) | (Output::Backup, _) => {
+                Some((self.compression.firehose_name().to_string(), self.level))
+            }
+            _ => None,
+        };
         let seal = Seal {
             batch: d.id,
             key: d.key.clone(),
             seqs: d.batch.seqs.clone(),
             output: d.output.clone(),
+            codec,
         };
         self.until_ok("Spool.SealFailed", || self.spool.seal(seal.clone()))
             .await;
@@ -372,6 +382,7 @@ impl Deliverer {
             needs_seal: false,
             conversion_errors_sealed: false,
             retry_spent: Duration::ZERO,
+            codec: None,
         }
     }
 
@@ -420,9 +431,10 @@ impl Deliverer {
             | Output::ConversionErrors { .. }
             | Output::Oversized
             | Output::ProcessingFailed => Compression::None,
-            Output::Data | Output::Backup => self.compression,
+            Output::Data | Output::Backup => d.codec.map_or(self.compression, |(c, _)| c),
         };
-        let (level, entry) = (self.level, key_uuid(&d.key));
+        let level = d.codec.map_or(self.level, |(_, level)| level);
+        let entry = key_uuid(&d.key);
         let batch = Arc::new(d.batch);
         let body = match d.output {
             Output::ConversionErrors { ending_ms } => {
@@ -632,6 +644,7 @@ impl Deliverer {
             needs_seal: true,
             conversion_errors_sealed: false,
             retry_spent: Duration::ZERO,
+            codec: None,
         }
     }
 

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use super::buffer::{Buffer, SealedBatch};
 use super::deliver::Delivery;
+use crate::encode::Compression;
 use crate::output::Output;
 use crate::record::{KinesisMeta, Record, now_ms};
 use crate::spool::{Damage, RangeSet, Recovery, Seal};
@@ -170,6 +171,9 @@ impl Recovering {
                     retry_spent: Duration::from_millis(
                         spent.get(&r.seal.batch).copied().unwrap_or(0),
                     ),
+                    codec: r.seal.codec.as_ref().and_then(|(name, level)| {
+                        Some((Compression::try_from(name.clone()).ok()?, *level))
+                    }),
                     conversion_errors_sealed: r.seal.output == Output::Data
                         && conversion_errors.contains(&r.seal.seqs),
                     key: r.seal.key,

@@ -529,6 +529,7 @@ impl Runner {
             needs_seal: true,
             conversion_errors_sealed: false,
             retry_spent: Duration::ZERO,
+            codec: None,
         };
         self.spawn_delivery(delivery).await;
     }
@@ -705,6 +706,7 @@ mod tests {
                 key: "sealed-before-the-crash".into(),
                 seqs: vec![(0, 2)].into(),
                 output: Output::Data,
+                codec: None,
             };
             opened.spool.seal(seal).await.unwrap();
             opened.spool.close();

@@ -45,6 +45,11 @@ pub struct Seal {
     pub key: String,
     pub seqs: RangeSet,
     pub output: Output,
+    /// How the object's body is encoded (a codec name and level the spool does
+    /// not interpret), so a rebuild after a restart with an edited config still
+    /// writes what the key's extension says. `None` in ledgers from before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub codec: Option<(String, u32)>,
 }
 
 /// Which copy of its records a delivered batch wrote. With a source backup a
@@ -411,6 +416,7 @@ mod tests {
             key: format!("key-{batch}"),
             seqs: vec![(seqs.start, seqs.end)].into(),
             output: Output::Data,
+            codec: None,
         }
     }
 

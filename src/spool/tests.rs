@@ -89,6 +89,7 @@ async fn new_records_never_reuse_numbers_the_ledger_knows() {
             key: "k".into(),
             seqs: vec![(0, 5)].into(),
             output: crate::output::Output::Data,
+            codec: None,
         };
         opened.spool.seal(seal).await.unwrap();
         opened.spool.close();

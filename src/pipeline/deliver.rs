@@ -15,6 +15,7 @@ use uuid::Uuid;
 
 use super::buffer::{Buffer, SealedBatch};
 use super::error_lines::{conversion_error_lines, conversion_failures, oversized_lines};
+use super::retry_clock::RetryClock;
 use crate::config::StreamConfig;
 use crate::encode::Compression;
 use crate::encode::EncodeError;
@@ -50,27 +51,6 @@ pub struct Delivery {
     /// For a batch sealed before the last stop: the compression and level it was
     /// sealed with (its key names them), whatever the config says now.
     pub codec: Option<(Compression, u32)>,
-}
-
-/// How much of the retry duration a batch's delivery has used. The window opens
-/// at the first failed attempt; for an HTTP endpoint it counts only the time
-/// between attempts, not the time spent waiting for answers (contract §9.4).
-/// It is kept in the ledger after each failure, so a restart continues it.
-struct RetryClock {
-    batch: u64,
-    spent: Duration,
-    /// Whether the window is open (an attempt failed).
-    running: bool,
-}
-
-impl RetryClock {
-    fn of(d: &Delivery) -> Self {
-        Self {
-            batch: d.id,
-            spent: d.retry_spent,
-            running: !d.retry_spent.is_zero(),
-        }
-    }
 }
 
 /// Where a stream's batches go: the destination, and the object store that takes
@@ -306,7 +286,7 @@ impl Deliverer {
     /// not convert are sealed in a `format-conversion-failed` batch first, which
     /// the caller delivers after this one.
     async fn store_parquet(&self, d: Delivery, parquet: Arc<ParquetEncoder>) -> Stored {
-        let mut clock = RetryClock::of(&d);
+        let mut clock = RetryClock::new(d.id, d.retry_spent);
         let batch = Arc::new(d.batch);
         let encoder = parquet.clone();
         let converted = self
@@ -423,7 +403,7 @@ impl Deliverer {
 
     /// Encodes a batch into one object and stores it.
     async fn store_object(&self, d: Delivery) -> Result<(), Failure> {
-        let mut clock = RetryClock::of(&d);
+        let mut clock = RetryClock::new(d.id, d.retry_spent);
         let mut records = d.batch.record_count();
         // Error objects are NDJSON as written; the others take the stream's codec.
         let compression = match d.output {
@@ -481,7 +461,7 @@ impl Deliverer {
     async fn store_requests(&self, d: Delivery, gzip: Option<u32>) -> Result<(), Failed> {
         let id = Uuid::parse_str(&key_uuid(&d.key)).unwrap_or_else(|_| Uuid::new_v4());
         let seqs = d.batch.seqs.clone();
-        let mut clock = RetryClock::of(&d);
+        let mut clock = RetryClock::new(d.id, d.retry_spent);
         let requests = self
             .encode(Arc::new(d.batch), move |batch| {
                 let ends: Vec<usize> = batch.records.iter().map(|r| r.end).collect();
@@ -569,24 +549,18 @@ impl Deliverer {
                         None => telemetry::delivered(&self.stream, records, object.body.len()),
                         Some(kind) => telemetry::error_output(&self.stream, kind, records),
                     }
-                    if clock.running {
-                        *clock = RetryClock {
-                            batch: clock.batch,
-                            spent: Duration::ZERO,
-                            running: false,
-                        };
+                    if clock.succeeded() {
                         self.keep_clock(clock).await;
                     }
                     return Ok(());
                 }
                 Err(e) => e,
             };
-            if clock.running && self.sinks.http.is_none() {
-                clock.spent += sent.elapsed();
-            }
-            clock.running = true;
+            // An HTTP endpoint's window leaves out the time spent waiting for answers.
+            let answer_time = self.sinks.http.is_none().then(|| sent.elapsed());
+            clock.failed(answer_time);
             let permanent = error.kind == FailureKind::Permanent;
-            if gives_up && (permanent || clock.spent >= self.retry_duration) {
+            if gives_up && (permanent || clock.spent() >= self.retry_duration) {
                 tracing::error!(
                     stream = %self.stream, destination = %sink.describe(), key = %object.key,
                     attempts = attempt, code = %error.code, error = %error.message,
@@ -597,16 +571,17 @@ impl Deliverer {
             if gives_up {
                 self.keep_clock(clock).await;
             }
-            clock.spent += self
+            let waited = self
                 .wait_after_failure(attempt, &error.code, &error.message)
                 .await;
+            clock.waited(waited);
         }
     }
 
     /// Stores a batch's retry clock in the ledger. Failing to is logged, not
     /// retried: the clock would only start again at the next start.
     async fn keep_clock(&self, clock: &RetryClock) {
-        if let Err(e) = self.spool.retrying(clock.batch, clock.spent).await {
+        if let Err(e) = self.spool.retrying(clock.batch(), clock.spent()).await {
             tracing::warn!(stream = %self.stream, error = %e, "cannot record the retry clock");
         }
     }

@@ -8,6 +8,7 @@ mod deliver;
 mod error_lines;
 mod ingest;
 mod recovery;
+mod retry_clock;
 mod runner;
 mod transforming;
 

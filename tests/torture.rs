@@ -208,6 +208,22 @@ fn landed(root: &std::path::Path) -> BTreeMap<u32, usize> {
     counts
 }
 
+/// Starts the daemon again on its data, with a newly drawn config with
+/// probability `p_edit`.
+fn restart(
+    d: Daemon,
+    rng: &mut StdRng,
+    p_edit: f64,
+    config: &mut String,
+    edits: &mut usize,
+) -> Daemon {
+    if rng.random_bool(p_edit) {
+        *config = draw_config(rng);
+        *edits += 1;
+    }
+    Daemon::start_in(d.into_dir(), config)
+}
+
 /// Steps (puts, faults, pauses) of one seed's run: a replay draws the same ones
 /// (their timing against the daemon's own work may differ).
 const STEPS: usize = 80;
@@ -247,23 +263,13 @@ fn run(seed: u64) -> String {
             }
             75..=82 => {
                 signal(d.pid(), "KILL");
-                if rng.random_bool(0.3) {
-                    // Sealed batches are rebuilt under the config of the next start.
-                    config = draw_config(&mut rng);
-                    edits += 1;
-                }
-                let dir = d.into_dir();
-                d = Daemon::start_in(dir, &config);
+                // Sealed batches are rebuilt under the config of the next start.
+                d = restart(d, &mut rng, 0.3, &mut config, &mut edits);
                 kills += 1;
             }
             83..=90 => {
                 stop(&mut d);
-                if rng.random_bool(0.5) {
-                    config = draw_config(&mut rng);
-                    edits += 1;
-                }
-                let dir = d.into_dir();
-                d = Daemon::start_in(dir, &config);
+                d = restart(d, &mut rng, 0.5, &mut config, &mut edits);
                 restarts += 1;
             }
             _ => std::thread::sleep(Duration::from_millis(rng.random_range(0..400))),

@@ -215,10 +215,7 @@ impl Deliverer {
             self.seal(&d).await;
         }
         let (id, seqs) = (d.id, d.batch.seqs.clone());
-        let copy = match d.output {
-            Output::Backup => Copy::Backup,
-            _ => Copy::Primary,
-        };
+        let copy = Copy::of(&d.output);
         let mut conversion_errors = None;
         // A batch recovered empty (its records were all damaged) writes no object.
         if d.batch.record_count() > 0 {

@@ -62,6 +62,17 @@ pub enum Copy {
     Backup,
 }
 
+impl Copy {
+    /// The copy a batch of this kind writes: a backup batch the backup copy,
+    /// every other (data, error output) the primary one.
+    pub fn of(output: &Output) -> Self {
+        match output {
+            Output::Backup => Self::Backup,
+            _ => Self::Primary,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 enum Entry {
     /// Every record below this number is delivered.
@@ -239,10 +250,9 @@ impl Ledger {
                 self.retry_spent.remove(&batch);
                 // Compaction carries sets that are net of pending batches already.
                 if batch != 0 {
-                    let is_backup = |seal: &Seal| seal.output == Output::Backup;
                     for other in self.pending.values() {
                         // Another batch writing the same copy holds them still.
-                        if copy.is_none_or(|c| (c == Copy::Backup) == is_backup(other)) {
+                        if copy.is_none_or(|c| c == Copy::of(&other.output)) {
                             seqs.subtract(&other.seqs);
                         }
                     }

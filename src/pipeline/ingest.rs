@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use crate::config::StreamConfig;
 use crate::record::Record;
+use crate::sources::state_file::StateFile;
 use crate::spool::{AppendError, Spool};
 use crate::telemetry;
 
@@ -41,9 +42,10 @@ impl StreamHandle {
         self.spool.next_seq()
     }
 
-    /// Where the stream keeps its source's checkpoints: its spool folder.
-    pub fn state_dir(&self) -> &std::path::Path {
-        self.spool.dir()
+    /// A checkpoint file of the stream's source, in its spool folder and on its
+    /// spool's disk (so a power cut treats both alike).
+    pub fn state_file(&self, name: &str) -> StateFile {
+        StateFile::new(self.spool.disk(), self.spool.dir(), name)
     }
 
     /// Records accepted and not yet delivered.

@@ -7,6 +7,8 @@ mod buffer;
 mod deliver;
 mod error_lines;
 mod ingest;
+#[cfg(test)]
+mod power_cut_tests;
 mod recovery;
 mod retry_clock;
 mod runner;
@@ -24,6 +26,7 @@ use crate::config::{
     Config, DestinationConfig, FormatConfig, HttpContentEncoding, ObjectDestination, ServerConfig,
     StreamConfig,
 };
+use crate::disk::Disk;
 use crate::keys::{KeyLayout, parse_backup_prefix};
 use crate::output::{DELIVERY_FAILED, HTTP_ENDPOINT_FAILED};
 use crate::sinks::http::HttpSink;
@@ -75,6 +78,11 @@ impl Streams {
     /// Opens every configured stream's spool and starts its task, which first
     /// delivers what the spool held from before.
     pub async fn start(config: &Config) -> Result<Self, StartError> {
+        Self::start_on(config, crate::disk::os()).await
+    }
+
+    /// `start`, with the spools (and the sources' checkpoints) on `disk`.
+    pub async fn start_on(config: &Config, disk: Arc<dyn Disk>) -> Result<Self, StartError> {
         let mut handles = BTreeMap::new();
         let mut tasks = JoinSet::new();
         for stream in &config.delivery_streams {
@@ -95,6 +103,7 @@ impl Streams {
                 &stream.name,
                 &config.spool,
                 stream.destination.layout().backup_prefix.is_some(),
+                disk.clone(),
             )
             .map_err(|source| StartError::Spool {
                 stream: stream.name.clone(),

@@ -619,7 +619,7 @@ mod tests {
     fn start(c: &Config) -> (StreamHandle, Arc<MemorySink>, tokio::task::JoinHandle<()>) {
         let stream = &c.delivery_streams[0];
         let sink = Arc::new(MemorySink::default());
-        let opened = Spool::open(&stream.name, &c.spool, false).unwrap();
+        let opened = Spool::open(&stream.name, &c.spool, false, crate::disk::os()).unwrap();
         let handle = StreamHandle::new(stream.clone(), opened.spool.clone());
         let layout = KeyLayout::new("", "").unwrap();
         let sinks = crate::pipeline::deliver::Sinks {
@@ -698,7 +698,7 @@ mod tests {
         let c = config(dir.path(), 5, 900);
         let stream = &c.delivery_streams[0];
         {
-            let opened = Spool::open(&stream.name, &c.spool, false).unwrap();
+            let opened = Spool::open(&stream.name, &c.spool, false, crate::disk::os()).unwrap();
             let records = ["r0", "r1", "r2"].map(|d| Record::new(d.as_bytes().to_vec(), 7));
             opened.spool.append(records.to_vec()).await.unwrap();
             let seal = crate::spool::Seal {

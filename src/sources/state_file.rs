@@ -1,22 +1,26 @@
 //! A source's checkpoint file in its stream's spool folder, replaced atomically
 //! and durably: a crash leaves the old checkpoint or the new one, never a mix.
 
-use std::fs::File;
-use std::io::{self, Write};
+use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-/// One JSON checkpoint file.
+use crate::disk::{Disk, Mode};
+
+/// One JSON checkpoint file, on the disk of the spool it follows.
 pub struct StateFile {
+    disk: Arc<dyn Disk>,
     path: PathBuf,
     dir: PathBuf,
 }
 
 impl StateFile {
-    pub fn new(dir: &Path, name: &str) -> Self {
+    pub fn new(disk: Arc<dyn Disk>, dir: &Path, name: &str) -> Self {
         Self {
+            disk,
             path: dir.join(name),
             dir: dir.to_path_buf(),
         }
@@ -24,7 +28,7 @@ impl StateFile {
 
     /// The stored state; `None` when there is none yet (the source's first start).
     pub fn load<T: DeserializeOwned>(&self) -> io::Result<Option<T>> {
-        match std::fs::read(&self.path) {
+        match self.disk.read(&self.path) {
             Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| {
                 io::Error::new(
                     io::ErrorKind::InvalidData,
@@ -40,11 +44,11 @@ impl StateFile {
     /// folder synced.
     pub fn store<T: Serialize>(&self, state: &T) -> io::Result<()> {
         let tmp = self.path.with_extension("json.tmp");
-        let mut file = File::create(&tmp)?;
-        file.write_all(&serde_json::to_vec(state).map_err(io::Error::other)?)?;
-        file.sync_data()?;
-        std::fs::rename(&tmp, &self.path)?;
-        File::open(&self.dir)?.sync_all()
+        let file = self.disk.open(&tmp, Mode::Create)?;
+        file.write_all_at(&serde_json::to_vec(state).map_err(io::Error::other)?, 0)?;
+        file.sync()?;
+        self.disk.rename(&tmp, &self.path)?;
+        self.disk.sync_dir(&self.dir)
     }
 }
 
@@ -55,7 +59,7 @@ mod tests {
     #[test]
     fn a_stored_state_loads_back_and_a_missing_one_is_none() {
         let dir = tempfile::tempdir().unwrap();
-        let file = StateFile::new(dir.path(), "s.json");
+        let file = StateFile::new(crate::disk::os(), dir.path(), "s.json");
         assert_eq!(file.load::<Vec<u32>>().unwrap(), None);
         file.store(&vec![1u32, 2, 3]).unwrap();
         assert_eq!(file.load::<Vec<u32>>().unwrap(), Some(vec![1, 2, 3]));

@@ -15,14 +15,14 @@
 //! left over from an older generation never read as current.
 
 use std::collections::BTreeMap;
-use std::fs::File;
 use std::io;
-use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
 use super::ranges::RangeSet;
+use crate::disk::{Disk, DiskFile, Mode};
 use crate::output::Output;
 
 const MAGIC: &[u8; 8] = b"SLLEDGR\x01";
@@ -98,8 +98,9 @@ enum Entry {
 
 /// The ledger of one stream's spool.
 pub struct Ledger {
+    disk: Arc<dyn Disk>,
     dir: PathBuf,
-    file: File,
+    file: Arc<dyn DiskFile>,
     current: usize,
     generation: u64,
     offset: u64,
@@ -128,15 +129,15 @@ impl Ledger {
     /// Opens (or creates) the ledger in `dir`. With `sync`, every entry is on disk
     /// before the call that wrote it returns. With `backup`, records owe a backup
     /// copy too; without, a record whose primary copy is written is delivered.
-    pub fn open(dir: &Path, sync: bool, backup: bool) -> io::Result<Self> {
+    pub fn open(disk: Arc<dyn Disk>, dir: &Path, sync: bool, backup: bool) -> io::Result<Self> {
         let mut best: Option<(usize, u64, Vec<Entry>, u64)> = None;
         for i in 0..2 {
             let path = file_path(dir, i);
-            if !path.exists() {
-                allocate(&path)?;
+            if !disk.exists(&path)? {
+                allocate(disk.as_ref(), &path)?;
                 continue;
             }
-            let raw = std::fs::read(&path)?;
+            let raw = disk.read(&path)?;
             if let Some((generation, entries, end)) = read_entries(&raw)
                 && best.as_ref().is_none_or(|b| generation > b.1)
             {
@@ -144,11 +145,9 @@ impl Ledger {
             }
         }
         let (current, generation, entries, offset) = best.unwrap_or((0, 0, Vec::new(), 0));
-        let file = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open(file_path(dir, current))?;
+        let file = disk.open(&file_path(dir, current), Mode::ReadWrite)?;
         let mut ledger = Self {
+            disk,
             dir: dir.to_path_buf(),
             file,
             current,
@@ -226,6 +225,18 @@ impl Ledger {
         Ok(self.watermark)
     }
 
+    /// Records that `seqs` no longer exist (a machine crash lost them, or lost
+    /// the entries saying they were delivered): they count as delivered, so the
+    /// watermark passes them.
+    pub fn gone(&mut self, seqs: RangeSet) -> io::Result<()> {
+        // Batch 0 is no batch: the records are released whoever holds them.
+        self.append(Entry::Delivered {
+            batch: 0,
+            seqs,
+            copy: None,
+        })
+    }
+
     fn apply(&mut self, entry: Entry) {
         match entry {
             Entry::Watermark(w) => {
@@ -284,7 +295,7 @@ impl Ledger {
         }
         self.file.write_all_at(&frame, self.offset)?;
         if self.sync {
-            self.file.sync_data()?;
+            self.file.sync()?;
         }
         self.offset += frame.len() as u64;
         self.apply(entry);
@@ -329,12 +340,11 @@ impl Ledger {
                 self.pending.len()
             )));
         }
-        let file = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open(file_path(&self.dir, next))?;
+        let file = self
+            .disk
+            .open(&file_path(&self.dir, next), Mode::ReadWrite)?;
         file.write_all_at(&out, 0)?;
-        file.sync_data()?;
+        file.sync()?;
         self.file = file;
         self.current = next;
         self.generation = generation;
@@ -357,17 +367,12 @@ fn both(other_done: &mut RangeSet, this_done: &mut RangeSet, seqs: RangeSet) -> 
 
 /// Creates a ledger file with all its space allocated, so writing it never fails for
 /// want of space.
-fn allocate(path: &Path) -> io::Result<()> {
-    use std::os::fd::AsRawFd;
-    let file = File::create(path)?;
-    // SAFETY: the descriptor is open for writing for the duration of the call.
-    let rc = unsafe { libc::posix_fallocate(file.as_raw_fd(), 0, FILE_BYTES as libc::off_t) };
-    if rc != 0 {
-        return Err(io::Error::from_raw_os_error(rc));
-    }
-    file.sync_all()?;
+fn allocate(disk: &dyn Disk, path: &Path) -> io::Result<()> {
+    let file = disk.open(path, Mode::Create)?;
+    file.allocate(FILE_BYTES)?;
+    file.sync()?;
     if let Some(dir) = path.parent() {
-        super::segment::sync_dir(dir)?;
+        disk.sync_dir(dir)?;
     }
     Ok(())
 }
@@ -434,7 +439,7 @@ mod tests {
     #[test]
     fn shared_records_wait_for_every_batch() {
         let dir = tempfile::tempdir().unwrap();
-        let mut l = Ledger::open(dir.path(), false, false).unwrap();
+        let mut l = Ledger::open(crate::disk::os(), dir.path(), false, false).unwrap();
         l.seal(seal(1, 0..10)).unwrap();
         let mut backup = seal(2, 0..10);
         backup.output = Output::Backup;
@@ -454,7 +459,7 @@ mod tests {
     #[test]
     fn a_record_is_released_only_when_its_primary_and_backup_copies_are_written() {
         let dir = tempfile::tempdir().unwrap();
-        let mut l = Ledger::open(dir.path(), true, true).unwrap();
+        let mut l = Ledger::open(crate::disk::os(), dir.path(), true, true).unwrap();
         l.seal(seal(1, 0..10)).unwrap();
         assert_eq!(
             l.mark_delivered(1, seal(1, 0..10).seqs, Copy::Primary)
@@ -465,7 +470,7 @@ mod tests {
         l.mark_delivered(2, vec![(10, 15)].into(), Copy::Primary)
             .unwrap();
         drop(l);
-        let mut l = Ledger::open(dir.path(), true, true).unwrap();
+        let mut l = Ledger::open(crate::disk::os(), dir.path(), true, true).unwrap();
         assert_eq!(l.watermark(), 0, "the backup copies are not written yet");
         assert_eq!(l.primary_done().iter().collect::<Vec<_>>(), vec![0..15]);
         assert!(l.backup_done().is_empty());
@@ -487,7 +492,7 @@ mod tests {
         assert!(l.primary_done().is_empty() && l.backup_done().is_empty());
         // Without a backup (turned off since), a primary copy is the whole delivery.
         drop(l);
-        let mut l = Ledger::open(dir.path(), true, false).unwrap();
+        let mut l = Ledger::open(crate::disk::os(), dir.path(), true, false).unwrap();
         l.mark_delivered(7, vec![(20, 30)].into(), Copy::Primary)
             .unwrap();
         assert_eq!(l.watermark(), 30);
@@ -496,7 +501,7 @@ mod tests {
     #[test]
     fn state_survives_reopening() {
         let dir = tempfile::tempdir().unwrap();
-        let mut l = Ledger::open(dir.path(), true, false).unwrap();
+        let mut l = Ledger::open(crate::disk::os(), dir.path(), true, false).unwrap();
         l.seal(seal(1, 0..10)).unwrap();
         l.seal(seal(2, 10..20)).unwrap();
         l.seal(seal(3, 20..30)).unwrap();
@@ -512,7 +517,7 @@ mod tests {
             10
         );
         drop(l);
-        let l = Ledger::open(dir.path(), true, false).unwrap();
+        let l = Ledger::open(crate::disk::os(), dir.path(), true, false).unwrap();
         assert_eq!(l.watermark(), 10);
         assert_eq!(
             l.pending().cloned().collect::<Vec<_>>(),
@@ -527,7 +532,7 @@ mod tests {
     #[test]
     fn retry_clocks_survive_reopening_until_the_batch_is_delivered() {
         let dir = tempfile::tempdir().unwrap();
-        let mut l = Ledger::open(dir.path(), true, false).unwrap();
+        let mut l = Ledger::open(crate::disk::os(), dir.path(), true, false).unwrap();
         l.seal(seal(1, 0..10)).unwrap();
         l.seal(seal(2, 10..20)).unwrap();
         l.retrying(1, 1_000).unwrap();
@@ -535,20 +540,20 @@ mod tests {
         l.retrying(2, 5).unwrap();
         l.retrying(7, 5).unwrap(); // no such batch: ignored
         drop(l);
-        let mut l = Ledger::open(dir.path(), true, false).unwrap();
+        let mut l = Ledger::open(crate::disk::os(), dir.path(), true, false).unwrap();
         assert_eq!((l.retry_spent_ms(1), l.retry_spent_ms(2)), (61_000, 5));
         assert_eq!(l.retry_spent_ms(7), 0);
         l.mark_delivered(1, seal(1, 0..10).seqs, Copy::Primary)
             .unwrap();
         drop(l);
-        let l = Ledger::open(dir.path(), true, false).unwrap();
+        let l = Ledger::open(crate::disk::os(), dir.path(), true, false).unwrap();
         assert_eq!((l.retry_spent_ms(1), l.retry_spent_ms(2)), (0, 5));
     }
 
     #[test]
     fn compaction_switches_files_and_keeps_the_state() {
         let dir = tempfile::tempdir().unwrap();
-        let mut l = Ledger::open(dir.path(), false, true).unwrap();
+        let mut l = Ledger::open(crate::disk::os(), dir.path(), false, true).unwrap();
         let long_key = "k".repeat(300);
         let mut n = 0;
         // Enough entries to fill the file several times over.
@@ -572,7 +577,7 @@ mod tests {
         assert!(!primary_done.is_empty());
         assert_eq!(spent.len(), pending.len());
         drop(l);
-        let l = Ledger::open(dir.path(), false, true).unwrap();
+        let l = Ledger::open(crate::disk::os(), dir.path(), false, true).unwrap();
         assert_eq!(l.generation, generation);
         assert_eq!(l.pending, pending);
         assert_eq!(l.watermark, watermark);
@@ -583,19 +588,18 @@ mod tests {
     #[test]
     fn a_torn_entry_is_ignored() {
         let dir = tempfile::tempdir().unwrap();
-        let mut l = Ledger::open(dir.path(), true, false).unwrap();
+        let mut l = Ledger::open(crate::disk::os(), dir.path(), true, false).unwrap();
         l.seal(seal(1, 0..5)).unwrap();
         let (file, offset) = (file_path(dir.path(), l.current), l.offset);
         drop(l);
         // Half an entry where the next would go.
         let half = &encode(1, &Entry::Sealed(seal(2, 5..9))).unwrap()[..20];
-        std::fs::OpenOptions::new()
-            .write(true)
-            .open(file)
+        crate::disk::Os
+            .open(&file, Mode::ReadWrite)
             .unwrap()
             .write_all_at(half, offset)
             .unwrap();
-        let l = Ledger::open(dir.path(), true, false).unwrap();
+        let l = Ledger::open(crate::disk::os(), dir.path(), true, false).unwrap();
         assert_eq!(l.pending().count(), 1);
         assert_eq!(l.last_batch(), 1);
     }

@@ -23,8 +23,8 @@ mod segment;
 mod shared;
 mod writer;
 
+use std::any::Any;
 use std::collections::BTreeMap;
-use std::fs::File;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -39,6 +39,7 @@ pub use ranges::RangeSet;
 pub use reader::{Damage, Item, Reader};
 
 use crate::config::{Durability, SpoolConfig};
+use crate::disk::{Disk, DiskFile};
 use crate::record::Record;
 use crate::telemetry;
 
@@ -102,7 +103,7 @@ pub struct Spool {
     last_batch: AtomicU64,
     closed: AtomicBool,
     /// Holds the folder's lock for as long as the spool is open.
-    _lock: File,
+    _lock: Box<dyn Any + Send + Sync>,
 }
 
 /// An opened spool, with the reader for its runner and what it must recover.
@@ -116,18 +117,24 @@ impl Spool {
     /// Opens (or creates) the spool of `stream` under `config.dir`, cutting off a torn
     /// write, and starts its writer task (so it is called inside the runtime).
     /// With `backup`, each record owes a backup copy besides its primary one.
-    pub fn open(stream: &str, config: &SpoolConfig, backup: bool) -> Result<Opened, OpenError> {
+    /// Every file it keeps is on `disk`.
+    pub fn open(
+        stream: &str,
+        config: &SpoolConfig,
+        backup: bool,
+        disk: Arc<dyn Disk>,
+    ) -> Result<Opened, OpenError> {
         let dir = config.dir.join(stream);
         let io_err = |source| OpenError::Io {
             path: dir.clone(),
             source,
         };
-        std::fs::create_dir_all(&dir).map_err(io_err)?;
-        let lock = lock(&dir)?;
+        disk.create_dir_all(&dir).map_err(io_err)?;
+        let lock = lock(disk.as_ref(), &dir)?;
         let sync = config.durability == Durability::Fsync;
-        let ledger = ledger::Ledger::open(&dir, sync, backup).map_err(io_err)?;
+        let mut ledger = ledger::Ledger::open(disk.clone(), &dir, sync, backup).map_err(io_err)?;
         let watermark = ledger.watermark();
-        let mut segments = segment::list(&dir).map_err(io_err)?;
+        let mut segments = segment::list(disk.as_ref(), &dir).map_err(io_err)?;
         // No new record may take a number the ledger already knows.
         let horizon = ledger
             .pending()
@@ -135,12 +142,23 @@ impl Spool {
             .fold(watermark.max(ledger.delivered().end()), u64::max)
             .max(ledger.primary_done().end())
             .max(ledger.backup_done().end());
+        let first_segment = segments.keys().next().copied();
         let Appending {
             base,
             file,
             len,
             next_seq,
-        } = appending_segment(stream, &dir, &mut segments, horizon)?;
+            missing,
+        } = appending_segment(disk.as_ref(), stream, &dir, &mut segments, horizon)?;
+        let gone = gone_records(watermark, first_segment, missing);
+        if !gone.is_empty() {
+            // Only a machine crash with `durability = "buffered"` gets here: the
+            // ledger lost entries or the last segment lost records. Counting them
+            // as delivered keeps the watermark moving, so the spool never holds
+            // on to records that no longer exist.
+            ledger.gone(gone).map_err(io_err)?;
+        }
+        let watermark = ledger.watermark();
         let size: u64 = segments.values().sum();
         let (committed, _) = watch::channel(Position {
             segment: base,
@@ -149,6 +167,7 @@ impl Spool {
             closed: false,
         });
         let shared = Arc::new(Shared {
+            disk,
             dir: dir.clone(),
             stream: stream.to_string(),
             segments: Mutex::new(segments),
@@ -256,6 +275,11 @@ impl Spool {
     }
 
     /// The spool's folder (`<spool.dir>/<stream>`), locked by this process.
+    /// The disk the spool's files are on.
+    pub fn disk(&self) -> Arc<dyn Disk> {
+        self.shared.disk.clone()
+    }
+
     pub fn dir(&self) -> &Path {
         &self.shared.dir
     }
@@ -329,27 +353,49 @@ impl Spool {
 /// The segment appends go to, and where in it.
 struct Appending {
     base: u64,
-    file: File,
+    file: Arc<dyn DiskFile>,
     len: u64,
     next_seq: u64,
+    /// Records the ledger knows that the last segment lost.
+    missing: Option<std::ops::Range<u64>>,
+}
+
+/// The undelivered records (at or above `watermark`) that are in no segment:
+/// below the first segment, those delivered before the stop whose delivery
+/// the ledger lost (segments are deleted only once delivered), and `missing`.
+fn gone_records(
+    watermark: u64,
+    first_segment: Option<u64>,
+    missing: Option<std::ops::Range<u64>>,
+) -> RangeSet {
+    let mut gone = RangeSet::new();
+    if let Some(first) = first_segment.filter(|&f| f > watermark) {
+        gone.insert(watermark..first);
+    }
+    if let Some(missing) = missing {
+        gone.insert(missing);
+    }
+    gone
 }
 
 /// Opens the last segment for appending, cutting off a torn write, or starts one
 /// when there is none or when it lacks records the ledger knows (`horizon`).
 fn appending_segment(
+    disk: &dyn Disk,
     stream: &str,
     dir: &Path,
     segments: &mut BTreeMap<u64, u64>,
     horizon: u64,
 ) -> Result<Appending, OpenError> {
+    let mut missing = None;
     if let Some(&last) = segments.keys().next_back() {
-        let tail = segment::open_tail(dir, last)?;
+        let tail = segment::open_tail(disk, dir, last)?;
         if tail.truncated > 0 {
             tracing::warn!(
                 stream,
                 segment = last,
                 bytes = tail.truncated,
-                "cut a torn write off the end of the spool (it was never acknowledged)"
+                "cut a torn write off the end of the spool (unacknowledged, unless durability is buffered and the machine crashed)"
             );
         }
         segments.insert(last, tail.len);
@@ -359,6 +405,7 @@ fn appending_segment(
                 file: tail.file,
                 len: tail.len,
                 next_seq: tail.next_seq,
+                missing: None,
             });
         }
         // Records the ledger knows are gone: only a machine crash with
@@ -369,8 +416,9 @@ fn appending_segment(
             missing_to = horizon,
             "records sealed for delivery are missing from the spool (lost in a machine crash?)"
         );
+        missing = Some(tail.next_seq..horizon);
     }
-    let file = segment::create(dir, horizon).map_err(|source| OpenError::Io {
+    let file = segment::create(disk, dir, horizon).map_err(|source| OpenError::Io {
         path: dir.to_path_buf(),
         source,
     })?;
@@ -380,6 +428,7 @@ fn appending_segment(
         file,
         len: segment::HEADER_LEN,
         next_seq: horizon,
+        missing,
     })
 }
 
@@ -388,20 +437,11 @@ fn lock_ledger(ledger: &Mutex<ledger::Ledger>) -> MutexGuard<'_, ledger::Ledger>
 }
 
 /// Takes an exclusive lock on the spool folder, so two daemons never share it.
-fn lock(dir: &Path) -> Result<File, OpenError> {
-    use std::os::fd::AsRawFd;
+fn lock(disk: &dyn Disk, dir: &Path) -> Result<Box<dyn Any + Send + Sync>, OpenError> {
     let path = dir.join("lock");
-    let file = File::create(&path).map_err(|source| OpenError::Io {
-        path: path.clone(),
-        source,
-    })?;
-    // SAFETY: flock on a descriptor this function owns; it is released when the
-    // file is closed.
-    let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
-    if rc != 0 {
-        return Err(OpenError::Locked(dir.to_path_buf()));
-    }
-    Ok(file)
+    disk.lock(&path)
+        .map_err(|source| OpenError::Io { path, source })?
+        .ok_or_else(|| OpenError::Locked(dir.to_path_buf()))
 }
 
 #[cfg(test)]

@@ -2,10 +2,8 @@
 //! committed is read, so a half-written group is never seen. A stretch that fails
 //! its CRC is reported with the sequence numbers it held, never skipped silently.
 
-use std::fs::File;
 use std::io;
 use std::ops::Range;
-use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -15,6 +13,7 @@ use tokio::sync::watch;
 use super::frame::{self, Parsed};
 use super::segment::{self, MAX_FRAME_LEN};
 use super::{Position, RangeSet, Shared};
+use crate::disk::{DiskFile, Mode};
 use crate::record::Record;
 
 /// Bytes read from a segment at once: more than the largest frame, so every frame
@@ -45,7 +44,7 @@ pub struct Reader {
     shared: Arc<Shared>,
     rx: watch::Receiver<Position>,
     segment: u64,
-    file: Option<Arc<File>>,
+    file: Option<Arc<dyn DiskFile>>,
     offset: u64,
     /// The sequence number of the next frame.
     expected: u64,
@@ -105,7 +104,8 @@ impl Reader {
             let file = match &self.file {
                 Some(f) => f.clone(),
                 None => {
-                    let f = Arc::new(File::open(segment::path(&self.shared.dir, self.segment))?);
+                    let path = segment::path(&self.shared.dir, self.segment);
+                    let f = self.shared.disk.open(&path, Mode::Read)?;
                     self.file = Some(f.clone());
                     f
                 }
@@ -118,7 +118,7 @@ impl Reader {
             let end = if active || recycled {
                 pos.len
             } else {
-                file.metadata()?.len()
+                file.size()?
             };
             if recycled || self.offset >= end {
                 // A finished segment, read to its end: on to the next one.
@@ -148,7 +148,7 @@ impl Reader {
 
     async fn read_chunk(
         &mut self,
-        file: Arc<File>,
+        file: Arc<dyn DiskFile>,
         end: u64,
         next_seq: u64,
     ) -> io::Result<Vec<Item>> {
@@ -218,7 +218,7 @@ impl Reader {
     }
 }
 
-async fn read_at(file: Arc<File>, offset: u64, len: u64) -> io::Result<Bytes> {
+async fn read_at(file: Arc<dyn DiskFile>, offset: u64, len: u64) -> io::Result<Bytes> {
     tokio::task::spawn_blocking(move || {
         let mut buf = vec![0u8; usize::try_from(len).map_err(io::Error::other)?];
         file.read_exact_at(&mut buf, offset)?;
@@ -243,7 +243,7 @@ pub(super) fn fetch(shared: &Shared, seqs: &RangeSet) -> io::Result<Vec<Record>>
         if next <= first || base >= end {
             continue;
         }
-        let raw = Bytes::from(std::fs::read(segment::path(&shared.dir, base))?);
+        let raw = Bytes::from(shared.disk.read(&segment::path(&shared.dir, base))?);
         let mut at = segment::HEADER_LEN as usize;
         while at < raw.len() {
             match frame::parse(&raw, at, MAX_FRAME_LEN) {

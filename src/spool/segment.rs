@@ -3,14 +3,14 @@
 //! order and the records each holds follow from the names.
 
 use std::collections::BTreeMap;
-use std::fs::File;
-use std::io::{self, Read};
-use std::os::unix::fs::FileExt;
+use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use bytes::Bytes;
 
 use super::frame::{self, Parsed};
+use crate::disk::{self, Disk, DiskFile, Mode};
 
 /// Every segment starts with these bytes; the last one is the format version.
 pub const MAGIC: &[u8; 8] = b"SLSPOOL\x01";
@@ -24,19 +24,16 @@ pub fn path(dir: &Path, base: u64) -> PathBuf {
 }
 
 /// The segments in `dir`, by first sequence number, with their sizes.
-pub fn list(dir: &Path) -> io::Result<BTreeMap<u64, u64>> {
+pub fn list(disk: &dyn Disk, dir: &Path) -> io::Result<BTreeMap<u64, u64>> {
     let mut out = BTreeMap::new();
-    for entry in std::fs::read_dir(dir)? {
-        let entry = entry?;
-        let name = entry.file_name();
+    for (name, len) in disk.list(dir)? {
         let Some(base) = name
-            .to_str()
-            .and_then(|n| n.strip_suffix(&format!(".{EXTENSION}")))
+            .strip_suffix(&format!(".{EXTENSION}"))
             .and_then(|n| n.parse::<u64>().ok())
         else {
             continue;
         };
-        out.insert(base, entry.metadata()?.len());
+        out.insert(base, len);
     }
     Ok(out)
 }
@@ -54,7 +51,7 @@ pub enum SegmentError {
 
 /// The state of the last segment at start-up, after a torn write was cut off.
 pub struct Tail {
-    pub file: File,
+    pub file: Arc<dyn DiskFile>,
     /// Where the next frame goes.
     pub len: u64,
     /// The sequence number after the last sound record (the base if none).
@@ -67,22 +64,17 @@ pub struct Tail {
 /// incomplete or damaged frame at the end with nothing sound after it: that tail
 /// was never acknowledged (acknowledgement waits for the whole write), so it is cut
 /// off. Damage followed by sound frames is left for the reader to report.
-pub fn open_tail(dir: &Path, base: u64) -> Result<Tail, SegmentError> {
+pub fn open_tail(disk: &dyn Disk, dir: &Path, base: u64) -> Result<Tail, SegmentError> {
     let path = path(dir, base);
     let io_err = |source| SegmentError::Io {
         path: path.clone(),
         source,
     };
-    let mut file = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(&path)
-        .map_err(io_err)?;
-    let mut raw = Vec::new();
-    file.read_to_end(&mut raw).map_err(io_err)?;
+    let file = disk.open(&path, Mode::ReadWrite).map_err(io_err)?;
+    let raw = disk::read_all(file.as_ref()).map_err(io_err)?;
     if raw.len() < MAGIC.len() {
         // Created but its header never written: start it again.
-        write_header(&file).map_err(io_err)?;
+        write_header(file.as_ref()).map_err(io_err)?;
         return Ok(Tail {
             file,
             len: HEADER_LEN,
@@ -124,7 +116,7 @@ pub fn open_tail(dir: &Path, base: u64) -> Result<Tail, SegmentError> {
     let truncated = (raw.len() - sound_end) as u64;
     if truncated > 0 {
         file.set_len(sound_end as u64).map_err(io_err)?;
-        file.sync_all().map_err(io_err)?;
+        file.sync().map_err(io_err)?;
     }
     Ok(Tail {
         file,
@@ -136,27 +128,17 @@ pub fn open_tail(dir: &Path, base: u64) -> Result<Tail, SegmentError> {
 
 /// Creates a new, empty segment (header written and synced, with its folder entry).
 /// A file left by an earlier attempt that failed half-way is started again.
-pub fn create(dir: &Path, base: u64) -> io::Result<File> {
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .open(path(dir, base))?;
-    write_header(&file)?;
-    sync_dir(dir)?;
+pub fn create(disk: &dyn Disk, dir: &Path, base: u64) -> io::Result<Arc<dyn DiskFile>> {
+    let file = disk.open(&path(dir, base), Mode::Create)?;
+    write_header(file.as_ref())?;
+    disk.sync_dir(dir)?;
     Ok(file)
 }
 
-fn write_header(file: &File) -> io::Result<()> {
+fn write_header(file: &dyn DiskFile) -> io::Result<()> {
     file.set_len(0)?;
     file.write_all_at(MAGIC, 0)?;
-    file.sync_all()
-}
-
-/// Makes a file's creation, rename or removal in `dir` durable.
-pub fn sync_dir(dir: &Path) -> io::Result<()> {
-    File::open(dir)?.sync_all()
+    file.sync()
 }
 
 #[cfg(test)]
@@ -183,7 +165,7 @@ mod tests {
         frame::encode(&mut partial, 12, 0, b"never acknowledged");
         partial.truncate(partial.len() - 3);
         let p = write_segment(dir.path(), 10, &[(10, b"a"), (11, b"b")], &partial);
-        let tail = open_tail(dir.path(), 10).unwrap();
+        let tail = open_tail(&crate::disk::Os, dir.path(), 10).unwrap();
         assert_eq!(tail.next_seq, 12);
         assert_eq!(tail.truncated, partial.len() as u64);
         assert_eq!(
@@ -200,7 +182,7 @@ mod tests {
         let second = MAGIC.len() + frame::encoded_len(1) + frame::HEADER_LEN;
         raw[second] ^= 1;
         std::fs::write(&p, &raw).unwrap();
-        let tail = open_tail(dir.path(), 0).unwrap();
+        let tail = open_tail(&crate::disk::Os, dir.path(), 0).unwrap();
         assert_eq!((tail.next_seq, tail.truncated), (3, 0));
         assert_eq!(tail.len, raw.len() as u64);
     }
@@ -209,7 +191,7 @@ mod tests {
     fn a_foreign_file_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(path(dir.path(), 0), b"PK\x03\x04 not a spool").unwrap();
-        let err = open_tail(dir.path(), 0).err().unwrap();
+        let err = open_tail(&crate::disk::Os, dir.path(), 0).err().unwrap();
         assert!(err.to_string().contains("not a spool segment"), "{err}");
     }
 }

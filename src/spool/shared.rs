@@ -5,11 +5,12 @@ use std::collections::BTreeMap;
 use std::io;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::sync::watch;
 
 use super::segment;
+use crate::disk::Disk;
 use crate::telemetry;
 
 /// What the writer has made durable (or, in buffered mode, written).
@@ -27,6 +28,7 @@ pub struct Position {
 
 /// What the writer, the reader and the ledger share.
 pub(super) struct Shared {
+    pub(super) disk: Arc<dyn Disk>,
     pub(super) dir: PathBuf,
     pub(super) stream: String,
     /// Segments on disk: first sequence number → bytes.
@@ -134,7 +136,7 @@ impl Shared {
         let doomed = bases.windows(2).filter(|w| w[1] <= watermark).map(|w| w[0]);
         let mut freed = 0;
         for base in doomed {
-            match std::fs::remove_file(segment::path(&self.dir, base)) {
+            match self.disk.remove(&segment::path(&self.dir, base)) {
                 Ok(()) => {}
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {}
                 Err(e) => {
@@ -149,7 +151,7 @@ impl Shared {
             return;
         }
         self.release(freed);
-        if let Err(e) = segment::sync_dir(&self.dir) {
+        if let Err(e) = self.disk.sync_dir(&self.dir) {
             tracing::warn!(stream = %self.stream, error = %e, "cannot sync the spool folder");
         }
     }

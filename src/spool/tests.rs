@@ -46,7 +46,7 @@ async fn wait_until_emptied(spool: &Spool) {
 #[tokio::test]
 async fn appends_are_read_back_in_order_across_segments() {
     let dir = tempfile::tempdir().unwrap();
-    let mut opened = Spool::open("s", &config(dir.path()), false).unwrap();
+    let mut opened = Spool::open("s", &config(dir.path()), false, crate::disk::os()).unwrap();
     // 64 KiB segments: 100 records of 1 KiB take two of them.
     let big: Vec<Record> = (0..100)
         .map(|i| Record::new(format!("{i:04}{}", "x".repeat(1020)).into_bytes(), 0))
@@ -61,7 +61,12 @@ async fn appends_are_read_back_in_order_across_segments() {
             .enumerate()
             .all(|(i, (seq, data))| *seq == i as u64 && data.starts_with(&format!("{i:04}")))
     );
-    assert!(segment::list(&dir.path().join("s")).unwrap().len() >= 2);
+    assert!(
+        segment::list(&crate::disk::Os, &dir.path().join("s"))
+            .unwrap()
+            .len()
+            >= 2
+    );
     // Deliver everything: the older segments go, the current one is emptied.
     opened
         .spool
@@ -69,7 +74,7 @@ async fn appends_are_read_back_in_order_across_segments() {
         .await
         .unwrap();
     wait_until_emptied(&opened.spool).await;
-    let left = segment::list(&dir.path().join("s")).unwrap();
+    let left = segment::list(&crate::disk::Os, &dir.path().join("s")).unwrap();
     assert_eq!(
         left.into_iter().collect::<Vec<_>>(),
         vec![(100, segment::HEADER_LEN)]
@@ -82,7 +87,7 @@ async fn appends_are_read_back_in_order_across_segments() {
 async fn new_records_never_reuse_numbers_the_ledger_knows() {
     let dir = tempfile::tempdir().unwrap();
     {
-        let opened = Spool::open("s", &config(dir.path()), false).unwrap();
+        let opened = Spool::open("s", &config(dir.path()), false, crate::disk::os()).unwrap();
         opened.spool.append(records("a", 5)).await.unwrap();
         let seal = Seal {
             batch: opened.spool.next_batch_id(),
@@ -103,7 +108,7 @@ async fn new_records_never_reuse_numbers_the_ledger_knows() {
         .unwrap()
         .set_len(segment::HEADER_LEN)
         .unwrap();
-    let mut opened = Spool::open("s", &config(dir.path()), false).unwrap();
+    let mut opened = Spool::open("s", &config(dir.path()), false, crate::disk::os()).unwrap();
     assert_eq!(opened.recovery.pending.len(), 1);
     opened.spool.append(records("b", 2)).await.unwrap();
     let got = read_all(&mut opened.reader).await;
@@ -116,13 +121,18 @@ async fn new_records_never_reuse_numbers_the_ledger_knows() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_deliveries_uncount_each_segment_once() {
     let dir = tempfile::tempdir().unwrap();
-    let opened = Spool::open("s", &config(dir.path()), false).unwrap();
+    let opened = Spool::open("s", &config(dir.path()), false, crate::disk::os()).unwrap();
     let kib: Vec<Record> = (0..10).map(|_| Record::new(vec![b'x'; 1024], 0)).collect();
     for round in 0..10u64 {
         for _ in 0..40 {
             opened.spool.append(kib.clone()).await.unwrap();
         }
-        assert!(segment::list(&dir.path().join("s")).unwrap().len() > 4);
+        assert!(
+            segment::list(&crate::disk::Os, &dir.path().join("s"))
+                .unwrap()
+                .len()
+                > 4
+        );
         // 40 batches of 10 records, delivered in reverse order, all at once.
         let deliveries: Vec<_> = (0..40u64)
             .rev()
@@ -158,7 +168,7 @@ async fn concurrent_deliveries_uncount_each_segment_once() {
 #[tokio::test]
 async fn the_limit_refuses_appends_until_space_is_freed() {
     let dir = tempfile::tempdir().unwrap();
-    let opened = Spool::open("s", &config(dir.path()), false).unwrap();
+    let opened = Spool::open("s", &config(dir.path()), false, crate::disk::os()).unwrap();
     let mib = vec![Record::new(vec![b'x'; 600 * 1024], 0)];
     // An empty spool takes even a batch over the limit.
     opened.spool.append(mib.clone()).await.unwrap();
@@ -188,7 +198,7 @@ async fn the_limit_refuses_appends_until_space_is_freed() {
 #[tokio::test]
 async fn a_reader_does_not_read_a_recycled_segment_through_its_old_handle() {
     let dir = tempfile::tempdir().unwrap();
-    let mut opened = Spool::open("s", &config(dir.path()), false).unwrap();
+    let mut opened = Spool::open("s", &config(dir.path()), false, crate::disk::os()).unwrap();
     opened.spool.append(records("a", 10)).await.unwrap();
     assert_eq!(read_all(&mut opened.reader).await.len(), 10);
     opened

@@ -3,15 +3,14 @@
 //! up and share the next sync, so the cost of durability is paid per group, not per
 //! request.
 
-use std::fs::File;
 use std::io;
-use std::os::unix::fs::FileExt;
 use std::sync::Arc;
 
 use tokio::sync::{mpsc, oneshot};
 
 use super::segment;
 use super::{AppendError, Position, Shared};
+use crate::disk::DiskFile;
 use crate::record::Record;
 
 /// Bytes gathered into one write at most; a larger backlog of requests takes
@@ -36,7 +35,7 @@ pub(super) enum Message {
 
 pub(super) struct Writer {
     pub shared: Arc<Shared>,
-    pub file: File,
+    pub file: Arc<dyn DiskFile>,
     /// The current segment's first sequence number.
     pub base: u64,
     pub len: u64,
@@ -138,13 +137,10 @@ impl Writer {
         if self.len > segment::HEADER_LEN && self.len + out.len() as u64 > self.segment_bytes {
             self.roll()?;
         }
-        let result = self.file.write_all_at(out, self.len).and_then(|()| {
-            if durable {
-                self.file.sync_data()
-            } else {
-                Ok(())
-            }
-        });
+        let result = self
+            .file
+            .write_all_at(out, self.len)
+            .and_then(|()| if durable { self.file.sync() } else { Ok(()) });
         match result {
             Ok(()) => {
                 self.len += out.len() as u64;
@@ -173,10 +169,12 @@ impl Writer {
             segment::path(&self.shared.dir, self.base),
             segment::path(&self.shared.dir, self.next_seq),
         );
-        let result = std::fs::rename(&from, &to)
+        let disk = &self.shared.disk;
+        let result = disk
+            .rename(&from, &to)
             .and_then(|()| self.file.set_len(segment::HEADER_LEN))
-            .and_then(|()| self.file.sync_all())
-            .and_then(|()| segment::sync_dir(&self.shared.dir));
+            .and_then(|()| self.file.sync())
+            .and_then(|()| disk.sync_dir(&self.shared.dir));
         match result {
             Ok(()) => {
                 self.shared
@@ -187,7 +185,8 @@ impl Writer {
             }
             Err(e) => {
                 tracing::warn!(stream = %self.shared.stream, error = %e, "cannot empty the delivered spool segment, will try again");
-                if to.exists() && !from.exists() {
+                let exists = |p: &std::path::Path| disk.exists(p).unwrap_or(false);
+                if exists(&to) && !exists(&from) {
                     // Renamed but not emptied: keep using it under its new name.
                     self.shared
                         .replace_segment(self.base, self.next_seq, self.len);
@@ -204,9 +203,9 @@ impl Writer {
         if !self.sync {
             // A durable append later syncs only the new segment: what this one
             // holds must be on disk by then.
-            self.file.sync_data()?;
+            self.file.sync()?;
         }
-        let file = segment::create(&self.shared.dir, self.next_seq)?;
+        let file = segment::create(self.shared.disk.as_ref(), &self.shared.dir, self.next_seq)?;
         self.shared.add_segment(self.next_seq, segment::HEADER_LEN);
         self.file = file;
         self.base = self.next_seq;

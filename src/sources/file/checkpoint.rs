@@ -61,7 +61,8 @@ mod tests {
     #[test]
     fn a_stored_checkpoint_loads_back() {
         let dir = tempfile::tempdir().unwrap();
-        let file = crate::sources::state_file::StateFile::new(dir.path(), FILE_NAME);
+        let file =
+            crate::sources::state_file::StateFile::new(crate::disk::os(), dir.path(), FILE_NAME);
         assert_eq!(file.load::<Checkpoint>().unwrap(), None);
         let id = FileId {
             dev: 1,

@@ -87,7 +87,7 @@ impl FileTail {
                 stream: name.clone(),
                 message,
             })?;
-        let store = StateFile::new(stream.state_dir(), FILE_NAME);
+        let store = stream.state_file(FILE_NAME);
         let checkpoint = store.load().map_err(|source| FileSourceError::Checkpoint {
             stream: name.clone(),
             source,

@@ -108,7 +108,7 @@ impl KinesisTail {
         };
         let client =
             KinesisClient::new(&endpoint, &region, keys, &config.stream_name).map_err(fail)?;
-        let store = StateFile::new(stream.state_dir(), FILE_NAME);
+        let store = stream.state_file(FILE_NAME);
         let mut checkpoint = store
             .load::<Checkpoint>()
             .map_err(|e| fail(format!("cannot read the checkpoint: {e}")))?

@@ -217,20 +217,30 @@ impl Deliverer {
         let (id, seqs) = (d.id, d.batch.seqs.clone());
         let copy = Copy::of(&d.output);
         let mut conversion_errors = None;
+        let mut error_batch = None;
         // A batch recovered empty (its records were all damaged) writes no object.
         if d.batch.record_count() > 0 {
             let output = d.output.clone();
             let stored = self.store(d).await;
             conversion_errors = stored.conversion_errors;
             if let Some(failed) = stored.failed {
-                let errors = self.failed(&output, &failed.seqs, failed.failure).await;
-                Box::pin(self.deliver(errors)).await;
+                let mut errors = self.failed(&output, &failed.seqs, failed.failure).await;
+                // Sealed before this batch is recorded as delivered, so its records
+                // are always held by a batch; once recorded, a restart rebuilds the
+                // error batch alone, not this one (which would fail again and send
+                // its records to the error output a second time).
+                self.seal(&errors).await;
+                errors.needs_seal = false;
+                error_batch = Some(errors);
             }
         }
         self.until_ok("Spool.LedgerFailed", || {
             self.spool.delivered(id, seqs.clone(), copy)
         })
         .await;
+        if let Some(errors) = error_batch {
+            Box::pin(self.deliver(errors)).await;
+        }
         // After this batch's delivery is recorded: were it rebuilt after a restart,
         // it would otherwise send its unconvertible records a second time.
         if let Some(errors) = conversion_errors {

@@ -12,6 +12,8 @@ use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+pub mod receiver;
+
 pub const FIREHOSE_TARGET: &str = "Firehose_20150804";
 
 /// A running daemon, stopped (SIGKILL) when dropped if the test did not stop it.

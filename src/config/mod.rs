@@ -6,6 +6,8 @@
 
 mod load;
 mod model;
+#[cfg(test)]
+mod proptests;
 mod validate;
 pub use validate::is_valid_stream_name;
 

@@ -275,6 +275,9 @@ impl ParquetEncoder {
 }
 
 #[cfg(test)]
+mod proptests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use arrow_array::cast::AsArray;

@@ -5,6 +5,8 @@
 
 mod common;
 
+use std::io::Read;
+
 use base64::Engine;
 use common::*;
 use serde_json::Value;
@@ -304,6 +306,105 @@ fn shutdown_is_bounded_and_what_is_left_is_delivered_after_the_next_start() {
     let dir = d.into_dir();
     let d = Daemon::start_in(dir, &config("out"));
     assert_delivered_once(&d, &records);
+}
+
+/// A batch sealed as raw gzip, then the config switched to Parquet before it was
+/// written (the destination was failing, then the daemon restarted): it is still
+/// written as the gzip its key names, not as Parquet under a `.gz` key. New
+/// records are converted.
+#[test]
+fn a_batch_sealed_raw_stays_raw_after_the_config_switches_to_parquet() {
+    let config = |path: &str, parquet: bool| {
+        let (compression, format) = if parquet {
+            (
+                "none",
+                "[delivery_streams.format]\ntype = \"parquet\"\ncolumns = [{ name = \"n\", type = \"int\" }]\n",
+            )
+        } else {
+            ("gzip", "")
+        };
+        format!(
+            "[server]\nlisten = \"{{listen}}\"\nshutdown_timeout_seconds = 2\n\
+             [[delivery_streams]]\nname = \"s\"\ncompression = \"{compression}\"\n\
+             buffering = {{ size_mb = 1, interval_seconds = 0 }}\n\
+             destination = {{ type = \"local\", path = \"{{dir}}/{path}\" }}\n{format}"
+        )
+    };
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("blocked"), b"a file, not a folder").unwrap();
+    let d = Daemon::start_in(dir, &config("blocked/out", false));
+    let sealed: Vec<String> = (0..20).map(|n| format!("{{\"n\":{n}}}\n")).collect();
+    assert!(put_batch(d.addr, "s", &sealed), "{}", d.log());
+    d.wait_for_log("delivery failed, will retry");
+    signal(d.pid(), "KILL");
+    let d = Daemon::start_in(d.into_dir(), &config("out", true));
+    let gz = wait_for_objects(&d, &d.path("out"), 1, std::time::Duration::from_secs(30));
+    assert!(gz[0].0.ends_with(".gz"), "{:?}", gz[0].0);
+    let mut body = String::new();
+    flate2::read::GzDecoder::new(&gz[0].1[..])
+        .read_to_string(&mut body)
+        .expect("the .gz object is gzip");
+    assert_eq!(body, sealed.concat());
+    assert!(put_batch(d.addr, "s", &["{\"n\":99}\n".to_string()]));
+    let all = wait_for_objects(&d, &d.path("out"), 2, std::time::Duration::from_secs(30));
+    let parquet: Vec<_> = all
+        .iter()
+        .filter(|(k, _)| k.ends_with(".parquet"))
+        .collect();
+    assert_eq!(
+        parquet.len(),
+        1,
+        "{:?}",
+        all.iter().map(|o| &o.0).collect::<Vec<_>>()
+    );
+    assert!(parquet[0].1.starts_with(b"PAR1"));
+}
+
+/// The other way round: a batch sealed for Parquet, and the config then switches
+/// conversion off. There is no schema left to convert with and raw bytes under a
+/// `.parquet` key would break its readers, so its records go to the error
+/// output with their raw data; new records are written raw.
+#[test]
+fn a_batch_sealed_for_parquet_goes_to_the_error_output_after_the_config_drops_parquet() {
+    let config = |path: &str, parquet: bool| {
+        let format = if parquet {
+            "[delivery_streams.format]\ntype = \"parquet\"\ncolumns = [{ name = \"n\", type = \"int\" }]\n"
+        } else {
+            ""
+        };
+        format!(
+            "[server]\nlisten = \"{{listen}}\"\nshutdown_timeout_seconds = 2\n\
+             [[delivery_streams]]\nname = \"s\"\ncompression = \"none\"\n\
+             buffering = {{ size_mb = 1, interval_seconds = 0 }}\n\
+             destination = {{ type = \"local\", path = \"{{dir}}/{path}\", \
+             error_output_prefix = \"errors/!{{firehose:error-output-type}}/\" }}\n{format}"
+        )
+    };
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("blocked"), b"a file, not a folder").unwrap();
+    let d = Daemon::start_in(dir, &config("blocked/out", true));
+    let sealed: Vec<String> = (0..20).map(|n| format!("{{\"n\":{n}}}\n")).collect();
+    assert!(put_batch(d.addr, "s", &sealed), "{}", d.log());
+    d.wait_for_log("delivery failed, will retry");
+    signal(d.pid(), "KILL");
+    let d = Daemon::start_in(d.into_dir(), &config("out", false));
+    let errors = wait_for_objects(
+        &d,
+        &d.path("out/errors"),
+        1,
+        std::time::Duration::from_secs(30),
+    );
+    let records = error_records(&errors, "delivery-failed/");
+    let mut raw: Vec<String> = records.iter().map(raw_data).collect();
+    raw.sort();
+    let mut want = sealed.clone();
+    want.sort();
+    assert_eq!(raw, want);
+    assert_eq!(records[0]["errorCode"], "Sluice.FormatSwitched");
+    assert!(put_batch(d.addr, "s", &["{\"n\":99}\n".to_string()]));
+    let all = wait_for_objects(&d, &d.path("out"), 2, std::time::Duration::from_secs(30));
+    assert!(all.iter().all(|(k, _)| !k.ends_with(".parquet")), "{all:?}");
+    assert!(all.iter().any(|(_, b)| b == b"{\"n\":99}\n"));
 }
 
 /// Case 9: with a source backup, a record's spool range was released once its

@@ -32,6 +32,10 @@ use crate::telemetry;
 /// The extension of converted objects, as Firehose's.
 const PARQUET_EXTENSION: &str = ".parquet";
 
+/// The error code of a batch sealed for Parquet and rebuilt after the config
+/// switched conversion off.
+const FORMAT_SWITCHED: &str = "Sluice.FormatSwitched";
+
 /// Config version in object names; Firehose starts at 1 and bumps it per update.
 const STREAM_VERSION: u64 = 1;
 
@@ -274,7 +278,28 @@ impl Deliverer {
                 failed: self.store_requests(d, gzip).await.err(),
                 conversion_errors: None,
             },
-            (Output::Data, None, Some(parquet)) => self.store_parquet(d, parquet.clone()).await,
+            // A batch sealed raw before a restart that switched Parquet on stays
+            // raw: its key's extension says so.
+            (Output::Data, None, Some(parquet)) if d.codec.is_none() => {
+                self.store_parquet(d, parquet.clone()).await
+            }
+            // Sealed as Parquet before a restart that switched it off: no schema
+            // to convert with, and raw bytes under a `.parquet` key would break
+            // its readers, so the records go to the error output, raw.
+            (Output::Data, None, None) if !d.needs_seal && d.key.ends_with(PARQUET_EXTENSION) => {
+                Stored {
+                    failed: Some(Failed {
+                        failure: Failure {
+                            code: FORMAT_SWITCHED.to_string(),
+                            message: "the batch was sealed for Parquet and the stream no longer converts to Parquet".to_string(),
+                            attempts: 0,
+                            ending_ms: now_ms(),
+                        },
+                        seqs: d.batch.seqs,
+                    }),
+                    conversion_errors: None,
+                }
+            }
             _ => {
                 let seqs = d.batch.seqs.clone();
                 Stored {

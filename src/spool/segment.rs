@@ -194,4 +194,37 @@ mod tests {
         let err = open_tail(&crate::disk::Os, dir.path(), 0).err().unwrap();
         assert!(err.to_string().contains("not a spool segment"), "{err}");
     }
+
+    proptest::proptest! {
+        /// Any bytes after the header (torn frames, damage, lengths that claim
+        /// more than is there): opening never panics, what is cut off is only a
+        /// tail, and the records counted are at least the sound frames before it.
+        #[test]
+        fn any_tail_opens_and_only_a_tail_is_cut(
+            frames in proptest::collection::vec(proptest::collection::vec(proptest::prelude::any::<u8>(), 0..40), 0..6),
+            garbage in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..80),
+            flip in proptest::option::of(0usize..400),
+        ) {
+            let dir = tempfile::tempdir().unwrap();
+            let mut raw = MAGIC.to_vec();
+            for (i, data) in frames.iter().enumerate() {
+                frame::encode(&mut raw, 7 + i as u64, 0, data);
+            }
+            raw.extend_from_slice(&garbage);
+            if let Some(at) = flip.filter(|&at| at >= MAGIC.len() && at < raw.len()) {
+                raw[at] ^= 0x5a;
+            }
+            std::fs::write(path(dir.path(), 7), &raw).unwrap();
+            let tail = open_tail(&crate::disk::Os, dir.path(), 7).unwrap();
+            let kept = std::fs::read(path(dir.path(), 7)).unwrap();
+            proptest::prop_assert!(raw.starts_with(&kept), "only a tail is cut");
+            proptest::prop_assert_eq!(kept.len() as u64, tail.len);
+            proptest::prop_assert_eq!(tail.truncated, (raw.len() - kept.len()) as u64);
+            proptest::prop_assert!(tail.next_seq >= 7);
+            if flip.is_none() && garbage.is_empty() {
+                proptest::prop_assert_eq!(tail.next_seq, 7 + frames.len() as u64);
+                proptest::prop_assert_eq!(tail.truncated, 0);
+            }
+        }
+    }
 }

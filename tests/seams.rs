@@ -308,28 +308,33 @@ fn shutdown_is_bounded_and_what_is_left_is_delivered_after_the_next_start() {
     assert_delivered_once(&d, &records);
 }
 
+/// A stream `s` into `{dir}/{path}` that converts to Parquet (one `int` column
+/// `n`) or writes raw records with `raw_compression`.
+fn format_switch_config(path: &str, parquet: bool, raw_compression: &str) -> String {
+    let (compression, format) = if parquet {
+        (
+            "none",
+            "[delivery_streams.format]\ntype = \"parquet\"\ncolumns = [{ name = \"n\", type = \"int\" }]\n",
+        )
+    } else {
+        (raw_compression, "")
+    };
+    format!(
+        "[server]\nlisten = \"{{listen}}\"\nshutdown_timeout_seconds = 2\n\
+         [[delivery_streams]]\nname = \"s\"\ncompression = \"{compression}\"\n\
+         buffering = {{ size_mb = 1, interval_seconds = 0 }}\n\
+         destination = {{ type = \"local\", path = \"{{dir}}/{path}\", \
+         error_output_prefix = \"errors/!{{firehose:error-output-type}}/\" }}\n{format}"
+    )
+}
+
 /// A batch sealed as raw gzip, then the config switched to Parquet before it was
 /// written (the destination was failing, then the daemon restarted): it is still
 /// written as the gzip its key names, not as Parquet under a `.gz` key. New
 /// records are converted.
 #[test]
 fn a_batch_sealed_raw_stays_raw_after_the_config_switches_to_parquet() {
-    let config = |path: &str, parquet: bool| {
-        let (compression, format) = if parquet {
-            (
-                "none",
-                "[delivery_streams.format]\ntype = \"parquet\"\ncolumns = [{ name = \"n\", type = \"int\" }]\n",
-            )
-        } else {
-            ("gzip", "")
-        };
-        format!(
-            "[server]\nlisten = \"{{listen}}\"\nshutdown_timeout_seconds = 2\n\
-             [[delivery_streams]]\nname = \"s\"\ncompression = \"{compression}\"\n\
-             buffering = {{ size_mb = 1, interval_seconds = 0 }}\n\
-             destination = {{ type = \"local\", path = \"{{dir}}/{path}\" }}\n{format}"
-        )
-    };
+    let config = |path: &str, parquet: bool| format_switch_config(path, parquet, "gzip");
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("blocked"), b"a file, not a folder").unwrap();
     let d = Daemon::start_in(dir, &config("blocked/out", false));
@@ -366,20 +371,7 @@ fn a_batch_sealed_raw_stays_raw_after_the_config_switches_to_parquet() {
 /// output with their raw data; new records are written raw.
 #[test]
 fn a_batch_sealed_for_parquet_goes_to_the_error_output_after_the_config_drops_parquet() {
-    let config = |path: &str, parquet: bool| {
-        let format = if parquet {
-            "[delivery_streams.format]\ntype = \"parquet\"\ncolumns = [{ name = \"n\", type = \"int\" }]\n"
-        } else {
-            ""
-        };
-        format!(
-            "[server]\nlisten = \"{{listen}}\"\nshutdown_timeout_seconds = 2\n\
-             [[delivery_streams]]\nname = \"s\"\ncompression = \"none\"\n\
-             buffering = {{ size_mb = 1, interval_seconds = 0 }}\n\
-             destination = {{ type = \"local\", path = \"{{dir}}/{path}\", \
-             error_output_prefix = \"errors/!{{firehose:error-output-type}}/\" }}\n{format}"
-        )
-    };
+    let config = |path: &str, parquet: bool| format_switch_config(path, parquet, "none");
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("blocked"), b"a file, not a folder").unwrap();
     let d = Daemon::start_in(dir, &config("blocked/out", true));

@@ -21,6 +21,8 @@ use crate::sources::stdin;
 /// exits at once.
 pub async fn run(config: Config) -> anyhow::Result<()> {
     let metrics = crate::telemetry::install();
+    let open_files = crate::descriptors::ensure(config.delivery_streams.len())?;
+    tracing::debug!(open_files, "open-file limit");
     let streams = Streams::start(&config).await?;
     let listener = TcpListener::bind(config.server.listen)
         .await

@@ -7,6 +7,7 @@ pub mod admin;
 pub mod config;
 pub mod credentials;
 pub mod daemon;
+pub mod descriptors;
 pub mod disk;
 pub mod encode;
 pub mod error_output;

@@ -142,11 +142,7 @@ fn main() -> ExitCode {
                 println!(
                     "configuration is valid: {} delivery stream(s): {}",
                     c.delivery_streams.len(),
-                    c.delivery_streams
-                        .iter()
-                        .map(|s| s.name.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
+                    c.stream_names()
                 );
                 ExitCode::SUCCESS
             }

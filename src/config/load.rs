@@ -59,6 +59,25 @@ pub fn load(path: Option<&Path>) -> Result<Config, ConfigErrors> {
 mod tests {
     use super::*;
 
+    #[test]
+    fn long_stream_lists_are_summarised() {
+        let mut c = load(None).unwrap();
+        let one = c.delivery_streams[0].clone();
+        c.delivery_streams = (0..5_000)
+            .map(|i| {
+                let mut s = one.clone();
+                s.name = format!("s{i}");
+                s
+            })
+            .collect();
+        assert_eq!(
+            c.stream_names(),
+            "s0, s1, s2, s3, s4, s5, s6, s7, s8, s9 and 4990 more"
+        );
+        c.delivery_streams.truncate(2);
+        assert_eq!(c.stream_names(), "s0, s1");
+    }
+
     fn load_str(text: &str) -> Result<Config, ConfigErrors> {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("c.toml");

@@ -32,6 +32,21 @@ impl ConfigError {
     }
 }
 
+impl Config {
+    /// The streams' names for a one-line summary (`sluice check`): all of them
+    /// when few, else the first ten and how many more.
+    pub fn stream_names(&self) -> String {
+        const SHOWN: usize = 10;
+        let names = &self.delivery_streams;
+        let shown: Vec<&str> = names.iter().take(SHOWN).map(|s| s.name.as_str()).collect();
+        let mut text = shown.join(", ");
+        if names.len() > SHOWN {
+            text.push_str(&format!(" and {} more", names.len() - SHOWN));
+        }
+        text
+    }
+}
+
 /// All the problems found in one configuration, so an operator fixes them in one go.
 #[derive(Debug, thiserror::Error)]
 #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]

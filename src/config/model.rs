@@ -24,6 +24,11 @@ pub const DEFAULT_BUFFER_INTERVAL_SECONDS: u64 = 300;
 pub const DEFAULT_SHUTDOWN_TIMEOUT_SECONDS: u64 = 30;
 /// The longest shutdown timeout accepted (a day).
 pub const MAX_SHUTDOWN_TIMEOUT_SECONDS: u64 = 86_400;
+/// A compressed request body may decode to this much by default: the body limit,
+/// so a compressed request holds no more than a plain one could.
+pub const DEFAULT_MAX_DECODED_BODY_MB: u64 = 16;
+/// The largest decoded body accepted as a setting.
+pub const MAX_DECODED_BODY_MB: u64 = 256;
 /// Objects encoded and delivered at once per stream (bounds memory and CPU).
 pub const DEFAULT_MAX_IN_FLIGHT_OBJECTS: usize = 4;
 
@@ -52,6 +57,9 @@ pub struct ServerConfig {
     /// On SIGTERM, how long to spend delivering buffered records; what is not
     /// delivered by then stays in the spool and is delivered after the next start.
     pub shutdown_timeout_seconds: u64,
+    /// How large a request body sent with `Content-Encoding` (gzip, deflate, zstd)
+    /// may become once decoded; past it the request is refused (413).
+    pub max_decoded_body_mb: u64,
 }
 
 impl Default for ServerConfig {
@@ -61,11 +69,17 @@ impl Default for ServerConfig {
             region: DEFAULT_REGION.into(),
             account_id: DEFAULT_ACCOUNT_ID.into(),
             shutdown_timeout_seconds: DEFAULT_SHUTDOWN_TIMEOUT_SECONDS,
+            max_decoded_body_mb: DEFAULT_MAX_DECODED_BODY_MB,
         }
     }
 }
 
 impl ServerConfig {
+    /// `max_decoded_body_mb` in bytes.
+    pub fn max_decoded_body_bytes(&self) -> usize {
+        usize::try_from(self.max_decoded_body_mb.saturating_mul(1024 * 1024)).unwrap_or(usize::MAX)
+    }
+
     /// A delivery stream's ARN, as Firehose names it (`DescribeDeliveryStream`,
     /// `X-Amz-Firehose-Source-Arn`).
     pub fn stream_arn(&self, stream: &str) -> String {

@@ -4,9 +4,9 @@ use std::collections::HashSet;
 
 use super::{
     Config, ConfigError, ConfigErrors, DestinationConfig, FormatConfig, HttpDestination,
-    KinesisSource, MAX_HTTP_RETRY_DURATION_SECONDS, MAX_RETRY_DURATION_SECONDS,
-    MAX_SHUTDOWN_TIMEOUT_SECONDS, ObjectDestination, ParquetFormat, ProcessorConfig, S3Destination,
-    SourceConfig, StartingPosition, StreamConfig,
+    KinesisSource, MAX_DECODED_BODY_MB, MAX_HTTP_RETRY_DURATION_SECONDS,
+    MAX_RETRY_DURATION_SECONDS, MAX_SHUTDOWN_TIMEOUT_SECONDS, ObjectDestination, ParquetFormat,
+    ProcessorConfig, S3Destination, SourceConfig, StartingPosition, StreamConfig,
 };
 use crate::keys::{KeyLayout, PrefixField, parse_backup_prefix};
 
@@ -24,6 +24,15 @@ pub fn validate(config: &Config) -> Result<(), ConfigErrors> {
             format!(
                 "{} is out of range (accepted: 0 to {MAX_SHUTDOWN_TIMEOUT_SECONDS})",
                 config.server.shutdown_timeout_seconds
+            ),
+        ));
+    }
+    if !(1..=MAX_DECODED_BODY_MB).contains(&config.server.max_decoded_body_mb) {
+        errors.push(ConfigError::new(
+            "server.max_decoded_body_mb",
+            format!(
+                "{} is out of range (accepted: 1 to {MAX_DECODED_BODY_MB})",
+                config.server.max_decoded_body_mb
             ),
         ));
     }

@@ -24,6 +24,10 @@ pub enum ErrorKind {
     ServiceUnavailable,
     UnknownOperation,
     InternalFailure,
+    /// A body that decodes past its cap (413).
+    TooLarge,
+    /// A `Content-Encoding` that is not decoded (415).
+    UnsupportedEncoding,
 }
 
 impl ErrorKind {
@@ -36,6 +40,7 @@ impl ErrorKind {
             Self::ServiceUnavailable => "ServiceUnavailableException",
             Self::UnknownOperation => "UnknownOperationException",
             Self::InternalFailure => "InternalFailure",
+            Self::TooLarge | Self::UnsupportedEncoding => "InvalidArgumentException",
         }
     }
 
@@ -43,6 +48,8 @@ impl ErrorKind {
         match self {
             Self::ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::InternalFailure => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedEncoding => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             _ => StatusCode::BAD_REQUEST,
         }
     }

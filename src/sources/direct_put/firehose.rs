@@ -64,7 +64,10 @@ pub async fn handle(
             ),
         )),
         (Some(op), Err(rejection)) => Err(body_error(op, &rejection)),
-        (Some(op), Ok(body)) => dispatch(&state, op, &body).await,
+        (Some(op), Ok(body)) => match super::decoded_body(&state, &headers, body).await {
+            Ok(body) => dispatch(&state, op, &body).await,
+            Err(e) => Err(e),
+        },
     };
     match result {
         Ok(json) => {

@@ -1,6 +1,7 @@
 //! The direct-PUT source: Firehose's JSON 1.1 API on `POST /` (so AWS SDKs and the
 //! AWS CLI work unchanged) and an NDJSON endpoint for plain HTTP clients.
 
+mod content_encoding;
 mod control;
 mod error;
 mod firehose;
@@ -11,8 +12,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::Router;
+use axum::body::Bytes;
 use axum::extract::DefaultBodyLimit;
-use axum::http::HeaderValue;
+use axum::http::{HeaderMap, HeaderValue};
 use axum::routing::post;
 
 pub use error::{ApiError, ErrorKind};
@@ -58,6 +60,31 @@ pub fn router(
         .merge(crate::admin::router())
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
+}
+
+/// The body with its `Content-Encoding` undone (off the async threads when it is
+/// encoded), at most `server.max_decoded_body_mb` of it.
+async fn decoded_body(
+    state: &ApiState,
+    headers: &HeaderMap,
+    body: Bytes,
+) -> Result<Bytes, ApiError> {
+    if !content_encoding::is_encoded(headers) {
+        return Ok(body);
+    }
+    let (headers, cap) = (headers.clone(), state.server.max_decoded_body_bytes());
+    let decoded =
+        tokio::task::spawn_blocking(move || content_encoding::decode(&headers, body, cap))
+            .await
+            .map_err(|e| ApiError::new(ErrorKind::InternalFailure, e.to_string()))?;
+    decoded.map_err(|e| {
+        let kind = match e {
+            content_encoding::DecodeError::Unsupported(_) => ErrorKind::UnsupportedEncoding,
+            content_encoding::DecodeError::TooLarge { .. } => ErrorKind::TooLarge,
+            content_encoding::DecodeError::Corrupt { .. } => ErrorKind::InvalidArgument,
+        };
+        ApiError::new(kind, e.to_string())
+    })
 }
 
 /// A fresh `x-amzn-RequestId` value.

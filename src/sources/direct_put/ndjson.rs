@@ -9,7 +9,7 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
@@ -22,9 +22,10 @@ use crate::telemetry;
 pub async fn handle(
     State(state): State<Arc<ApiState>>,
     Path(name): Path<String>,
+    headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    match put_lines(&state, &name, body).await {
+    match put_lines(&state, &name, &headers, body).await {
         Ok((records, bytes)) => (
             StatusCode::OK,
             Json(json!({ "DeliveryStreamName": name, "RecordCount": records, "Bytes": bytes, "FailedPutCount": 0 })),
@@ -37,6 +38,7 @@ pub async fn handle(
 async fn put_lines(
     state: &ApiState,
     name: &str,
+    headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(usize, usize), ApiError> {
     let stream = find_put_stream(state, name)?;
@@ -50,6 +52,7 @@ async fn put_lines(
             ),
         )
     })?;
+    let body = super::decoded_body(state, headers, body).await?;
     let records = split_lines(&body, now_ms())?;
     let count = records.len();
     ingest(stream, records).await?;

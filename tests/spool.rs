@@ -353,15 +353,6 @@ fn a_backlog_lives_on_disk_not_in_memory() {
     assert!(left < 1024 * 1024, "{left} bytes left in the spool");
 }
 
-fn peak_rss_kb(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("VmHWM in /proc/pid/status")
-}
-
 /// A spool on a 4 MiB tmpfs (mounted in a user and mount namespace, so no root is
 /// needed) fills up while the destination is down: puts get 503 and the daemon stays
 /// up; once the destination is back, the spool frees its space by itself and puts

@@ -274,12 +274,12 @@ impl Spool {
         self.shared.backlog()
     }
 
-    /// The spool's folder (`<spool.dir>/<stream>`), locked by this process.
     /// The disk the spool's files are on.
     pub fn disk(&self) -> Arc<dyn Disk> {
         self.shared.disk.clone()
     }
 
+    /// The spool's folder (`<spool.dir>/<stream>`), locked by this process.
     pub fn dir(&self) -> &Path {
         &self.shared.dir
     }

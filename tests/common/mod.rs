@@ -749,3 +749,13 @@ pub fn assert_delivered_once(daemon: &Daemon, expected: &[String]) {
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+/// The peak resident memory of a process so far (VmHWM), in KiB.
+pub fn peak_rss_kb(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmHWM in /proc/pid/status")
+}

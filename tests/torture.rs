@@ -17,7 +17,7 @@
 //! JSON for a while), Parquet conversion (JSON records, some that do not convert),
 //! and a plugin (`tests/plugins/hostile_keys.c`) that gives partition keys no
 //! store takes as a key segment and drops or fails some records. Per config:
-//! compression (none, gzip, zip), prefixes of every expression kind with odd
+//! compression (none, gzip, zip, snappy, hadoop_snappy), prefixes of every expression kind with odd
 //! literals and the default error layout, buffer sizes and intervals, durability,
 //! deliveries in flight, retry durations down to 0. Records: binary, empty,
 //! exactly at and over the size limit, batches over 4 MiB. Faults: kill -9,
@@ -159,6 +159,9 @@ struct World {
     receiver: Option<Receiver>,
     /// The destination is failing (SeaweedFS down, or the receiver answering badly).
     outage: bool,
+    /// Draws added after worlds were: from their own stream, so the configs,
+    /// records and faults a seed drew before replay unchanged.
+    later: std::cell::RefCell<StdRng>,
 }
 
 impl World {
@@ -176,6 +179,7 @@ impl World {
             seaweed: (dest == Dest::S3).then(Seaweed::start),
             receiver: (dest == Dest::Http).then(|| Receiver::start(&[])),
             outage: false,
+            later: std::cell::RefCell::new(StdRng::seed_from_u64(rng.random())),
         }
     }
 
@@ -188,6 +192,7 @@ impl World {
             seaweed: None,
             receiver: None,
             outage: false,
+            later: std::cell::RefCell::new(StdRng::seed_from_u64(0)),
         }
     }
 
@@ -268,7 +273,12 @@ fn draw_config(rng: &mut StdRng, world: &World) -> String {
     let compression = if world.parquet || world.dest == Dest::Http {
         "none"
     } else {
-        ["none", "gzip", "zip"][rng.random_range(0..3)]
+        match ["none", "gzip", "zip"][rng.random_range(0..3)] {
+            // Half the raw streams are snappy of either framing.
+            "none" => ["none", "none", "snappy", "hadoop_snappy"]
+                [world.later.borrow_mut().random_range(0..4)],
+            other => other,
+        }
     };
     let (prefix, error_prefix) = [
         ("", ""),
@@ -415,6 +425,8 @@ fn landed(objects: Vec<(String, Vec<u8>)>) -> BTreeMap<u32, Vec<String>> {
                 .read_to_end(&mut raw)
                 .unwrap_or_else(|e| panic!("{key} is not gzip: {e}"));
             ids_in(&raw, &key)
+        } else if key.ends_with(".snappy") {
+            ids_in(&unsnappy(&body, &key), &key)
         } else if key.ends_with(".zip") {
             let mut archive = zip::ZipArchive::new(std::io::Cursor::new(body))
                 .unwrap_or_else(|e| panic!("{key} is not a zip: {e}"));
@@ -430,6 +442,42 @@ fn landed(objects: Vec<(String, Vec<u8>)>) -> BTreeMap<u32, Vec<String>> {
         }
     }
     found
+}
+
+/// A `.snappy` object's bytes: snappy-java's stream format (Firehose's
+/// `Snappy`: a 16-byte header, then length-prefixed raw blocks) or Hadoop's
+/// block framing (`HADOOP_SNAPPY`: each block states both its lengths).
+fn unsnappy(body: &[u8], key: &str) -> Vec<u8> {
+    const JAVA: &[u8] = b"\x82SNAPPY\x00\x00\x00\x00\x01\x00\x00\x00\x01";
+    let be = |b: &[u8], at: usize| {
+        let word = b
+            .get(at..at + 4)
+            .unwrap_or_else(|| panic!("{key}: cut short at {at}"));
+        u32::from_be_bytes(word.try_into().unwrap()) as usize
+    };
+    let block = |b: &[u8]| {
+        snap::raw::Decoder::new()
+            .decompress_vec(b)
+            .unwrap_or_else(|e| panic!("{key}: not a snappy block: {e}"))
+    };
+    let mut out = Vec::new();
+    if let Some(mut rest) = body.strip_prefix(JAVA) {
+        while !rest.is_empty() {
+            let n = be(rest, 0);
+            out.extend(block(&rest[4..4 + n]));
+            rest = &rest[4 + n..];
+        }
+    } else {
+        let mut rest = body;
+        while !rest.is_empty() {
+            let (raw_len, n) = (be(rest, 0), be(rest, 4));
+            let raw = block(&rest[8..8 + n]);
+            assert_eq!(raw.len(), raw_len, "{key}: a Hadoop block's length");
+            out.extend(raw);
+            rest = &rest[8 + n..];
+        }
+    }
+    out
 }
 
 /// The `id` column of a Parquet object, read with the parquet crate's reader.
@@ -494,6 +542,15 @@ fn run_in(seed: u64, mut world: World) -> String {
     let mut rng = StdRng::seed_from_u64(seed);
     let mut config = draw_config(&mut rng, &world);
     let mut d = Daemon::start(&config);
+    let compression_of = |config: &str| {
+        let at = config.find("compression = \"").map_or(0, |i| i + 15);
+        config[at..]
+            .split('"')
+            .next()
+            .unwrap_or_default()
+            .to_string()
+    };
+    let mut compressions = std::collections::BTreeSet::from([compression_of(&config)]);
     let mut fates: Vec<Fate> = Vec::new();
     // Per record: whether the hostile plugin drops it (then it lands nowhere).
     let mut dropped: Vec<bool> = Vec::new();
@@ -531,11 +588,13 @@ fn run_in(seed: u64, mut world: World) -> String {
                 signal(d.pid(), "KILL");
                 // Sealed batches are rebuilt under the config of the next start.
                 d = restart(d, &mut rng, &world, 0.3, &mut config, &mut edits);
+                compressions.insert(compression_of(&config));
                 kills += 1;
             }
             83..=90 => {
                 stop(&mut d);
                 d = restart(d, &mut rng, &world, 0.5, &mut config, &mut edits);
+                compressions.insert(compression_of(&config));
                 restarts += 1;
             }
             91..=94 if world.dest != Dest::Local => {
@@ -568,9 +627,10 @@ fn run_in(seed: u64, mut world: World) -> String {
     }
     let acked = fates.iter().filter(|f| **f == Fate::Acknowledged).count();
     let summary = format!(
-        "seed {seed} ({}): {} records ({acked} acknowledged) in {puts} puts, {kills} kill -9, \
+        "seed {seed} ({}; {}): {} records ({acked} acknowledged) in {puts} puts, {kills} kill -9, \
          {restarts} restarts ({edits} with an edited config), {outages} destination outages",
         world.describe(),
+        compressions.into_iter().collect::<Vec<_>>().join(", "),
         fates.len()
     );
     assert!(

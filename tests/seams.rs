@@ -328,21 +328,29 @@ fn format_switch_config(path: &str, parquet: bool, raw_compression: &str) -> Str
     )
 }
 
+/// Seals 20 JSON records in a batch the destination cannot take (Parquet or raw
+/// with `raw_compression`, as `parquet_before` says), kills the daemon, and
+/// starts it again with the other format and a destination that works.
+fn seal_then_switch(parquet_before: bool, raw_compression: &str) -> (Daemon, Vec<String>) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("blocked"), b"a file, not a folder").unwrap();
+    let before = format_switch_config("blocked/out", parquet_before, raw_compression);
+    let d = Daemon::start_in(dir, &before);
+    let sealed: Vec<String> = (0..20).map(|n| format!("{{\"n\":{n}}}\n")).collect();
+    assert!(put_batch(d.addr, "s", &sealed), "{}", d.log());
+    d.wait_for_log("delivery failed, will retry");
+    signal(d.pid(), "KILL");
+    let after = format_switch_config("out", !parquet_before, raw_compression);
+    (Daemon::start_in(d.into_dir(), &after), sealed)
+}
+
 /// A batch sealed as raw gzip, then the config switched to Parquet before it was
 /// written (the destination was failing, then the daemon restarted): it is still
 /// written as the gzip its key names, not as Parquet under a `.gz` key. New
 /// records are converted.
 #[test]
 fn a_batch_sealed_raw_stays_raw_after_the_config_switches_to_parquet() {
-    let config = |path: &str, parquet: bool| format_switch_config(path, parquet, "gzip");
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("blocked"), b"a file, not a folder").unwrap();
-    let d = Daemon::start_in(dir, &config("blocked/out", false));
-    let sealed: Vec<String> = (0..20).map(|n| format!("{{\"n\":{n}}}\n")).collect();
-    assert!(put_batch(d.addr, "s", &sealed), "{}", d.log());
-    d.wait_for_log("delivery failed, will retry");
-    signal(d.pid(), "KILL");
-    let d = Daemon::start_in(d.into_dir(), &config("out", true));
+    let (d, sealed) = seal_then_switch(false, "gzip");
     let gz = wait_for_objects(&d, &d.path("out"), 1, std::time::Duration::from_secs(30));
     assert!(gz[0].0.ends_with(".gz"), "{:?}", gz[0].0);
     let mut body = String::new();
@@ -371,15 +379,7 @@ fn a_batch_sealed_raw_stays_raw_after_the_config_switches_to_parquet() {
 /// output with their raw data; new records are written raw.
 #[test]
 fn a_batch_sealed_for_parquet_goes_to_the_error_output_after_the_config_drops_parquet() {
-    let config = |path: &str, parquet: bool| format_switch_config(path, parquet, "none");
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("blocked"), b"a file, not a folder").unwrap();
-    let d = Daemon::start_in(dir, &config("blocked/out", true));
-    let sealed: Vec<String> = (0..20).map(|n| format!("{{\"n\":{n}}}\n")).collect();
-    assert!(put_batch(d.addr, "s", &sealed), "{}", d.log());
-    d.wait_for_log("delivery failed, will retry");
-    signal(d.pid(), "KILL");
-    let d = Daemon::start_in(d.into_dir(), &config("out", false));
+    let (d, sealed) = seal_then_switch(true, "none");
     let errors = wait_for_objects(
         &d,
         &d.path("out/errors"),

@@ -45,6 +45,19 @@ impl Daemon {
 
     /// As `start_in`, with environment variables for the daemon.
     pub fn start_in_env(dir: tempfile::TempDir, config: &str, env: &[(&str, &str)]) -> Self {
+        Self::start_wrapped(dir, config, env, &[])
+    }
+
+    /// As `start_in_env`, with the daemon run by `wrapper` (a command and its
+    /// arguments, the daemon's command line after them), as `nsenter` runs it
+    /// inside another mount namespace. The wrapper must exec the daemon, so that
+    /// signals reach it.
+    pub fn start_wrapped(
+        dir: tempfile::TempDir,
+        config: &str,
+        env: &[(&str, &str)],
+        wrapper: &[String],
+    ) -> Self {
         let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
         let text = config
             .replace("{listen}", &addr.to_string())
@@ -52,7 +65,15 @@ impl Daemon {
         let path = dir.path().join("sluice.toml");
         std::fs::write(&path, text).expect("write config");
         let log = std::fs::File::create(dir.path().join("sluice.log")).expect("log file");
-        let child = Command::new(env!("CARGO_BIN_EXE_sluice"))
+        let mut command = match wrapper.split_first() {
+            Some((program, args)) => {
+                let mut c = Command::new(program);
+                c.args(args).arg(env!("CARGO_BIN_EXE_sluice"));
+                c
+            }
+            None => Command::new(env!("CARGO_BIN_EXE_sluice")),
+        };
+        let child = command
             .args(["run", "--config"])
             .arg(&path)
             .current_dir(dir.path())

@@ -15,6 +15,7 @@ pub mod keys;
 pub mod output;
 pub mod pipeline;
 pub mod record;
+pub mod records;
 pub mod sinks;
 pub mod sources;
 pub mod spool;

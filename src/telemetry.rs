@@ -36,6 +36,12 @@ pub fn throttled(stream: &str, records: usize) {
         .increment(records as u64);
 }
 
+/// A request answered "Slow down." before it was read: the memory requests in
+/// flight may hold (`server.ingest_memory_mb`) was taken for longer than it waits.
+pub fn ingest_throttled(reason: &'static str) {
+    counter!("sluice_ingest_throttled_requests_total", "reason" => reason).increment(1);
+}
+
 /// An object stored (`DeliveryToS3.ObjectCount`, `.Records`, `.Bytes`; bytes as stored).
 pub fn delivered(stream: &str, records: usize, stored_bytes: usize) {
     let labels = [("stream", stream.to_string())];

@@ -29,6 +29,11 @@ pub const MAX_SHUTDOWN_TIMEOUT_SECONDS: u64 = 86_400;
 pub const DEFAULT_MAX_DECODED_BODY_MB: u64 = 16;
 /// The largest decoded body accepted as a setting.
 pub const MAX_DECODED_BODY_MB: u64 = 256;
+/// Memory that requests in flight may hold at once, by default: four 16 MiB
+/// bodies, or one body of the tiniest lines with its line offsets.
+pub const DEFAULT_INGEST_MEMORY_MB: u64 = 64;
+/// The range accepted for `server.ingest_memory_mb`.
+pub const INGEST_MEMORY_MB_RANGE: std::ops::RangeInclusive<u64> = 16..=65_536;
 /// Objects encoded and delivered at once per stream (bounds memory and CPU).
 pub const DEFAULT_MAX_IN_FLIGHT_OBJECTS: usize = 4;
 
@@ -60,6 +65,11 @@ pub struct ServerConfig {
     /// How large a request body sent with `Content-Encoding` (gzip, deflate, zstd)
     /// may become once decoded; past it the request is refused (413).
     pub max_decoded_body_mb: u64,
+    /// Memory, in MiB, that all requests in flight may hold at once (bodies being
+    /// read and decoded, records on their way into the spools). A request that
+    /// would exceed it waits up to a second, then is answered
+    /// `ServiceUnavailableException` ("Slow down.", HTTP 503), which SDKs retry.
+    pub ingest_memory_mb: u64,
 }
 
 impl Default for ServerConfig {
@@ -70,6 +80,7 @@ impl Default for ServerConfig {
             account_id: DEFAULT_ACCOUNT_ID.into(),
             shutdown_timeout_seconds: DEFAULT_SHUTDOWN_TIMEOUT_SECONDS,
             max_decoded_body_mb: DEFAULT_MAX_DECODED_BODY_MB,
+            ingest_memory_mb: DEFAULT_INGEST_MEMORY_MB,
         }
     }
 }
@@ -78,6 +89,11 @@ impl ServerConfig {
     /// `max_decoded_body_mb` in bytes.
     pub fn max_decoded_body_bytes(&self) -> usize {
         usize::try_from(self.max_decoded_body_mb.saturating_mul(1024 * 1024)).unwrap_or(usize::MAX)
+    }
+
+    /// `ingest_memory_mb` in bytes.
+    pub fn ingest_memory_bytes(&self) -> usize {
+        usize::try_from(self.ingest_memory_mb.saturating_mul(1024 * 1024)).unwrap_or(usize::MAX)
     }
 
     /// A delivery stream's ARN, as Firehose names it (`DescribeDeliveryStream`,

@@ -4,7 +4,7 @@ use std::collections::HashSet;
 
 use super::{
     Config, ConfigError, ConfigErrors, DestinationConfig, FormatConfig, HttpDestination,
-    KinesisSource, MAX_DECODED_BODY_MB, MAX_HTTP_RETRY_DURATION_SECONDS,
+    INGEST_MEMORY_MB_RANGE, KinesisSource, MAX_DECODED_BODY_MB, MAX_HTTP_RETRY_DURATION_SECONDS,
     MAX_RETRY_DURATION_SECONDS, MAX_SHUTDOWN_TIMEOUT_SECONDS, ObjectDestination, ParquetFormat,
     ProcessorConfig, S3Destination, SourceConfig, StartingPosition, StreamConfig,
 };
@@ -33,6 +33,17 @@ pub fn validate(config: &Config) -> Result<(), ConfigErrors> {
             format!(
                 "{} is out of range (accepted: 1 to {MAX_DECODED_BODY_MB})",
                 config.server.max_decoded_body_mb
+            ),
+        ));
+    }
+    if !INGEST_MEMORY_MB_RANGE.contains(&config.server.ingest_memory_mb) {
+        errors.push(ConfigError::new(
+            "server.ingest_memory_mb",
+            format!(
+                "{} is out of range (accepted: {} to {})",
+                config.server.ingest_memory_mb,
+                INGEST_MEMORY_MB_RANGE.start(),
+                INGEST_MEMORY_MB_RANGE.end()
             ),
         ));
     }

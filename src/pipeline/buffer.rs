@@ -4,22 +4,14 @@
 
 use std::ops::Range;
 
+pub use super::marks::{Marks, RecordMark};
 use crate::spool::RangeSet;
-
-/// Where one record of a buffer ends, when it arrived and which spool record it
-/// came from (the first of its range: an error line for damaged data covers several).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RecordMark {
-    pub end: usize,
-    pub arrival_ms: i64,
-    pub seq: u64,
-}
 
 /// An open buffer of records for one destination (or its error output).
 #[derive(Debug, Default)]
 pub struct Buffer {
     data: Vec<u8>,
-    records: Vec<RecordMark>,
+    records: Marks,
     /// The spool sequence numbers of the records.
     seqs: RangeSet,
     limit: usize,
@@ -32,7 +24,7 @@ pub struct SealedBatch {
     /// The records' bytes, concatenated as Firehose does (no delimiter added).
     pub data: Vec<u8>,
     /// Per record: end offset in `data`, arrival time and spool sequence number.
-    pub records: Vec<RecordMark>,
+    pub records: Marks,
     /// The spool records this batch delivers.
     pub seqs: RangeSet,
 }
@@ -42,18 +34,14 @@ impl SealedBatch {
     pub fn empty() -> Self {
         Self {
             data: Vec::new(),
-            records: Vec::new(),
+            records: Marks::default(),
             seqs: RangeSet::new(),
         }
     }
 
     /// The arrival time of the oldest record: object keys are named after it.
     pub fn first_arrival_ms(&self) -> i64 {
-        self.records
-            .iter()
-            .map(|r| r.arrival_ms)
-            .min()
-            .unwrap_or_default()
+        self.records.first_arrival_ms()
     }
 
     pub fn record_count(&self) -> usize {
@@ -66,10 +54,10 @@ impl SealedBatch {
     }
 
     /// Each record's bytes with its mark, in order.
-    pub fn marked(&self) -> impl Iterator<Item = (&[u8], &RecordMark)> {
+    pub fn marked(&self) -> impl Iterator<Item = (&[u8], RecordMark)> {
         let starts = std::iter::once(0).chain(self.records.iter().map(|r| r.end));
         starts
-            .zip(&self.records)
+            .zip(self.records.iter())
             .map(|(start, mark)| (&self.data[start..mark.end], mark))
     }
 }
@@ -90,7 +78,7 @@ impl Buffer {
     /// Where the records accounted for end: bytes after it were written in
     /// place (see [`Buffer::storage`]) and are not records yet.
     fn accounted(&self) -> usize {
-        self.records.last().map_or(0, |r| r.end)
+        self.records.last_end()
     }
 
     fn reserve_first(&mut self) {

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use crate::config::StreamConfig;
-use crate::record::Record;
+use crate::records::Records;
 use crate::sources::state_file::StateFile;
 use crate::spool::{AppendError, Spool};
 use crate::telemetry;
@@ -60,21 +60,18 @@ impl StreamHandle {
 
     /// Accepts `records` for delivery. On `Ok`, they are durable in the spool
     /// (under `spool.durability`).
-    pub async fn ingest(&self, records: Vec<Record>) -> Result<(), IngestError> {
-        self.ingest_with(records, false).await
+    pub async fn ingest(&self, records: impl Into<Records>) -> Result<(), IngestError> {
+        self.ingest_with(records.into(), false).await
     }
 
     /// Accepts `records` and syncs them to disk whatever `spool.durability`
     /// says, for a source that checkpoints after it.
-    pub async fn ingest_durable(&self, records: Vec<Record>) -> Result<(), IngestError> {
-        self.ingest_with(records, true).await
+    pub async fn ingest_durable(&self, records: impl Into<Records>) -> Result<(), IngestError> {
+        self.ingest_with(records.into(), true).await
     }
 
-    async fn ingest_with(&self, records: Vec<Record>, durable: bool) -> Result<(), IngestError> {
-        let (count, bytes) = (
-            records.len(),
-            records.iter().map(|r| r.data.len() as u64).sum(),
-        );
+    async fn ingest_with(&self, records: Records, durable: bool) -> Result<(), IngestError> {
+        let (count, bytes) = (records.len(), records.data_bytes());
         let appended = if durable {
             self.spool.append_durable(records).await
         } else {

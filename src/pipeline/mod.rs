@@ -7,6 +7,7 @@ mod buffer;
 mod deliver;
 mod error_lines;
 mod ingest;
+mod marks;
 #[cfg(test)]
 mod power_cut_tests;
 mod recovery;

@@ -190,7 +190,7 @@ impl Run {
         let n = self.rng.random_range(1..200);
         let ids: Vec<u32> = (self.next_id..self.next_id + n).collect();
         self.next_id += n;
-        let records = ids
+        let records: Vec<Record> = ids
             .iter()
             .map(|id| Record::new(format!("put-{id}\n"), 0))
             .collect();

@@ -18,6 +18,7 @@
 use bytes::Bytes;
 
 use crate::record::{KinesisMeta, Record};
+use crate::records::RecordRef;
 
 /// Bytes before a record's data.
 pub const HEADER_LEN: usize = 24;
@@ -65,8 +66,8 @@ pub fn encoded_len(data_len: usize) -> usize {
 }
 
 /// The stored size of a record.
-pub fn record_len(record: &Record) -> usize {
-    encoded_len(record.data.len()) + record.kinesis.as_ref().map_or(0, |k| 4 + metadata_len(k))
+pub fn record_len(record: RecordRef<'_>) -> usize {
+    encoded_len(record.data.len()) + record.kinesis.map_or(0, |k| 4 + metadata_len(k))
 }
 
 fn metadata_len(k: &KinesisMeta) -> usize {
@@ -80,14 +81,8 @@ pub fn encode(out: &mut Vec<u8>, seq: u64, arrival_ms: i64, data: &[u8]) {
 }
 
 /// Appends one frame holding `record` to `out`.
-pub fn encode_record(out: &mut Vec<u8>, seq: u64, record: &Record) {
-    encode_with(
-        out,
-        seq,
-        record.arrival_ms,
-        &record.data,
-        record.kinesis.as_ref(),
-    );
+pub fn encode_record(out: &mut Vec<u8>, seq: u64, record: RecordRef<'_>) {
+    encode_with(out, seq, record.arrival_ms, record.data, record.kinesis);
 }
 
 fn encode_with(
@@ -297,9 +292,12 @@ mod tests {
             kinesis: Some(meta.clone()),
         };
         let mut out = Vec::new();
-        encode_record(&mut out, 1, &with);
+        encode_record(&mut out, 1, RecordRef::from(&with));
         encode(&mut out, 2, 6, b"plain");
-        assert_eq!(out.len(), record_len(&with) + encoded_len(5));
+        assert_eq!(
+            out.len(),
+            record_len(RecordRef::from(&with)) + encoded_len(5)
+        );
         let (parsed, end) = parse_all(&Bytes::from(out));
         assert_eq!(end, Parsed::Incomplete);
         assert_eq!(parsed[0].clone().into_record(), with);

@@ -41,6 +41,7 @@ pub use reader::{Damage, Item, Reader};
 use crate::config::{Durability, SpoolConfig};
 use crate::disk::{Disk, DiskFile};
 use crate::record::Record;
+use crate::records::Records;
 use crate::telemetry;
 
 /// Why records were not taken. Each one means the producer should retry later
@@ -227,18 +228,18 @@ impl Spool {
     }
 
     /// Stores `records`; on `Ok` they are durable (or, in buffered mode, written).
-    pub async fn append(&self, records: Vec<Record>) -> Result<(), AppendError> {
-        self.append_with(records, false).await
+    pub async fn append(&self, records: impl Into<Records>) -> Result<(), AppendError> {
+        self.append_with(records.into(), false).await
     }
 
     /// Stores `records` and syncs them whatever the durability: a source writes
     /// its checkpoint (always synced) after this, and a checkpoint must never be
     /// more durable than the records it covers.
-    pub async fn append_durable(&self, records: Vec<Record>) -> Result<(), AppendError> {
-        self.append_with(records, true).await
+    pub async fn append_durable(&self, records: impl Into<Records>) -> Result<(), AppendError> {
+        self.append_with(records.into(), true).await
     }
 
-    async fn append_with(&self, records: Vec<Record>, durable: bool) -> Result<(), AppendError> {
+    async fn append_with(&self, records: Records, durable: bool) -> Result<(), AppendError> {
         if self.closed.load(Ordering::Acquire) {
             return Err(AppendError::ShuttingDown);
         }

@@ -11,15 +11,18 @@ use tokio::sync::{mpsc, oneshot};
 use super::segment;
 use super::{AppendError, Position, Shared};
 use crate::disk::DiskFile;
-use crate::record::Record;
+use crate::records::Records;
 
-/// Bytes gathered into one write at most; a larger backlog of requests takes
-/// several writes (and syncs).
-const GROUP_BYTES: usize = 16 * 1024 * 1024;
+/// Stored bytes gathered into one group at most; a larger backlog of requests
+/// takes several groups (and syncs). One request larger than this is a group alone.
+const GROUP_BYTES: u64 = 16 * 1024 * 1024;
+/// Frames are made and written this much at a time, so a group of millions of
+/// tiny records never exists as frames in memory all at once.
+const PIECE_BYTES: usize = 4 * 1024 * 1024;
 
 pub(super) enum Message {
     Append {
-        records: Vec<Record>,
+        records: Records,
         /// The records' stored size, reserved against the spool's limit.
         bytes: u64,
         /// Synced whatever the durability: a source's checkpoint follows it.
@@ -50,16 +53,15 @@ impl Writer {
     /// Runs until `Close` or until every sender is gone. Writes happen on the
     /// blocking pool, one group at a time; requests arriving meanwhile form the next.
     pub async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Message>) {
-        let mut out = Vec::new();
         let mut replies: Vec<Reply> = Vec::new();
         let mut closing = false;
         while !closing {
             let Some(first) = rx.recv().await else {
                 break;
             };
-            out.clear();
             replies.clear();
-            let mut seq = self.next_seq;
+            let mut group: Vec<Records> = Vec::new();
+            let (mut gathered, mut seq) = (0, self.next_seq);
             let mut durable = self.sync;
             let mut next = Some(first);
             while let Some(message) = next.take() {
@@ -71,16 +73,15 @@ impl Writer {
                         reply,
                     } => {
                         durable |= sync;
-                        for r in &records {
-                            super::frame::encode_record(&mut out, seq, r);
-                            seq += 1;
-                        }
+                        seq += records.len() as u64;
+                        gathered += bytes;
+                        group.push(records);
                         replies.push((reply, bytes));
                     }
                     Message::Close => closing = true,
                     Message::Recycle { watermark } => self.recycle(watermark),
                 }
-                if !closing && out.len() < GROUP_BYTES {
+                if !closing && gathered < GROUP_BYTES {
                     next = rx.try_recv().ok();
                 }
             }
@@ -88,12 +89,14 @@ impl Writer {
                 continue;
             }
             let written = tokio::task::spawn_blocking(move || {
-                let result = self.write(&out, durable);
-                (self, out, result)
+                let result = self.write(&group, gathered, durable);
+                // The records' memory goes back before the producers are answered.
+                drop(group);
+                (self, result)
             })
             .await;
             let result;
-            (self, out, result) = match written {
+            (self, result) = match written {
                 Ok(done) => done,
                 Err(e) => {
                     tracing::error!(error = %e, "the spool writer failed; the stream takes no more records");
@@ -131,20 +134,47 @@ impl Writer {
         }
     }
 
-    /// Appends `out` to the current segment, starting a new one first when it is
-    /// full. On failure nothing of `out` remains in the file.
-    fn write(&mut self, out: &[u8], durable: bool) -> io::Result<()> {
-        if self.len > segment::HEADER_LEN && self.len + out.len() as u64 > self.segment_bytes {
+    /// Appends the group's records (`bytes` of frames) to the current segment,
+    /// starting a new one first when it is full, making and writing the frames a
+    /// piece at a time. On failure nothing of the group remains in the file.
+    fn write(&mut self, group: &[Records], bytes: u64, durable: bool) -> io::Result<()> {
+        if self.len > segment::HEADER_LEN && self.len + bytes > self.segment_bytes {
             self.roll()?;
         }
-        let result = self
-            .file
-            .write_all_at(out, self.len)
-            .and_then(|()| if durable { self.file.sync() } else { Ok(()) });
+        let mut out =
+            Vec::with_capacity((bytes as usize).min(PIECE_BYTES + segment::MAX_FRAME_LEN));
+        let mut at = self.len;
+        let mut seq = self.next_seq;
+        let flush = |out: &mut Vec<u8>, at: &mut u64| -> io::Result<()> {
+            self.file.write_all_at(out, *at)?;
+            *at += out.len() as u64;
+            out.clear();
+            Ok(())
+        };
+        let mut result = Ok(());
+        'group: for records in group {
+            for record in records.iter() {
+                super::frame::encode_record(&mut out, seq, record);
+                seq += 1;
+                if out.len() >= PIECE_BYTES {
+                    result = flush(&mut out, &mut at);
+                    if result.is_err() {
+                        break 'group;
+                    }
+                }
+            }
+        }
+        if result.is_ok() && !out.is_empty() {
+            result = flush(&mut out, &mut at);
+        }
+        if result.is_ok() && durable {
+            result = self.file.sync();
+        }
         match result {
             Ok(()) => {
-                self.len += out.len() as u64;
-                self.shared.grow_segment(self.base, out.len() as u64);
+                let written = at - self.len;
+                self.len = at;
+                self.shared.grow_segment(self.base, written);
                 Ok(())
             }
             Err(e) => {

@@ -9,8 +9,7 @@ use std::borrow::Cow;
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::State;
-use axum::extract::rejection::BytesRejection;
+use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
@@ -18,10 +17,11 @@ use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use serde::Deserialize;
 
 use super::error::{ApiError, ErrorKind};
-use super::{AMZ_JSON, ApiState, control, request_id_header};
+use super::{AMZ_JSON, ApiState, BodyError, control, request_id_header};
 use crate::config::{SourceConfig, is_valid_stream_name};
 use crate::pipeline::{IngestError, StreamHandle};
 use crate::record::{Record, now_ms};
+use crate::records::Records;
 use crate::telemetry;
 
 pub use crate::record::MAX_RECORD_BYTES;
@@ -50,24 +50,32 @@ const CONFIG_DEFINED_OPERATIONS: &[&str] = &[
 pub async fn handle(
     State(state): State<Arc<ApiState>>,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    request: Request,
 ) -> Response {
     let target = headers
         .get("x-amz-target")
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
-    let result = match (target.strip_prefix(TARGET_PREFIX), body) {
-        (None, _) => Err(ApiError::new(
+    let result = match target.strip_prefix(TARGET_PREFIX) {
+        None => Err(ApiError::new(
             ErrorKind::UnknownOperation,
             format!(
                 "unknown operation `{target}`: X-Amz-Target must be Firehose_20150804.<Operation>"
             ),
         )),
-        (Some(op), Err(rejection)) => Err(body_error(op, &rejection)),
-        (Some(op), Ok(body)) => match super::decoded_body(&state, &headers, body).await {
-            Ok(body) => dispatch(&state, op, &body).await,
-            Err(e) => Err(e),
-        },
+        Some(op) => {
+            let mut claim = state.budget.claim();
+            match super::read_body(&state, &headers, request, &mut claim).await {
+                Err(BodyError::TooLarge) => Err(too_large(op)),
+                Err(BodyError::Broken(e)) => Err(ApiError::serialization(e)),
+                Err(BodyError::Api(e)) => Err(e),
+                // Decoding the records' base64 holds up to the body's size again.
+                Ok(body) => match claim.grow(body.len()).await {
+                    Ok(()) => dispatch(&state, op, &body).await,
+                    Err(e) => Err(e),
+                },
+            }
+        }
     };
     match result {
         Ok(json) => {
@@ -102,16 +110,15 @@ async fn dispatch(state: &ApiState, op: &str, body: &[u8]) -> Result<String, Api
 }
 
 /// A body over `MAX_BODY_BYTES` is necessarily over Firehose's limits.
-fn body_error(op: &str, rejection: &BytesRejection) -> ApiError {
-    match (rejection.status(), op) {
-        (StatusCode::PAYLOAD_TOO_LARGE, "PutRecord") => ApiError::validation(&[format!(
+fn too_large(op: &str) -> ApiError {
+    match op {
+        "PutRecord" => ApiError::validation(&[format!(
             "Value at 'record.data' failed to satisfy constraint: Member must have length less than or equal to {MAX_RECORD_BYTES}"
         )]),
-        (StatusCode::PAYLOAD_TOO_LARGE, _) => ApiError::new(
+        _ => ApiError::new(
             ErrorKind::InvalidArgument,
             "Records size exceeds 4 MB limit",
         ),
-        _ => ApiError::serialization(rejection.body_text()),
     }
 }
 
@@ -318,7 +325,7 @@ pub fn find_put_stream<'a>(state: &'a ApiState, name: &str) -> Result<&'a Stream
 }
 
 /// Hands records to the stream; the caller answers only after this succeeds.
-pub async fn ingest(stream: &StreamHandle, records: Vec<Record>) -> Result<(), ApiError> {
+pub async fn ingest(stream: &StreamHandle, records: impl Into<Records>) -> Result<(), ApiError> {
     stream.ingest(records).await.map_err(|e| {
         let message = match e {
             IngestError::Full => "Slow down.",

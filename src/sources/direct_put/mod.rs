@@ -1,6 +1,7 @@
 //! The direct-PUT source: Firehose's JSON 1.1 API on `POST /` (so AWS SDKs and the
 //! AWS CLI work unchanged) and an NDJSON endpoint for plain HTTP clients.
 
+mod budget;
 mod content_encoding;
 mod control;
 mod error;
@@ -13,7 +14,8 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::DefaultBodyLimit;
+use axum::body::{Body, HttpBody};
+use axum::extract::Request;
 use axum::http::{HeaderMap, HeaderValue};
 use axum::routing::post;
 
@@ -37,6 +39,8 @@ pub struct ApiState {
     /// When the daemon started, in epoch seconds (`CreateTimestamp`).
     pub started_at: f64,
     pub record_ids: record_id::RecordIds,
+    /// The memory requests in flight may hold, together.
+    pub budget: budget::Budget,
     /// Renders `/metrics`; `None` when the recorder could not be installed.
     pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
 }
@@ -49,42 +53,91 @@ pub fn router(
 ) -> Router {
     let state = Arc::new(ApiState {
         streams,
-        server,
+        server: server.clone(),
         started_at: chrono::Utc::now().timestamp_millis() as f64 / 1000.0,
         record_ids: record_id::RecordIds::new(),
+        budget: budget::Budget::new(server.ingest_memory_bytes()),
         metrics,
     });
     Router::new()
         .route("/", post(firehose::handle))
         .route("/delivery-streams/{name}/records", post(ndjson::handle))
         .merge(crate::admin::router())
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
 }
 
-/// The body with its `Content-Encoding` undone (off the async threads when it is
-/// encoded), at most `server.max_decoded_body_mb` of it.
-async fn decoded_body(
+/// Why a body could not be had.
+enum BodyError {
+    /// Longer than [`MAX_BODY_BYTES`].
+    TooLarge,
+    /// The connection broke while it was read.
+    Broken(String),
+    /// Decoding it failed, or the memory to hold it was not free.
+    Api(ApiError),
+}
+
+/// Reads the request's body with its `Content-Encoding` undone (off the async
+/// threads when it is encoded), at most `server.max_decoded_body_mb` of it, each
+/// step claiming the memory it is about to hold first. On `Ok`, `claim` holds the
+/// body's size.
+async fn read_body(
     state: &ApiState,
     headers: &HeaderMap,
-    body: Bytes,
-) -> Result<Bytes, ApiError> {
+    request: Request,
+    claim: &mut budget::Claim<'_>,
+) -> Result<Bytes, BodyError> {
+    // A body without a length may be as long as the limit.
+    let announced = headers
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
+    let expected = announced.map_or(MAX_BODY_BYTES, |n| n.min(MAX_BODY_BYTES + 1));
+    claim.grow(expected).await.map_err(BodyError::Api)?;
+    if announced.is_some_and(|n| n > MAX_BODY_BYTES) {
+        return Err(BodyError::TooLarge);
+    }
+    let body = read_limited(request.into_body(), expected).await?;
+    claim.shrink_to(body.len());
     if !content_encoding::is_encoded(headers) {
         return Ok(body);
     }
-    let (headers, cap) = (headers.clone(), state.server.max_decoded_body_bytes());
+    let cap = state.server.max_decoded_body_bytes();
+    claim.grow(cap).await.map_err(BodyError::Api)?;
+    let headers = headers.clone();
     let decoded =
         tokio::task::spawn_blocking(move || content_encoding::decode(&headers, body, cap))
             .await
-            .map_err(|e| ApiError::new(ErrorKind::InternalFailure, e.to_string()))?;
-    decoded.map_err(|e| {
+            .map_err(|e| {
+                BodyError::Api(ApiError::new(ErrorKind::InternalFailure, e.to_string()))
+            })?;
+    let decoded = decoded.map_err(|e| {
         let kind = match e {
             content_encoding::DecodeError::Unsupported(_) => ErrorKind::UnsupportedEncoding,
             content_encoding::DecodeError::TooLarge { .. } => ErrorKind::TooLarge,
             content_encoding::DecodeError::Corrupt { .. } => ErrorKind::InvalidArgument,
         };
-        ApiError::new(kind, e.to_string())
-    })
+        BodyError::Api(ApiError::new(kind, e.to_string()))
+    })?;
+    // The encoded body is gone: only the decoded one is held.
+    claim.shrink_to(decoded.len());
+    Ok(decoded)
+}
+
+/// The body's bytes, read into one buffer of the size announced (so a body is
+/// never held twice, as chunks and as their copy), at most [`MAX_BODY_BYTES`].
+async fn read_limited(mut body: Body, announced: usize) -> Result<Bytes, BodyError> {
+    let mut out = Vec::with_capacity(announced.min(MAX_BODY_BYTES));
+    while let Some(frame) =
+        std::future::poll_fn(|cx| std::pin::Pin::new(&mut body).poll_frame(cx)).await
+    {
+        let frame = frame.map_err(|e| BodyError::Broken(e.to_string()))?;
+        if let Ok(data) = frame.into_data() {
+            if out.len() + data.len() > MAX_BODY_BYTES {
+                return Err(BodyError::TooLarge);
+            }
+            out.extend_from_slice(&data);
+        }
+    }
+    Ok(Bytes::from(out))
 }
 
 /// A fresh `x-amzn-RequestId` value.

@@ -6,26 +6,25 @@
 use std::sync::Arc;
 
 use axum::Json;
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use super::ApiState;
 use super::error::{ApiError, ErrorKind};
-use super::firehose::{MAX_RECORD_BYTES, find_put_stream, ingest};
-use crate::record::{Record, now_ms};
+use super::firehose::{find_put_stream, ingest};
+use super::{ApiState, BodyError};
+use crate::record::now_ms;
+use crate::records::Lines;
 use crate::telemetry;
 
 pub async fn handle(
     State(state): State<Arc<ApiState>>,
     Path(name): Path<String>,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    request: Request,
 ) -> Response {
-    match put_lines(&state, &name, &headers, body).await {
+    match put_lines(&state, &name, &headers, request).await {
         Ok((records, bytes)) => (
             StatusCode::OK,
             Json(json!({ "DeliveryStreamName": name, "RecordCount": records, "Bytes": bytes, "FailedPutCount": 0 })),
@@ -39,101 +38,36 @@ async fn put_lines(
     state: &ApiState,
     name: &str,
     headers: &HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    request: Request,
 ) -> Result<(usize, usize), ApiError> {
     let stream = find_put_stream(state, name)?;
-    let body = body.map_err(|rejection| {
-        ApiError::new(
-            ErrorKind::InvalidArgument,
-            format!(
-                "{} (at most {} bytes per request)",
-                rejection.body_text(),
-                super::MAX_BODY_BYTES
-            ),
-        )
-    })?;
-    let body = super::decoded_body(state, headers, body).await?;
-    let records = split_lines(&body, now_ms())?;
-    let count = records.len();
-    ingest(stream, records).await?;
+    let mut claim = state.budget.claim();
+    let body = match super::read_body(state, headers, request, &mut claim).await {
+        Ok(body) => body,
+        Err(BodyError::Api(e)) => return Err(e),
+        Err(BodyError::TooLarge) => {
+            return Err(ApiError::new(
+                ErrorKind::InvalidArgument,
+                format!(
+                    "Failed to buffer the request body: length limit exceeded (at most {} bytes per request)",
+                    super::MAX_BODY_BYTES
+                ),
+            ));
+        }
+        Err(BodyError::Broken(e)) => {
+            return Err(ApiError::new(
+                ErrorKind::InvalidArgument,
+                format!("Failed to read the request body: {e}"),
+            ));
+        }
+    };
+    // The body is held already; its line offsets are what the split adds.
+    claim
+        .grow(Lines::overhead_of(Lines::most_lines(&body)))
+        .await?;
+    let lines = Lines::split(body, now_ms()).map_err(|e| ApiError::validation(&[e.to_string()]))?;
+    let (count, bytes) = (lines.len(), lines.body_len());
+    ingest(stream, lines).await?;
     telemetry::put_request(stream.name(), "PutNdjson");
-    Ok((count, body.len()))
-}
-
-/// Splits `body` into one record per line, each keeping its `\n`.
-fn split_lines(body: &Bytes, arrival_ms: i64) -> Result<Vec<Record>, ApiError> {
-    let mut records = Vec::new();
-    let mut start = 0;
-    let mut line_no = 0;
-    while start < body.len() {
-        line_no += 1;
-        let end = memchr_newline(&body[start..]).map_or(body.len(), |i| start + i + 1);
-        let line = body.slice(start..end);
-        start = end;
-        if line.iter().all(|b| matches!(b, b'\n' | b'\r')) {
-            continue;
-        }
-        if line.len() > MAX_RECORD_BYTES {
-            return Err(ApiError::validation(&[format!(
-                "line {line_no} is {} bytes; a record must have length less than or equal to {MAX_RECORD_BYTES}",
-                line.len()
-            )]));
-        }
-        records.push(Record::new(line, arrival_ms));
-    }
-    Ok(records)
-}
-
-fn memchr_newline(haystack: &[u8]) -> Option<usize> {
-    haystack.iter().position(|&b| b == b'\n')
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    proptest::proptest! {
-        /// Any body splits into its non-blank lines, each keeping its newline:
-        /// together they are the body without its blank lines.
-        #[test]
-        fn any_body_splits_into_its_non_blank_lines(
-            body in proptest::collection::vec(proptest::sample::select(vec![b'a', b'\n', b'\r', 0xff, 0]), 0..300),
-        ) {
-            let records = split_lines(&Bytes::from(body.clone()), 1).unwrap();
-            let blank = |l: &[u8]| l.iter().all(|b| matches!(b, b'\n' | b'\r'));
-            let want: Vec<u8> = body
-                .split_inclusive(|&b| b == b'\n')
-                .filter(|l| !blank(l))
-                .flatten()
-                .copied()
-                .collect();
-            let got: Vec<u8> = records.iter().flat_map(|r| r.data.iter().copied()).collect();
-            proptest::prop_assert_eq!(got, want);
-            for r in &records {
-                proptest::prop_assert!(!blank(&r.data));
-                let inner = &r.data[..r.data.len() - 1];
-                proptest::prop_assert!(!inner.contains(&b'\n'), "one line per record");
-            }
-        }
-    }
-
-    #[test]
-    fn lines_keep_their_newline_and_blank_lines_are_skipped() {
-        let body = Bytes::from_static(b"{\"a\":1}\n\n{\"a\":2}\r\n{\"a\":3}");
-        let records = split_lines(&body, 7).unwrap();
-        let data: Vec<&[u8]> = records.iter().map(|r| &r.data[..]).collect();
-        assert_eq!(
-            data,
-            vec![&b"{\"a\":1}\n"[..], b"{\"a\":2}\r\n", b"{\"a\":3}"]
-        );
-    }
-
-    #[test]
-    fn an_oversized_line_is_refused_with_its_number() {
-        let mut body = b"ok\n".to_vec();
-        body.extend(vec![b'x'; MAX_RECORD_BYTES + 1]);
-        let err = split_lines(&Bytes::from(body), 0).unwrap_err();
-        assert_eq!(err.kind, ErrorKind::Validation);
-        assert!(err.message.contains("line 2"), "{}", err.message);
-    }
+    Ok((count, bytes))
 }

@@ -23,7 +23,8 @@
 //! zip, snappy, hadoop_snappy), prefixes of every expression kind with odd literals
 //! and the default error layout, buffer sizes and intervals, durability,
 //! deliveries in flight, retry durations down to 0. Records (`records.rs`):
-//! binary, empty, exactly at and over the size limit, batches over 4 MiB. Faults:
+//! binary, empty, exactly at and over the size limit, JSON with odd member names
+//! and values, batches over 4 MiB. Faults:
 //! kill -9, SIGTERM, restarts with an edited config, the destination faults and
 //! the full disk above. Power cuts are tested on the simulated disk
 //! (`src/pipeline/power_cut_tests.rs`): a power cut cannot be made of a real

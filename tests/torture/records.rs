@@ -51,14 +51,34 @@ fn pad(rng: &mut StdRng) -> String {
         .collect()
 }
 
+/// Members with odd names and values that a JSON record may carry beside its
+/// own: an empty name, spaces, dots, non-ASCII, escapes, a duplicate of `p`,
+/// nested values.
+const ODD_MEMBERS: &[&str] = &[
+    r#""":1"#,
+    r#""ü ñ":"x""#,
+    r#""a.b":{"c":[1,2,{"d":null}]}"#,
+    r#""$weird key\t":null"#,
+    r#""p2":"\u0000\ud83d\ude00""#,
+    r#""p":"second p""#,
+    r#""PAD":[[],{}]"#,
+];
+
 /// A JSON record (for Parquet streams and JSON plugins), or (one in ten) a
-/// binary one that does not convert. Byte 12 of a JSON record is a random letter
-/// or digit, which is what the hostile plugin decides by.
+/// binary one that does not convert; three in ten carry an odd member (or a
+/// 300-character name) after their id. Byte 12 of a JSON record is a random
+/// letter or digit, which is what the hostile plugin decides by.
 pub fn json(rng: &mut StdRng, id: u32) -> Vec<u8> {
     if rng.random_bool(0.1) {
         return binary(rng, id);
     }
-    format!("{{\"p\":\"{}\",\"id\":{id}}}", pad(rng)).into_bytes()
+    let pad = pad(rng);
+    let odd = match rng.random_range(0..10) {
+        0..=6 => String::new(),
+        7 => format!(",\"{}\":true", "k".repeat(300)),
+        _ => format!(",{}", ODD_MEMBERS[rng.random_range(0..ODD_MEMBERS.len())]),
+    };
+    format!("{{\"p\":\"{pad}\",\"id\":{id}{odd}}}").into_bytes()
 }
 
 /// Values of the `k` field the partitioning plugin makes a key of: ordinary

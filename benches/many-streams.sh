@@ -29,11 +29,13 @@ for run in $(seq "$runs"); do
   until curl -sf "http://127.0.0.1:$port/ready" >/dev/null; do sleep 0.05; done
   ready=$(python3 -c "print(f'{$(date +%s.%N) - $started:.2f}')")
   echo "run $run: $streams streams ready in ${ready} s, RSS $(rss) MB, $(fds) descriptors"
+  puts=()
   for i in $(seq "$streams"); do
     printf '{"n":%s}\n' "$i" | curl -sf -o /dev/null --data-binary @- "http://127.0.0.1:$port/delivery-streams/s$i/records" &
-    (( i % 64 == 0 )) && wait
+    puts+=($!)
+    if (( ${#puts[@]} == 64 )); then wait "${puts[@]}"; puts=(); fi
   done
-  wait
+  (( ${#puts[@]} )) && wait "${puts[@]}"
   for _ in $(seq 120); do
     [ "$(find "$dir/out" -type f 2>/dev/null | wc -l)" -ge "$streams" ] && break
     sleep 0.5

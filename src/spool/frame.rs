@@ -18,7 +18,7 @@
 use bytes::Bytes;
 
 use crate::record::{KinesisMeta, Record};
-use crate::records::RecordRef;
+use crate::records::{RecordRef, Records};
 
 /// Bytes before a record's data.
 pub const HEADER_LEN: usize = 24;
@@ -68,6 +68,15 @@ pub fn encoded_len(data_len: usize) -> usize {
 /// The stored size of a record.
 pub fn record_len(record: RecordRef<'_>) -> usize {
     encoded_len(record.data.len()) + record.kinesis.map_or(0, |k| 4 + metadata_len(k))
+}
+
+/// The stored size of a list of records (for lines, without a pass over them:
+/// they carry no metadata).
+pub fn records_len(records: &Records) -> u64 {
+    match records {
+        Records::Lines(_) => (records.len() * HEADER_LEN) as u64 + records.data_bytes(),
+        Records::List(_) => records.iter().map(|r| record_len(r) as u64).sum(),
+    }
 }
 
 fn metadata_len(k: &KinesisMeta) -> usize {
@@ -322,5 +331,16 @@ mod tests {
             Parsed::Frame { frame, .. } => assert_eq!(&frame.data[..], b"world"),
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn lines_are_stored_as_long_as_their_frames() {
+        let body = Bytes::from_static(b"one\n\ntwo\r\nthree");
+        let records = Records::Lines(crate::records::Lines::split(body, 9).unwrap());
+        let mut out = Vec::new();
+        for (seq, r) in records.iter().enumerate() {
+            encode_record(&mut out, seq as u64, r);
+        }
+        assert_eq!(records_len(&records), out.len() as u64);
     }
 }

@@ -243,7 +243,7 @@ impl Spool {
         if self.closed.load(Ordering::Acquire) {
             return Err(AppendError::ShuttingDown);
         }
-        let bytes: u64 = records.iter().map(|r| frame::record_len(r) as u64).sum();
+        let bytes = frame::records_len(&records);
         if !self.shared.try_reserve(bytes) {
             return Err(AppendError::Full);
         }

@@ -53,6 +53,8 @@ impl Writer {
     /// Runs until `Close` or until every sender is gone. Writes happen on the
     /// blocking pool, one group at a time; requests arriving meanwhile form the next.
     pub async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Message>) {
+        // Frames are made here a piece at a time; the buffer is kept for the next group.
+        let mut out = Vec::new();
         let mut replies: Vec<Reply> = Vec::new();
         let mut closing = false;
         while !closing {
@@ -89,14 +91,14 @@ impl Writer {
                 continue;
             }
             let written = tokio::task::spawn_blocking(move || {
-                let result = self.write(&group, gathered, durable);
+                let result = self.write(&group, gathered, durable, &mut out);
                 // The records' memory goes back before the producers are answered.
                 drop(group);
-                (self, result)
+                (self, out, result)
             })
             .await;
             let result;
-            (self, result) = match written {
+            (self, out, result) = match written {
                 Ok(done) => done,
                 Err(e) => {
                     tracing::error!(error = %e, "the spool writer failed; the stream takes no more records");
@@ -137,12 +139,17 @@ impl Writer {
     /// Appends the group's records (`bytes` of frames) to the current segment,
     /// starting a new one first when it is full, making and writing the frames a
     /// piece at a time. On failure nothing of the group remains in the file.
-    fn write(&mut self, group: &[Records], bytes: u64, durable: bool) -> io::Result<()> {
+    fn write(
+        &mut self,
+        group: &[Records],
+        bytes: u64,
+        durable: bool,
+        out: &mut Vec<u8>,
+    ) -> io::Result<()> {
         if self.len > segment::HEADER_LEN && self.len + bytes > self.segment_bytes {
             self.roll()?;
         }
-        let mut out =
-            Vec::with_capacity((bytes as usize).min(PIECE_BYTES + segment::MAX_FRAME_LEN));
+        out.clear();
         let mut at = self.len;
         let mut seq = self.next_seq;
         let flush = |out: &mut Vec<u8>, at: &mut u64| -> io::Result<()> {
@@ -154,10 +161,10 @@ impl Writer {
         let mut result = Ok(());
         'group: for records in group {
             for record in records.iter() {
-                super::frame::encode_record(&mut out, seq, record);
+                super::frame::encode_record(out, seq, record);
                 seq += 1;
                 if out.len() >= PIECE_BYTES {
-                    result = flush(&mut out, &mut at);
+                    result = flush(out, &mut at);
                     if result.is_err() {
                         break 'group;
                     }
@@ -165,7 +172,7 @@ impl Writer {
             }
         }
         if result.is_ok() && !out.is_empty() {
-            result = flush(&mut out, &mut at);
+            result = flush(out, &mut at);
         }
         if result.is_ok() && durable {
             result = self.file.sync();

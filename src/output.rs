@@ -38,6 +38,11 @@ pub enum Output {
         /// Why delivery failed, for `delivery-failed` batches: each record's error
         /// line is rebuilt from it, so a restart writes the same bytes.
         failure: Option<Failure>,
+        /// The data object a failed batch was last written as, when that write
+        /// may have landed although it was not acknowledged (the connection
+        /// broke): the error batch is written only if the object is not there.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        may_have_landed: Option<String>,
     },
     /// `format-conversion-failed` error records. The batch holds the raw records
     /// (on a rebuild, all of the data batch's): each record's error is found by

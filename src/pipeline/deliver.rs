@@ -73,6 +73,8 @@ pub struct Sinks {
 struct Failed {
     failure: Failure,
     seqs: RangeSet,
+    /// The data object whose last write failed, if it may have landed anyway.
+    key: Option<String>,
 }
 
 /// What storing a batch leaves to do.
@@ -222,13 +224,14 @@ impl Deliverer {
         let copy = Copy::of(&d.output);
         let mut conversion_errors = None;
         let mut error_batch = None;
-        // A batch recovered empty (its records were all damaged) writes no object.
-        if d.batch.record_count() > 0 {
+        // A batch recovered empty (its records were all damaged) writes no object;
+        // nor does an error batch whose data object landed after all.
+        if d.batch.record_count() > 0 && !self.landed_after_all(&d).await {
             let output = d.output.clone();
             let stored = self.store(d).await;
             conversion_errors = stored.conversion_errors;
             if let Some(failed) = stored.failed {
-                let mut errors = self.failed(&output, &failed.seqs, failed.failure).await;
+                let mut errors = self.failed(&output, failed).await;
                 // Sealed before this batch is recorded as delivered, so its records
                 // are always held by a batch; once recorded, a restart rebuilds the
                 // error batch alone, not this one (which would fail again and send
@@ -249,6 +252,36 @@ impl Deliverer {
         // it would otherwise send its unconvertible records a second time.
         if let Some(errors) = conversion_errors {
             Box::pin(self.deliver(errors)).await;
+        }
+    }
+
+    /// Whether `d` holds the records of a data object whose write failed without
+    /// an answer but landed: then they are delivered, and not error records.
+    /// Asks the destination until it answers; a key it cannot hold is not there.
+    async fn landed_after_all(&self, d: &Delivery) -> bool {
+        let Output::Errors {
+            may_have_landed: Some(key),
+            ..
+        } = &d.output
+        else {
+            return false;
+        };
+        let mut attempt = 0u32;
+        loop {
+            match self.sinks.destination.holds(key).await {
+                Ok(held) => {
+                    if held {
+                        tracing::info!(stream = %self.stream, key = %key, records = d.batch.record_count(),
+                            "the failed write landed after all: its records are delivered, not sent to the error output");
+                    }
+                    return held;
+                }
+                Err(e) if e.kind == FailureKind::Permanent => return false,
+                Err(e) => {
+                    attempt += 1;
+                    self.wait_after_failure(attempt, &e.code, &e.message).await;
+                }
+            }
         }
     }
 
@@ -296,18 +329,20 @@ impl Deliverer {
                             ending_ms: now_ms(),
                         },
                         seqs: d.batch.seqs,
+                        key: None,
                     }),
                     conversion_errors: None,
                 }
             }
             _ => {
                 let seqs = d.batch.seqs.clone();
+                let key = (d.output == Output::Data).then(|| d.key.clone());
                 Stored {
                     failed: self
                         .store_object(d)
                         .await
                         .err()
-                        .map(|failure| Failed { failure, seqs }),
+                        .map(|failure| Failed { failure, seqs, key }),
                     conversion_errors: None,
                 }
             }
@@ -341,7 +376,7 @@ impl Deliverer {
         }
         if converted.rows > 0 {
             let object = Object {
-                key: d.key,
+                key: d.key.clone(),
                 body: Bytes::from(converted.body),
                 content_encoding: None,
             };
@@ -360,6 +395,7 @@ impl Deliverer {
                     failure,
                     // Those that did not convert are in the error output already.
                     seqs: seqs_except(&batch, &converted.failed),
+                    key: Some(d.key),
                 });
         }
         stored
@@ -523,6 +559,7 @@ impl Deliverer {
                 let all = failed.get_or_insert_with(|| Failed {
                     failure: failure.clone(),
                     seqs: RangeSet::new(),
+                    key: None,
                 });
                 all.failure = failure;
                 all.seqs.extend(&lost);
@@ -620,7 +657,9 @@ impl Deliverer {
 
     /// The error batch for records whose delivery failed: each record becomes a
     /// Firehose error record carrying the failure.
-    async fn failed(&self, output: &Output, seqs: &RangeSet, failure: Failure) -> Delivery {
+    async fn failed(&self, output: &Output, failed: Failed) -> Delivery {
+        let Failed { failure, seqs, key } = failed;
+        let seqs = &seqs;
         let records = loop {
             match self.spool.fetch(seqs.clone()).await {
                 Ok(records) => break records,
@@ -642,6 +681,7 @@ impl Deliverer {
         let output = Output::Errors {
             output_type: self.sinks.failed_output_type.to_string(),
             failure: Some(failure),
+            may_have_landed: key,
         };
         Delivery {
             id: self.spool.next_batch_id(),

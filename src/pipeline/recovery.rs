@@ -118,6 +118,7 @@ impl Recovering {
                 Output::Errors {
                     failure: Some(failure),
                     output_type,
+                    ..
                 } => {
                     let line = failure.error_line(record, seq, output_type);
                     r.buffer.push(&line, record.arrival_ms, seq..seq + 1);

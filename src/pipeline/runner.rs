@@ -219,6 +219,7 @@ impl Runner {
                     let output = Output::Errors {
                         output_type: SPOOL_CORRUPT.to_string(),
                         failure: None,
+                        may_have_landed: None,
                     };
                     if self.deliverer.has_backup() {
                         // Damaged data has no backup copy to write.
@@ -582,6 +583,7 @@ async fn sleep_until(deadline: Option<Instant>) {
 #[cfg(test)]
 mod tests {
     use std::sync::Mutex;
+    use std::sync::atomic::Ordering;
 
     use futures::FutureExt;
     use futures::future::BoxFuture;
@@ -594,13 +596,32 @@ mod tests {
     use crate::sinks::{Object, Sink, SinkError};
 
     /// Keeps objects in memory: buffering logic is tested apart from any destination.
+    /// The first `lost_answers` writes land but answer as a broken connection.
     #[derive(Default)]
-    struct MemorySink(Mutex<Vec<Object>>);
+    struct MemorySink(Mutex<Vec<Object>>, std::sync::atomic::AtomicUsize);
 
     impl Sink for MemorySink {
         fn put(&self, object: Object) -> BoxFuture<'_, Result<(), SinkError>> {
             self.0.lock().unwrap().push(object);
-            async { Ok(()) }.boxed()
+            let lost = self
+                .1
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                .is_ok();
+            async move {
+                if lost {
+                    return Err(SinkError {
+                        kind: crate::sinks::FailureKind::Transient,
+                        code: "S3.ConnectionFailed".into(),
+                        message: "connection reset".into(),
+                    });
+                }
+                Ok(())
+            }
+            .boxed()
+        }
+        fn holds(&self, key: &str) -> BoxFuture<'_, Result<bool, SinkError>> {
+            let held = self.0.lock().unwrap().iter().any(|o| o.key == key);
+            async move { Ok(held) }.boxed()
         }
         fn describe(&self) -> String {
             "memory".into()
@@ -688,6 +709,35 @@ mod tests {
             handle.ingest(vec![Record::new(&b"z"[..], 1)]).await,
             Err(crate::pipeline::IngestError::ShuttingDown)
         );
+    }
+
+    /// Regression (torture seed 1796296554): a write that landed although its
+    /// answer was lost, with no retry duration left, sent its records to the
+    /// error output as well. The error batch now asks the destination first.
+    #[tokio::test(start_paused = true)]
+    async fn a_write_that_landed_unanswered_is_not_also_an_error_object() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut c = config(dir.path(), 5, 1);
+        let crate::config::DestinationConfig::Local(local) = &mut c.delivery_streams[0].destination
+        else {
+            panic!("the default stream writes to a local folder");
+        };
+        local.retry_duration_seconds = 0;
+        let (handle, sink, task) = start(&c);
+        sink.1.store(1, Ordering::SeqCst);
+        handle
+            .ingest(vec![Record::new(&b"a"[..], 1)])
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        settle().await;
+        handle.close();
+        task.await.unwrap();
+        let objects = sink.0.lock().unwrap();
+        let keys: Vec<&str> = objects.iter().map(|o| o.key.as_str()).collect();
+        assert_eq!(keys.len(), 1, "{keys:?}");
+        assert!(keys[0].starts_with("1970/01/01/00/default-1-"), "{keys:?}");
+        assert_eq!(&objects[0].body[..], b"a");
     }
 
     /// A restart that finds a sealed, undelivered batch delivers it under the key it

@@ -200,6 +200,12 @@ impl Sink for HttpSink {
         self.send(object).boxed()
     }
 
+    /// An endpoint cannot be asked what it took: its records are delivered at
+    /// least once, as with Firehose.
+    fn holds(&self, _key: &str) -> BoxFuture<'_, Result<bool, SinkError>> {
+        async { Ok(false) }.boxed()
+    }
+
     fn describe(&self) -> String {
         self.url.clone()
     }

@@ -45,6 +45,10 @@ pub trait Sink: Send + Sync {
     /// an ambiguous failure must not duplicate data).
     fn put(&self, object: Object) -> BoxFuture<'_, Result<(), SinkError>>;
 
+    /// Whether an object is stored under `key`: a write whose answer was lost
+    /// may have landed, and its records must not also go to the error output.
+    fn holds(&self, key: &str) -> BoxFuture<'_, Result<bool, SinkError>>;
+
     /// A short description for logs (`local:/var/data`, `s3://bucket`).
     fn describe(&self) -> String;
 }

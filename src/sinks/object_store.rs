@@ -9,7 +9,8 @@ use futures::FutureExt;
 use futures::future::BoxFuture;
 use object_store::local::LocalFileSystem;
 use object_store::{
-    Attribute, Attributes, ObjectStore, PutMultipartOptions, PutOptions, PutPayload, WriteMultipart,
+    Attribute, Attributes, ObjectStore, ObjectStoreExt, PutMultipartOptions, PutOptions,
+    PutPayload, WriteMultipart,
 };
 
 use super::{FailureKind, Object, Sink, SinkError};
@@ -100,22 +101,27 @@ impl ObjectStoreSink {
         // `finish` aborts the upload itself when a part or the completion fails.
         writer.finish().await.map(|_| ())
     }
+
+    /// The store path of a key. A key the store refuses is refused on every
+    /// attempt: permanent.
+    fn path(&self, key: &str) -> Result<object_store::path::Path, SinkError> {
+        let full = if self.base.is_empty() {
+            key.to_string()
+        } else {
+            format!("{}/{}", self.base, key)
+        };
+        object_store::path::Path::parse(&full).map_err(|e| SinkError {
+            kind: FailureKind::Permanent,
+            code: format!("{}.InvalidKey", self.code_prefix),
+            message: e.to_string(),
+        })
+    }
 }
 
 impl Sink for ObjectStoreSink {
     fn put(&self, object: Object) -> BoxFuture<'_, Result<(), SinkError>> {
         async move {
-            let full = if self.base.is_empty() {
-                object.key.clone()
-            } else {
-                format!("{}/{}", self.base, object.key)
-            };
-            // A key the store refuses is refused on every attempt: permanent.
-            let path = object_store::path::Path::parse(&full).map_err(|e| SinkError {
-                kind: FailureKind::Permanent,
-                code: format!("{}.InvalidKey", self.code_prefix),
-                message: e.to_string(),
-            })?;
+            let path = self.path(&object.key)?;
             let attributes = self.attributes(&object);
             let result = if object.body.len() > PART_BYTES {
                 self.put_multipart(&path, object.body, attributes).await
@@ -130,6 +136,18 @@ impl Sink for ObjectStoreSink {
                     .map(|_| ())
             };
             result.map_err(|e| classify(&e, self.code_prefix))
+        }
+        .boxed()
+    }
+
+    fn holds(&self, key: &str) -> BoxFuture<'_, Result<bool, SinkError>> {
+        let path = self.path(key);
+        async move {
+            match self.store.head(&path?).await {
+                Ok(_) => Ok(true),
+                Err(object_store::Error::NotFound { .. }) => Ok(false),
+                Err(e) => Err(classify(&e, self.code_prefix)),
+            }
         }
         .boxed()
     }

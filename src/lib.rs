@@ -14,6 +14,7 @@ pub mod error_output;
 pub mod keys;
 pub mod output;
 pub mod pipeline;
+pub mod processors;
 pub mod record;
 pub mod records;
 pub mod sinks;

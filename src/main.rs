@@ -152,6 +152,14 @@ fn main() -> ExitCode {
                     c.delivery_streams.len(),
                     c.stream_names()
                 );
+                for stream in &c.delivery_streams {
+                    if let Some(order) = sluice::processors::run_order(&stream.processors) {
+                        println!(
+                            "note: stream `{}` lists its processors in another order than they run in; they run in Firehose's order: {order}",
+                            stream.name
+                        );
+                    }
+                }
                 ExitCode::SUCCESS
             }
             Err(errors) => {

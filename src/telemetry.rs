@@ -84,6 +84,24 @@ pub fn processed(
         .increment(took.as_micros() as u64);
 }
 
+/// Time one processor spent on a batch (Firehose's `JQProcessing.Duration` for
+/// `MetadataExtraction`).
+pub fn processor_time(stream: &str, processor: &'static str, took: std::time::Duration) {
+    counter!("sluice_processor_microseconds_total", "stream" => stream.to_string(), "processor" => processor)
+        .increment(took.as_micros() as u64);
+}
+
+/// The stream's active partitions (Firehose's `PartitionCount`).
+pub fn partition_count(stream: &str, partitions: usize) {
+    gauge!("sluice_partition_count", "stream" => stream.to_string()).set(partitions as f64);
+}
+
+/// A record refused for the active-partition limit (Firehose's
+/// `PartitionCountExceeded`, counted).
+pub fn partition_count_exceeded(stream: &str) {
+    counter!("sluice_partition_count_exceeded_total", "stream" => stream.to_string()).increment(1);
+}
+
 /// How far a Kinesis shard's reader is behind the stream's tip (Firehose's
 /// `DataReadFromKinesisStream` lag, the KCL's `MillisBehindLatest`).
 pub fn kinesis_behind(stream: &str, shard: &str, millis: u64) {

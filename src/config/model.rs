@@ -175,8 +175,10 @@ pub struct StreamConfig {
     /// converted from JSON records.
     #[serde(default)]
     pub format: FormatConfig,
-    /// Transform plugins run in order on records read from the spool, as Firehose's
-    /// Lambda processors (`ProcessingConfiguration`).
+    /// Firehose's record processors (`ProcessingConfiguration`), run on records
+    /// read from the spool in Firehose's order whatever the listing order: the
+    /// WASM plugins (in listed order among themselves), metadata extraction, then
+    /// the delimiter as records enter the destination's buffer.
     #[serde(default)]
     pub processors: Vec<ProcessorConfig>,
     /// Objects encoded and delivered concurrently; bounds memory at about
@@ -184,6 +186,32 @@ pub struct StreamConfig {
     #[serde(default = "default_in_flight")]
     pub max_in_flight_objects: usize,
     pub destination: DestinationConfig,
+}
+
+impl StreamConfig {
+    /// The WASM plugins, in listed order.
+    pub fn plugins(&self) -> impl Iterator<Item = &WasmProcessor> {
+        self.processors.iter().filter_map(|p| match p {
+            ProcessorConfig::Wasm(w) => Some(w),
+            _ => None,
+        })
+    }
+
+    /// The metadata extraction query, if the stream has one.
+    pub fn metadata_query(&self) -> Option<&str> {
+        self.processors.iter().find_map(|p| match p {
+            ProcessorConfig::MetadataExtraction(m) => Some(m.query.as_str()),
+            _ => None,
+        })
+    }
+
+    /// What follows each record in delivered objects, if anything.
+    pub fn delimiter(&self) -> Option<&[u8]> {
+        self.processors.iter().find_map(|p| match p {
+            ProcessorConfig::AppendDelimiter(d) => Some(d.delimiter.as_bytes()),
+            _ => None,
+        })
+    }
 }
 
 fn default_in_flight() -> usize {
@@ -196,6 +224,51 @@ fn default_in_flight() -> usize {
 pub enum ProcessorConfig {
     /// A WebAssembly component of the `sluice:transform` world (`transforms/wit/`).
     Wasm(WasmProcessor),
+    /// Firehose's `MetadataExtraction`: a jq object expression whose values fill
+    /// `!{partitionKeyFromQuery:...}`.
+    MetadataExtraction(MetadataExtractionProcessor),
+    /// Firehose's `AppendDelimiterToRecord`: a delimiter after each record in
+    /// delivered objects.
+    AppendDelimiter(AppendDelimiterProcessor),
+}
+
+impl ProcessorConfig {
+    /// Firehose's `ProcessorType` for it.
+    pub fn firehose_type(&self) -> &'static str {
+        match self {
+            Self::Wasm(_) => "Lambda",
+            Self::MetadataExtraction(_) => "MetadataExtraction",
+            Self::AppendDelimiter(_) => "AppendDelimiterToRecord",
+        }
+    }
+
+    /// Its place in Firehose's processing order (contract §6.5).
+    pub fn stage(&self) -> u8 {
+        match self {
+            Self::Wasm(_) => 3,
+            Self::MetadataExtraction(_) => 4,
+            Self::AppendDelimiter(_) => 6,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetadataExtractionProcessor {
+    /// One jq object expression, up to 50 keys: `{customer: .customer_id}`.
+    pub query: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AppendDelimiterProcessor {
+    /// What follows each record; Firehose's is a newline.
+    #[serde(default = "default_record_delimiter")]
+    pub delimiter: String,
+}
+
+fn default_record_delimiter() -> String {
+    "\n".to_string()
 }
 
 /// A WASM transform plugin and the limits it runs under. Defaults follow Firehose's

@@ -373,6 +373,24 @@ pub fn is_valid_stream_name(name: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
 }
 
+/// A metadata extraction query compiles, and names at most Firehose's 50 keys.
+fn validate_query(query: &str, at: &str, errors: &mut Vec<ConfigError>) {
+    use crate::processors::metadata_extraction::{MAX_KEYS, MetadataExtraction};
+    if let Err(e) = MetadataExtraction::new(query) {
+        errors.push(ConfigError::new(at, format!("does not compile: {e}")));
+    } else if let Some(keys) = MetadataExtraction::key_names(query)
+        && keys.len() > MAX_KEYS
+    {
+        errors.push(ConfigError::new(
+            at,
+            format!(
+                "names {} keys, over Firehose's limit of {MAX_KEYS}",
+                keys.len()
+            ),
+        ));
+    }
+}
+
 /// Plugin limits: Lambda's bounds where Firehose has them (6 MB payloads, 5 minute
 /// calls), and a memory cap a 64-bit host can give.
 fn validate_processors(
@@ -380,9 +398,43 @@ fn validate_processors(
     at: &dyn Fn(&str) -> String,
     errors: &mut Vec<ConfigError>,
 ) {
+    let mut seen = std::collections::BTreeSet::new();
     for (i, processor) in s.processors.iter().enumerate() {
-        let ProcessorConfig::Wasm(p) = processor;
         let key = |field: &str| at(&format!("processors[{i}].{field}"));
+        let p = match processor {
+            ProcessorConfig::Wasm(p) => p,
+            ProcessorConfig::MetadataExtraction(m) => {
+                if !seen.insert("metadata_extraction") {
+                    errors.push(ConfigError::new(
+                        key("type"),
+                        "a stream takes one metadata_extraction (one query of up to 50 keys)",
+                    ));
+                }
+                validate_query(&m.query, &key("query"), errors);
+                continue;
+            }
+            ProcessorConfig::AppendDelimiter(d) => {
+                if !seen.insert("append_delimiter") {
+                    errors.push(ConfigError::new(
+                        key("type"),
+                        "a stream takes one append_delimiter",
+                    ));
+                }
+                if d.delimiter.is_empty() || d.delimiter.len() > 1024 {
+                    errors.push(ConfigError::new(
+                        key("delimiter"),
+                        "must be 1 to 1,024 bytes",
+                    ));
+                }
+                if matches!(s.format, FormatConfig::Parquet(_)) {
+                    errors.push(ConfigError::new(
+                        key("type"),
+                        "does not apply to Parquet: records become rows, not delimited bytes",
+                    ));
+                }
+                continue;
+            }
+        };
         let ranges: [(&str, u64, u64, u64); 5] = [
             ("timeout_ms", p.timeout_ms, 1, 300_000),
             ("memory_mb", p.memory_mb, 1, 4096),
@@ -401,6 +453,53 @@ fn validate_processors(
         if p.module.as_os_str().is_empty() {
             errors.push(ConfigError::new(key("module"), "is empty"));
         }
+    }
+}
+
+/// Every partition key the prefix uses has a processor that supplies it; the
+/// query's written-out keys all appear in the prefix, as Firehose requires.
+fn validate_partition_keys(
+    s: &StreamConfig,
+    prefix: &crate::keys::Prefix,
+    at: &dyn Fn(&str) -> String,
+    errors: &mut Vec<ConfigError>,
+) {
+    let used: Vec<&str> = prefix.query_key_names().collect();
+    match s.metadata_query() {
+        None => {
+            if let Some(key) = used.first() {
+                errors.push(ConfigError::new(
+                    at("destination.prefix"),
+                    format!("`!{{partitionKeyFromQuery:{key}}}` needs a processor {{ type = \"metadata_extraction\", query = \"{{{key}: ...}}\" }}"),
+                ));
+            }
+        }
+        Some(query) => {
+            if let Some(keys) =
+                crate::processors::metadata_extraction::MetadataExtraction::key_names(query)
+            {
+                for key in used.iter().filter(|k| !keys.iter().any(|q| q == *k)) {
+                    errors.push(ConfigError::new(
+                        at("destination.prefix"),
+                        format!("uses `!{{partitionKeyFromQuery:{key}}}`, but the metadata_extraction query has no key `{key}`"),
+                    ));
+                }
+                for key in keys.iter().filter(|q| !used.contains(&q.as_str())) {
+                    errors.push(ConfigError::new(
+                        at("destination.prefix"),
+                        format!("must use every key of the metadata_extraction query, as in Firehose: add `!{{partitionKeyFromQuery:{key}}}`"),
+                    ));
+                }
+            }
+        }
+    }
+    if let Some(key) = prefix.lambda_key_names().next()
+        && s.plugins().next().is_none()
+    {
+        errors.push(ConfigError::new(
+            at("destination.prefix"),
+            format!("`!{{partitionKeyFromLambda:{key}}}` is a partition key, but this stream has no plugin that supplies partition keys"),
+        ));
     }
 }
 
@@ -499,21 +598,7 @@ fn validate_stream(s: &StreamConfig, at: &dyn Fn(&str) -> String, errors: &mut V
         errors.push(ConfigError::new(at("destination.backup_prefix"), e.0));
     }
     match KeyLayout::new(s.destination.prefix(), s.destination.error_output_prefix()) {
-        Ok(layout) => {
-            if let Some(key) = layout.prefix().query_key_names().next() {
-                errors.push(ConfigError::new(
-                    at("destination.prefix"),
-                    format!("`!{{partitionKeyFromQuery:{key}}}` needs JQ queries, which Sluice does not run; return the key from a plugin and use `!{{partitionKeyFromLambda:{key}}}`"),
-                ));
-            } else if let Some(key) = layout.prefix().partition_key_names().next()
-                && s.processors.is_empty()
-            {
-                errors.push(ConfigError::new(
-                    at("destination.prefix"),
-                    format!("`{key}` is a partition key, but this stream has no processor that supplies partition keys"),
-                ));
-            }
-        }
+        Ok(layout) => validate_partition_keys(s, layout.prefix(), at, errors),
         Err((field, e)) => {
             let key = match field {
                 PrefixField::Prefix => "destination.prefix",

@@ -148,12 +148,20 @@ impl Prefix {
         })
     }
 
-    /// The names used by `!{partitionKeyFromQuery:...}` and `!{partitionKeyFromLambda:...}`.
-    pub fn partition_key_names(&self) -> impl Iterator<Item = &str> {
+    /// The keys of a record's partition map that the prefix uses: Lambda keys by
+    /// name, query keys as [`query_key`] names them.
+    pub fn partition_key_names(&self) -> impl Iterator<Item = String> {
         self.segments.iter().filter_map(|s| match s {
-            Segment::PartitionKeyFromQuery(k) | Segment::PartitionKeyFromLambda(k) => {
-                Some(k.as_str())
-            }
+            Segment::PartitionKeyFromQuery(k) => Some(query_key(k)),
+            Segment::PartitionKeyFromLambda(k) => Some(k.clone()),
+            _ => None,
+        })
+    }
+
+    /// The names used by `!{partitionKeyFromLambda:...}` alone.
+    pub fn lambda_key_names(&self) -> impl Iterator<Item = &str> {
+        self.segments.iter().filter_map(|s| match s {
+            Segment::PartitionKeyFromLambda(k) => Some(k.as_str()),
             _ => None,
         })
     }
@@ -189,7 +197,14 @@ impl Prefix {
                 Segment::Timestamp(tokens) => format_time(out, tokens, ctx.instant),
                 Segment::RandomString => out.push_str(&random_string()),
                 Segment::ErrorOutputType => out.push_str(ctx.error_output_type.unwrap_or("")),
-                Segment::PartitionKeyFromQuery(k) | Segment::PartitionKeyFromLambda(k) => {
+                Segment::PartitionKeyFromQuery(k) => {
+                    let value = ctx
+                        .partition_keys
+                        .get(&query_key(k))
+                        .ok_or_else(|| RenderError::MissingPartitionKey(k.clone()))?;
+                    out.push_str(value);
+                }
+                Segment::PartitionKeyFromLambda(k) => {
                     let value = ctx
                         .partition_keys
                         .get(k)
@@ -200,6 +215,13 @@ impl Prefix {
         }
         Ok(())
     }
+}
+
+/// How a `!{partitionKeyFromQuery:name}` value is held in a record's partition
+/// map, beside the plugins' keys: under its expression, so a query key and a
+/// Lambda key of the same name stay apart.
+pub fn query_key(name: &str) -> String {
+    format!("partitionKeyFromQuery:{name}")
 }
 
 /// The key prefixes of one destination: where delivered objects go and where failed
@@ -294,11 +316,7 @@ impl KeyLayout {
     pub fn partition_check(&self, suffix_len: usize) -> PartitionCheck {
         PartitionCheck {
             prefix: self.prefix.clone(),
-            names: self
-                .prefix
-                .partition_key_names()
-                .map(str::to_string)
-                .collect(),
+            names: self.prefix.partition_key_names().collect(),
             suffix: "s".repeat(suffix_len),
         }
     }

@@ -12,8 +12,8 @@ mod marks;
 mod power_cut_tests;
 mod recovery;
 mod retry_clock;
+mod routing;
 mod runner;
-mod transforming;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -30,6 +30,7 @@ use crate::config::{
 use crate::disk::Disk;
 use crate::keys::{KeyLayout, parse_backup_prefix};
 use crate::output::{DELIVERY_FAILED, HTTP_ENDPOINT_FAILED};
+use crate::processors::Processing;
 use crate::sinks::http::HttpSink;
 use crate::sinks::object_store::ObjectStoreSink;
 use crate::sinks::{Sink, SinkError};
@@ -140,16 +141,21 @@ impl Streams {
                 opened.spool.clone(),
                 parquet,
             );
-            let transforming = load_plugins(stream, &config.spool.dir).await?.map(|chain| {
-                transforming::Transforming::new(&stream.name, chain, deliverer.partition_check())
-            });
+            let chain = load_plugins(stream, &config.spool.dir).await?;
+            let processing =
+                Processing::new(stream, chain).map_err(|message| StartError::Destination {
+                    stream: stream.name.clone(),
+                    message,
+                })?;
+            let routing = processing
+                .map(|p| routing::Routing::new(&stream.name, p, deliverer.partition_check()));
             let runner = runner::Runner::new(
                 stream,
                 opened.reader,
                 opened.recovery,
                 deliverer,
                 opened.spool,
-                transforming,
+                routing,
             );
             tasks.spawn(runner.run());
             handles.insert(stream.name.clone(), handle);

@@ -15,7 +15,7 @@ use tokio::time::Instant;
 use super::buffer::{Buffer, SealedBatch};
 use super::deliver::{Deliverer, Delivery};
 use super::recovery::{Claimed, Rebuilt, Recovering};
-use super::transforming::{Landed, Routed, Transforming, error_line, written_in_order};
+use super::routing::{Landed, Routed, Routing, error_line, written_in_order};
 use crate::config::StreamConfig;
 use crate::error_output::{ErrorRecord, SPOOL_CORRUPT};
 use crate::output::Output;
@@ -73,7 +73,7 @@ pub struct Runner {
     /// error output type.
     slots: BTreeMap<SlotKey, Slot>,
     /// The stream's transform plugins, if it has any.
-    transforming: Option<Transforming>,
+    transforming: Option<Routing>,
     /// Where transformed records land before going to their partitions' buffers,
     /// kept from batch to batch.
     landing: Vec<u8>,
@@ -92,7 +92,7 @@ impl Runner {
         recovery: Recovery,
         deliverer: Deliverer,
         spool: Arc<Spool>,
-        transforming: Option<Transforming>,
+        transforming: Option<Routing>,
     ) -> Self {
         Self {
             stream: config.name.clone(),
@@ -316,6 +316,7 @@ impl Runner {
                         && !self.slots.contains_key(&key)
                         && self.active_partitions() >= MAX_ACTIVE_PARTITIONS
                     {
+                        crate::telemetry::partition_count_exceeded(&self.stream);
                         let failure = Failure::by_host(
                             PARTITIONS_EXCEEDED,
                             format!(
@@ -362,6 +363,9 @@ impl Runner {
                     );
                 }
             }
+        }
+        if self.transforming.as_ref().is_some_and(Routing::partitions) {
+            crate::telemetry::partition_count(&self.stream, self.active_partitions());
         }
         if !dropped.is_empty() {
             let batch = self.spool.next_batch_id();

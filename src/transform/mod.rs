@@ -28,7 +28,9 @@ pub fn check_plugins(config: &Config) -> Result<(), ConfigErrors> {
     let mut errors = Vec::new();
     for (i, stream) in config.delivery_streams.iter().enumerate() {
         for (j, processor) in stream.processors.iter().enumerate() {
-            let ProcessorConfig::Wasm(wasm) = processor;
+            let ProcessorConfig::Wasm(wasm) = processor else {
+                continue;
+            };
             if let Err(e) = Plugin::load(wasm, &stream.name, None) {
                 errors.push(ConfigError::new(
                     format!("delivery_streams[{i}].processors[{j}].module"),
@@ -50,12 +52,11 @@ pub fn load_chain(
     stream: &StreamConfig,
     cache_dir: Option<&Path>,
 ) -> Result<Option<Chain>, LoadError> {
-    if stream.processors.is_empty() {
+    if stream.plugins().next().is_none() {
         return Ok(None);
     }
     let mut plugins = Vec::new();
-    for processor in &stream.processors {
-        let ProcessorConfig::Wasm(config) = processor;
+    for config in stream.plugins() {
         let (plugin, loaded) = Plugin::load(config, &stream.name, cache_dir)?;
         let how = match loaded.from {
             LoadedFrom::Compiled => "compiled",

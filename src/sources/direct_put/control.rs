@@ -3,6 +3,8 @@
 
 use std::borrow::Cow;
 
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -200,6 +202,12 @@ fn destination_description(config: &StreamConfig) -> Value {
         _ => {
             s3["S3BackupMode"] = json!(if backup { "Enabled" } else { "Disabled" });
             s3["ProcessingConfiguration"] = processing;
+            if config.destination.prefix().contains("!{partitionKeyFrom") {
+                s3["DynamicPartitioningConfiguration"] = json!({
+                    "Enabled": true,
+                    "RetryOptions": { "DurationInSeconds": config.destination.layout().retry_duration_seconds },
+                });
+            }
             if let Some(ext) = &config.file_extension {
                 s3["FileExtension"] = json!(ext);
             }
@@ -219,16 +227,24 @@ fn processing_configuration(config: &StreamConfig) -> Value {
         .processors
         .iter()
         .map(|p| {
-            let ProcessorConfig::Wasm(wasm) = p;
             let parameter = |name: &str, value: String| json!({ "ParameterName": name, "ParameterValue": value });
-            json!({
-                "Type": "Lambda",
-                "Parameters": [
+            let parameters = match p {
+                ProcessorConfig::Wasm(wasm) => vec![
                     parameter("LambdaArn", wasm.module.display().to_string()),
                     parameter("NumberOfRetries", wasm.retries.to_string()),
                     parameter("BufferSizeInMBs", wasm.batch_mb.to_string()),
                 ],
-            })
+                ProcessorConfig::MetadataExtraction(m) => vec![
+                    parameter("MetadataExtractionQuery", m.query.clone()),
+                    parameter("JsonParsingEngine", "JQ-1.6".to_string()),
+                ],
+                // Firehose's takes no parameters: its delimiter is a newline.
+                ProcessorConfig::AppendDelimiter(d) if d.delimiter == "\n" => Vec::new(),
+                ProcessorConfig::AppendDelimiter(d) => {
+                    vec![parameter("Delimiter", BASE64.encode(&d.delimiter))]
+                }
+            };
+            json!({ "Type": p.firehose_type(), "Parameters": parameters })
         })
         .collect();
     json!({ "Enabled": !processors.is_empty(), "Processors": processors })

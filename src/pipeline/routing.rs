@@ -1,19 +1,15 @@
-//! The transform stage between the spool and the buffers: the stream's plugins run
-//! on the runner's thread, which tokio is told blocks (a call is CPU work, bounded
-//! by its deadline), and each record's verdict becomes where it goes: a
-//! partition's buffer, nowhere (dropped), or the error output as a
-//! `processing-failed` line.
+//! Between the spool and the buffers: the stream's processors run on the runner's
+//! thread, which tokio is told blocks (a plugin call is CPU work, bounded by its
+//! deadline), and each record's verdict becomes where it goes: a partition's
+//! buffer, nowhere (dropped), or the error output as a `processing-failed` line.
 
 use std::collections::BTreeMap;
 use std::ops::Range;
 
 use crate::error_output::ErrorRecord;
 use crate::keys::PartitionCheck;
-use crate::transform::{Chain, Failure, Input, Verdict};
-
-/// Firehose's error code for a record whose prefix cannot be evaluated: a partition
-/// key missing, or values that make a key no store can take.
-pub const METADATA_EXTRACTION_FAILED: &str = "DynamicPartitioning.MetadataExtractionFailed";
+use crate::processors::{METADATA_EXTRACTION_FAILED, Processing};
+use crate::transform::{Failure, Input, Verdict};
 
 /// Where a transformed record goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,18 +26,18 @@ pub enum Routed {
     Failed(Vec<u8>),
 }
 
-/// A stream's plugins and the partition keys its prefix uses.
-pub struct Transforming {
+/// A stream's processors and the partition keys its prefix uses.
+pub struct Routing {
     stream: String,
-    chain: Chain,
+    processing: Processing,
     partitions: PartitionCheck,
 }
 
-impl Transforming {
-    pub fn new(stream: &str, chain: Chain, partitions: PartitionCheck) -> Self {
+impl Routing {
+    pub fn new(stream: &str, processing: Processing, partitions: PartitionCheck) -> Self {
         Self {
             stream: stream.to_string(),
-            chain,
+            processing,
             partitions,
         }
     }
@@ -51,11 +47,11 @@ impl Transforming {
         self.partitions.partitions()
     }
 
-    /// Runs the plugins on `inputs`, appending the records' new data to `out`;
+    /// Runs the processors on `inputs`, appending the records' new data to `out`;
     /// one route per input, in order.
     pub fn run(&mut self, inputs: &[Input], out: &mut Vec<u8>) -> Vec<Routed> {
         let started = std::time::Instant::now();
-        let chain = &mut self.chain;
+        let chain = &mut self.processing;
         let multi_thread = tokio::runtime::Handle::try_current()
             .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
         // On the daemon's runtime the other tasks move to another thread meanwhile.
@@ -118,12 +114,15 @@ pub fn route(input: &Input, verdict: Verdict, partitions: &PartitionCheck) -> Ro
                         partition.insert(name.clone(), value.clone());
                     }
                     None => {
-                        let failure = Failure::by_host(
-                            METADATA_EXTRACTION_FAILED,
-                            format!(
+                        let message = match name.strip_prefix("partitionKeyFromQuery:") {
+                            Some(key) => format!(
+                                "the prefix uses partition key `{key}`, which the metadata_extraction query did not yield for this record"
+                            ),
+                            None => format!(
                                 "the prefix uses partition key `{name}`, which the plugins did not return for this record"
                             ),
-                        );
+                        };
+                        let failure = Failure::by_host(METADATA_EXTRACTION_FAILED, message);
                         return Routed::Failed(error_line(input, &failure));
                     }
                 }

@@ -216,3 +216,58 @@ fn check_refuses_bad_queries_naming_the_key() {
     assert!(said.contains("metadata_extraction"), "{said}");
     assert!(objects(dir.path()).iter().all(|(k, _)| k == "c.toml"));
 }
+
+/// Firehose's `CustomTimeZone`: the default `yyyy/MM/dd/HH/` layout and the
+/// object name take the zone's wall time; an unknown zone is refused.
+#[test]
+fn time_zone_sets_the_time_in_keys() {
+    let d = Daemon::start(
+        "[server]\nlisten = \"{listen}\"\n\n[[delivery_streams]]\nname = \"tz\"\n\
+         buffering = { size_mb = 1, interval_seconds = 1 }\n\
+         destination = { type = \"local\", path = \"{dir}/out\", time_zone = \"Asia/Tokyo\" }\n",
+    );
+    let before = chrono::Utc::now() + chrono::Duration::hours(9);
+    let answer = put_b64(&d, "tz", &["one\n"]);
+    assert_eq!(answer["FailedPutCount"], 0, "{answer}");
+    let found = wait_for_objects(&d, &d.path("out"), 1, Duration::from_secs(20));
+    let after = chrono::Utc::now() + chrono::Duration::hours(9);
+    let key = &found[0].0;
+    let expected = |t: chrono::DateTime<chrono::Utc>| {
+        format!(
+            "{}tz-1-{}",
+            t.format("%Y/%m/%d/%H/"),
+            t.format("%Y-%m-%d-%H-%M")
+        )
+    };
+    assert!(
+        key.starts_with(&expected(before)) || key.starts_with(&expected(after)),
+        "{key} is not in Tokyo time ({} .. {})",
+        expected(before),
+        expected(after)
+    );
+    let desc = py_json("firehose_client.py", &[&d.url(), "describe", "tz"]);
+    assert_eq!(
+        desc["DeliveryStreamDescription"]["Destinations"][0]["ExtendedS3DestinationDescription"]["CustomTimeZone"],
+        "Asia/Tokyo"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.toml");
+    std::fs::write(
+        &path,
+        "[[delivery_streams]]\nname = \"s\"\ndestination = { type = \"local\", path = \"out\", time_zone = \"Asia/Tokio\" }\n",
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sluice"))
+        .args(["check", "--config"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success()
+            && said.contains("destination.time_zone")
+            && said.contains("Asia/Tokio"),
+        "{said}"
+    );
+}

@@ -671,6 +671,9 @@ pub struct LocalDestination {
     /// Firehose's `ErrorOutputPrefix`.
     #[serde(default)]
     pub error_output_prefix: String,
+    /// Firehose's `CustomTimeZone`: an IANA name (`Asia/Tokyo`) for the time in
+    /// object keys, prefix and suffix alike; UTC if unset.
+    pub time_zone: Option<String>,
     /// How long a failing delivery is retried before its records go to the error
     /// output (as `delivery-failed`).
     #[serde(default = "default_retry_duration")]
@@ -705,6 +708,8 @@ pub struct S3Destination {
     pub prefix: String,
     #[serde(default)]
     pub error_output_prefix: String,
+    /// Firehose's `CustomTimeZone` (see the local destination's).
+    pub time_zone: Option<String>,
     #[serde(default = "default_retry_duration")]
     pub retry_duration_seconds: u64,
     #[serde(default)]
@@ -749,6 +754,8 @@ impl std::fmt::Debug for Secret {
 /// What every object destination has: where keys go and how failures are handled.
 pub struct ObjectLayout<'a> {
     pub prefix: &'a str,
+    /// Firehose's `CustomTimeZone`: the IANA zone of the time in keys (UTC if unset).
+    pub time_zone: Option<&'a str>,
     pub error_output_prefix: &'a str,
     pub retry_duration_seconds: u64,
     pub backup_prefix: Option<&'a str>,
@@ -767,6 +774,7 @@ impl LocalDestination {
     fn layout(&self) -> ObjectLayout<'_> {
         ObjectLayout {
             prefix: &self.prefix,
+            time_zone: self.time_zone.as_deref(),
             error_output_prefix: &self.error_output_prefix,
             retry_duration_seconds: self.retry_duration_seconds,
             backup_prefix: (self.s3_backup_mode == BackupMode::Enabled)
@@ -779,6 +787,7 @@ impl S3Destination {
     fn layout(&self) -> ObjectLayout<'_> {
         ObjectLayout {
             prefix: &self.prefix,
+            time_zone: self.time_zone.as_deref(),
             error_output_prefix: &self.error_output_prefix,
             retry_duration_seconds: self.retry_duration_seconds,
             backup_prefix: (self.s3_backup_mode == BackupMode::Enabled)
@@ -798,6 +807,7 @@ impl DestinationConfig {
                 let errors = h.error_destination.layout();
                 ObjectLayout {
                     prefix: errors.prefix,
+                    time_zone: errors.time_zone,
                     error_output_prefix: errors.error_output_prefix,
                     retry_duration_seconds: h.retry_duration_seconds,
                     backup_prefix: (h.s3_backup_mode == HttpBackupMode::AllData)

@@ -150,6 +150,7 @@ proptest! {
         for s in &config.delivery_streams {
             let layout = KeyLayout::new(s.destination.prefix(), s.destination.error_output_prefix())
                 .map_err(|(field, e)| TestCaseError::fail(format!("accepted, yet {field:?}: {e}")))?;
+            let instant = instant.fixed_offset();
             let suffix = object_suffix(&s.name, 1, instant, &uuid::Uuid::nil(), ".gz");
             let ctx = KeyContext { instant, error_output_type: None, partition_keys: &keys };
             let key = layout.prefix().render(&ctx).expect("an accepted prefix renders") + &suffix;

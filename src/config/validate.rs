@@ -592,6 +592,14 @@ fn validate_stream(s: &StreamConfig, at: &dyn Fn(&str) -> String, errors: &mut V
             ),
         ));
     }
+    if let Some(zone) = layout.time_zone
+        && zone.parse::<chrono_tz::Tz>().is_err()
+    {
+        errors.push(ConfigError::new(
+            at("destination.time_zone"),
+            format!("`{zone}` is not an IANA time zone name (such as `Asia/Tokyo` or `America/New_York`)"),
+        ));
+    }
     if let Some(backup) = layout.backup_prefix
         && let Err(e) = parse_backup_prefix(backup)
     {

@@ -14,7 +14,7 @@ pub use valid::{KeyError, check_key};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use chrono::{DateTime, Datelike, Timelike, Utc};
+use chrono::{DateTime, Datelike, FixedOffset, Timelike, Utc};
 
 /// The prefix Firehose appends when a prefix has no timestamp expression.
 const DEFAULT_TIME_PATTERN: &str = "yyyy/MM/dd/HH/";
@@ -78,8 +78,9 @@ pub struct Prefix {
 
 /// What a prefix is evaluated against.
 pub struct KeyContext<'a> {
-    /// The arrival time of the oldest record in the object.
-    pub instant: DateTime<Utc>,
+    /// The arrival time of the oldest record in the object, in the destination's
+    /// time zone.
+    pub instant: DateTime<FixedOffset>,
     /// For error objects: `processing-failed`, `http-endpoint-failed`, ...
     pub error_output_type: Option<&'a str>,
     /// The record's partition keys (from queries or plugins).
@@ -366,7 +367,8 @@ fn widest_context(keys: &BTreeMap<String, String>) -> KeyContext<'_> {
         instant: Utc
             .with_ymd_and_hms(2027, 9, 29, 23, 59, 59)
             .single()
-            .unwrap_or_default(),
+            .unwrap_or_default()
+            .fixed_offset(),
         error_output_type: Some("format-conversion-failed"),
         partition_keys: keys,
     }
@@ -422,7 +424,7 @@ pub fn parse_backup_prefix(text: &str) -> Result<Prefix, PrefixError> {
 pub fn object_suffix(
     stream: &str,
     version: u64,
-    instant: DateTime<Utc>,
+    instant: DateTime<FixedOffset>,
     id: &uuid::Uuid,
     extension: &str,
 ) -> String {
@@ -534,7 +536,7 @@ fn parse_time_pattern(pattern: &str) -> Result<Vec<DateToken>, PrefixError> {
     Ok(tokens)
 }
 
-fn format_time(out: &mut String, tokens: &[DateToken], t: DateTime<Utc>) {
+fn format_time(out: &mut String, tokens: &[DateToken], t: DateTime<FixedOffset>) {
     for token in tokens {
         // Writing to a String cannot fail.
         let _ = match *token {
@@ -568,11 +570,64 @@ mod tests {
     use super::*;
     use chrono::TimeZone;
 
-    fn at(y: i32, mo: u32, d: u32, h: u32, mi: u32, s: u32) -> DateTime<Utc> {
-        Utc.with_ymd_and_hms(y, mo, d, h, mi, s).unwrap()
+    fn at(y: i32, mo: u32, d: u32, h: u32, mi: u32, s: u32) -> DateTime<FixedOffset> {
+        Utc.with_ymd_and_hms(y, mo, d, h, mi, s)
+            .unwrap()
+            .fixed_offset()
     }
 
-    fn render(prefix: &str, t: DateTime<Utc>) -> String {
+    /// Firehose's `CustomTimeZone`: keys carry the zone's wall time, DST
+    /// included (New York's clocks jump from 02:00 to 03:00 on 2024-03-10 and
+    /// from 02:00 back to 01:00 on 2024-11-03), prefix and suffix alike.
+    #[test]
+    fn keys_take_the_time_zone_across_dst_changes() {
+        let zone: chrono_tz::Tz = "America/New_York".parse().unwrap();
+        let local = |t: DateTime<FixedOffset>| t.with_timezone(&zone).fixed_offset();
+        let id = uuid::Uuid::nil();
+        for (utc, prefix, suffix) in [
+            (
+                at(2024, 3, 10, 6, 59, 0),
+                "2024/03/10/01/",
+                "s-1-2024-03-10-01-59-00-",
+            ),
+            (
+                at(2024, 3, 10, 7, 0, 0),
+                "2024/03/10/03/",
+                "s-1-2024-03-10-03-00-00-",
+            ),
+            (
+                at(2024, 11, 3, 5, 30, 0),
+                "2024/11/03/01/",
+                "s-1-2024-11-03-01-30-00-",
+            ),
+            (
+                at(2024, 11, 3, 6, 30, 0),
+                "2024/11/03/01/",
+                "s-1-2024-11-03-01-30-00-",
+            ),
+            (
+                at(2024, 11, 3, 7, 0, 0),
+                "2024/11/03/02/",
+                "s-1-2024-11-03-02-00-00-",
+            ),
+        ] {
+            assert_eq!(render("", local(utc)), prefix, "{utc}");
+            assert!(
+                object_suffix("s", 1, local(utc), &id, "").starts_with(suffix),
+                "{utc}"
+            );
+        }
+        let tokyo: chrono_tz::Tz = "Asia/Tokyo".parse().unwrap();
+        let t = at(2018, 8, 27, 20, 30, 0)
+            .with_timezone(&tokyo)
+            .fixed_offset();
+        assert_eq!(
+            render("day=!{timestamp:yyyy-MM-dd}/h=!{timestamp:HH}/", t),
+            "day=2018-08-28/h=05/"
+        );
+    }
+
+    fn render(prefix: &str, t: DateTime<FixedOffset>) -> String {
         let keys = BTreeMap::new();
         let ctx = KeyContext {
             instant: t,
@@ -708,7 +763,10 @@ mod properties {
 
     fn ctx_at(keys: &BTreeMap<String, String>) -> KeyContext<'_> {
         KeyContext {
-            instant: Utc.with_ymd_and_hms(2024, 2, 29, 23, 59, 58).unwrap(),
+            instant: Utc
+                .with_ymd_and_hms(2024, 2, 29, 23, 59, 58)
+                .unwrap()
+                .fixed_offset(),
             error_output_type: Some("processing-failed"),
             partition_keys: keys,
         }

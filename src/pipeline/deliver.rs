@@ -98,6 +98,8 @@ pub struct Deliverer {
     backup_extension: String,
     layout: KeyLayout,
     backup: Option<Prefix>,
+    /// The time zone of keys (Firehose's `CustomTimeZone`).
+    zone: chrono_tz::Tz,
     retry_duration: Duration,
     /// Whether records come from Kinesis (their error records name their ids).
     kinesis_source: bool,
@@ -140,6 +142,13 @@ impl Deliverer {
             parquet,
             layout,
             backup,
+            // Validated at load: an unknown name cannot get here.
+            zone: config
+                .destination
+                .layout()
+                .time_zone
+                .and_then(|z| z.parse().ok())
+                .unwrap_or(chrono_tz::UTC),
             retry_duration: Duration::from_secs(config.destination.layout().retry_duration_seconds),
             kinesis_source: matches!(config.source, crate::config::SourceConfig::Kinesis(_)),
             sinks,
@@ -154,7 +163,7 @@ impl Deliverer {
         let suffix = object_suffix(
             &self.stream,
             STREAM_VERSION,
-            DateTime::<Utc>::UNIX_EPOCH,
+            DateTime::<Utc>::UNIX_EPOCH.fixed_offset(),
             &Uuid::nil(),
             &self.extension,
         );
@@ -175,8 +184,10 @@ impl Deliverer {
         first_arrival_ms: i64,
         partition_keys: &BTreeMap<String, String>,
     ) -> String {
-        let instant =
-            DateTime::<Utc>::from_timestamp_millis(first_arrival_ms).unwrap_or_else(Utc::now);
+        let instant = DateTime::<Utc>::from_timestamp_millis(first_arrival_ms)
+            .unwrap_or_else(Utc::now)
+            .with_timezone(&self.zone)
+            .fixed_offset();
         let ctx = KeyContext {
             instant,
             error_output_type: output.error_output_type(),
@@ -725,7 +736,7 @@ impl Deliverer {
 
 /// The layout of an object whose configured prefix cannot make a key:
 /// `<error-output-type or data>/yyyy/MM/dd/HH/`, which is always writable.
-fn fallback_prefix(output: &Output, instant: DateTime<Utc>) -> String {
+fn fallback_prefix(output: &Output, instant: DateTime<chrono::FixedOffset>) -> String {
     let top = output.error_output_type().unwrap_or(match output {
         Output::Backup => "backup",
         _ => "data",

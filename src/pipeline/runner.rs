@@ -73,7 +73,7 @@ pub struct Runner {
     /// error output type.
     slots: BTreeMap<SlotKey, Slot>,
     /// The stream's transform plugins, if it has any.
-    transforming: Option<Routing>,
+    routing: Option<Routing>,
     /// Where transformed records land before going to their partitions' buffers,
     /// kept from batch to batch.
     landing: Vec<u8>,
@@ -92,14 +92,14 @@ impl Runner {
         recovery: Recovery,
         deliverer: Deliverer,
         spool: Arc<Spool>,
-        transforming: Option<Routing>,
+        routing: Option<Routing>,
     ) -> Self {
         Self {
             stream: config.name.clone(),
             reader,
             recovering: Recovering::new(recovery),
             slots: BTreeMap::new(),
-            transforming,
+            routing,
             landing: Vec::new(),
             size_limit: config.buffering.size_bytes(),
             interval: Duration::from_secs(config.buffering.interval_seconds),
@@ -189,7 +189,7 @@ impl Runner {
                         .await;
                         continue;
                     }
-                    if self.transforming.is_some() {
+                    if self.routing.is_some() {
                         to_transform.push(Input {
                             id: seq,
                             data: record.data,
@@ -266,13 +266,13 @@ impl Runner {
     /// the destination's buffer, and only accounted for here: one copy per record
     /// on its way out of the plugin. With partitions they land apart first.
     async fn transform(&mut self, inputs: Vec<Input>) {
-        let Some(transforming) = self.transforming.as_mut() else {
+        let Some(routing) = self.routing.as_mut() else {
             return;
         };
-        let (routes, mut landed) = if transforming.partitions() {
+        let (routes, mut landed) = if routing.partitions() {
             let mut apart = std::mem::take(&mut self.landing);
             apart.clear();
-            let routes = transforming.run(&inputs, &mut apart);
+            let routes = routing.run(&inputs, &mut apart);
             (
                 routes,
                 Landed::Apart {
@@ -287,7 +287,7 @@ impl Runner {
                 .entry(SlotKey::of(Output::Data))
                 .or_insert_with(|| Slot::new(limit));
             let start = slot.buffer.storage().len();
-            let routes = transforming.run(&inputs, slot.buffer.storage());
+            let routes = routing.run(&inputs, slot.buffer.storage());
             if written_in_order(&routes, start) {
                 (routes, Landed::InPlace)
             } else {
@@ -364,7 +364,7 @@ impl Runner {
                 }
             }
         }
-        if self.transforming.as_ref().is_some_and(Routing::partitions) {
+        if self.routing.as_ref().is_some_and(Routing::partitions) {
             crate::telemetry::partition_count(&self.stream, self.active_partitions());
         }
         if !dropped.is_empty() {
@@ -397,7 +397,7 @@ impl Runner {
             delivery.output,
             Output::Data | Output::ConversionErrors { .. } | Output::ProcessingFailed
         );
-        let Some(transforming) = self.transforming.as_mut().filter(|_| needs_transform) else {
+        let Some(routing) = self.routing.as_mut().filter(|_| needs_transform) else {
             return delivery;
         };
         let seqs = delivery.batch.seqs.clone();
@@ -414,7 +414,7 @@ impl Runner {
             })
             .collect();
         let mut landed = Vec::new();
-        let routes = transforming.run(&inputs, &mut landed);
+        let routes = routing.run(&inputs, &mut landed);
         let mut buffer = Buffer::new(usize::MAX);
         let mut changed = 0;
         let mut failed_now = Vec::new();

@@ -208,6 +208,9 @@ fn destination_description(config: &StreamConfig) -> Value {
                     "RetryOptions": { "DurationInSeconds": config.destination.layout().retry_duration_seconds },
                 });
             }
+            if let Some(zone) = config.destination.layout().time_zone {
+                s3["CustomTimeZone"] = json!(zone);
+            }
             if let Some(ext) = &config.file_extension {
                 s3["FileExtension"] = json!(ext);
             }

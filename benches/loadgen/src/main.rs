@@ -74,6 +74,12 @@ struct Args {
     s3_endpoint: Option<String>,
     #[arg(long)]
     s3_bucket: Option<String>,
+    /// The stream's `processors`, as TOML (`[{ type = "metadata_extraction", query = "..." }]`).
+    #[arg(long)]
+    processors: Option<String>,
+    /// The destination's `prefix` (its error prefix is then `errors/!{firehose:error-output-type}/`).
+    #[arg(long)]
+    prefix: Option<String>,
     /// Distinct request bodies to cycle through.
     #[arg(long, default_value_t = 64)]
     bodies: usize,
@@ -319,10 +325,20 @@ async fn spawn_daemon(args: &Args) -> anyhow::Result<Spawned> {
         .compression_level
         .map(|l| format!("compression_level = {l}\n"))
         .unwrap_or_default();
+    let processors = args
+        .processors
+        .as_ref()
+        .map(|p| format!("processors = {p}\n"))
+        .unwrap_or_default();
+    let prefix = args
+        .prefix
+        .as_ref()
+        .map(|p| format!(", prefix = \"{p}\", error_output_prefix = \"errors/!{{firehose:error-output-type}}/\""))
+        .unwrap_or_default();
     let config = format!(
         "[server]\nlisten = \"127.0.0.1:{port}\"\n[spool]\ndir = \"{dir}/spool\"\n\
          durability = \"{durability}\"\n\
-         [[delivery_streams]]\nname = \"{stream}\"\ncompression = \"{c}\"\n{level}\
+         [[delivery_streams]]\nname = \"{stream}\"\ncompression = \"{c}\"\n{level}{processors}\
          buffering = {{ size_mb = {size}, interval_seconds = {interval} }}\n\
          destination = {destination}\n",
         dir = dir.path().display(),
@@ -332,10 +348,11 @@ async fn spawn_daemon(args: &Args) -> anyhow::Result<Spawned> {
         interval = args.interval_seconds,
         durability = args.durability,
         destination = match (&args.s3_endpoint, &args.s3_bucket) {
-            (Some(endpoint), Some(bucket)) =>
-                format!("{{ type = \"s3\", bucket = \"{bucket}\", endpoint = \"{endpoint}\" }}"),
+            (Some(endpoint), Some(bucket)) => format!(
+                "{{ type = \"s3\", bucket = \"{bucket}\", endpoint = \"{endpoint}\"{prefix} }}"
+            ),
             _ => format!(
-                "{{ type = \"local\", path = \"{}/out\" }}",
+                "{{ type = \"local\", path = \"{}/out\"{prefix} }}",
                 dir.path().display()
             ),
         },

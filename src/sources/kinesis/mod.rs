@@ -316,9 +316,15 @@ async fn wait(stop: &mut watch::Receiver<bool>, backoff: &mut Duration) -> bool 
     stopping
 }
 
-/// Appends a `GetRecords` answer's user records to the spool behind an intent,
-/// then moves the shard's checkpoint past its last record. The first `skip` user
-/// records are in the spool already (from before a crash). False when stopping.
+/// User records handed to the spool at once: a GetRecords answer of 10 MB of
+/// KPL aggregates can unpack into millions of tiny records, each with its
+/// metadata, so they go in pieces rather than all at once.
+const PIECE_RECORDS: usize = 8192;
+
+/// Appends a `GetRecords` answer's user records to the spool behind one intent,
+/// a piece at a time, then moves the shard's checkpoint past its last record. The
+/// first `skip` user records are in the spool already (from before a crash).
+/// False when stopping.
 async fn hand_over(
     shared: &Shared,
     shard: &str,
@@ -330,53 +336,62 @@ async fn hand_over(
         return true;
     };
     let (first_record, last_record) = (first.sequence_number.clone(), last.sequence_number.clone());
-    let mut records = Vec::new();
-    for r in &answer.records {
+    let mut checkpoint = shared.checkpoint.lock().await;
+    let mut intent_saved = false;
+    let mut piece = Vec::new();
+    let total = answer.records.len();
+    for (i, r) in answer.records.iter().enumerate() {
         let arrival = r
             .approximate_arrival_timestamp
             .map_or_else(now_ms, |t| (t * 1000.0) as i64);
-        for (sub, user) in aggregation::unpack(&r.data, &r.partition_key)
-            .into_iter()
-            .enumerate()
-        {
-            records.push(Record {
-                data: user.data.into(),
-                arrival_ms: arrival,
-                kinesis: Some(KinesisMeta {
-                    shard_id: shard.to_string(),
-                    partition_key: user.partition_key,
-                    sequence_number: r.sequence_number.clone(),
-                    sub_sequence_number: sub as u64,
+        let users = aggregation::unpack(&r.data, &r.partition_key);
+        let count = users.len();
+        for (sub, user) in users.into_iter().enumerate() {
+            if *skip > 0 {
+                *skip -= 1;
+            } else {
+                piece.push(Record {
+                    data: user.data.into(),
                     arrival_ms: arrival,
-                }),
-            });
+                    kinesis: Some(KinesisMeta {
+                        shard_id: shard.to_string(),
+                        partition_key: user.partition_key,
+                        sequence_number: r.sequence_number.clone(),
+                        sub_sequence_number: sub as u64,
+                        arrival_ms: arrival,
+                    }),
+                });
+            }
+            let end = i + 1 == total && sub + 1 == count;
+            if piece.is_empty() || (piece.len() < PIECE_RECORDS && !end) {
+                continue;
+            }
+            if !intent_saved {
+                // One intent covers every piece: a restart finds how many of the
+                // answer's records the spool holds and skips them.
+                checkpoint.intent = Some(Intent {
+                    shard: shard.to_string(),
+                    first_record: first_record.clone(),
+                    first_seq: shared.stream.next_seq(),
+                });
+                save(shared, &checkpoint);
+                intent_saved = true;
+            }
+            let records = std::mem::take(&mut piece);
+            if !hand_to_spool(
+                &shared.stream,
+                records,
+                Handover::Checkpointed,
+                stop,
+                shared.idle,
+            )
+            .await
+            {
+                return false;
+            }
         }
     }
-    let skipped = usize::try_from(*skip)
-        .unwrap_or(usize::MAX)
-        .min(records.len());
-    records.drain(..skipped);
     *skip = 0;
-    let mut checkpoint = shared.checkpoint.lock().await;
-    if !records.is_empty() {
-        checkpoint.intent = Some(Intent {
-            shard: shard.to_string(),
-            first_record,
-            first_seq: shared.stream.next_seq(),
-        });
-        save(shared, &checkpoint);
-        if !hand_to_spool(
-            &shared.stream,
-            records,
-            Handover::Checkpointed,
-            stop,
-            shared.idle,
-        )
-        .await
-        {
-            return false;
-        }
-    }
     checkpoint.intent = None;
     checkpoint
         .shards

@@ -59,27 +59,38 @@ impl RangeSet {
     }
 
     /// Removes every number that is in `other`.
+    /// Removes `other`'s numbers, in one pass over both (partitioned batches hold
+    /// thousands of scattered ranges, so pairing every range with every other
+    /// one was the delivery path's top cost).
     pub fn subtract(&mut self, other: &RangeSet) {
         if self.is_empty() || other.is_empty() {
             return;
         }
-        let mut kept = RangeSet::new();
-        for r in self.iter() {
-            let mut start = r.start;
-            for o in other.iter() {
-                if o.end <= start || o.start >= r.end {
-                    continue;
+        let mut kept = BTreeMap::new();
+        let mut others = other.ranges.iter().peekable();
+        for (&s, &e) in &self.ranges {
+            // Ranges of `other` ending before this one starts are behind us for good.
+            while others.next_if(|&(_, &oe)| oe <= s).is_some() {}
+            let mut start = s;
+            // One of `other`'s ranges may span several of ours: look ahead without
+            // consuming.
+            for (&os, &oe) in others.clone() {
+                if os >= e {
+                    break;
                 }
-                if o.start > start {
-                    kept.insert(start..o.start);
+                if os > start {
+                    kept.insert(start, os);
                 }
-                start = start.max(o.end);
+                start = start.max(oe);
+                if start >= e {
+                    break;
+                }
             }
-            if start < r.end {
-                kept.insert(start..r.end);
+            if start < e {
+                kept.insert(start, e);
             }
         }
-        *self = kept;
+        self.ranges = kept;
     }
 
     pub fn contains(&self, seq: u64) -> bool {

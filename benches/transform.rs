@@ -29,6 +29,7 @@ fn processor(module: PathBuf, params: &[(&str, &str)]) -> WasmProcessor {
         env: Vec::new(),
         read_dirs: Default::default(),
         network: false,
+        allowed_hosts: Vec::new(),
         inherit_stdio: false,
     }
 }

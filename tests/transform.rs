@@ -709,3 +709,91 @@ fn check_loads_each_plugin_and_reports_the_ones_that_cannot_run() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// A plugin built with componentize-js's defaults imports `wasi:http`: it loads and
+/// runs, its request to a host it was not granted fails at once (the daemon logs
+/// the refusal and the plugin's records still land), and a request to a host in
+/// `allowed_hosts` goes out.
+#[test]
+fn a_default_componentize_js_build_loads_and_reaches_only_granted_hosts() {
+    let server = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = server.local_addr().unwrap().port();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let log = seen.clone();
+    std::thread::spawn(move || {
+        for conn in server.incoming().flatten() {
+            let mut conn = conn;
+            let mut buf = [0u8; 4096];
+            let n = std::io::Read::read(&mut conn, &mut buf).unwrap_or(0);
+            let head = String::from_utf8_lossy(&buf[..n]);
+            log.lock()
+                .unwrap()
+                .push(head.lines().next().unwrap_or("").to_string());
+            let _ = conn
+                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok");
+        }
+    });
+    let stream = |name: &str, grant: &str| {
+        format!(
+            "[[delivery_streams]]\nname = \"{name}\"\n\
+             processors = [{{ type = \"wasm\", module = \"{}\", params = {{ url = \"http://127.0.0.1:{port}/{name}\" }}{grant} }}]\n\
+             buffering = {{ size_mb = 1, interval_seconds = 0 }}\n\
+             destination = {{ type = \"local\", path = \"{{dir}}/out/{name}\" }}\n",
+            plugin("js-fetch")
+        )
+    };
+    let config = format!(
+        "[server]\nlisten = \"{{listen}}\"\n{}{}{}",
+        stream("denied", ""),
+        stream(
+            "other-host",
+            ", network = true, allowed_hosts = [\"example.com\"]"
+        ),
+        stream(
+            "granted",
+            &format!(", network = true, allowed_hosts = [\"127.0.0.1:{port}\"]")
+        ),
+    );
+    let mut daemon = Daemon::start(&config);
+    for name in ["denied", "other-host", "granted"] {
+        let records = vec![format!("{{\"stream\":\"{name}\"}}\n")];
+        assert!(put_batch(daemon.addr, name, &records), "{}", daemon.log());
+        let landed = wait_for_objects(
+            &daemon,
+            &daemon.path(&format!("out/{name}")),
+            1,
+            Duration::from_secs(60),
+        );
+        assert_eq!(landed[0].1, records[0].as_bytes(), "{name}");
+    }
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !seen.lock().unwrap().iter().any(|l| l.contains("/granted"))
+        || daemon
+            .log()
+            .matches("refused the plugin's HTTP request")
+            .count()
+            < 2
+    {
+        assert!(
+            Instant::now() < deadline,
+            "seen {:?}:\n{}",
+            seen.lock().unwrap(),
+            daemon.log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(daemon.stop().success());
+    let seen = seen.lock().unwrap();
+    assert!(
+        seen.iter()
+            .all(|l| !l.contains("/denied") && !l.contains("/other-host")),
+        "{seen:?}"
+    );
+    let log = daemon.log();
+    for name in ["denied", "other-host"] {
+        assert!(
+            log.contains(&format!("uri=http://127.0.0.1:{port}/{name}")),
+            "{log}"
+        );
+    }
+}

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
-# Builds the example plugins into components: transforms/build.sh OUT_DIR [extra.c ...]
+# Builds the example plugins into components: transforms/build.sh OUT_DIR [extra.c|extra.js ...]
 #
 #   C           clang (wasm32-wasi, Debian's clang + lld + wasi-libc + libclang-rt-dev-wasm32),
 #               wit-bindgen (bindings) and wasm-tools (component new), from crates.io
 #   JavaScript  componentize-js 0.23.0 (npm); set COMPONENTIZE_JS to its cli.js
 #   Python      componentize-py (PyPI), on PATH
 #
-# Each examples/<name>/ becomes OUT_DIR/<name>.wasm; extra C files become
-# OUT_DIR/<file name>.wasm. Fails on the first plugin that does not build.
+# Each examples/<name>/ becomes OUT_DIR/<name>.wasm; extra C and JavaScript files
+# become OUT_DIR/<file name>.wasm (JavaScript with componentize-js's defaults).
+# Fails on the first plugin that does not build.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 out="$(mkdir -p "$1" && cd "$1" && pwd)"
@@ -45,7 +46,15 @@ for dir in "$here"/examples/*/; do
   echo "built $out/$name.wasm" >&2
 done
 for src in "$@"; do
-  name="$(basename "$src" .c)"
-  build_c "$src" "$name"
+  case "$src" in
+    *.c) name="$(basename "$src" .c)"; build_c "$src" "$name" ;;
+    *.js)
+      # componentize-js's defaults, with no -d: the component imports wasi:http.
+      name="$(basename "$src" .js)"
+      (cd "$(dirname "$src")" && node "${COMPONENTIZE_JS:?set COMPONENTIZE_JS to componentize-js/src/cli.js}" \
+        "$(basename "$src")" --wit "$wit" --world-name transformer -o "$out/$name.wasm" >/dev/null)
+      ;;
+    *) echo "don't know how to build $src" >&2; exit 1 ;;
+  esac
   echo "built $out/$name.wasm" >&2
 done

@@ -306,6 +306,10 @@ pub struct WasmProcessor {
     /// Lets the plugin open network connections (off by default).
     #[serde(default)]
     pub network: bool,
+    /// With `network`, the hosts (`name` or `name:port`) the plugin may send
+    /// `wasi:http` requests to; every other request is refused.
+    #[serde(default)]
+    pub allowed_hosts: Vec<String>,
     /// Sends the plugin's stdout/stderr to the daemon's own instead of its log.
     #[serde(default)]
     pub inherit_stdio: bool,

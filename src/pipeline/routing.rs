@@ -107,13 +107,18 @@ pub fn route(input: &Input, verdict: Verdict, partitions: &PartitionCheck) -> Ro
             data,
             partition_keys,
         } => {
-            let mut partition = BTreeMap::new();
-            for name in partitions.names() {
-                match partition_keys.get(name) {
-                    Some(value) => {
-                        partition.insert(name.clone(), value.clone());
-                    }
-                    None => {
+            // Commonly the keys are exactly those the prefix uses: no copies then.
+            let exact = partition_keys.len() == partitions.names().len()
+                && partitions
+                    .names()
+                    .iter()
+                    .all(|n| partition_keys.contains_key(n));
+            let partition = if exact {
+                partition_keys
+            } else {
+                let mut partition = BTreeMap::new();
+                for name in partitions.names() {
+                    let Some(value) = partition_keys.get(name) else {
                         let message = match name.strip_prefix("partitionKeyFromQuery:") {
                             Some(key) => format!(
                                 "the prefix uses partition key `{key}`, which the metadata_extraction query did not yield for this record"
@@ -124,9 +129,11 @@ pub fn route(input: &Input, verdict: Verdict, partitions: &PartitionCheck) -> Ro
                         };
                         let failure = Failure::by_host(METADATA_EXTRACTION_FAILED, message);
                         return Routed::Failed(error_line(input, &failure));
-                    }
+                    };
+                    partition.insert(name.clone(), value.clone());
                 }
-            }
+                partition
+            };
             if let Err(e) = partitions.check(&partition) {
                 let failure = Failure::by_host(
                     METADATA_EXTRACTION_FAILED,

@@ -467,10 +467,13 @@ impl Runner {
         seqs: std::ops::Range<u64>,
     ) {
         let (limit, interval) = (self.size_limit, self.interval);
-        let entry = self
-            .slots
-            .entry(slot.clone())
-            .or_insert_with(|| Slot::new(limit));
+        // Most records go to a buffer that exists: look it up before cloning the key.
+        if !self.slots.contains_key(&slot) {
+            self.slots.insert(slot.clone(), Slot::new(limit));
+        }
+        let Some(entry) = self.slots.get_mut(&slot) else {
+            return; // inserted just above
+        };
         if entry.buffer.is_empty() {
             entry.deadline = Some(Instant::now() + interval);
         }

@@ -74,6 +74,7 @@ impl Runtime {
         let engine = Engine::new(&config)?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
+        wasmtime_wasi_http::add_only_http_to_linker_sync(&mut linker)?;
         Transformer::add_to_linker::<_, wasmtime::component::HasSelf<_>>(&mut linker, |s| s)?;
         let ticking = engine.clone();
         std::thread::Builder::new()

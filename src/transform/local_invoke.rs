@@ -39,6 +39,7 @@ pub fn invoke(inv: &Invocation, out: &mut impl Write) -> anyhow::Result<()> {
         env: Vec::new(),
         read_dirs: BTreeMap::new(),
         network: false,
+        allowed_hosts: Vec::new(),
         inherit_stdio: false,
     };
     let (plugin, loaded) = Plugin::load(&config, "transform-test", inv.cache_dir.as_deref())?;

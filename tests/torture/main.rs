@@ -85,13 +85,14 @@ fn draw_config(rng: &mut StdRng, world: &World) -> String {
             "e/!{firehose:random-string}/!{firehose:error-output-type}/",
         ),
     ][rng.random_range(0..6)];
+    let key = world.plugin.key_expression();
     let (prefix, error_prefix) = match (world.plugin.keys(), error_prefix) {
         // A prefix with expressions needs an error prefix (Firehose's rule).
         (true, "") => (
-            format!("{prefix}k=!{{partitionKeyFromLambda:k}}/"),
+            format!("{prefix}k={key}/"),
             "errors/!{firehose:error-output-type}/",
         ),
-        (true, e) => (format!("{prefix}k=!{{partitionKeyFromLambda:k}}/"), e),
+        (true, e) => (format!("{prefix}k={key}/"), e),
         (false, e) => (prefix.to_string(), e),
     };
     let durability = ["fsync", "buffered"][rng.random_range(0..2)];
@@ -346,6 +347,15 @@ fn seed_1796243702_a_sealed_batch_keeps_its_compression_across_an_edited_config(
 #[test]
 fn seed_1796250855_a_failed_batch_goes_to_the_error_output_once_across_restarts() {
     eprintln!("torture: {}", run(1_796_250_855));
+}
+
+/// The built-in processors under the same faults: keys from a jq query on odd
+/// values (records without `k` or not JSON fail), and a delimiter after each
+/// record, across kill -9, restarts and edited configs.
+#[test]
+fn metadata_extraction_and_the_delimiter_under_faults() {
+    let world = World::local_with(world::Plugin::Query { delimiter: true });
+    eprintln!("torture: {}", run_in(1_796_300_017, world));
 }
 
 #[test]

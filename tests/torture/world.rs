@@ -46,18 +46,42 @@ pub enum Plugin {
     /// `transforms/examples/py-cloudwatch`: one line per log event of a
     /// CloudWatch Logs message; control messages dropped, others fail.
     CloudWatch,
+    /// No plugin: the built-in `metadata_extraction` makes the key `k` from each
+    /// record's `k` (records that are not JSON or lack it fail), and sometimes
+    /// `append_delimiter` ends each record with a newline.
+    Query {
+        delimiter: bool,
+    },
 }
 
 impl Plugin {
     /// Whether the plugin gives the partition key `k` the prefix then uses.
     pub fn keys(&self) -> bool {
-        matches!(self, Self::Hostile | Self::Partition)
+        matches!(self, Self::Hostile | Self::Partition | Self::Query { .. })
+    }
+
+    /// The prefix expression of the key `k`.
+    pub fn key_expression(&self) -> &'static str {
+        match self {
+            Self::Query { .. } => "!{partitionKeyFromQuery:k}",
+            _ => "!{partitionKeyFromLambda:k}",
+        }
     }
 
     /// The `processors` line of the stream's config.
     pub fn processors(&self) -> String {
         let (module, params) = match self {
             Self::None => return String::new(),
+            Self::Query { delimiter } => {
+                let delimiter = if *delimiter {
+                    ", { type = \"append_delimiter\" }"
+                } else {
+                    ""
+                };
+                return format!(
+                    "processors = [{{ type = \"metadata_extraction\", query = '{{k: .k}}' }}{delimiter}]\n"
+                );
+            }
             Self::Hostile => ("hostile_keys", String::new()),
             Self::Noop => ("c-noop", String::new()),
             Self::Drop { needle, invert } => (
@@ -227,7 +251,7 @@ impl World {
         let seaweed = (dest == Dest::S3).then(Seaweed::start);
         let receiver = (dest == Dest::Http).then(|| Receiver::start(&[]));
         let mut later = StdRng::seed_from_u64(rng.random());
-        let plugin = match (plugin, later.random_range(0..12)) {
+        let plugin = match (plugin, later.random_range(0..14)) {
             (false, _) => Plugin::None,
             (true, 0..=4) => Plugin::Hostile,
             (true, 5) => Plugin::Noop,
@@ -240,6 +264,9 @@ impl World {
             },
             // Its events are lines, not one JSON object a record.
             (true, 10) if !parquet => Plugin::CloudWatch,
+            (true, 11) => Plugin::Query {
+                delimiter: !parquet && later.random_bool(0.5),
+            },
             (true, _) => Plugin::Partition,
         };
         Self {
@@ -253,6 +280,14 @@ impl World {
             full: false,
             small_disk_drawn: later.random_bool(0.25),
             later: std::cell::RefCell::new(later),
+        }
+    }
+
+    /// Records through `plugin` into a local folder.
+    pub fn local_with(plugin: Plugin) -> Self {
+        Self {
+            plugin,
+            ..Self::local()
         }
     }
 
@@ -307,7 +342,7 @@ impl World {
     pub fn record(&self, rng: &mut StdRng, id: u32) -> (Vec<u8>, usize) {
         let record = match (&self.plugin, self.parquet) {
             (Plugin::CloudWatch, _) => return records::cloudwatch(rng, id),
-            (Plugin::Partition, _) => records::keyed_json(rng, id),
+            (Plugin::Partition | Plugin::Query { .. }, _) => records::keyed_json(rng, id),
             (Plugin::Enrich { .. }, _) | (_, true) => records::json(rng, id),
             _ => records::binary(rng, id),
         };

@@ -125,13 +125,13 @@ fn errors_name_the_key_and_what_is_accepted() {
             format!(
                 "{STREAM}destination = {{ type = \"local\", path = \"o\", prefix = \"!{{partitionKeyFromLambda:c}}/\", error_output_prefix = \"e/!{{firehose:error-output-type}}/\" }}"
             ),
-            "`c` is a partition key, but this stream has no processor that supplies partition keys",
+            "`!{partitionKeyFromLambda:c}` is a partition key, but this stream has no plugin that supplies partition keys",
         ),
         (
             format!(
                 "{STREAM}processors = [{{ type = \"wasm\", module = \"p.wasm\" }}]\ndestination = {{ type = \"local\", path = \"o\", prefix = \"!{{partitionKeyFromQuery:c}}/\", error_output_prefix = \"e/!{{firehose:error-output-type}}/\" }}"
             ),
-            "needs JQ queries, which Sluice does not run; return the key from a plugin and use `!{partitionKeyFromLambda:c}`",
+            "`!{partitionKeyFromQuery:c}` needs a processor { type = \"metadata_extraction\", query = \"{c: ...}\" }",
         ),
         (
             format!(

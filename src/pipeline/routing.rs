@@ -3,7 +3,7 @@
 //! deadline), and each record's verdict becomes where it goes: a partition's
 //! buffer, nowhere (dropped), or the error output as a `processing-failed` line.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::ops::Range;
 
 use crate::error_output::ErrorRecord;
@@ -31,6 +31,17 @@ pub struct Routing {
     stream: String,
     processing: Processing,
     partitions: PartitionCheck,
+    /// Partitions whose values passed the check (which renders the whole
+    /// prefix): a stream has few, and most records go to one seen before.
+    passed: Passed,
+}
+
+/// Partitions known to make writable keys, up to [`Passed::MAX`] of them.
+#[derive(Default)]
+pub struct Passed(HashSet<BTreeMap<String, String>>);
+
+impl Passed {
+    const MAX: usize = 4096;
 }
 
 impl Routing {
@@ -39,6 +50,7 @@ impl Routing {
             stream: stream.to_string(),
             processing,
             partitions,
+            passed: Passed::default(),
         }
     }
 
@@ -63,7 +75,7 @@ impl Routing {
         let routes: Vec<Routed> = inputs
             .iter()
             .zip(verdicts)
-            .map(|(input, verdict)| route(input, verdict, &self.partitions))
+            .map(|(input, verdict)| route(input, verdict, &self.partitions, &mut self.passed))
             .collect();
         tracing::debug!(stream = %self.stream, records = inputs.len(), took_us = started.elapsed().as_micros() as u64, "transformed a batch");
         let count = |pick: fn(&Routed) -> bool| routes.iter().filter(|r| pick(r)).count();
@@ -101,7 +113,12 @@ pub fn written_in_order(routes: &[Routed], start: usize) -> bool {
 }
 
 /// Where one verdict sends its record.
-pub fn route(input: &Input, verdict: Verdict, partitions: &PartitionCheck) -> Routed {
+pub fn route(
+    input: &Input,
+    verdict: Verdict,
+    partitions: &PartitionCheck,
+    passed: &mut Passed,
+) -> Routed {
     match verdict {
         Verdict::Ok {
             data,
@@ -134,12 +151,18 @@ pub fn route(input: &Input, verdict: Verdict, partitions: &PartitionCheck) -> Ro
                 }
                 partition
             };
-            if let Err(e) = partitions.check(&partition) {
-                let failure = Failure::by_host(
-                    METADATA_EXTRACTION_FAILED,
-                    format!("partition keys {partition:?}: {e}"),
-                );
-                return Routed::Failed(error_line(input, &failure));
+            if !passed.0.contains(&partition) {
+                if let Err(e) = partitions.check(&partition) {
+                    let failure = Failure::by_host(
+                        METADATA_EXTRACTION_FAILED,
+                        format!("partition keys {partition:?}: {e}"),
+                    );
+                    return Routed::Failed(error_line(input, &failure));
+                }
+                if passed.0.len() >= Passed::MAX {
+                    passed.0.clear();
+                }
+                passed.0.insert(partition.clone());
             }
             Routed::Data { partition, data }
         }
@@ -195,6 +218,7 @@ mod tests {
                 partition_keys,
             },
             &check(prefix),
+            &mut Passed::default(),
         )
     }
 
@@ -211,6 +235,7 @@ mod tests {
                 partition_keys: keys,
             },
             &check("b=!{partitionKeyFromLambda:b}/"),
+            &mut Passed::default(),
         );
         assert_eq!(
             routed,

@@ -198,19 +198,12 @@ impl Prefix {
                 Segment::Timestamp(tokens) => format_time(out, tokens, ctx.instant),
                 Segment::RandomString => out.push_str(&random_string()),
                 Segment::ErrorOutputType => out.push_str(ctx.error_output_type.unwrap_or("")),
-                Segment::PartitionKeyFromQuery(k) => {
-                    let value = ctx
-                        .partition_keys
-                        .get(&query_key(k))
-                        .ok_or_else(|| RenderError::MissingPartitionKey(k.clone()))?;
-                    out.push_str(value);
-                }
-                Segment::PartitionKeyFromLambda(k) => {
-                    let value = ctx
-                        .partition_keys
-                        .get(k)
-                        .ok_or_else(|| RenderError::MissingPartitionKey(k.clone()))?;
-                    out.push_str(value);
+                Segment::PartitionKeyFromQuery(k) | Segment::PartitionKeyFromLambda(k) => {
+                    let held = match segment {
+                        Segment::PartitionKeyFromQuery(_) => ctx.partition_keys.get(&query_key(k)),
+                        _ => ctx.partition_keys.get(k),
+                    };
+                    out.push_str(held.ok_or_else(|| RenderError::MissingPartitionKey(k.clone()))?);
                 }
             }
         }

@@ -21,8 +21,6 @@ pub const MAX_KEYS: usize = 50;
 /// A compiled query.
 pub struct MetadataExtraction {
     filter: jaq_core::Filter<data::JustLut<Val>>,
-    /// Each key's name in a record's partition map ([`query_key`]), made once.
-    map_keys: std::collections::HashMap<String, String>,
 }
 
 /// Why a query does not compile, in words that point at the fault.
@@ -65,10 +63,7 @@ impl MetadataExtraction {
                     .collect();
                 QueryError(undefined.join("; "))
             })?;
-        Ok(Self {
-            filter,
-            map_keys: Default::default(),
-        })
+        Ok(Self { filter })
     }
 
     /// The keys the query's object names, when they are written out (`{a: .x,
@@ -152,19 +147,7 @@ impl Processor for MetadataExtraction {
             let verdict = &mut batch.verdicts[i];
             match (extracted, verdict) {
                 (Ok(keys), Verdict::Ok { partition_keys, .. }) => {
-                    for (k, v) in keys {
-                        let name = match self.map_keys.get(&k) {
-                            Some(name) => name.clone(),
-                            None => {
-                                let name = query_key(&k);
-                                if self.map_keys.len() < MAX_KEYS * 4 {
-                                    self.map_keys.insert(k, name.clone());
-                                }
-                                name
-                            }
-                        };
-                        partition_keys.insert(name, v);
-                    }
+                    partition_keys.extend(keys.into_iter().map(|(k, v)| (query_key(&k), v)));
                 }
                 (Err(message), verdict) => {
                     *verdict =

@@ -53,6 +53,14 @@ pub enum Output {
     },
     /// `record-too-large` error records; the batch holds the raw records.
     Oversized,
+    /// Error records of records an unpacking processor refused as they entered
+    /// the stream (decompression, CloudWatch Logs, de-aggregation). The spool
+    /// holds each such record as received with its refusal, so a rebuild makes
+    /// the same lines.
+    Refused {
+        /// The `!{firehose:error-output-type}` value.
+        output_type: String,
+    },
     /// `processing-failed` error records, one line per record. On a rebuild the
     /// batch holds the raw records and the transform runs again to find each
     /// record's error.
@@ -72,7 +80,7 @@ pub struct Failure {
 impl Output {
     pub fn error_output_type(&self) -> Option<&str> {
         match self {
-            Self::Errors { output_type, .. } => Some(output_type),
+            Self::Errors { output_type, .. } | Self::Refused { output_type } => Some(output_type),
             Self::ConversionErrors { .. } => Some(FORMAT_CONVERSION_FAILED),
             Self::Oversized => Some(RECORD_TOO_LARGE),
             Self::ProcessingFailed => Some(PROCESSING_FAILED),
@@ -112,4 +120,21 @@ impl Failure {
         }
         .to_line()
     }
+}
+
+/// The error record of a record refused as it entered the stream, with its data
+/// as received: made from the spool alone, so a rebuild makes the same bytes.
+pub fn refused_line(record: &crate::record::Record, refusal: &crate::record::Refusal) -> Vec<u8> {
+    crate::error_output::ErrorRecord {
+        attempts_made: 1,
+        arrival_timestamp: record.arrival_ms,
+        error_code: &refusal.code,
+        error_message: &refusal.message,
+        attempt_ending_timestamp: record.arrival_ms,
+        raw_data: &record.data,
+        lambda_arn: None,
+        subsequence_number: None,
+        data_id: None,
+    }
+    .to_line()
 }

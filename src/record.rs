@@ -19,6 +19,20 @@ pub struct Record {
     /// Where the record came from, for records read from a Kinesis stream (Firehose's
     /// `kinesisRecordMetadata`, given to transform plugins).
     pub kinesis: Option<KinesisMeta>,
+    /// Set when an unpacking processor (decompression, CloudWatch Logs,
+    /// de-aggregation) refused the record as it entered the stream: it is spooled
+    /// as received, and goes to the error output rather than the destination.
+    pub refused: Option<Box<Refusal>>,
+}
+
+/// Why a record was refused as it entered the stream, in Firehose's terms.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    /// The `!{firehose:error-output-type}` value (`decompression-failed`,
+    /// `processing-failed`).
+    pub output_type: String,
+    pub code: String,
+    pub message: String,
 }
 
 /// A Kinesis record's place in its stream.
@@ -39,6 +53,7 @@ impl Record {
             data: data.into(),
             arrival_ms,
             kinesis: None,
+            refused: None,
         }
     }
 }

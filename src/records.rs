@@ -8,7 +8,7 @@
 
 use bytes::Bytes;
 
-use crate::record::{KinesisMeta, MAX_RECORD_BYTES, Record};
+use crate::record::{KinesisMeta, MAX_RECORD_BYTES, Record, Refusal};
 
 /// Records for one append, all accepted or none.
 #[derive(Debug, Clone)]
@@ -23,6 +23,7 @@ pub struct RecordRef<'a> {
     pub data: &'a [u8],
     pub arrival_ms: i64,
     pub kinesis: Option<&'a KinesisMeta>,
+    pub refused: Option<&'a Refusal>,
 }
 
 impl Records {
@@ -53,6 +54,7 @@ impl Records {
                 data: lines.line_at(start as usize),
                 arrival_ms: lines.arrival_ms,
                 kinesis: None,
+                refused: None,
             })),
         }
     }
@@ -64,6 +66,7 @@ impl<'a> From<&'a Record> for RecordRef<'a> {
             data: &r.data,
             arrival_ms: r.arrival_ms,
             kinesis: r.kinesis.as_ref(),
+            refused: r.refused.as_deref(),
         }
     }
 }
@@ -102,6 +105,15 @@ pub struct LineTooLong {
 }
 
 impl Lines {
+    /// Each line as a record of its own (sharing the body).
+    pub fn records(&self) -> impl Iterator<Item = Record> + '_ {
+        self.starts.iter().map(|&start| {
+            let start = start as usize;
+            let len = self.line_at(start).len();
+            Record::new(self.body.slice(start..start + len), self.arrival_ms)
+        })
+    }
+
     /// Splits `body` into its non-blank lines (a line of only `\r` and `\n` is
     /// blank), all arriving at `arrival_ms`.
     pub fn split(body: Bytes, arrival_ms: i64) -> Result<Self, LineTooLong> {

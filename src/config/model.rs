@@ -222,6 +222,15 @@ fn default_in_flight() -> usize {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum ProcessorConfig {
+    /// Firehose's `Decompression`: gzip records are inflated as they enter the
+    /// stream (CloudWatch Logs subscription payloads are gzip).
+    Decompression(DecompressionProcessor),
+    /// Firehose's `CloudWatchLogProcessing`: a CloudWatch Logs subscription
+    /// message becomes one record per log event; control messages are dropped.
+    CloudwatchLogs(CloudWatchLogsProcessor),
+    /// Firehose's `RecordDeAggregation`: concatenated JSON objects (or JSON
+    /// lines), or delimited sub-records, become one record each.
+    Deaggregation(DeaggregationProcessor),
     /// A WebAssembly component of the `sluice:transform` world (`transforms/wit/`).
     Wasm(WasmProcessor),
     /// Firehose's `MetadataExtraction`: a jq object expression whose values fill
@@ -236,6 +245,9 @@ impl ProcessorConfig {
     /// Firehose's `ProcessorType` for it.
     pub fn firehose_type(&self) -> &'static str {
         match self {
+            Self::Decompression(_) => "Decompression",
+            Self::CloudwatchLogs(_) => "CloudWatchLogProcessing",
+            Self::Deaggregation(_) => "RecordDeAggregation",
             Self::Wasm(_) => "Lambda",
             Self::MetadataExtraction(_) => "MetadataExtraction",
             Self::AppendDelimiter(_) => "AppendDelimiterToRecord",
@@ -245,11 +257,57 @@ impl ProcessorConfig {
     /// Its place in Firehose's processing order (contract §6.5).
     pub fn stage(&self) -> u8 {
         match self {
+            Self::Decompression(_) => 0,
+            Self::CloudwatchLogs(_) => 1,
+            Self::Deaggregation(_) => 2,
             Self::Wasm(_) => 3,
             Self::MetadataExtraction(_) => 4,
             Self::AppendDelimiter(_) => 6,
         }
     }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DecompressionProcessor {
+    /// Firehose's `CompressionFormat`; `gzip` is the only one (as in Firehose).
+    #[serde(default)]
+    pub format: DecompressionFormat,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DecompressionFormat {
+    #[default]
+    Gzip,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CloudWatchLogsProcessor {
+    /// Firehose's `DataMessageExtraction`: each log event's message becomes a
+    /// record. Must be true, as in Firehose (without it, decompression alone
+    /// delivers the subscription messages whole).
+    pub data_message_extraction: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeaggregationProcessor {
+    /// Firehose's `SubRecordType`.
+    pub sub_record_type: SubRecordType,
+    /// For `delimited`: what separates sub-records (Firehose's `Delimiter`, given
+    /// here as text, not base64).
+    pub delimiter: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SubRecordType {
+    /// Concatenated JSON values, on one line or as JSON lines.
+    Json,
+    /// Sub-records separated by `delimiter`.
+    Delimited,
 }
 
 #[derive(Debug, Clone, Deserialize)]

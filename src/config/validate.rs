@@ -6,7 +6,7 @@ use super::{
     Config, ConfigError, ConfigErrors, DestinationConfig, FormatConfig, HttpDestination,
     INGEST_MEMORY_MB_RANGE, KinesisSource, MAX_DECODED_BODY_MB, MAX_HTTP_RETRY_DURATION_SECONDS,
     MAX_RETRY_DURATION_SECONDS, MAX_SHUTDOWN_TIMEOUT_SECONDS, ObjectDestination, ParquetFormat,
-    ProcessorConfig, S3Destination, SourceConfig, StartingPosition, StreamConfig,
+    ProcessorConfig, S3Destination, SourceConfig, StartingPosition, StreamConfig, SubRecordType,
 };
 use crate::keys::{KeyLayout, PrefixField, parse_backup_prefix};
 
@@ -401,7 +401,46 @@ fn validate_processors(
     let mut seen = std::collections::BTreeSet::new();
     for (i, processor) in s.processors.iter().enumerate() {
         let key = |field: &str| at(&format!("processors[{i}].{field}"));
+        let once = |name: &'static str,
+                    seen: &mut std::collections::BTreeSet<&str>,
+                    errors: &mut Vec<ConfigError>| {
+            if !seen.insert(name) {
+                errors.push(ConfigError::new(
+                    key("type"),
+                    format!("a stream takes one {name}"),
+                ));
+            }
+        };
         let p = match processor {
+            ProcessorConfig::Decompression(_) => {
+                once("decompression", &mut seen, errors);
+                continue;
+            }
+            ProcessorConfig::CloudwatchLogs(c) => {
+                once("cloudwatch_logs", &mut seen, errors);
+                if !c.data_message_extraction {
+                    errors.push(ConfigError::new(
+                        key("data_message_extraction"),
+                        "must be true, as in Firehose (without it, use decompression alone to deliver the subscription messages whole)",
+                    ));
+                }
+                continue;
+            }
+            ProcessorConfig::Deaggregation(d) => {
+                once("deaggregation", &mut seen, errors);
+                match (d.sub_record_type, d.delimiter.as_deref()) {
+                    (SubRecordType::Delimited, None | Some("")) => errors.push(ConfigError::new(
+                        key("delimiter"),
+                        "is required for sub_record_type = \"delimited\"",
+                    )),
+                    (SubRecordType::Json, Some(_)) => errors.push(ConfigError::new(
+                        key("delimiter"),
+                        "applies only to sub_record_type = \"delimited\"",
+                    )),
+                    _ => {}
+                }
+                continue;
+            }
             ProcessorConfig::Wasm(p) => p,
             ProcessorConfig::MetadataExtraction(m) => {
                 if !seen.insert("metadata_extraction") {

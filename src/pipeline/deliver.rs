@@ -203,6 +203,7 @@ impl Deliverer {
                 Output::Errors { .. }
                 | Output::ConversionErrors { .. }
                 | Output::Oversized
+                | Output::Refused { .. }
                 | Output::ProcessingFailed,
                 _,
             ) => (self.layout.render_error(&ctx), ""),
@@ -489,6 +490,7 @@ impl Deliverer {
             Output::Errors { .. }
             | Output::ConversionErrors { .. }
             | Output::Oversized
+            | Output::Refused { .. }
             | Output::ProcessingFailed => Compression::None,
             Output::Data | Output::Backup => d.codec.map_or(self.compression, |(c, _)| c),
         };
@@ -530,6 +532,7 @@ impl Deliverer {
             | Output::Errors { .. }
             | Output::ConversionErrors { .. }
             | Output::Oversized
+            | Output::Refused { .. }
             | Output::ProcessingFailed => &self.sinks.objects,
         };
         self.put(sink, object, records, &d.output, &mut clock).await

@@ -5,6 +5,8 @@
 use std::sync::Arc;
 
 use crate::config::StreamConfig;
+use crate::processors::Unpacking;
+use crate::record::Record;
 use crate::records::Records;
 use crate::sources::state_file::StateFile;
 use crate::spool::{AppendError, Spool};
@@ -18,13 +20,38 @@ pub type IngestError = AppendError;
 pub struct StreamHandle {
     config: Arc<StreamConfig>,
     spool: Arc<Spool>,
+    /// The stream's unpacking processors, which sources run on records before
+    /// handing them over.
+    unpacking: Option<Arc<Unpacking>>,
 }
 
 impl StreamHandle {
-    pub(super) fn new(config: StreamConfig, spool: Arc<Spool>) -> Self {
+    pub(super) fn new(config: StreamConfig, spool: Arc<Spool>, unpack_cap: usize) -> Self {
+        let unpacking = Unpacking::new(&config, unpack_cap).map(Arc::new);
         Self {
             config: Arc::new(config),
             spool,
+            unpacking,
+        }
+    }
+
+    /// The stream's unpacking stage, if it has one: what a source hands over is
+    /// what comes out of it (see [`StreamHandle::unpack`]).
+    pub fn unpacking(&self) -> Option<&Unpacking> {
+        self.unpacking.as_deref()
+    }
+
+    /// Appends what `record` becomes in this stream to `out`: its parts after the
+    /// unpacking processors (or a refusal), or the record itself. Returns the
+    /// bytes appended, parts' overhead included. CPU work for a large record.
+    pub fn unpack(&self, record: Record, out: &mut Vec<Record>) -> usize {
+        match &self.unpacking {
+            Some(unpacking) => unpacking.unpack(record, out),
+            None => {
+                let size = record.data.len() + crate::processors::unpacking::PART_OVERHEAD;
+                out.push(record);
+                size
+            }
         }
     }
 

@@ -111,7 +111,11 @@ impl Streams {
                 stream: stream.name.clone(),
                 source,
             })?;
-            let handle = StreamHandle::new(stream.clone(), opened.spool.clone());
+            let handle = StreamHandle::new(
+                stream.clone(),
+                opened.spool.clone(),
+                config.server.max_decoded_body_bytes(),
+            );
             let backup = stream
                 .destination
                 .layout()

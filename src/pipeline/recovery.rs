@@ -115,6 +115,13 @@ impl Recovering {
                     r.buffer.push(&record.data, record.arrival_ms, seq..seq + 1);
                     r.kinesis.push(record.kinesis.clone());
                 }
+                Output::Refused { .. } => {
+                    if let Some(refusal) = &record.refused {
+                        let line = crate::output::refused_line(record, refusal);
+                        r.buffer.push(&line, record.arrival_ms, seq..seq + 1);
+                    }
+                    r.kinesis.push(None);
+                }
                 Output::Errors {
                     failure: Some(failure),
                     output_type,

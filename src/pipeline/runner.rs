@@ -177,6 +177,15 @@ impl Runner {
                     if owed.primary {
                         continue;
                     }
+                    if let Some(refusal) = &record.refused {
+                        let line = crate::output::refused_line(&record, refusal);
+                        let output = Output::Refused {
+                            output_type: refusal.output_type.clone(),
+                        };
+                        self.push(SlotKey::of(output), &line, record.arrival_ms, seq..seq + 1)
+                            .await;
+                        continue;
+                    }
                     if record.data.len() > MAX_RECORD_BYTES {
                         // Only a source can read such a record (the API refuses it).
                         tracing::warn!(stream = %self.stream, bytes = record.data.len(), "a record over the record limit goes to the error output");
@@ -648,7 +657,7 @@ mod tests {
         let stream = &c.delivery_streams[0];
         let sink = Arc::new(MemorySink::default());
         let opened = Spool::open(&stream.name, &c.spool, false, crate::disk::os()).unwrap();
-        let handle = StreamHandle::new(stream.clone(), opened.spool.clone());
+        let handle = StreamHandle::new(stream.clone(), opened.spool.clone(), 1 << 20);
         let layout = KeyLayout::new("", "").unwrap();
         let sinks = crate::pipeline::deliver::Sinks {
             destination: sink.clone(),

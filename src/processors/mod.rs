@@ -1,20 +1,30 @@
-//! Firehose's record processors, run on records read from the spool: the WASM
-//! plugins (Firehose's Lambda), metadata extraction (jq partition keys) and the
-//! record delimiter. Each implements [`Processor`], and the stream's processors run
-//! in Firehose's order whatever the order they are listed in (contract §6.5).
-//!
-//! Processing runs after the spool, so a replay after a crash runs it again on the
-//! same records: every processor must be deterministic (plugins are asked to be).
+//! Firehose's record processors, in two stages that run in Firehose's order
+//! whatever the order they are listed in (contract §6.5):
+//! - [`Unpacking`], as records enter the stream (before the spool): decompression,
+//!   CloudWatch Logs message extraction and de-aggregation, which make several
+//!   records of one, each implementing [`Unpacker`];
+//! - [`Processing`], on records read from the spool: the WASM plugins (Firehose's
+//!   Lambda), metadata extraction (jq partition keys) and the record delimiter,
+//!   each implementing [`Processor`]. A replay after a crash runs it again on the
+//!   same records: every processor must be deterministic (plugins are asked to be).
 
 mod append_delimiter;
+pub mod cloudwatch_logs;
+pub mod deaggregation;
+pub mod decompression;
 pub mod metadata_extraction;
 mod plugins;
+pub mod unpacking;
 
 use crate::config::{ProcessorConfig, StreamConfig};
 use crate::transform::{Chain, Input, Verdict};
 
 pub use append_delimiter::AppendDelimiter;
+pub use cloudwatch_logs::CloudWatchLogs;
+pub use deaggregation::Deaggregation;
+pub use decompression::Decompression;
 pub use metadata_extraction::MetadataExtraction;
+pub use unpacking::{Unpacker, Unpacking};
 
 /// Firehose's error code for a record whose partition keys cannot be had: not
 /// JSON, a query error, a key missing, or values no store can take in a key.

@@ -84,7 +84,16 @@ async fn hand_over(
         .map(|c| Record::new(c.data, arrival))
         .collect();
     for batch in records.chunks(BATCH_RECORDS) {
-        if !hand_to_spool(stream, batch.to_vec(), Handover::Unchecked, stop, TICK).await {
+        if !hand_to_spool(
+            stream,
+            batch.to_vec(),
+            Handover::Unchecked,
+            stop,
+            TICK,
+            &mut 0,
+        )
+        .await
+        {
             return false;
         }
     }

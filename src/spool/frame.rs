@@ -9,15 +9,21 @@
 //! ```text
 //! meta_len: u32 LE | shard_id | partition_key | sequence_number | sub_seq: u64 LE | kinesis_arrival_ms: i64 LE
 //! ```
-//! with each string as `u16 LE length | UTF-8 bytes`. Frames written before metadata
-//! existed never have the top bit set, so old segments still read.
+//! with each string as `u16 LE length | UTF-8 bytes`. The next bit says that a
+//! refusal follows (a record an unpacking processor refused as it entered the
+//! stream, kept as received for the error output):
+//! ```text
+//! refusal_len: u32 LE | output_type | code | message
+//! ```
+//! with the strings as above. Frames written before either existed never have
+//! these bits set, so old segments still read.
 //! `crc` is CRC-32 over `len` and everything after `crc`, so a damaged length is caught
 //! as surely as damaged data. `seq` numbers a stream's records without gaps, so the
 //! records lost inside a damaged stretch can be counted and accounted for.
 
 use bytes::Bytes;
 
-use crate::record::{KinesisMeta, Record};
+use crate::record::{KinesisMeta, Record, Refusal};
 use crate::records::{RecordRef, Records};
 
 /// Bytes before a record's data.
@@ -27,6 +33,12 @@ const PREFIX_LEN: usize = 8;
 const FIXED_BODY_LEN: usize = HEADER_LEN - PREFIX_LEN;
 /// The top bit of `len`: metadata follows the header.
 const HAS_METADATA: u32 = 1 << 31;
+/// The next bit of `len`: a refusal follows the metadata (if any).
+const HAS_REFUSAL: u32 = 1 << 30;
+/// What `len` says of the frame's length.
+const LEN_BITS: u32 = !(HAS_METADATA | HAS_REFUSAL);
+/// A refusal's message is cut to this many bytes in the frame.
+const MAX_MESSAGE: usize = 4096;
 
 /// A record as stored: its number in the stream, its arrival time and its bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,6 +47,7 @@ pub struct Frame {
     pub arrival_ms: i64,
     pub data: Bytes,
     pub kinesis: Option<KinesisMeta>,
+    pub refused: Option<Box<Refusal>>,
 }
 
 impl Frame {
@@ -44,6 +57,7 @@ impl Frame {
             data: self.data,
             arrival_ms: self.arrival_ms,
             kinesis: self.kinesis,
+            refused: self.refused,
         }
     }
 }
@@ -67,7 +81,9 @@ pub fn encoded_len(data_len: usize) -> usize {
 
 /// The stored size of a record.
 pub fn record_len(record: RecordRef<'_>) -> usize {
-    encoded_len(record.data.len()) + record.kinesis.map_or(0, |k| 4 + metadata_len(k))
+    encoded_len(record.data.len())
+        + record.kinesis.map_or(0, |k| 4 + metadata_len(k))
+        + record.refused.map_or(0, |r| 4 + refusal_len(r))
 }
 
 /// The stored size of a list of records (for lines, without a pass over them:
@@ -83,28 +99,70 @@ fn metadata_len(k: &KinesisMeta) -> usize {
     6 + k.shard_id.len() + k.partition_key.len() + k.sequence_number.len() + 16
 }
 
+/// The refusal's texts as stored: each at most [`MAX_MESSAGE`] bytes, cut on a
+/// character boundary.
+fn refusal_texts(r: &Refusal) -> [&str; 3] {
+    let cut = |s: &str| -> usize {
+        let mut end = s.len().min(MAX_MESSAGE);
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        end
+    };
+    [&r.output_type, &r.code, &r.message].map(|s| &s[..cut(s)])
+}
+
+fn refusal_len(r: &Refusal) -> usize {
+    refusal_texts(r).iter().map(|t| 2 + t.len()).sum()
+}
+
+fn put_text(out: &mut Vec<u8>, text: &str) {
+    // Every text stored is far below 64 KiB (refusal texts are cut to 4 KiB;
+    // Kinesis bounds shard ids, sequence numbers and partition keys).
+    out.extend_from_slice(&(text.len() as u16).to_le_bytes());
+    out.extend_from_slice(text.as_bytes());
+}
+
+/// Reads one `u16 LE length | UTF-8 bytes` text off the front of `rest`.
+fn take_text(rest: &mut &[u8]) -> Option<String> {
+    let n = u16::from_le_bytes(rest.get(..2)?.try_into().ok()?) as usize;
+    let s = String::from_utf8(rest.get(2..2 + n)?.to_vec()).ok()?;
+    *rest = &rest[2 + n..];
+    Some(s)
+}
+
 /// Appends one frame of plain data to `out`.
 #[cfg(test)]
 pub fn encode(out: &mut Vec<u8>, seq: u64, arrival_ms: i64, data: &[u8]) {
-    encode_with(out, seq, arrival_ms, data, None);
+    let record = RecordRef {
+        data,
+        arrival_ms,
+        kinesis: None,
+        refused: None,
+    };
+    encode_with(out, seq, record);
 }
 
 /// Appends one frame holding `record` to `out`.
 pub fn encode_record(out: &mut Vec<u8>, seq: u64, record: RecordRef<'_>) {
-    encode_with(out, seq, record.arrival_ms, record.data, record.kinesis);
+    encode_with(out, seq, record);
 }
 
-fn encode_with(
-    out: &mut Vec<u8>,
-    seq: u64,
-    arrival_ms: i64,
-    data: &[u8],
-    kinesis: Option<&KinesisMeta>,
-) {
-    let meta = kinesis.map_or(0, |k| 4 + metadata_len(k));
-    let mut len = u32::try_from(FIXED_BODY_LEN + meta + data.len()).unwrap_or(u32::MAX >> 1);
+fn encode_with(out: &mut Vec<u8>, seq: u64, record: RecordRef<'_>) {
+    let RecordRef {
+        data,
+        arrival_ms,
+        kinesis,
+        refused,
+    } = record;
+    let extra =
+        kinesis.map_or(0, |k| 4 + metadata_len(k)) + refused.map_or(0, |r| 4 + refusal_len(r));
+    let mut len = u32::try_from(FIXED_BODY_LEN + extra + data.len()).unwrap_or(LEN_BITS) & LEN_BITS;
     if kinesis.is_some() {
         len |= HAS_METADATA;
+    }
+    if refused.is_some() {
+        len |= HAS_REFUSAL;
     }
     let start = out.len();
     out.extend_from_slice(&len.to_le_bytes());
@@ -114,13 +172,16 @@ fn encode_with(
     if let Some(k) = kinesis {
         out.extend_from_slice(&(metadata_len(k) as u32).to_le_bytes());
         for text in [&k.shard_id, &k.partition_key, &k.sequence_number] {
-            // Kinesis bounds these far below 64 KiB (shard ids and sequence numbers
-            // are short, partition keys at most 256 characters).
-            out.extend_from_slice(&(text.len() as u16).to_le_bytes());
-            out.extend_from_slice(text.as_bytes());
+            put_text(out, text);
         }
         out.extend_from_slice(&k.sub_sequence_number.to_le_bytes());
         out.extend_from_slice(&k.arrival_ms.to_le_bytes());
+    }
+    if let Some(r) = refused {
+        out.extend_from_slice(&(refusal_len(r) as u32).to_le_bytes());
+        for text in refusal_texts(r) {
+            put_text(out, text);
+        }
     }
     out.extend_from_slice(data);
     let crc = checksum(&out[start..]);
@@ -131,13 +192,11 @@ fn encode_with(
 fn parse_metadata(buf: &[u8]) -> Option<(KinesisMeta, usize)> {
     let meta_len = u32::from_le_bytes(buf.get(..4)?.try_into().ok()?) as usize;
     let mut rest = buf.get(4..4 + meta_len)?;
-    let mut text = || -> Option<String> {
-        let n = u16::from_le_bytes(rest.get(..2)?.try_into().ok()?) as usize;
-        let s = String::from_utf8(rest.get(2..2 + n)?.to_vec()).ok()?;
-        rest = &rest[2 + n..];
-        Some(s)
-    };
-    let (shard_id, partition_key, sequence_number) = (text()?, text()?, text()?);
+    let (shard_id, partition_key, sequence_number) = (
+        take_text(&mut rest)?,
+        take_text(&mut rest)?,
+        take_text(&mut rest)?,
+    );
     let sub_sequence_number = u64::from_le_bytes(rest.get(..8)?.try_into().ok()?);
     let arrival_ms = i64::from_le_bytes(rest.get(8..16)?.try_into().ok()?);
     let meta = KinesisMeta {
@@ -150,6 +209,18 @@ fn parse_metadata(buf: &[u8]) -> Option<(KinesisMeta, usize)> {
     Some((meta, 4 + meta_len))
 }
 
+/// Reads the refusal block at the start of `buf`: the refusal and its length.
+fn parse_refusal(buf: &[u8]) -> Option<(Refusal, usize)> {
+    let len = u32::from_le_bytes(buf.get(..4)?.try_into().ok()?) as usize;
+    let mut rest = buf.get(4..4 + len)?;
+    let refusal = Refusal {
+        output_type: take_text(&mut rest)?,
+        code: take_text(&mut rest)?,
+        message: take_text(&mut rest)?,
+    };
+    Some((refusal, 4 + len))
+}
+
 /// Reads the frame at the start of `buf` (a slice of `whole`, so record data is
 /// shared with it rather than copied). `max_len` bounds a plausible frame.
 pub fn parse(whole: &Bytes, start: usize, max_len: usize) -> Parsed {
@@ -159,7 +230,8 @@ pub fn parse(whole: &Bytes, start: usize, max_len: usize) -> Parsed {
     }
     let len_field = u32::from_le_bytes([buf[0], buf[1], buf[2], buf[3]]);
     let has_metadata = len_field & HAS_METADATA != 0;
-    let body_len = (len_field & !HAS_METADATA) as usize;
+    let has_refusal = len_field & HAS_REFUSAL != 0;
+    let body_len = (len_field & LEN_BITS) as usize;
     if body_len < FIXED_BODY_LEN || PREFIX_LEN + body_len > max_len {
         return Parsed::Damaged { claimed_len: None };
     }
@@ -178,24 +250,33 @@ pub fn parse(whole: &Bytes, start: usize, max_len: usize) -> Parsed {
         b.copy_from_slice(&buf[at..at + 8]);
         b
     };
-    let (kinesis, data_start) = if has_metadata {
-        match parse_metadata(&buf[HEADER_LEN..len]) {
-            Some((meta, meta_len)) => (Some(meta), HEADER_LEN + meta_len),
-            None => {
-                return Parsed::Damaged {
-                    claimed_len: Some(len),
-                };
-            }
-        }
-    } else {
-        (None, HEADER_LEN)
+    let damaged = Parsed::Damaged {
+        claimed_len: Some(len),
     };
+    let mut data_start = HEADER_LEN;
+    let mut kinesis = None;
+    if has_metadata {
+        let Some((meta, meta_len)) = parse_metadata(&buf[data_start..len]) else {
+            return damaged;
+        };
+        kinesis = Some(meta);
+        data_start += meta_len;
+    }
+    let mut refused = None;
+    if has_refusal {
+        let Some((refusal, refusal_len)) = parse_refusal(&buf[data_start..len]) else {
+            return damaged;
+        };
+        refused = Some(Box::new(refusal));
+        data_start += refusal_len;
+    }
     Parsed::Frame {
         frame: Frame {
             seq: u64::from_le_bytes(field(8)),
             arrival_ms: i64::from_le_bytes(field(16)),
             data: whole.slice(start + data_start..start + len),
             kinesis,
+            refused,
         },
         len,
     }
@@ -299,6 +380,7 @@ mod tests {
             data: Bytes::from_static(b"payload"),
             arrival_ms: 5,
             kinesis: Some(meta.clone()),
+            refused: None,
         };
         let mut out = Vec::new();
         encode_record(&mut out, 1, RecordRef::from(&with));
@@ -314,6 +396,49 @@ mod tests {
             (parsed[1].seq, &parsed[1].data[..], &parsed[1].kinesis),
             (2, &b"plain"[..], &None)
         );
+    }
+
+    #[test]
+    fn a_refusal_round_trips_with_and_without_kinesis_metadata() {
+        let refusal = Refusal {
+            output_type: "decompression-failed".into(),
+            code: "Decompression.Failed".into(),
+            message: format!("not gzip data: {}", "é".repeat(3000)),
+        };
+        let kinesis = KinesisMeta {
+            shard_id: "shardId-000000000001".into(),
+            partition_key: "k".into(),
+            sequence_number: "123".into(),
+            sub_sequence_number: 0,
+            arrival_ms: 9,
+        };
+        let mut out = Vec::new();
+        let mut want = Vec::new();
+        for (seq, meta) in [None, Some(kinesis)].into_iter().enumerate() {
+            let record = Record {
+                data: Bytes::from_static(b"\x1f\x8braw"),
+                arrival_ms: 5,
+                kinesis: meta,
+                refused: Some(Box::new(refusal.clone())),
+            };
+            encode_record(&mut out, seq as u64, RecordRef::from(&record));
+            want.push(record);
+        }
+        let sizes: usize = want.iter().map(|r| record_len(RecordRef::from(r))).sum();
+        assert_eq!(out.len(), sizes);
+        let (parsed, end) = parse_all(&Bytes::from(out));
+        assert_eq!(end, Parsed::Incomplete);
+        let got: Vec<Record> = parsed.into_iter().map(Frame::into_record).collect();
+        assert_eq!(got[0].data, want[0].data);
+        assert_eq!(got[1].kinesis, want[1].kinesis);
+        for record in &got {
+            let stored = record.refused.as_deref().unwrap();
+            assert_eq!(stored.code, refusal.code);
+            assert_eq!(stored.output_type, refusal.output_type);
+            // The message is cut to 4 KiB on a character boundary.
+            assert!(stored.message.len() <= MAX_MESSAGE && stored.message.len() > 4000);
+            assert!(refusal.message.starts_with(&stored.message));
+        }
     }
 
     #[test]

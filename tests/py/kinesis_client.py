@@ -9,6 +9,7 @@
 Prints JSON.
 """
 
+import gzip
 import hashlib
 import json
 import sys
@@ -91,6 +92,27 @@ def put(k, stream, first, count, per_record):
     return {"kinesis_records": len(entries), "failed": failed}
 
 
+def put_cloudwatch(k, stream, first, count, per_message):
+    """CloudWatch Logs subscription messages (gzip), as a subscription filter puts
+    them in a Kinesis stream: events with messages k<i>, per_message a message."""
+    entries = []
+    for at in range(first, first + count, per_message):
+        events = [
+            {"id": str(i), "timestamp": 1700000000000 + i, "message": f"k{i}"}
+            for i in range(at, min(at + per_message, first + count))
+        ]
+        message = {
+            "messageType": "DATA_MESSAGE", "owner": "123456789012", "logGroup": "/app",
+            "logStream": "s", "subscriptionFilters": ["to-kinesis"], "logEvents": events,
+        }
+        entries.append({"Data": gzip.compress(json.dumps(message).encode()), "PartitionKey": f"pk{at}"})
+    for at in range(0, len(entries), 500):
+        answer = k.put_records(StreamName=stream, Records=entries[at : at + 500])
+        if answer["FailedRecordCount"]:
+            return {"failed": answer["FailedRecordCount"]}
+    return {"kinesis_records": len(entries), "failed": 0}
+
+
 def main():
     endpoint, command, stream = sys.argv[1], sys.argv[2], sys.argv[3]
     k = client(endpoint)
@@ -100,6 +122,8 @@ def main():
     elif command == "put":
         per = int(sys.argv[6]) if len(sys.argv) > 6 else 1
         print(json.dumps(put(k, stream, int(sys.argv[4]), int(sys.argv[5]), per)))
+    elif command == "put-cloudwatch":
+        print(json.dumps(put_cloudwatch(k, stream, int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6]))))
     elif command == "put-each":
         # One PutRecord per record {"i": n}, partition key pk<n>: prints where each landed.
         placed = []

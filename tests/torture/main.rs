@@ -18,7 +18,9 @@
 //! not convert), a plugin (`tests/plugins/hostile_keys.c`, which gives partition
 //! keys no store takes as a key segment and drops or fails some records, or one of
 //! the example plugins: c-noop, c-drop, js-enrich, py-partition on a field with odd
-//! values, py-cloudwatch on CloudWatch Logs messages), and a spool on a small
+//! values, py-cloudwatch on CloudWatch Logs messages; or the built-in processors:
+//! jq keys, the delimiter, decompression, CloudWatch Logs and de-aggregation on
+//! the same messages), and a spool on a small
 //! tmpfs that the run fills up and frees. Per config: compression (none, gzip,
 //! zip, snappy, hadoop_snappy), prefixes of every expression kind with odd literals
 //! and the default error layout, buffer sizes and intervals, durability,
@@ -356,6 +358,18 @@ fn seed_1796250855_a_failed_batch_goes_to_the_error_output_once_across_restarts(
 fn metadata_extraction_and_the_delimiter_under_faults() {
     let world = World::local_with(world::Plugin::Query { delimiter: true });
     eprintln!("torture: {}", run_in(1_796_300_017, world));
+}
+
+/// The built-in unpacking processors under the same faults: CloudWatch Logs
+/// messages unpacked before the spool, one record per event, control messages
+/// dropped, binary records to the error output as received.
+#[test]
+fn cloudwatch_logs_unpacking_under_faults() {
+    let world = World::local_with(world::Plugin::Unpack {
+        deaggregation: true,
+        delimiter: true,
+    });
+    eprintln!("torture: {}", run_in(1_796_300_021, world));
 }
 
 #[test]

@@ -16,6 +16,7 @@ const ERROR_TYPES: &[&str] = &[
     "format-conversion-failed",
     "spool-corrupt",
     "http-endpoint-failed",
+    "decompression-failed",
 ];
 
 /// The ids found in every object, data and error output alike, after checking

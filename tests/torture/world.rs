@@ -46,6 +46,14 @@ pub enum Plugin {
     /// `transforms/examples/py-cloudwatch`: one line per log event of a
     /// CloudWatch Logs message; control messages dropped, others fail.
     CloudWatch,
+    /// No plugin: the built-in `decompression` and `cloudwatch_logs` (and
+    /// sometimes `deaggregation` and `append_delimiter`) unpack CloudWatch Logs
+    /// messages before the spool; control messages leave nothing, and records
+    /// that are not gzip go to the error output as received.
+    Unpack {
+        deaggregation: bool,
+        delimiter: bool,
+    },
     /// No plugin: the built-in `metadata_extraction` makes the key `k` from each
     /// record's `k` (records that are not JSON or lack it fail), and sometimes
     /// `append_delimiter` ends each record with a newline.
@@ -72,6 +80,22 @@ impl Plugin {
     pub fn processors(&self) -> String {
         let (module, params) = match self {
             Self::None => return String::new(),
+            Self::Unpack {
+                deaggregation,
+                delimiter,
+            } => {
+                let mut processors = vec![
+                    r#"{ type = "cloudwatch_logs", data_message_extraction = true }"#,
+                    r#"{ type = "decompression" }"#,
+                ];
+                if *deaggregation {
+                    processors.push(r#"{ type = "deaggregation", sub_record_type = "json" }"#);
+                }
+                if *delimiter {
+                    processors.push(r#"{ type = "append_delimiter" }"#);
+                }
+                return format!("processors = [{}]\n", processors.join(", "));
+            }
             Self::Query { delimiter } => {
                 let delimiter = if *delimiter {
                     ", { type = \"append_delimiter\" }"
@@ -262,8 +286,18 @@ impl World {
             (true, 8..=9) => Plugin::Enrich {
                 redact: later.random_bool(0.5),
             },
-            // Its events are lines, not one JSON object a record.
-            (true, 10) if !parquet => Plugin::CloudWatch,
+            // Its events are lines, not one JSON object a record; the built-in
+            // processors unpack the same messages.
+            (true, 10) if !parquet => {
+                if later.random_bool(0.5) {
+                    Plugin::Unpack {
+                        deaggregation: later.random_bool(0.5),
+                        delimiter: later.random_bool(0.5),
+                    }
+                } else {
+                    Plugin::CloudWatch
+                }
+            }
             (true, 11) => Plugin::Query {
                 delimiter: !parquet && later.random_bool(0.5),
             },
@@ -341,7 +375,9 @@ impl World {
     /// A record for this world, and how many copies of its id it delivers.
     pub fn record(&self, rng: &mut StdRng, id: u32) -> (Vec<u8>, usize) {
         let record = match (&self.plugin, self.parquet) {
-            (Plugin::CloudWatch, _) => return records::cloudwatch(rng, id),
+            (Plugin::CloudWatch | Plugin::Unpack { .. }, _) => {
+                return records::cloudwatch(rng, id);
+            }
             (Plugin::Partition | Plugin::Query { .. }, _) => records::keyed_json(rng, id),
             (Plugin::Enrich { .. }, _) | (_, true) => records::json(rng, id),
             _ => records::binary(rng, id),

@@ -13,7 +13,7 @@ use super::error::{ApiError, ErrorKind};
 use super::firehose::{check_stream_name, find_stream};
 use crate::config::{
     DestinationConfig, FormatConfig, HttpContentEncoding, LocalDestination, ObjectDestination,
-    ParquetFormat, ProcessorConfig, S3Destination, SourceConfig, StreamConfig,
+    ParquetFormat, ProcessorConfig, S3Destination, SourceConfig, StreamConfig, SubRecordType,
 };
 use crate::encode::parquet::{DeserializerConfig, WriterVersion};
 
@@ -232,6 +232,27 @@ fn processing_configuration(config: &StreamConfig) -> Value {
         .map(|p| {
             let parameter = |name: &str, value: String| json!({ "ParameterName": name, "ParameterValue": value });
             let parameters = match p {
+                ProcessorConfig::Decompression(_) => {
+                    vec![parameter("CompressionFormat", "GZIP".to_string())]
+                }
+                ProcessorConfig::CloudwatchLogs(c) => vec![parameter(
+                    "DataMessageExtraction",
+                    c.data_message_extraction.to_string(),
+                )],
+                ProcessorConfig::Deaggregation(d) => {
+                    let mut list = vec![parameter(
+                        "SubRecordType",
+                        match d.sub_record_type {
+                            SubRecordType::Json => "JSON",
+                            SubRecordType::Delimited => "DELIMITED",
+                        }
+                        .to_string(),
+                    )];
+                    if let Some(delimiter) = &d.delimiter {
+                        list.push(parameter("Delimiter", BASE64.encode(delimiter)));
+                    }
+                    list
+                }
                 ProcessorConfig::Wasm(wasm) => vec![
                     parameter("LambdaArn", wasm.module.display().to_string()),
                     parameter("NumberOfRetries", wasm.retries.to_string()),

@@ -16,6 +16,7 @@ use base64::Engine;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use serde::Deserialize;
 
+use super::budget::Claim;
 use super::error::{ApiError, ErrorKind};
 use super::{AMZ_JSON, ApiState, BodyError, control, request_id_header};
 use crate::config::{SourceConfig, is_valid_stream_name};
@@ -71,7 +72,7 @@ pub async fn handle(
                 Err(BodyError::Api(e)) => Err(e),
                 // Decoding the records' base64 holds up to the body's size again.
                 Ok(body) => match claim.grow(body.len()).await {
-                    Ok(()) => dispatch(&state, op, &body).await,
+                    Ok(()) => dispatch(&state, op, &body, &mut claim).await,
                     Err(e) => Err(e),
                 },
             }
@@ -89,10 +90,15 @@ pub async fn handle(
     }
 }
 
-async fn dispatch(state: &ApiState, op: &str, body: &[u8]) -> Result<String, ApiError> {
+async fn dispatch(
+    state: &ApiState,
+    op: &str,
+    body: &[u8],
+    claim: &mut Claim<'_>,
+) -> Result<String, ApiError> {
     match op {
-        "PutRecordBatch" => put_record_batch(state, body).await,
-        "PutRecord" => put_record(state, body).await,
+        "PutRecordBatch" => put_record_batch(state, body, claim).await,
+        "PutRecord" => put_record(state, body, claim).await,
         "ListDeliveryStreams" => control::list(state, body),
         "DescribeDeliveryStream" => control::describe(state, body),
         "ListTagsForDeliveryStream" => control::list_tags(state, body),
@@ -144,7 +150,11 @@ struct PutRecordBatchInput<'a> {
     records: Option<Vec<RecordInput<'a>>>,
 }
 
-async fn put_record(state: &ApiState, body: &[u8]) -> Result<String, ApiError> {
+async fn put_record(
+    state: &ApiState,
+    body: &[u8],
+    claim: &mut Claim<'_>,
+) -> Result<String, ApiError> {
     let input: PutRecordInput = serde_json::from_slice(body).map_err(ApiError::serialization)?;
     let mut violations = Vec::new();
     check_stream_name(input.stream.as_deref(), &mut violations);
@@ -159,7 +169,9 @@ async fn put_record(state: &ApiState, body: &[u8]) -> Result<String, ApiError> {
         return Err(ApiError::validation(&violations));
     }
     let stream = find_put_stream(state, input.stream.as_deref().unwrap_or_default())?;
-    ingest(stream, records).await?;
+    // One record is within the cap: it unpacks whole, or is refused whole.
+    let unpacked = super::unpack::unpack(stream, records, claim).await?;
+    ingest(stream, unpacked.records).await?;
     telemetry::put_request(stream.name(), "PutRecord");
     let mut out = String::with_capacity(96);
     out.push_str("{\"RecordId\":\"");
@@ -170,7 +182,11 @@ async fn put_record(state: &ApiState, body: &[u8]) -> Result<String, ApiError> {
     Ok(out)
 }
 
-async fn put_record_batch(state: &ApiState, body: &[u8]) -> Result<String, ApiError> {
+async fn put_record_batch(
+    state: &ApiState,
+    body: &[u8],
+    claim: &mut Claim<'_>,
+) -> Result<String, ApiError> {
     let input: PutRecordBatchInput =
         serde_json::from_slice(body).map_err(ApiError::serialization)?;
     let mut violations = Vec::new();
@@ -208,14 +224,26 @@ async fn put_record_batch(state: &ApiState, body: &[u8]) -> Result<String, ApiEr
     }
     let stream = find_put_stream(state, input.stream.as_deref().unwrap_or_default())?;
     let count = records.len();
-    ingest(stream, records).await?;
+    let unpacked = super::unpack::unpack(stream, records, claim).await?;
+    let taken = unpacked.taken;
+    ingest(stream, unpacked.records).await?;
     telemetry::put_request(stream.name(), "PutRecordBatch");
-    let first = state.record_ids.reserve(count);
+    let first = state.record_ids.reserve(taken);
     let mut out = String::with_capacity(64 + count * 64);
-    out.push_str("{\"FailedPutCount\":0,\"Encrypted\":false,\"RequestResponses\":[");
+    out.push_str("{\"FailedPutCount\":");
+    out.push_str(&(count - taken).to_string());
+    out.push_str(",\"Encrypted\":false,\"RequestResponses\":[");
     for i in 0..count {
         if i > 0 {
             out.push(',');
+        }
+        if i >= taken {
+            // What the taken records unpacked to filled the cap: the producer
+            // sends these again, as after any throttled record.
+            out.push_str(
+                "{\"ErrorCode\":\"ServiceUnavailableException\",\"ErrorMessage\":\"Slow down.\"}",
+            );
+            continue;
         }
         out.push_str("{\"RecordId\":\"");
         state.record_ids.write(&mut out, first + i as u64);

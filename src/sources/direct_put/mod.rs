@@ -8,6 +8,7 @@ mod error;
 mod firehose;
 mod ndjson;
 mod record_id;
+mod unpack;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

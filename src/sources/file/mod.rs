@@ -305,15 +305,18 @@ impl FileTail {
             .into_iter()
             .map(|c| Record::new(c.data, arrival))
             .collect();
-        if !hand_to_spool(
+        let mut skip = self.files[i].skip;
+        let handed = hand_to_spool(
             &self.stream,
             records,
             Handover::Checkpointed,
             stop,
             self.poll,
+            &mut skip,
         )
-        .await
-        {
+        .await;
+        self.files[i].skip = skip;
+        if !handed {
             return Handed::Stopping;
         }
         self.files[i].committed = committed_after.unwrap_or(end);

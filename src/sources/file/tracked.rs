@@ -36,8 +36,9 @@ pub struct Tracked {
     rules: LineRules,
     /// Records cut and not yet handed over.
     ready: VecDeque<Cut>,
-    /// Records at the start that the spool already holds (read again after a crash).
-    skip: u64,
+    /// Records at the start that the spool already holds (read again after a
+    /// crash), counted as the spool counts them: after the stream's unpacking.
+    pub skip: u64,
     /// Whether the file is still at a path the patterns match.
     pub matched: bool,
     /// Since when reading found nothing new.
@@ -72,8 +73,8 @@ fn fingerprint(file: &File, len: u64) -> io::Result<u32> {
 }
 
 impl Tracked {
-    /// Starts reading `file` (found at `path`) from `offset`, skipping the first
-    /// `skip` records.
+    /// Starts reading `file` (found at `path`) from `offset`; the first `skip`
+    /// records it hands over are not appended again.
     pub fn new(
         path: &Path,
         file: File,
@@ -156,14 +157,6 @@ impl Tracked {
     }
 
     fn take(&mut self, cuts: Vec<Cut>) {
-        for cut in cuts {
-            if self.skip > 0 {
-                // Spooled before the crash: only the position moves.
-                self.skip -= 1;
-                self.committed = cut.end;
-                continue;
-            }
-            self.ready.push_back(cut);
-        }
+        self.ready.extend(cuts);
     }
 }

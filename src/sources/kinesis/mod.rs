@@ -323,7 +323,8 @@ const PIECE_RECORDS: usize = 8192;
 
 /// Appends a `GetRecords` answer's user records to the spool behind one intent,
 /// a piece at a time, then moves the shard's checkpoint past its last record. The
-/// first `skip` user records are in the spool already (from before a crash).
+/// first `skip` records they become (after the stream's unpacking processors)
+/// are in the spool already (from before a crash).
 /// False when stopping.
 async fn hand_over(
     shared: &Shared,
@@ -347,23 +348,20 @@ async fn hand_over(
         let users = aggregation::unpack(&r.data, &r.partition_key);
         let count = users.len();
         for (sub, user) in users.into_iter().enumerate() {
-            if *skip > 0 {
-                *skip -= 1;
-            } else {
-                piece.push(Record {
-                    data: user.data.into(),
+            piece.push(Record {
+                data: user.data.into(),
+                arrival_ms: arrival,
+                kinesis: Some(KinesisMeta {
+                    shard_id: shard.to_string(),
+                    partition_key: user.partition_key,
+                    sequence_number: r.sequence_number.clone(),
+                    sub_sequence_number: sub as u64,
                     arrival_ms: arrival,
-                    kinesis: Some(KinesisMeta {
-                        shard_id: shard.to_string(),
-                        partition_key: user.partition_key,
-                        sequence_number: r.sequence_number.clone(),
-                        sub_sequence_number: sub as u64,
-                        arrival_ms: arrival,
-                    }),
-                });
-            }
+                }),
+                refused: None,
+            });
             let end = i + 1 == total && sub + 1 == count;
-            if piece.is_empty() || (piece.len() < PIECE_RECORDS && !end) {
+            if piece.len() < PIECE_RECORDS && !end {
                 continue;
             }
             if !intent_saved {
@@ -384,6 +382,7 @@ async fn hand_over(
                 Handover::Checkpointed,
                 stop,
                 shared.idle,
+                skip,
             )
             .await
             {

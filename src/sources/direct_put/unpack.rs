@@ -1,0 +1,59 @@
+//! A request's records through the stream's unpacking processors (decompression,
+//! CloudWatch Logs, de-aggregation) before they are spooled, within the memory
+//! budget: what a request's records become is bounded by the unpacking cap
+//! (`server.max_decoded_body_mb`), which the request claims before it unpacks.
+//! Records past the cap are not taken: `PutRecordBatch` answers them as
+//! throttled, one by one, and the producer sends them again.
+
+use super::budget::Claim;
+use super::error::ApiError;
+use crate::pipeline::StreamHandle;
+use crate::record::Record;
+
+/// What a request's records became.
+pub struct Unpacked {
+    /// The records to spool.
+    pub records: Vec<Record>,
+    /// How many of the request's records (the first ones) they come from.
+    pub taken: usize,
+}
+
+/// Unpacks `records` for `stream`; they pass unchanged when the stream has no
+/// unpacking processor.
+pub async fn unpack(
+    stream: &StreamHandle,
+    records: Vec<Record>,
+    claim: &mut Claim<'_>,
+) -> Result<Unpacked, ApiError> {
+    let Some(cap) = stream.unpacking().map(|u| u.cap()) else {
+        let taken = records.len();
+        return Ok(Unpacked { records, taken });
+    };
+    claim.grow(cap).await?;
+    let stream = stream.clone();
+    // Inflating is CPU work: off the threads that serve requests.
+    tokio::task::spawn_blocking(move || {
+        let (mut out, mut total, mut taken) = (Vec::new(), 0, 0);
+        for record in records {
+            let before = out.len();
+            let size = stream.unpack(record, &mut out);
+            if taken > 0 && total + size > cap {
+                out.truncate(before);
+                break;
+            }
+            total += size;
+            taken += 1;
+        }
+        Unpacked {
+            records: out,
+            taken,
+        }
+    })
+    .await
+    .map_err(|e| {
+        ApiError::new(
+            super::error::ErrorKind::ServiceUnavailable,
+            format!("Slow down. Unpacking the records failed: {e}"),
+        )
+    })
+}

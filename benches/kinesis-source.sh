@@ -14,16 +14,12 @@ bin=${SLUICE:-target/release/sluice}
 [ -x "$bin" ] || cargo build --release -p sluice
 venv=$(bash tests/setup/install.sh | tail -1)
 cache=$(dirname "$venv")
-free_port() { "$venv/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+. benches/common.sh
 results=()
 for run in $(seq "$runs"); do
   dir=$(mktemp -d)
-  kport=$(free_port)
-  (cd "$cache/kinesis-local/node_modules/kinesis-local" && KINESIS_MOCK_PLAIN_PORT=$kport KINESIS_MOCK_TLS_PORT=$(free_port) \
-    CREATE_STREAM_DURATION=100ms LOG_LEVEL=WARN exec node main.js) > "$dir/kinesis.log" 2>&1 &
-  kpid=$!
-  until (echo > "/dev/tcp/127.0.0.1/$kport") 2>/dev/null; do sleep 0.2; done
-  endpoint="http://127.0.0.1:$kport"
+  start_kinesis_local "$dir" "$cache"
+  endpoint=$KINESIS_ENDPOINT kpid=$KINESIS_PID
   "$venv/bin/python" tests/py/kinesis_client.py "$endpoint" create orders 4 > /dev/null
   "$venv/bin/python" - "$endpoint" "$records" <<'PY'
 import sys, boto3
@@ -51,11 +47,7 @@ TOML
   start=$(date +%s.%N)
   "$bin" run --config "$dir/sluice.toml" 2>"$dir/log" &
   pid=$!
-  while :; do
-    n=$(curl -s "http://127.0.0.1:$port/metrics" 2>/dev/null | awk '/^sluice_delivered_records_total/ {printf "%d", $2}')
-    [ "${n:-0}" -ge "$records" ] && break
-    sleep 0.05
-  done
+  wait_delivered "$port" "$records"
   end=$(date +%s.%N)
   kill "$pid"; wait "$pid" || true
   kill "$kpid"; wait "$kpid" 2>/dev/null || true
@@ -64,4 +56,4 @@ TOML
   results+=("$rate")
   rm -rf "$dir"
 done
-printf '%s\n' "${results[@]}" | sort -n | awk '{a[NR]=$1} END {print "median:", a[int((NR+1)/2)], "records/s"}'
+echo "median: $(printf '%s\n' "${results[@]}" | median) records/s"

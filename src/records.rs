@@ -105,10 +105,10 @@ pub struct LineTooLong {
 }
 
 impl Lines {
-    /// Each line as a record of its own (sharing the body).
-    pub fn records(&self) -> impl Iterator<Item = Record> + '_ {
-        self.starts.iter().map(|&start| {
-            let start = start as usize;
+    /// Each line as a record of its own (sharing the body), made as it is taken.
+    pub fn into_records(self) -> impl Iterator<Item = Record> {
+        (0..self.starts.len()).map(move |i| {
+            let start = self.starts[i] as usize;
             let len = self.line_at(start).len();
             Record::new(self.body.slice(start..start + len), self.arrival_ms)
         })

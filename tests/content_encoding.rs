@@ -2,7 +2,8 @@
 //! and zstd NDJSON bodies sent by curl, and a gzip PutRecordBatch body, deliver the
 //! same records as plain ones; a gzip bomb is refused with 413 and leaves memory
 //! flat; an encoding Sluice does not decode is refused with 415. Nothing of a
-//! refused request is stored.
+//! refused request is stored. A bomb record through the `decompression`
+//! processor goes to the error output as it was sent, memory flat again.
 
 mod common;
 
@@ -140,4 +141,61 @@ fn a_gzip_bomb_gets_413_and_memory_stays_flat_and_br_gets_415() {
     let (status, _) = curl(&d, &plain, "identity");
     assert_eq!(status, 200);
     assert_delivered_once(&d, &["{\"a\":1}\n".to_string()]);
+}
+
+/// The same cap holds for records the `decompression` processor inflates: a
+/// bomb record is refused into the error output as received (the daemon
+/// inflates at most the cap of it), and the records beside it are delivered.
+#[test]
+fn a_bomb_record_through_the_decompression_processor_lands_in_the_error_output() {
+    let d = Daemon::start(&one_stream_config(
+        "s",
+        "compression = \"none\"\nbuffering = { size_mb = 1, interval_seconds = 0 }\n\
+         processors = [{ type = \"decompression\" }]",
+    ));
+    let bomb = gzip(&vec![b'a'; 256 << 20]);
+    let fine = gzip(b"{\"a\":1}\n");
+    let b64 = |data: &[u8]| {
+        use base64::Engine as _;
+        base64::engine::general_purpose::STANDARD.encode(data)
+    };
+    let body = format!(
+        r#"{{"DeliveryStreamName":"s","Records":[{{"Data":"{}"}},{{"Data":"{}"}}]}}"#,
+        b64(&bomb),
+        b64(&fine)
+    );
+    let before = peak_rss_kb(d.pid());
+    for _ in 0..4 {
+        let reply = firehose(d.addr, "PutRecordBatch", &body);
+        assert_eq!(reply.json()["FailedPutCount"], 0, "{}", reply.json());
+    }
+    let grew_kb = peak_rss_kb(d.pid()).saturating_sub(before);
+    assert!(
+        grew_kb < 64 * 1024,
+        "peak RSS grew by {grew_kb} KiB for four 256 MiB bomb records"
+    );
+    let count = || {
+        let (mut bombs, mut delivered) = (0, 0);
+        for (key, body) in objects(&d.path("out")) {
+            for line in String::from_utf8_lossy(&body).lines() {
+                if key.contains("decompression-failed") {
+                    let v: serde_json::Value = serde_json::from_str(line).unwrap();
+                    assert_eq!(v["errorCode"], "Decompression.Failed");
+                    let message = v["errorMessage"].as_str().unwrap_or_default();
+                    assert!(message.contains("16777216 bytes"), "{message}");
+                    assert_eq!(v["rawData"].as_str().unwrap_or_default(), b64(&bomb));
+                    bombs += 1;
+                } else {
+                    assert_eq!(line, "{\"a\":1}", "{key}");
+                    delivered += 1;
+                }
+            }
+        }
+        (bombs, delivered)
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while count() != (4, 4) && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    assert_eq!(count(), (4, 4));
 }

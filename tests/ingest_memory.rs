@@ -104,3 +104,42 @@ fn a_body_of_millions_of_tiny_lines_takes_a_few_bytes_a_line() {
     // buffers hold: far from the 1.3 GB one record structure a line took.
     assert!(grew_mb < 160, "peak RSS grew by {grew_mb} MiB");
 }
+
+/// The same body through a stream with an unpacking processor: its lines become
+/// records only as they are unpacked, and what they make is bounded by the
+/// cap, so the body is refused (413, naming the cap) with memory flat, and a
+/// body within the cap is split into its sub-records.
+#[test]
+fn a_body_of_millions_of_tiny_lines_through_deaggregation_is_bounded_by_the_cap() {
+    let d = Daemon::start(&one_stream_config(
+        "s",
+        "compression = \"none\"\nbuffering = { size_mb = 5, interval_seconds = 1 }\n\
+         processors = [{ type = \"deaggregation\", sub_record_type = \"json\" }, { type = \"append_delimiter\" }]",
+    ));
+    let body = d.path("tiny.ndjson");
+    std::fs::write(&body, b"a\n".repeat(8 * 1024 * 1024 - 8)).unwrap();
+    let before = peak_rss_kb(d.pid());
+    let curl = |file: &std::path::Path| {
+        let out = Command::new("curl")
+            .args(["-sS", "-w", "\n%{http_code}", "--data-binary"])
+            .arg(format!("@{}", file.display()))
+            .arg(format!("{}/delivery-streams/s/records", d.url()))
+            .output()
+            .expect("curl");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let answer = curl(&body);
+    assert!(
+        answer.ends_with("\n413") && answer.contains("server.max_decoded_body_mb"),
+        "{answer}"
+    );
+    // The body (16 MiB), its line offsets (32 MiB) and at most the cap (16 MiB)
+    // of records: a record structure per line would be over a gigabyte.
+    let grew_mb = peak_rss_kb(d.pid()).saturating_sub(before) / 1024;
+    assert!(grew_mb < 96, "peak RSS grew by {grew_mb} MiB");
+    std::fs::write(&body, b"{\"a\":1}{\"a\":2}\n{\"a\":3}\n").unwrap();
+    let answer = curl(&body);
+    assert!(answer.ends_with("\n200"), "{answer}");
+    let expected: Vec<String> = (1..=3).map(|i| format!("{{\"a\":{i}}}\n")).collect();
+    assert_delivered_once(&d, &expected);
+}

@@ -11,6 +11,7 @@ use jaq_core::load::{Arena, File, Loader};
 use jaq_core::{Ctx, Vars, data, unwrap_valr};
 use jaq_json::Val;
 
+use super::field_query::FieldQuery;
 use super::{Batch, METADATA_EXTRACTION_FAILED, Processor};
 use crate::keys::query_key;
 use crate::transform::{Failure, Verdict};
@@ -21,6 +22,8 @@ pub const MAX_KEYS: usize = 50;
 /// A compiled query.
 pub struct MetadataExtraction {
     filter: jaq_core::Filter<data::JustLut<Val>>,
+    /// The one-pass answer of queries of the shape `{name: .field, ...}`.
+    fields: Option<FieldQuery>,
 }
 
 /// Why a query does not compile, in words that point at the fault.
@@ -63,7 +66,10 @@ impl MetadataExtraction {
                     .collect();
                 QueryError(undefined.join("; "))
             })?;
-        Ok(Self { filter })
+        Ok(Self {
+            filter,
+            fields: FieldQuery::of(query),
+        })
     }
 
     /// The keys the query's object names, when they are written out (`{a: .x,
@@ -94,6 +100,14 @@ impl MetadataExtraction {
     /// query that fails or yields no object, and a null or missing value are
     /// errors, in words for the error record.
     pub fn extract(&self, record: &[u8]) -> Result<BTreeMap<String, String>, String> {
+        if let Some(keys) = self.fields.as_ref().and_then(|f| f.extract(record)) {
+            return Ok(keys);
+        }
+        self.extract_with_jq(record)
+    }
+
+    /// [`MetadataExtraction::extract`] by jq alone.
+    pub fn extract_with_jq(&self, record: &[u8]) -> Result<BTreeMap<String, String>, String> {
         let input = jaq_json::read::parse_single(record)
             .map_err(|e| format!("Non JSON record provided: {e}"))?;
         let ctx = Ctx::<data::JustLut<Val>>::new(&self.filter.lut, Vars::new([]));

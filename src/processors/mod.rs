@@ -12,6 +12,7 @@ mod append_delimiter;
 pub mod cloudwatch_logs;
 pub mod deaggregation;
 pub mod decompression;
+mod field_query;
 pub mod metadata_extraction;
 mod plugins;
 pub mod unpacking;

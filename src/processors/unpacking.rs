@@ -93,7 +93,13 @@ impl Unpacking {
                 size
             }
             Err(refused) => {
-                let size = record.data.len() + PART_OVERHEAD;
+                // A refused record holds its refusal's texts too.
+                let size = record.data.len()
+                    + PART_OVERHEAD
+                    + std::mem::size_of::<Refusal>()
+                    + refused.output_type.len()
+                    + refused.code.len()
+                    + refused.message.len();
                 out.push(Record {
                     refused: Some(Box::new(Refusal {
                         output_type: refused.output_type.to_string(),

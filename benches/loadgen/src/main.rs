@@ -53,9 +53,13 @@ struct Args {
     /// Records per request.
     #[arg(long, default_value_t = 500)]
     batch: usize,
-    /// Approximate bytes per record.
+    /// Approximate bytes per record (per sub-record with `--sub-records`).
     #[arg(long, default_value_t = 1024)]
     record_size: usize,
+    /// JSON lines per record sent: records that aggregate this many sub-records
+    /// (for `deaggregation`); landed records are counted as lines.
+    #[arg(long, default_value_t = 1)]
+    sub_records: usize,
     /// Daemon settings when this tool starts it.
     #[arg(long, default_value = "gzip")]
     compression: String,
@@ -202,7 +206,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         }
     }
     let load_secs = started.elapsed().as_secs_f64();
-    let acked_records = latencies.len() * args.batch;
+    let acked_records = latencies.len() * args.batch * args.sub_records;
     let acked_bytes: f64 = acked_records as f64 * args.record_size as f64;
     latencies.sort_unstable();
     let pct = |p: f64| -> f64 {
@@ -290,7 +294,11 @@ fn build_bodies(args: &Args) -> Vec<Bytes> {
     let mut generator = records::Generator::new(args.seed, args.record_size);
     (0..args.bodies)
         .map(|_| {
-            let lines = generator.take_lines(args.batch);
+            let lines: Vec<String> = generator
+                .take_lines(args.batch * args.sub_records)
+                .chunks(args.sub_records.max(1))
+                .map(|sub| sub.concat())
+                .collect();
             match args.mode {
                 Mode::Ndjson => Bytes::from(lines.concat()),
                 Mode::Firehose => {

@@ -170,7 +170,7 @@ async fn put_record(
     }
     let stream = find_put_stream(state, input.stream.as_deref().unwrap_or_default())?;
     // One record is within the cap: it unpacks whole, or is refused whole.
-    let unpacked = super::unpack::unpack(stream, records, claim).await?;
+    let unpacked = super::unpack::unpack(stream, records.into(), claim).await?;
     ingest(stream, unpacked.records).await?;
     telemetry::put_request(stream.name(), "PutRecord");
     let mut out = String::with_capacity(96);
@@ -224,7 +224,7 @@ async fn put_record_batch(
     }
     let stream = find_put_stream(state, input.stream.as_deref().unwrap_or_default())?;
     let count = records.len();
-    let unpacked = super::unpack::unpack(stream, records, claim).await?;
+    let unpacked = super::unpack::unpack(stream, records.into(), claim).await?;
     let taken = unpacked.taken;
     ingest(stream, unpacked.records).await?;
     telemetry::put_request(stream.name(), "PutRecordBatch");

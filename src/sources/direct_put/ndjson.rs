@@ -67,23 +67,18 @@ async fn put_lines(
         .await?;
     let lines = Lines::split(body, now_ms()).map_err(|e| ApiError::validation(&[e.to_string()]))?;
     let (count, bytes) = (lines.len(), lines.body_len());
-    if stream.unpacking().is_some() {
-        let records = lines.records().collect();
-        let unpacked = super::unpack::unpack(stream, records, &mut claim).await?;
-        if unpacked.taken < count {
-            // One body is taken whole or not at all: it must be sent smaller.
-            return Err(ApiError::new(
-                ErrorKind::InvalidArgument,
-                format!(
-                    "the body's records unpack to more than {} bytes (server.max_decoded_body_mb); send fewer per request",
-                    stream.unpacking().map_or(0, |u| u.cap())
-                ),
-            ));
-        }
-        ingest(stream, unpacked.records).await?;
-    } else {
-        ingest(stream, lines).await?;
+    let unpacked = super::unpack::unpack(stream, lines.into(), &mut claim).await?;
+    if unpacked.taken < count {
+        // One body is taken whole or not at all: it must be sent smaller.
+        return Err(ApiError::new(
+            ErrorKind::TooLarge,
+            format!(
+                "the body's records unpack to more than {} bytes (server.max_decoded_body_mb); send fewer per request",
+                stream.unpacking().map_or(0, |u| u.cap())
+            ),
+        ));
     }
+    ingest(stream, unpacked.records).await?;
     telemetry::put_request(stream.name(), "PutNdjson");
     Ok((count, bytes))
 }

@@ -9,20 +9,23 @@ use super::budget::Claim;
 use super::error::ApiError;
 use crate::pipeline::StreamHandle;
 use crate::record::Record;
+use crate::records::Records;
 
 /// What a request's records became.
 pub struct Unpacked {
     /// The records to spool.
-    pub records: Vec<Record>,
+    pub records: Records,
     /// How many of the request's records (the first ones) they come from.
     pub taken: usize,
 }
 
-/// Unpacks `records` for `stream`; they pass unchanged when the stream has no
-/// unpacking processor.
+/// Unpacks `records` for `stream` (one at a time: lines become records only as
+/// they are unpacked, so a body of millions of tiny lines never exists as
+/// records all at once); they pass unchanged when the stream has no unpacking
+/// processor.
 pub async fn unpack(
     stream: &StreamHandle,
-    records: Vec<Record>,
+    records: Records,
     claim: &mut Claim<'_>,
 ) -> Result<Unpacked, ApiError> {
     let Some(cap) = stream.unpacking().map(|u| u.cap()) else {
@@ -34,7 +37,11 @@ pub async fn unpack(
     // Inflating is CPU work: off the threads that serve requests.
     tokio::task::spawn_blocking(move || {
         let (mut out, mut total, mut taken) = (Vec::new(), 0, 0);
-        for record in records {
+        let input: Box<dyn Iterator<Item = Record>> = match records {
+            Records::List(list) => Box::new(list.into_iter()),
+            Records::Lines(lines) => Box::new(lines.into_records()),
+        };
+        for record in input {
             let before = out.len();
             let size = stream.unpack(record, &mut out);
             if taken > 0 && total + size > cap {
@@ -45,7 +52,7 @@ pub async fn unpack(
             taken += 1;
         }
         Unpacked {
-            records: out,
+            records: Records::List(out),
             taken,
         }
     })

@@ -19,7 +19,8 @@ start_kinesis_local() {
 wait_delivered() {
   local n
   while :; do
-    n=$(curl -s "http://127.0.0.1:$1/metrics" 2>/dev/null | awk '/^sluice_delivered_records_total/ {printf "%d", $2}')
+    # Not listening yet is no error here (the scripts run with pipefail).
+    n=$({ curl -s "http://127.0.0.1:$1/metrics" 2>/dev/null || true; } | awk '/^sluice_delivered_records_total/ {printf "%d", $2}')
     [ "${n:-0}" -ge "$2" ] && break
     sleep 0.05
   done

@@ -11,7 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 kinesis_records=${1:-20}
 runs=${2:-3}
-bin="${CARGO_TARGET_DIR:-target}/release/sluice"
+bin=${SLUICE:-${CARGO_TARGET_DIR:-target}/release/sluice}
 [ -x "$bin" ] || cargo build --release -p sluice
 venv=$(bash tests/setup/install.sh | tail -1)
 cache=$(dirname "$venv")

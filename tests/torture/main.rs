@@ -8,7 +8,7 @@
 //! - Objects are what their keys say: the compression their extension names.
 //!
 //! Each seed runs a fixed number of steps; seeds follow one another until
-//! `SLUICE_TORTURE_SECONDS` (default 30: with the regression seeds beside it, the suite spends about three minutes here) are spent. It
+//! `SLUICE_TORTURE_SECONDS` (default 15: with the regression seeds and fixed worlds beside it, the suite spends about two to three minutes here) are spent. It
 //! prints each seed; `SLUICE_TORTURE_SEED=N` replays one. A seed that failed once
 //! becomes a regression test below.
 //!
@@ -377,7 +377,7 @@ fn seeded_faults_never_lose_or_duplicate_an_acknowledged_record() {
     let seconds: u64 = std::env::var("SLUICE_TORTURE_SECONDS")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(30);
+        .unwrap_or(15);
     let seeds: Vec<u64> = match std::env::var("SLUICE_TORTURE_SEED") {
         Ok(s) => vec![s.parse().expect("SLUICE_TORTURE_SEED is a number")],
         Err(_) => {

@@ -254,6 +254,18 @@ impl ProcessorConfig {
         }
     }
 
+    /// Its `type` in the config file.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Self::Decompression(_) => "decompression",
+            Self::CloudwatchLogs(_) => "cloudwatch_logs",
+            Self::Deaggregation(_) => "deaggregation",
+            Self::Wasm(_) => "wasm",
+            Self::MetadataExtraction(_) => "metadata_extraction",
+            Self::AppendDelimiter(_) => "append_delimiter",
+        }
+    }
+
     /// Its place in Firehose's processing order (contract §6.5).
     pub fn stage(&self) -> u8 {
         match self {

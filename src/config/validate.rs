@@ -401,23 +401,21 @@ fn validate_processors(
     let mut seen = std::collections::BTreeSet::new();
     for (i, processor) in s.processors.iter().enumerate() {
         let key = |field: &str| at(&format!("processors[{i}].{field}"));
-        let once = |name: &'static str,
-                    seen: &mut std::collections::BTreeSet<&str>,
-                    errors: &mut Vec<ConfigError>| {
-            if !seen.insert(name) {
-                errors.push(ConfigError::new(
-                    key("type"),
-                    format!("a stream takes one {name}"),
-                ));
-            }
-        };
+        // Every built-in processor is taken once; plugins chain.
+        if !matches!(processor, ProcessorConfig::Wasm(_)) && !seen.insert(processor.firehose_type())
+        {
+            let hint = match processor {
+                ProcessorConfig::MetadataExtraction(_) => " (one query of up to 50 keys)",
+                _ => "",
+            };
+            errors.push(ConfigError::new(
+                key("type"),
+                format!("a stream takes one {}{hint}", processor.type_name()),
+            ));
+        }
         let p = match processor {
-            ProcessorConfig::Decompression(_) => {
-                once("decompression", &mut seen, errors);
-                continue;
-            }
+            ProcessorConfig::Decompression(_) => continue,
             ProcessorConfig::CloudwatchLogs(c) => {
-                once("cloudwatch_logs", &mut seen, errors);
                 if !c.data_message_extraction {
                     errors.push(ConfigError::new(
                         key("data_message_extraction"),
@@ -427,7 +425,6 @@ fn validate_processors(
                 continue;
             }
             ProcessorConfig::Deaggregation(d) => {
-                once("deaggregation", &mut seen, errors);
                 match (d.sub_record_type, d.delimiter.as_deref()) {
                     (SubRecordType::Delimited, None | Some("")) => errors.push(ConfigError::new(
                         key("delimiter"),
@@ -443,22 +440,10 @@ fn validate_processors(
             }
             ProcessorConfig::Wasm(p) => p,
             ProcessorConfig::MetadataExtraction(m) => {
-                if !seen.insert("metadata_extraction") {
-                    errors.push(ConfigError::new(
-                        key("type"),
-                        "a stream takes one metadata_extraction (one query of up to 50 keys)",
-                    ));
-                }
                 validate_query(&m.query, &key("query"), errors);
                 continue;
             }
             ProcessorConfig::AppendDelimiter(d) => {
-                if !seen.insert("append_delimiter") {
-                    errors.push(ConfigError::new(
-                        key("type"),
-                        "a stream takes one append_delimiter",
-                    ));
-                }
                 if d.delimiter.is_empty() || d.delimiter.len() > 1024 {
                     errors.push(ConfigError::new(
                         key("delimiter"),

@@ -194,19 +194,12 @@ impl Deliverer {
             partition_keys,
         };
         let (prefix, extension) = match (output, &self.backup) {
-            (Output::Data, _) => (self.layout.prefix().render(&ctx), self.extension.as_str()),
+            _ if output.is_error_output() => (self.layout.render_error(&ctx), ""),
             (Output::Backup, Some(backup)) => (backup.render(&ctx), self.backup_extension.as_str()),
             (Output::Backup, None) => {
                 (Prefix::empty().render(&ctx), self.backup_extension.as_str())
             }
-            (
-                Output::Errors { .. }
-                | Output::ConversionErrors { .. }
-                | Output::Oversized
-                | Output::Refused { .. }
-                | Output::ProcessingFailed,
-                _,
-            ) => (self.layout.render_error(&ctx), ""),
+            _ => (self.layout.prefix().render(&ctx), self.extension.as_str()),
         };
         let id = Uuid::new_v4();
         let suffix = object_suffix(&self.stream, STREAM_VERSION, instant, &id, extension);
@@ -486,13 +479,10 @@ impl Deliverer {
         let mut clock = RetryClock::new(d.id, d.retry_spent);
         let mut records = d.batch.record_count();
         // Error objects are NDJSON as written; the others take the stream's codec.
-        let compression = match d.output {
-            Output::Errors { .. }
-            | Output::ConversionErrors { .. }
-            | Output::Oversized
-            | Output::Refused { .. }
-            | Output::ProcessingFailed => Compression::None,
-            Output::Data | Output::Backup => d.codec.map_or(self.compression, |(c, _)| c),
+        let compression = if d.output.is_error_output() {
+            Compression::None
+        } else {
+            d.codec.map_or(self.compression, |(c, _)| c)
         };
         let level = d.codec.map_or(self.level, |(_, level)| level);
         let entry = key_uuid(&d.key);
@@ -526,14 +516,10 @@ impl Deliverer {
             body: Bytes::from(body),
             content_encoding: compression.content_encoding(),
         };
+        // Only data goes to the destination; backups and errors to the object store.
         let sink = match d.output {
             Output::Data => &self.sinks.destination,
-            Output::Backup
-            | Output::Errors { .. }
-            | Output::ConversionErrors { .. }
-            | Output::Oversized
-            | Output::Refused { .. }
-            | Output::ProcessingFailed => &self.sinks.objects,
+            _ => &self.sinks.objects,
         };
         self.put(sink, object, records, &d.output, &mut clock).await
     }

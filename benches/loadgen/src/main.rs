@@ -1,16 +1,19 @@
-//! `sluice-bench`: a load generator for Sluice's direct-PUT endpoint.
+//! `sluice-bench`: a load generator for Sluice's direct-PUT endpoint and file source.
 //!
 //! It starts a daemon (or targets a running one), drives `PutRecordBatch` or the
 //! NDJSON endpoint over many keep-alive connections with log-like records (~1 KiB
-//! JSON lines, random ids, a message drawn from a few hundred words: about 3.5× with
-//! gzip), then stops the daemon and counts the records that landed in its output.
-//! It reports records/s acknowledged and landed, MB/s, ack latency percentiles, and
-//! the daemon's CPU time and peak RSS. Request bodies are built before the clock
-//! starts, so the generator itself costs little CPU.
+//! JSON lines, random ids, a message drawn from a few hundred words: about 3.8× with
+//! gzip), or has it tail a log file of such records written before it starts; then
+//! stops the daemon and counts the records that landed in its output. It reports
+//! records/s acknowledged and landed, MB/s against the zlib-6 yardstick measured on
+//! the same records, ack latency percentiles, and the daemon's CPU time and peak RSS.
+//! Request bodies are built before the clock starts, so the generator itself costs
+//! little CPU.
 
 mod codecs;
 mod landed;
 mod records;
+mod yardstick;
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -22,6 +25,7 @@ use bytes::Bytes;
 use clap::{Parser, ValueEnum};
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq, Debug)]
@@ -30,6 +34,9 @@ enum Mode {
     Firehose,
     /// `POST /delivery-streams/{name}/records`, one record per line.
     Ndjson,
+    /// A file source tailing a log of `--file-mb` written before the daemon starts
+    /// (a sidecar catching up); no requests, so no acknowledgement latency.
+    File,
 }
 
 #[derive(Parser, Debug)]
@@ -56,6 +63,9 @@ struct Args {
     /// Approximate bytes per record (per sub-record with `--sub-records`).
     #[arg(long, default_value_t = 1024)]
     record_size: usize,
+    /// What the records hold besides their common fields.
+    #[arg(long, value_enum, default_value = "words")]
+    records: records::Shape,
     /// JSON lines per record sent: records that aggregate this many sub-records
     /// (for `deaggregation`); landed records are counted as lines.
     #[arg(long, default_value_t = 1)]
@@ -84,6 +94,13 @@ struct Args {
     /// The destination's `prefix` (its error prefix is then `errors/!{firehose:error-output-type}/`).
     #[arg(long)]
     prefix: Option<String>,
+    /// Megabytes of records in the log file of `--mode file`.
+    #[arg(long, default_value_t = 512)]
+    file_mb: usize,
+    /// Requests per second over all connections (0: as fast as the daemon answers).
+    /// Half the sustained maximum measures acknowledgement latency under load.
+    #[arg(long, default_value_t = 0)]
+    rate: u64,
     /// Distinct request bodies to cycle through.
     #[arg(long, default_value_t = 64)]
     bodies: usize,
@@ -123,36 +140,136 @@ impl Drop for Spawned {
 }
 
 async fn run(args: Args) -> anyhow::Result<()> {
+    if args.mode == Mode::File && args.target.is_some() {
+        bail!("--mode file starts its own daemon: it cannot target a running one");
+    }
+    let dir = tempfile::tempdir()?;
+    let mut generator = records::Generator::with_shape(args.seed, args.record_size, args.records);
+    let (bodies, sample) = match args.mode {
+        Mode::File => {
+            let sample = write_log(&mut generator, &dir.path().join("logs"), args.file_mb)?;
+            (Vec::new(), sample)
+        }
+        Mode::Firehose | Mode::Ndjson => {
+            let lines = generator.take_lines(args.bodies * args.batch * args.sub_records);
+            (build_bodies(&args, &lines), lines.concat().into_bytes())
+        }
+    };
+    let line_bytes = sample.len() as f64 / sample.iter().filter(|&&b| b == b'\n').count() as f64;
+    let yard = yardstick::measure(&sample)?;
+    eprintln!(
+        "records: {line_bytes:.0} B on average; {} connections, {} s, mode {:?}, spool {}",
+        args.connections, args.duration, args.mode, args.durability
+    );
+    println!(
+        "zlib-6 yardstick      {:.1} MB/s on one core, ratio {:.3}x (zlib {}, {:.0} MB of these records)",
+        yard.mb_per_s,
+        yard.ratio,
+        yard.zlib_version,
+        sample.len() as f64 / 1e6
+    );
+    drop(sample);
+
     let spawned = match &args.target {
         Some(_) => None,
-        None => Some(spawn_daemon(&args).await?),
+        None => Some(spawn_daemon(&args, dir).await?),
     };
     let url = args
         .target
         .clone()
         .or_else(|| spawned.as_ref().map(|s| s.url.clone()))
         .unwrap_or_default();
-    let bodies = build_bodies(&args);
-    let sample = records::Generator::new(args.seed, args.record_size)
-        .take_lines(2000)
-        .concat()
-        .into_bytes();
-    let ratio = gzip_ratio(&sample);
-    eprintln!(
-        "records: ~{} B, gzip ratio of the data {ratio:.2}x; {} connections, {} s, mode {:?}, spool {}",
-        args.record_size, args.connections, args.duration, args.mode, args.durability
-    );
     let pid = spawned.as_ref().map(|s| s.child.id());
     let cpu_before = pid.and_then(cpu_seconds);
-
     let client = Client::builder(TokioExecutor::new())
         .pool_max_idle_per_host(args.connections)
         .build_http::<Full<Bytes>>();
+    let started = Instant::now();
+    let acked_records = match args.mode {
+        Mode::File => {
+            let lines = (args.file_mb * 1024 * 1024) as f64 / line_bytes;
+            wait_ingested(&client, &url, &args.stream, lines.round() as u64).await?
+        }
+        Mode::Firehose | Mode::Ndjson => drive(&args, &client, &url, bodies).await?,
+    };
+
+    if let Some(mut s) = spawned {
+        let pid = s.child.id();
+        let mut peak_rss_kb = peak_rss_kb(pid).unwrap_or(0);
+        let mut cpu_after = cpu_seconds(pid);
+        let _ = Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status();
+        let exit = loop {
+            if let Some(status) = s.child.try_wait()? {
+                break status;
+            }
+            peak_rss_kb = peak_rss_kb.max(peak_rss_kb_opt(pid));
+            cpu_after = cpu_seconds(pid).or(cpu_after);
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        let total_secs = started.elapsed().as_secs_f64();
+        if !exit.success() {
+            bail!("daemon exited with {exit}");
+        }
+        let landed = match (&args.s3_endpoint, &args.s3_bucket) {
+            (Some(endpoint), Some(bucket)) => {
+                let counted = landed::count_s3(endpoint, bucket, &args.compression).await?;
+                println!(
+                    "objects               {} ({:.1} MB stored, {} multipart), about {} S3 requests",
+                    counted.objects,
+                    counted.bytes as f64 / 1e6,
+                    counted.multipart,
+                    counted.requests
+                );
+                counted.records
+            }
+            _ => landed::count_local(&s.dir.path().join("out"), &args.compression)?,
+        };
+        let cpu = cpu_after.zip(cpu_before).map_or(0.0, |(a, b)| a - b);
+        let landed_mb_per_s = landed as f64 * line_bytes / total_secs / 1e6;
+        println!("records landed        {landed} of {acked_records} acked");
+        println!(
+            "records landed/s      {:.0} (until the daemon exited after its flush: {total_secs:.1} s)",
+            landed as f64 / total_secs
+        );
+        println!(
+            "MB/s landed           {landed_mb_per_s:.1} = {:.2}x the zlib-6 yardstick",
+            landed_mb_per_s / yard.mb_per_s
+        );
+        println!(
+            "daemon CPU            {cpu:.1} s = {:.2} cores over the run",
+            cpu / total_secs
+        );
+        println!(
+            "daemon peak RSS       {:.1} MB",
+            peak_rss_kb as f64 / 1024.0
+        );
+        if landed != acked_records {
+            bail!("landed {landed} records but {acked_records} were acknowledged");
+        }
+    }
+    Ok(())
+}
+
+/// Sends the bodies over `--connections` keep-alive connections for `--duration`
+/// seconds (at `--rate` requests/s if set), prints what was acknowledged and how
+/// fast, and returns the records acknowledged.
+async fn drive(
+    args: &Args,
+    client: &Client<HttpConnector, Full<Bytes>>,
+    url: &str,
+    bodies: Vec<Bytes>,
+) -> anyhow::Result<u64> {
     let uri: hyper::Uri = match args.mode {
-        Mode::Firehose => format!("{url}/"),
         Mode::Ndjson => format!("{url}/delivery-streams/{}/records", args.stream),
+        Mode::Firehose | Mode::File => format!("{url}/"),
     }
     .parse()?;
+    // Each connection sends on its own schedule, so the rate holds however long
+    // a request takes (up to the connections' capacity).
+    let gap = (args.rate > 0)
+        .then(|| Duration::from_secs_f64(args.connections as f64 / args.rate as f64));
     let started = Instant::now();
     let deadline = started + Duration::from_secs(args.duration);
     let bodies = Arc::new(bodies);
@@ -163,7 +280,12 @@ async fn run(args: Args) -> anyhow::Result<()> {
             let mut latencies = Vec::new();
             let mut refused: Vec<String> = Vec::new();
             let mut i = conn;
+            let mut next = started + gap.map_or(Duration::ZERO, |g| g.mul_f64(conn as f64 / 16.0));
             while Instant::now() < deadline {
+                if let Some(gap) = gap {
+                    tokio::time::sleep_until(next.into()).await;
+                    next += gap;
+                }
                 let body = bodies[i % bodies.len()].clone();
                 i += 1;
                 let mut req = hyper::Request::post(uri.clone());
@@ -206,8 +328,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         }
     }
     let load_secs = started.elapsed().as_secs_f64();
-    let acked_records = latencies.len() * args.batch * args.sub_records;
-    let acked_bytes: f64 = acked_records as f64 * args.record_size as f64;
+    let acked_records = (latencies.len() * args.batch * args.sub_records) as u64;
     latencies.sort_unstable();
     let pct = |p: f64| -> f64 {
         latencies
@@ -215,9 +336,10 @@ async fn run(args: Args) -> anyhow::Result<()> {
             .map_or(0.0, |&us| f64::from(us) / 1000.0)
     };
     println!(
-        "requests acked        {} ({} refused or failed)",
+        "requests acked        {} ({} refused or failed), {:.0}/s",
         latencies.len(),
-        refused.values().sum::<usize>()
+        refused.values().sum::<usize>(),
+        latencies.len() as f64 / load_secs
     );
     for (reason, n) in &refused {
         println!("  refused {n} x {reason}");
@@ -226,7 +348,6 @@ async fn run(args: Args) -> anyhow::Result<()> {
         "records acked/s       {:.0}",
         acked_records as f64 / load_secs
     );
-    println!("MB/s acked            {:.1}", acked_bytes / load_secs / 1e6);
     println!(
         "ack latency ms        p50 {:.1}  p90 {:.1}  p99 {:.1}  max {:.1}",
         pct(0.5),
@@ -234,82 +355,95 @@ async fn run(args: Args) -> anyhow::Result<()> {
         pct(0.99),
         pct(1.0)
     );
-
-    if let Some(mut s) = spawned {
-        let pid = s.child.id();
-        let mut peak_rss_kb = peak_rss_kb(pid).unwrap_or(0);
-        let mut cpu_after = cpu_seconds(pid);
-        let _ = Command::new("kill")
-            .args(["-TERM", &pid.to_string()])
-            .status();
-        let exit = loop {
-            if let Some(status) = s.child.try_wait()? {
-                break status;
-            }
-            peak_rss_kb = peak_rss_kb.max(peak_rss_kb_opt(pid));
-            cpu_after = cpu_seconds(pid).or(cpu_after);
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        };
-        let total_secs = started.elapsed().as_secs_f64();
-        if !exit.success() {
-            bail!("daemon exited with {exit}");
-        }
-        let landed = match (&args.s3_endpoint, &args.s3_bucket) {
-            (Some(endpoint), Some(bucket)) => {
-                let counted = landed::count_s3(endpoint, bucket, &args.compression).await?;
-                println!(
-                    "objects               {} ({:.1} MB stored, {} multipart), about {} S3 requests",
-                    counted.objects,
-                    counted.bytes as f64 / 1e6,
-                    counted.multipart,
-                    counted.requests
-                );
-                counted.records
-            }
-            _ => landed::count_local(&s.dir.path().join("out"), &args.compression)?,
-        };
-        let cpu = cpu_after.zip(cpu_before).map_or(0.0, |(a, b)| a - b);
-        println!("records landed        {landed} of {acked_records} acked");
-        println!(
-            "records landed/s      {:.0} (until the daemon exited after its flush: {total_secs:.1} s)",
-            landed as f64 / total_secs
-        );
-        println!(
-            "daemon CPU            {cpu:.1} s = {:.2} cores over the run",
-            cpu / total_secs
-        );
-        println!(
-            "daemon peak RSS       {:.1} MB",
-            peak_rss_kb as f64 / 1024.0
-        );
-        if landed != acked_records as u64 {
-            bail!("landed {landed} records but {acked_records} were acknowledged");
-        }
-    }
-    Ok(())
+    Ok(acked_records)
 }
 
-fn build_bodies(args: &Args) -> Vec<Bytes> {
+/// Writes log lines into `logs/app.log` until it holds `megabytes` MiB, and returns
+/// the first 32 MiB of them (the yardstick's sample).
+fn write_log(
+    generator: &mut records::Generator,
+    logs: &std::path::Path,
+    megabytes: usize,
+) -> anyhow::Result<Vec<u8>> {
+    use std::io::Write;
+    std::fs::create_dir_all(logs)?;
+    let mut file = std::io::BufWriter::new(std::fs::File::create(logs.join("app.log"))?);
+    let (total, mut written) = (megabytes * 1024 * 1024, 0);
+    let mut sample = Vec::new();
+    while written < total {
+        for line in generator.take_lines(1000) {
+            if written + line.len() > total {
+                break;
+            }
+            file.write_all(line.as_bytes())?;
+            if sample.len() < 32 * 1024 * 1024 {
+                sample.extend_from_slice(line.as_bytes());
+            }
+            written += line.len();
+        }
+        if written + 1024 > total {
+            break;
+        }
+    }
+    file.flush()?;
+    Ok(sample)
+}
+
+/// Waits until the daemon has taken in `lines` records of the log (what a file source
+/// has spooled it counts as incoming), and returns that count.
+async fn wait_ingested(
+    client: &Client<HttpConnector, Full<Bytes>>,
+    url: &str,
+    stream: &str,
+    lines: u64,
+) -> anyhow::Result<u64> {
+    let uri: hyper::Uri = format!("{url}/metrics").parse()?;
+    let series = format!("sluice_incoming_records_total{{stream=\"{stream}\"}}");
+    let (mut seen, mut progressed) = (0u64, Instant::now());
+    loop {
+        let req = hyper::Request::get(uri.clone()).body(Full::new(Bytes::new()))?;
+        if let Ok(resp) = client.request(req).await {
+            let body = resp.into_body().collect().await?.to_bytes();
+            let text = String::from_utf8_lossy(&body);
+            let count = text
+                .lines()
+                .find_map(|l| l.strip_prefix(series.as_str()))
+                .and_then(|v| v.trim().parse::<f64>().ok())
+                .unwrap_or(0.0) as u64;
+            if count != seen {
+                (seen, progressed) = (count, Instant::now());
+            }
+        }
+        if seen >= lines {
+            return Ok(seen);
+        }
+        if progressed.elapsed() > Duration::from_secs(60) {
+            bail!("the file source took in {seen} of {lines} lines and made no progress for 60 s");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn build_bodies(args: &Args, lines: &[String]) -> Vec<Bytes> {
     use base64::Engine;
-    let mut generator = records::Generator::new(args.seed, args.record_size);
-    (0..args.bodies)
-        .map(|_| {
-            let lines: Vec<String> = generator
-                .take_lines(args.batch * args.sub_records)
+    lines
+        .chunks(args.batch * args.sub_records)
+        .map(|request| {
+            let records: Vec<String> = request
                 .chunks(args.sub_records.max(1))
                 .map(|sub| sub.concat())
                 .collect();
             match args.mode {
-                Mode::Ndjson => Bytes::from(lines.concat()),
+                Mode::Ndjson | Mode::File => Bytes::from(records.concat()),
                 Mode::Firehose => {
                     let mut body =
                         format!("{{\"DeliveryStreamName\":\"{}\",\"Records\":[", args.stream);
-                    for (i, line) in lines.iter().enumerate() {
+                    for (i, record) in records.iter().enumerate() {
                         if i > 0 {
                             body.push(',');
                         }
                         body.push_str("{\"Data\":\"");
-                        body.push_str(&base64::engine::general_purpose::STANDARD.encode(line));
+                        body.push_str(&base64::engine::general_purpose::STANDARD.encode(record));
                         body.push_str("\"}");
                     }
                     body.push_str("]}");
@@ -320,12 +454,11 @@ fn build_bodies(args: &Args) -> Vec<Bytes> {
         .collect()
 }
 
-async fn spawn_daemon(args: &Args) -> anyhow::Result<Spawned> {
+async fn spawn_daemon(args: &Args, dir: tempfile::TempDir) -> anyhow::Result<Spawned> {
     let binary = match &args.sluice {
         Some(p) => p.clone(),
         None => std::env::current_exe()?.with_file_name("sluice"),
     };
-    let dir = tempfile::tempdir()?;
     let port = std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
         .port();
@@ -343,10 +476,17 @@ async fn spawn_daemon(args: &Args) -> anyhow::Result<Spawned> {
         .as_ref()
         .map(|p| format!(", prefix = \"{p}\", error_output_prefix = \"errors/!{{firehose:error-output-type}}/\""))
         .unwrap_or_default();
+    let source = match args.mode {
+        Mode::File => format!(
+            "source = {{ type = \"file\", paths = [\"{}/logs/*.log\"], start_at = \"beginning\" }}\n",
+            dir.path().display()
+        ),
+        Mode::Firehose | Mode::Ndjson => String::new(),
+    };
     let config = format!(
         "[server]\nlisten = \"127.0.0.1:{port}\"\n[spool]\ndir = \"{dir}/spool\"\n\
          durability = \"{durability}\"\n\
-         [[delivery_streams]]\nname = \"{stream}\"\ncompression = \"{c}\"\n{level}{processors}\
+         [[delivery_streams]]\nname = \"{stream}\"\n{source}compression = \"{c}\"\n{level}{processors}\
          buffering = {{ size_mb = {size}, interval_seconds = {interval} }}\n\
          destination = {destination}\n",
         dir = dir.path().display(),
@@ -385,17 +525,6 @@ async fn spawn_daemon(args: &Args) -> anyhow::Result<Spawned> {
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
     bail!("daemon did not start listening on port {port}")
-}
-
-fn gzip_ratio(sample: &[u8]) -> f64 {
-    use std::io::Write;
-    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(6));
-    let compressed = gz
-        .write_all(sample)
-        .and_then(|()| gz.finish())
-        .map(|v| v.len())
-        .unwrap_or(1);
-    sample.len() as f64 / compressed.max(1) as f64
 }
 
 /// User + system CPU seconds of `pid`, from /proc (clock ticks of 1/100 s).

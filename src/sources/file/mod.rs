@@ -33,7 +33,7 @@ use crate::sources::{Handover, hand_to_spool};
 /// writer that rotated it may still be finishing its last lines.
 pub const DONE_AFTER: Duration = Duration::from_secs(2);
 /// A batch (one spool append) holds at most this many records...
-const BATCH_RECORDS: usize = 500;
+const BATCH_RECORDS: usize = 8192;
 /// ...and about this many bytes, as a `PutRecordBatch`.
 const BATCH_BYTES: usize = 4 * 1024 * 1024;
 

@@ -200,6 +200,73 @@ fn the_javascript_plugin_enriches_redacts_and_fails_what_is_not_json() {
     assert!(order.is_sorted(), "{text}");
 }
 
+/// With three processing threads, a batch's records are cut into runs, each
+/// transformed by an instance of its own, and put back together: every record once,
+/// in the order it was put, failures in the error output.
+#[test]
+fn processing_threads_transform_runs_of_a_batch_on_instances_of_their_own() {
+    let processors = format!(
+        "{{ type = \"wasm\", module = \"{}\", params = {{ \"add.env\" = \"prod\" }} }}",
+        plugin("js-enrich")
+    );
+    let config =
+        config(&processors, "").replace("processors = [", "processing_threads = 3\nprocessors = [");
+    let mut daemon = Daemon::start(&config);
+    let mut kept = Vec::new();
+    let mut failing = Vec::new();
+    for batch in 0..4 {
+        let records: Vec<String> = (0..500)
+            .map(|j| {
+                let i = batch * 500 + j;
+                if i % 97 == 13 {
+                    failing.push(format!("not json {i:05}\n"));
+                    format!("not json {i:05}\n")
+                } else {
+                    kept.push(i64::from(i));
+                    format!("{{\"n\":{i},\"user\":\"u{i}\"}}\n")
+                }
+            })
+            .collect();
+        assert!(put_batch(daemon.addr, "t", &records), "{}", daemon.log());
+    }
+    let failed = wait_for_errors(&daemon, "processing-failed", failing.len());
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let bodies = loop {
+        let bodies: Vec<Vec<Value>> = objects(&daemon.path("out"))
+            .iter()
+            .filter(|(k, _)| !k.starts_with("errors/"))
+            .map(|(_, body)| {
+                String::from_utf8_lossy(body)
+                    .lines()
+                    .map(|l| serde_json::from_str::<Value>(l).unwrap())
+                    .collect()
+            })
+            .collect();
+        if bodies.iter().map(Vec::len).sum::<usize>() >= kept.len() || Instant::now() > deadline {
+            break bodies;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(daemon.stop().success());
+    // Each object holds its records in the order they were put (objects of one
+    // second sort by their UUIDs, so not across objects).
+    let mut numbers = Vec::new();
+    for lines in &bodies {
+        let n: Vec<i64> = lines.iter().map(|l| l["n"].as_i64().unwrap()).collect();
+        assert!(n.is_sorted(), "an object holds records out of order: {n:?}");
+        numbers.extend(n);
+        for line in lines {
+            assert_eq!(line["env"], "prod", "{line}");
+            assert_eq!(line["user"], format!("u{}", line["n"]));
+        }
+    }
+    numbers.sort_unstable();
+    assert_eq!(numbers, kept);
+    let mut raws: Vec<String> = failed.iter().map(raw).collect();
+    raws.sort();
+    assert_eq!(raws, failing);
+}
+
 #[test]
 fn partition_keys_from_the_python_plugin_choose_the_prefix() {
     let processors = format!(

@@ -580,6 +580,12 @@ fn validate_stream(s: &StreamConfig, at: &dyn Fn(&str) -> String, errors: &mut V
             ));
         }
     }
+    if s.processing_threads.is_some_and(|n| !(1..=64).contains(&n)) {
+        errors.push(ConfigError::new(
+            at("processing_threads"),
+            "must be 1 to 64",
+        ));
+    }
     if s.max_in_flight_objects == 0 {
         errors.push(ConfigError::new(
             at("max_in_flight_objects"),

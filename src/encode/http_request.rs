@@ -2,11 +2,9 @@
 //! [{"data": <base64>}]}`, at most 10,000 records and 64 MiB (before compression)
 //! each, so a large batch becomes several requests.
 
-use std::io::Write;
 use std::ops::Range;
 
 use base64::Engine;
-use flate2::write::GzEncoder;
 use uuid::Uuid;
 
 use super::EncodeError;
@@ -65,9 +63,7 @@ pub fn encode(
         }
         body.extend_from_slice(b"]}");
         if let Some(level) = gzip {
-            let mut gz = GzEncoder::new(Vec::new(), flate2::Compression::new(level));
-            gz.write_all(&body)?;
-            body = gz.finish()?;
+            body = super::compression::gzip(&body, level)?;
         }
         requests.push(Request {
             request_id,

@@ -126,7 +126,7 @@ impl Deliverer {
             compression: config.compression,
             level: config
                 .compression_level
-                .unwrap_or(Compression::DEFAULT_LEVEL),
+                .unwrap_or(config.compression.default_level()),
             extension: match parquet {
                 Some(_) => config
                     .file_extension

@@ -42,9 +42,9 @@ use deliver::Sinks;
 async fn load_plugins(
     stream: &StreamConfig,
     spool_dir: &std::path::Path,
-) -> Result<Option<crate::transform::Chain>, StartError> {
+) -> Result<Vec<crate::transform::Chain>, StartError> {
     let (config, cache) = (stream.clone(), spool_dir.join("plugin-cache"));
-    tokio::task::spawn_blocking(move || crate::transform::load_chain(&config, Some(&cache)))
+    tokio::task::spawn_blocking(move || crate::transform::load_chains(&config, Some(&cache)))
         .await
         .map_err(|e| StartError::Destination {
             stream: stream.name.clone(),
@@ -145,9 +145,9 @@ impl Streams {
                 opened.spool.clone(),
                 parquet,
             );
-            let chain = load_plugins(stream, &config.spool.dir).await?;
+            let chains = load_plugins(stream, &config.spool.dir).await?;
             let processing =
-                Processing::new(stream, chain).map_err(|message| StartError::Destination {
+                Processing::new(stream, chains).map_err(|message| StartError::Destination {
                     stream: stream.name.clone(),
                     message,
                 })?;
@@ -241,7 +241,7 @@ fn build_sinks(stream: &StreamConfig, server: &ServerConfig) -> Result<Sinks, Si
                 HttpContentEncoding::Gzip => Some(
                     stream
                         .compression_level
-                        .unwrap_or(crate::encode::Compression::DEFAULT_LEVEL),
+                        .unwrap_or(crate::encode::Compression::Gzip.default_level()),
                 ),
             }),
             failed_output_type: HTTP_ENDPOINT_FAILED,

@@ -104,6 +104,17 @@ impl Chain {
         }
     }
 
+    /// The same plugins on instances of their own, for a batch's records that are
+    /// processed beside this chain's.
+    pub fn fork(&self) -> Result<Self, super::LoadError> {
+        let plugins = self
+            .plugins
+            .iter()
+            .map(Plugin::fork)
+            .collect::<Result<_, _>>()?;
+        Ok(Self::new(plugins))
+    }
+
     /// One verdict per input, in input order. The records' new data is appended
     /// to `out`, where each `Verdict::Ok` says: the caller passes the buffer the
     /// records go to, so the last plugin's answers are copied straight into it.

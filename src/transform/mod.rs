@@ -47,11 +47,25 @@ pub fn check_plugins(config: &Config) -> Result<(), ConfigErrors> {
 }
 
 /// Loads a stream's plugins, in order (blocking: compiling takes CPU seconds), and
-/// logs how each was obtained. `None` when the stream has no processors.
-pub fn load_chain(
+/// logs how each was obtained; then forks the chain so that there is one for each
+/// of the stream's processing threads. Empty when the stream has no plugins.
+pub fn load_chains(
     stream: &StreamConfig,
     cache_dir: Option<&Path>,
-) -> Result<Option<Chain>, LoadError> {
+) -> Result<Vec<Chain>, LoadError> {
+    let Some(first) = load_chain(stream, cache_dir)? else {
+        return Ok(Vec::new());
+    };
+    let mut chains = Vec::with_capacity(stream.processing_threads());
+    for _ in 1..stream.processing_threads() {
+        chains.push(first.fork()?);
+    }
+    chains.insert(0, first);
+    Ok(chains)
+}
+
+/// Loads a stream's plugins, in order. `None` when the stream has none.
+fn load_chain(stream: &StreamConfig, cache_dir: Option<&Path>) -> Result<Option<Chain>, LoadError> {
     if stream.plugins().next().is_none() {
         return Ok(None);
     }

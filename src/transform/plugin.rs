@@ -75,6 +75,22 @@ impl Plugin {
         Ok((plugin, loaded))
     }
 
+    /// Another instance of the same plugin, sharing its compiled component, for
+    /// calls that run beside this one's. `init` runs on it at once.
+    pub fn fork(&self) -> Result<Self, LoadError> {
+        let mut plugin = Self {
+            config: self.config.clone(),
+            tags: self.tags.clone(),
+            pre: self.pre.clone(),
+            live: None,
+        };
+        plugin.live = Some(plugin.instantiate().map_err(|e| LoadError::Init {
+            path: self.config.module.clone(),
+            reason: e.0,
+        })?);
+        Ok(plugin)
+    }
+
     /// The plugin's name in logs and error records: its module path.
     pub fn name(&self) -> &str {
         &self.tags.plugin

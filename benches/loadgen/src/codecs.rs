@@ -6,14 +6,15 @@
 use std::io::Write;
 use std::time::Instant;
 
-use crate::records::Generator;
+use crate::records::{Generator, Shape};
 
-pub fn run(seed: u64, record_size: usize, megabytes: usize, runs: usize) {
-    let lines = Generator::new(seed, record_size).take_lines(megabytes * 1024 * 1024 / record_size);
+pub fn run(seed: u64, record_size: usize, shape: Shape, megabytes: usize, runs: usize) {
+    let lines = Generator::with_shape(seed, record_size, shape)
+        .take_lines(megabytes * 1024 * 1024 / record_size);
     let data = lines.concat().into_bytes();
     let mb = data.len() as f64 / 1e6;
     println!(
-        "{} MB of ~{record_size} B records, median of {runs} runs, one core",
+        "{} MB of ~{record_size} B records ({shape:?}), median of {runs} runs, one core",
         data.len() / 1_000_000
     );
     let row = |name: &str, level: u32, (secs, size): (f64, usize)| {

@@ -91,6 +91,9 @@ struct Args {
     /// The stream's `processors`, as TOML (`[{ type = "metadata_extraction", query = "..." }]`).
     #[arg(long)]
     processors: Option<String>,
+    /// The stream's `processing_threads` (default: the daemon's own default).
+    #[arg(long)]
+    processing_threads: Option<usize>,
     /// The destination's `prefix` (its error prefix is then `errors/!{firehose:error-output-type}/`).
     #[arg(long)]
     prefix: Option<String>,
@@ -114,7 +117,7 @@ struct Args {
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     if args.codecs {
-        codecs::run(args.seed, args.record_size, 64, 5);
+        codecs::run(args.seed, args.record_size, args.records, 64, 5);
         return Ok(());
     }
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -470,7 +473,12 @@ async fn spawn_daemon(args: &Args, dir: tempfile::TempDir) -> anyhow::Result<Spa
         .processors
         .as_ref()
         .map(|p| format!("processors = {p}\n"))
-        .unwrap_or_default();
+        .into_iter()
+        .chain(
+            args.processing_threads
+                .map(|n| format!("processing_threads = {n}\n")),
+        )
+        .collect::<String>();
     let prefix = args
         .prefix
         .as_ref()

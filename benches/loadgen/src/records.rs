@@ -79,10 +79,6 @@ pub struct Generator {
 }
 
 impl Generator {
-    pub fn new(seed: u64, size: usize) -> Self {
-        Self::with_shape(seed, size, Shape::Words)
-    }
-
     pub fn with_shape(seed: u64, size: usize, shape: Shape) -> Self {
         let mut rng = StdRng::seed_from_u64(seed);
         let words = (0..400)
@@ -180,7 +176,7 @@ mod tests {
 
     #[test]
     fn records_are_one_kib_json_lines_that_gzip_like_logs() {
-        let lines = Generator::new(7, 1024).take_lines(2000);
+        let lines = Generator::with_shape(7, 1024, Shape::Words).take_lines(2000);
         for line in &lines[..50] {
             assert!((1000..=1024).contains(&line.len()), "{} bytes", line.len());
             assert!(line.ends_with("\"}\n"));

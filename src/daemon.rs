@@ -65,7 +65,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         }
     }
 
-    let app = direct_put::router(streams.handles(), config.server.clone(), metrics);
+    let app = direct_put::router(streams.handles(), config.server.clone(), metrics)
+        .map_err(|e| anyhow::anyhow!("server.auth: {e}"))?;
     let ended = input_ended.clone();
     axum::serve(listener, app)
         .with_graceful_shutdown(async move {

@@ -4,6 +4,7 @@
 //! Every error names the key it is about (`delivery_streams[0].buffering.size_mb`)
 //! and what is accepted, so `sluice check` can tell an operator what to fix.
 
+mod auth;
 mod load;
 mod model;
 #[cfg(test)]
@@ -11,6 +12,7 @@ mod proptests;
 mod validate;
 pub use validate::is_valid_stream_name;
 
+pub use auth::{AccessKey, AuthConfig, AuthMode};
 pub use load::{DEFAULT_CONFIG, load};
 pub use model::*;
 

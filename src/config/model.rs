@@ -70,6 +70,8 @@ pub struct ServerConfig {
     /// would exceed it waits up to a second, then is answered
     /// `ServiceUnavailableException` ("Slow down.", HTTP 503), which SDKs retry.
     pub ingest_memory_mb: u64,
+    /// Who may write: `[server.auth]`.
+    pub auth: super::AuthConfig,
 }
 
 impl Default for ServerConfig {
@@ -81,6 +83,7 @@ impl Default for ServerConfig {
             shutdown_timeout_seconds: DEFAULT_SHUTDOWN_TIMEOUT_SECONDS,
             max_decoded_body_mb: DEFAULT_MAX_DECODED_BODY_MB,
             ingest_memory_mb: DEFAULT_INGEST_MEMORY_MB,
+            auth: super::AuthConfig::default(),
         }
     }
 }

@@ -47,6 +47,15 @@ pub fn validate(config: &Config) -> Result<(), ConfigErrors> {
             ),
         ));
     }
+    let stream_names: Vec<&str> = config
+        .delivery_streams
+        .iter()
+        .map(|s| s.name.as_str())
+        .collect();
+    config
+        .server
+        .auth
+        .validate(&config.server.listen, &stream_names, &mut errors);
     if config.spool.max_size_mb == 0 {
         errors.push(ConfigError::new("spool.max_size_mb", "must be at least 1"));
     }

@@ -8,9 +8,9 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::ApiState;
 use super::error::{ApiError, ErrorKind};
 use super::firehose::{check_stream_name, find_stream};
+use super::{ApiState, Caller};
 use crate::config::{
     DestinationConfig, FormatConfig, HttpContentEncoding, LocalDestination, ObjectDestination,
     ParquetFormat, ProcessorConfig, S3Destination, SourceConfig, StreamConfig, SubRecordType,
@@ -36,7 +36,7 @@ struct NameInput<'a> {
     stream: Option<Cow<'a, str>>,
 }
 
-pub fn list(state: &ApiState, body: &[u8]) -> Result<String, ApiError> {
+pub fn list(state: &ApiState, caller: &Caller, body: &[u8]) -> Result<String, ApiError> {
     let input: ListInput = parse(body)?;
     let limit = input.limit.unwrap_or(DEFAULT_LIST_LIMIT);
     if !(1..=10_000).contains(&limit) {
@@ -54,6 +54,7 @@ pub fn list(state: &ApiState, body: &[u8]) -> Result<String, ApiError> {
                 .is_none_or(|t| t == stream_type(&s.config().source))
         })
         .map(|(name, _)| name)
+        .filter(|n| state.auth.allows(caller.as_ref(), n).is_ok())
         .filter(|n| {
             input
                 .exclusive_start
@@ -69,8 +70,9 @@ pub fn list(state: &ApiState, body: &[u8]) -> Result<String, ApiError> {
     .to_string())
 }
 
-pub fn describe(state: &ApiState, body: &[u8]) -> Result<String, ApiError> {
+pub fn describe(state: &ApiState, caller: &Caller, body: &[u8]) -> Result<String, ApiError> {
     let name = required_name(body)?;
+    state.auth.allows(caller.as_ref(), &name)?;
     let stream = find_stream(state, &name)?;
     let config = stream.config();
     let arn = state.server.stream_arn(&config.name);
@@ -122,8 +124,9 @@ fn source_description(source: &SourceConfig, state: &ApiState) -> Value {
     }
 }
 
-pub fn list_tags(state: &ApiState, body: &[u8]) -> Result<String, ApiError> {
+pub fn list_tags(state: &ApiState, caller: &Caller, body: &[u8]) -> Result<String, ApiError> {
     let name = required_name(body)?;
+    state.auth.allows(caller.as_ref(), &name)?;
     find_stream(state, &name)?;
     Ok(json!({ "Tags": [], "HasMoreTags": false }).to_string())
 }

@@ -28,6 +28,16 @@ pub enum ErrorKind {
     TooLarge,
     /// A `Content-Encoding` that is not decoded (415).
     UnsupportedEncoding,
+    /// SigV4: no `Authorization` header (403).
+    MissingAuthenticationToken,
+    /// SigV4: an access key that is not configured.
+    UnrecognizedClient,
+    /// SigV4: a wrong signature, scope or a time over 5 minutes off.
+    InvalidSignature,
+    /// SigV4: an `Authorization` header without its parts.
+    IncompleteSignature,
+    /// SigV4: a key not allowed on the stream.
+    AccessDenied,
 }
 
 impl ErrorKind {
@@ -41,6 +51,11 @@ impl ErrorKind {
             Self::UnknownOperation => "UnknownOperationException",
             Self::InternalFailure => "InternalFailure",
             Self::TooLarge | Self::UnsupportedEncoding => "InvalidArgumentException",
+            Self::MissingAuthenticationToken => "MissingAuthenticationTokenException",
+            Self::UnrecognizedClient => "UnrecognizedClientException",
+            Self::InvalidSignature => "InvalidSignatureException",
+            Self::IncompleteSignature => "IncompleteSignatureException",
+            Self::AccessDenied => "AccessDeniedException",
         }
     }
 
@@ -50,6 +65,7 @@ impl ErrorKind {
             Self::InternalFailure => StatusCode::INTERNAL_SERVER_ERROR,
             Self::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedEncoding => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::MissingAuthenticationToken => StatusCode::FORBIDDEN,
             _ => StatusCode::BAD_REQUEST,
         }
     }

@@ -18,7 +18,7 @@ use serde::Deserialize;
 
 use super::budget::Claim;
 use super::error::{ApiError, ErrorKind};
-use super::{AMZ_JSON, ApiState, BodyError, control, request_id_header};
+use super::{AMZ_JSON, ApiState, BodyError, Caller, control, request_id_header};
 use crate::config::{SourceConfig, is_valid_stream_name};
 use crate::pipeline::{IngestError, StreamHandle};
 use crate::record::{Record, now_ms};
@@ -53,6 +53,10 @@ pub async fn handle(
     headers: HeaderMap,
     request: Request,
 ) -> Response {
+    let caller = match super::check_headers(&state, &request) {
+        Ok(caller) => caller,
+        Err(e) => return e.into_response(),
+    };
     let target = headers
         .get("x-amz-target")
         .and_then(|v| v.to_str().ok())
@@ -66,13 +70,13 @@ pub async fn handle(
         )),
         Some(op) => {
             let mut claim = state.budget.claim();
-            match super::read_body(&state, &headers, request, &mut claim).await {
+            match super::read_body(&state, &headers, request, &caller, &mut claim).await {
                 Err(BodyError::TooLarge) => Err(too_large(op)),
                 Err(BodyError::Broken(e)) => Err(ApiError::serialization(e)),
                 Err(BodyError::Api(e)) => Err(e),
                 // Decoding the records' base64 holds up to the body's size again.
                 Ok(body) => match claim.grow(body.len()).await {
-                    Ok(()) => dispatch(&state, op, &body, &mut claim).await,
+                    Ok(()) => dispatch(&state, &caller, op, &body, &mut claim).await,
                     Err(e) => Err(e),
                 },
             }
@@ -92,16 +96,17 @@ pub async fn handle(
 
 async fn dispatch(
     state: &ApiState,
+    caller: &Caller,
     op: &str,
     body: &[u8],
     claim: &mut Claim<'_>,
 ) -> Result<String, ApiError> {
     match op {
-        "PutRecordBatch" => put_record_batch(state, body, claim).await,
-        "PutRecord" => put_record(state, body, claim).await,
-        "ListDeliveryStreams" => control::list(state, body),
-        "DescribeDeliveryStream" => control::describe(state, body),
-        "ListTagsForDeliveryStream" => control::list_tags(state, body),
+        "PutRecordBatch" => put_record_batch(state, caller, body, claim).await,
+        "PutRecord" => put_record(state, caller, body, claim).await,
+        "ListDeliveryStreams" => control::list(state, caller, body),
+        "DescribeDeliveryStream" => control::describe(state, caller, body),
+        "ListTagsForDeliveryStream" => control::list_tags(state, caller, body),
         op if CONFIG_DEFINED_OPERATIONS.contains(&op) => Err(ApiError::new(
             ErrorKind::InvalidArgument,
             format!(
@@ -152,6 +157,7 @@ struct PutRecordBatchInput<'a> {
 
 async fn put_record(
     state: &ApiState,
+    caller: &Caller,
     body: &[u8],
     claim: &mut Claim<'_>,
 ) -> Result<String, ApiError> {
@@ -168,7 +174,9 @@ async fn put_record(
     if !violations.is_empty() {
         return Err(ApiError::validation(&violations));
     }
-    let stream = find_put_stream(state, input.stream.as_deref().unwrap_or_default())?;
+    let name = input.stream.as_deref().unwrap_or_default();
+    state.auth.allows(caller.as_ref(), name)?;
+    let stream = find_put_stream(state, name)?;
     // One record is within the cap: it unpacks whole, or is refused whole.
     let unpacked = super::unpack::unpack(stream, records.into(), claim).await?;
     ingest(stream, unpacked.records).await?;
@@ -184,6 +192,7 @@ async fn put_record(
 
 async fn put_record_batch(
     state: &ApiState,
+    caller: &Caller,
     body: &[u8],
     claim: &mut Claim<'_>,
 ) -> Result<String, ApiError> {
@@ -222,7 +231,9 @@ async fn put_record_batch(
             "Records size exceeds 4 MB limit",
         ));
     }
-    let stream = find_put_stream(state, input.stream.as_deref().unwrap_or_default())?;
+    let name = input.stream.as_deref().unwrap_or_default();
+    state.auth.allows(caller.as_ref(), name)?;
+    let stream = find_put_stream(state, name)?;
     let count = records.len();
     let unpacked = super::unpack::unpack(stream, records.into(), claim).await?;
     let taken = unpacked.taken;

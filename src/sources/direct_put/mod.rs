@@ -8,6 +8,7 @@ mod error;
 mod firehose;
 mod ndjson;
 mod record_id;
+mod sigv4;
 mod unpack;
 
 use std::collections::BTreeMap;
@@ -44,14 +45,22 @@ pub struct ApiState {
     pub budget: budget::Budget,
     /// Renders `/metrics`; `None` when the recorder could not be installed.
     pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
+    /// Checks requests' SigV4 signatures (`server.auth`).
+    pub auth: sigv4::Verifier,
 }
 
-/// The HTTP routes of the direct-PUT source, plus `/health` and `/ready`.
+/// Who sent a request: the key that signed it, once its signature is checked, or
+/// `None` when the server does not ask for signatures.
+pub type Caller = Option<sigv4::Pending>;
+
+/// The HTTP routes of the direct-PUT source, plus `/health` and `/ready`; fails
+/// when a key's secret cannot be read.
 pub fn router(
     streams: Arc<BTreeMap<String, StreamHandle>>,
     server: ServerConfig,
     metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
-) -> Router {
+) -> Result<Router, String> {
+    let auth = sigv4::Verifier::new(&server.auth, &server.region)?;
     let state = Arc::new(ApiState {
         streams,
         server: server.clone(),
@@ -59,12 +68,25 @@ pub fn router(
         record_ids: record_id::RecordIds::new(),
         budget: budget::Budget::new(server.ingest_memory_bytes()),
         metrics,
+        auth,
     });
-    Router::new()
+    Ok(Router::new()
         .route("/", post(firehose::handle))
         .route("/delivery-streams/{name}/records", post(ndjson::handle))
         .merge(crate::admin::router())
-        .with_state(state)
+        .with_state(state))
+}
+
+/// The request's signature as far as its headers tell (a known key, a fresh
+/// time): checked before the body is read, so that an unsigned request costs
+/// no body.
+fn check_headers(state: &ApiState, request: &Request) -> Result<Caller, ApiError> {
+    state.auth.check_headers(
+        request.method(),
+        request.uri(),
+        request.headers(),
+        chrono::Utc::now(),
+    )
 }
 
 /// Why a body could not be had.
@@ -77,7 +99,8 @@ enum BodyError {
     Api(ApiError),
 }
 
-/// Reads the request's body with its `Content-Encoding` undone (off the async
+/// Reads the request's body, checks the caller's signature over it, and undoes
+/// its `Content-Encoding` (off the async
 /// threads when it is encoded), at most `server.max_decoded_body_mb` of it, each
 /// step claiming the memory it is about to hold first. On `Ok`, `claim` holds the
 /// body's size.
@@ -85,6 +108,7 @@ async fn read_body(
     state: &ApiState,
     headers: &HeaderMap,
     request: Request,
+    caller: &Caller,
     claim: &mut budget::Claim<'_>,
 ) -> Result<Bytes, BodyError> {
     // A body without a length may be as long as the limit.
@@ -98,6 +122,10 @@ async fn read_body(
     }
     let body = read_limited(request.into_body(), expected).await?;
     claim.shrink_to(body.len());
+    if let Some(signed) = caller {
+        // The signature covers the body as sent, before it is decoded.
+        signed.verify(&body).map_err(BodyError::Api)?;
+    }
     if !content_encoding::is_encoded(headers) {
         return Ok(body);
     }

@@ -1,0 +1,302 @@
+//! SigV4-verified ingest (`server.auth.mode = "sigv4"`) through the real daemon, with
+//! the clients that sign for real: boto3, the AWS CLI and curl `--aws-sigv4`. Each
+//! refusal is checked by the exception type the client raises, and each accepted
+//! record by what was delivered.
+
+mod common;
+
+use std::process::Command;
+use std::time::Duration;
+
+use common::*;
+use serde_json::Value;
+
+const KEY: (&str, &str) = ("AKIDSLUICETEST", "s3cr3t/with+odd=chars");
+const ORDERS_ONLY: (&str, &str) = ("AKIDORDERSONLY", "another-secret");
+
+/// Streams `logs` and `orders`; one key for all, one for `orders` only (its secret
+/// in a file).
+fn config(dir: &std::path::Path) -> String {
+    let secret_file = dir.join("orders.secret");
+    std::fs::write(&secret_file, format!("{}\n", ORDERS_ONLY.1)).unwrap();
+    let stream = |name: &str| {
+        format!(
+            "[[delivery_streams]]\nname = \"{name}\"\nbuffering = {{ size_mb = 1, interval_seconds = 0 }}\n\
+             destination = {{ type = \"local\", path = \"{{dir}}/out/{name}\" }}\n"
+        )
+    };
+    format!(
+        "[server]\nlisten = \"{{listen}}\"\n[server.auth]\nmode = \"sigv4\"\n\
+         [[server.auth.keys]]\naccess_key_id = \"{}\"\nsecret_access_key = \"{}\"\nstreams = [\"*\"]\n\
+         [[server.auth.keys]]\naccess_key_id = \"{}\"\nsecret_access_key_file = \"{}\"\nstreams = [\"orders\"]\n{}{}",
+        KEY.0,
+        KEY.1,
+        ORDERS_ONLY.0,
+        secret_file.display(),
+        stream("logs"),
+        stream("orders")
+    )
+}
+
+fn boto(daemon: &Daemon, key: (&str, &str), skew: i64, args: &[&str]) -> Value {
+    let mut all = vec![
+        daemon.url(),
+        key.0.to_string(),
+        key.1.to_string(),
+        skew.to_string(),
+    ];
+    all.extend(args.iter().map(|a| a.to_string()));
+    let refs: Vec<&str> = all.iter().map(String::as_str).collect();
+    py_json("signed_client.py", &refs)
+}
+
+/// The lines delivered under `root`, sorted, once there are `n`.
+fn wait_for_lines(root: &std::path::Path, n: usize, timeout: Duration) -> Vec<String> {
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        let mut lines: Vec<String> = delivered(root)
+            .into_iter()
+            .flat_map(|(line, count)| std::iter::repeat_n(line.trim_end().to_string(), count))
+            .collect();
+        if lines.len() >= n || std::time::Instant::now() > deadline {
+            lines.sort();
+            return lines;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn sluice_check(dir: &std::path::Path, text: &str) -> std::process::Output {
+    let path = dir.join("check.toml");
+    std::fs::write(&path, text).unwrap();
+    Command::new(env!("CARGO_BIN_EXE_sluice"))
+        .args(["check", "--config"])
+        .arg(&path)
+        .output()
+        .unwrap()
+}
+
+fn error_code(outcome: &Value) -> &str {
+    outcome["error"]["code"].as_str().unwrap_or("no error")
+}
+
+#[test]
+fn boto3_is_served_with_a_right_key_and_refused_as_aws_refuses_otherwise() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(dir.path());
+    let mut daemon = Daemon::start_in(dir, &config);
+
+    let ok = boto(&daemon, KEY, 0, &["put-batch", "logs", "signed", "3"]);
+    assert_eq!(ok["ok"]["FailedPutCount"], 0, "{ok}");
+    let ok = boto(
+        &daemon,
+        ORDERS_ONLY,
+        0,
+        &["put-record", "orders", "order-1\n"],
+    );
+    assert!(ok["ok"]["RecordId"].is_string(), "{ok}");
+
+    let wrong_secret = boto(
+        &daemon,
+        (KEY.0, "not-the-secret"),
+        0,
+        &["put-record", "logs", "x\n"],
+    );
+    assert_eq!(
+        error_code(&wrong_secret),
+        "InvalidSignatureException",
+        "{wrong_secret}"
+    );
+    assert_eq!(wrong_secret["error"]["status"], 400);
+    let unknown = boto(
+        &daemon,
+        ("AKIDUNKNOWN", "x"),
+        0,
+        &["put-record", "logs", "x\n"],
+    );
+    assert_eq!(
+        error_code(&unknown),
+        "UnrecognizedClientException",
+        "{unknown}"
+    );
+    let skewed = boto(&daemon, KEY, -600, &["put-record", "logs", "x\n"]);
+    assert_eq!(error_code(&skewed), "InvalidSignatureException", "{skewed}");
+    assert!(
+        skewed["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("Signature expired"),
+        "{skewed}"
+    );
+    let ahead = boto(&daemon, KEY, 600, &["put-record", "logs", "x\n"]);
+    assert_eq!(error_code(&ahead), "InvalidSignatureException", "{ahead}");
+    // Within five minutes is fine.
+    let close = boto(&daemon, KEY, -200, &["put-record", "logs", "close\n"]);
+    assert!(close["ok"]["RecordId"].is_string(), "{close}");
+
+    let denied = boto(&daemon, ORDERS_ONLY, 0, &["put-record", "logs", "x\n"]);
+    assert_eq!(error_code(&denied), "AccessDeniedException", "{denied}");
+    let denied = boto(&daemon, ORDERS_ONLY, 0, &["describe", "logs"]);
+    assert_eq!(error_code(&denied), "AccessDeniedException", "{denied}");
+    let listed = boto(&daemon, ORDERS_ONLY, 0, &["list"]);
+    assert_eq!(
+        listed["ok"]["DeliveryStreamNames"],
+        serde_json::json!(["orders"]),
+        "{listed}"
+    );
+    let listed = boto(&daemon, KEY, 0, &["list"]);
+    assert_eq!(
+        listed["ok"]["DeliveryStreamNames"],
+        serde_json::json!(["logs", "orders"])
+    );
+
+    // Unsigned: refused before the body is read.
+    let unsigned = http(
+        daemon.addr,
+        "POST",
+        "/",
+        &[
+            ("X-Amz-Target", "Firehose_20150804.PutRecord"),
+            ("Content-Type", "application/x-amz-json-1.1"),
+        ],
+        br#"{"DeliveryStreamName":"logs","Record":{"Data":"eA=="}}"#,
+    )
+    .unwrap();
+    assert_eq!(unsigned.status, 403);
+    assert_eq!(
+        unsigned.json()["__type"],
+        "MissingAuthenticationTokenException"
+    );
+    let unsigned = http(
+        daemon.addr,
+        "POST",
+        "/delivery-streams/logs/records",
+        &[],
+        b"unsigned\n",
+    )
+    .unwrap();
+    assert_eq!(unsigned.status, 403);
+
+    let logs = wait_for_lines(&daemon.path("out/logs"), 4, Duration::from_secs(30));
+    assert_eq!(logs, ["close", "signed-0", "signed-1", "signed-2"]);
+    let orders = wait_for_lines(&daemon.path("out/orders"), 1, Duration::from_secs(30));
+    assert_eq!(orders, ["order-1"]);
+    assert!(daemon.stop().success());
+    let log = daemon.log();
+    assert!(
+        !log.contains(KEY.1) && !log.contains(ORDERS_ONLY.1),
+        "a secret was logged:\n{log}"
+    );
+}
+
+#[test]
+fn the_aws_cli_and_curl_sign_requests_that_are_taken() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(dir.path());
+    let mut daemon = Daemon::start_in(dir, &config);
+    let cli = |key: (&str, &str), data: &str| {
+        Command::new(tools().bin("aws"))
+            .args([
+                "firehose",
+                "put-record",
+                "--endpoint-url",
+                &daemon.url(),
+                "--region",
+                "us-east-1",
+                "--delivery-stream-name",
+                "logs",
+                "--record",
+                &format!("{{\"Data\":\"{data}\\n\"}}"),
+            ])
+            .env("AWS_ACCESS_KEY_ID", key.0)
+            .env("AWS_SECRET_ACCESS_KEY", key.1)
+            .env("AWS_MAX_ATTEMPTS", "1")
+            .env_remove("AWS_PROFILE")
+            .output()
+            .expect("run the AWS CLI")
+    };
+    let ok = cli(KEY, "from-cli");
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    let denied = cli(ORDERS_ONLY, "denied");
+    assert!(!denied.status.success());
+    let stderr = String::from_utf8_lossy(&denied.stderr);
+    assert!(stderr.contains("(AccessDeniedException)"), "{stderr}");
+    let wrong = cli((KEY.0, "wrong"), "wrong");
+    let stderr = String::from_utf8_lossy(&wrong.stderr);
+    assert!(stderr.contains("(InvalidSignatureException)"), "{stderr}");
+
+    let curl = |key: (&str, &str), line: &str| {
+        Command::new("curl")
+            .args([
+                "-s",
+                "-w",
+                "\n%{http_code}",
+                "--aws-sigv4",
+                "aws:amz:us-east-1:firehose",
+                "--user",
+                &format!("{}:{}", key.0, key.1),
+                "--data-binary",
+                line,
+                &format!("{}/delivery-streams/logs/records", daemon.url()),
+            ])
+            .output()
+            .expect("run curl")
+    };
+    let ok = curl(KEY, "from-curl\n");
+    let text = String::from_utf8_lossy(&ok.stdout).to_string();
+    assert!(text.ends_with("\n200"), "{text}");
+    let wrong = curl((KEY.0, "wrong"), "nope\n");
+    let text = String::from_utf8_lossy(&wrong.stdout).to_string();
+    assert!(
+        text.contains("InvalidSignatureException") && text.ends_with("\n400"),
+        "{text}"
+    );
+
+    let logs = wait_for_lines(&daemon.path("out/logs"), 2, Duration::from_secs(30));
+    assert_eq!(logs, ["from-cli", "from-curl"]);
+    assert!(daemon.stop().success());
+}
+
+#[test]
+fn check_refuses_an_open_endpoint_beyond_loopback_and_keys_it_cannot_use() {
+    let dir = tempfile::tempdir().unwrap();
+    let open = "[server]\nlisten = \"0.0.0.0:4573\"\n[[delivery_streams]]\nname = \"s\"\n\
+                destination = { type = \"local\", path = \"/tmp/x\" }\n";
+    let out = sluice_check(dir.path(), open);
+    assert!(!out.status.success());
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        text.contains("server.auth.mode") && text.contains("allow_unauthenticated"),
+        "{text}"
+    );
+    let meant = open.replace(
+        "[[delivery_streams]]",
+        "[server.auth]\nallow_unauthenticated = true\n[[delivery_streams]]",
+    );
+    assert!(sluice_check(dir.path(), &meant).status.success());
+
+    let bad_keys = "[server]\nlisten = \"127.0.0.1:4573\"\n[server.auth]\nmode = \"sigv4\"\n\
+                    [[server.auth.keys]]\naccess_key_id = \"A\"\nsecret_access_key_file = \"/nonexistent/secret\"\nstreams = [\"nope\"]\n\
+                    [[delivery_streams]]\nname = \"s\"\ndestination = { type = \"local\", path = \"/tmp/x\" }\n";
+    let out = sluice_check(dir.path(), bad_keys);
+    assert!(!out.status.success());
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        text.contains("server.auth.keys[0].secret_access_key")
+            && text.contains("/nonexistent/secret"),
+        "{text}"
+    );
+    assert!(
+        text.contains("server.auth.keys[0].streams")
+            && text.contains("`nope` is not a delivery stream"),
+        "{text}"
+    );
+    let no_keys = "[server]\n[server.auth]\nmode = \"sigv4\"\n[[delivery_streams]]\nname = \"s\"\n\
+                   destination = { type = \"local\", path = \"/tmp/x\" }\n";
+    let text = String::from_utf8_lossy(&sluice_check(dir.path(), no_keys).stderr).to_string();
+    assert!(text.contains("needs at least one key"), "{text}");
+}

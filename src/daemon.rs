@@ -68,15 +68,13 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let app = direct_put::router(streams.handles(), config.server.clone(), metrics)
         .map_err(|e| anyhow::anyhow!("server.auth: {e}"))?;
     let ended = input_ended.clone();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            tokio::select! {
-                () = shutdown_signal() => {}
-                () = ended.notified() => {}
-            }
-        })
-        .await
-        .context("http server failed")?;
+    crate::listener::serve(listener, app, &config.server, async move {
+        tokio::select! {
+            () = shutdown_signal() => {}
+            () = ended.notified() => {}
+        }
+    })
+    .await;
 
     tracing::info!("stopping intake, delivering buffered records");
     // Sources stop first, so nothing they read is left between them and the spool.

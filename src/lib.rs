@@ -12,6 +12,7 @@ pub mod disk;
 pub mod encode;
 pub mod error_output;
 pub mod keys;
+pub mod listener;
 pub mod output;
 pub mod pipeline;
 pub mod processors;

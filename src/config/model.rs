@@ -32,6 +32,13 @@ pub const MAX_DECODED_BODY_MB: u64 = 256;
 /// Memory that requests in flight may hold at once, by default: four 16 MiB
 /// bodies, or one body of the tiniest lines with its line offsets.
 pub const DEFAULT_INGEST_MEMORY_MB: u64 = 64;
+/// Seconds a client has to send a request's headers, counted from when the
+/// connection opens or falls idle after an answer.
+pub const DEFAULT_HEADER_TIMEOUT_SECONDS: u64 = 20;
+/// Seconds a client has to send a request's body once its headers are in.
+pub const DEFAULT_BODY_TIMEOUT_SECONDS: u64 = 60;
+/// Connections served at once; past it, new ones get a 503 and are closed.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
 /// The range accepted for `server.ingest_memory_mb`.
 pub const INGEST_MEMORY_MB_RANGE: std::ops::RangeInclusive<u64> = 16..=65_536;
 /// Objects encoded and delivered at once per stream (bounds memory and CPU).
@@ -72,6 +79,14 @@ pub struct ServerConfig {
     pub ingest_memory_mb: u64,
     /// Who may write: `[server.auth]`.
     pub auth: super::AuthConfig,
+    /// Seconds to receive a request's headers, from when the connection opens or
+    /// falls idle after an answer (so also the keep-alive idle timeout); a client
+    /// that trickles its headers is cut off.
+    pub header_timeout_seconds: u64,
+    /// Seconds to receive a request's body once its headers are in.
+    pub body_timeout_seconds: u64,
+    /// Connections served at once; one more is answered 503 `Slow down.` and closed.
+    pub max_connections: usize,
 }
 
 impl Default for ServerConfig {
@@ -84,6 +99,9 @@ impl Default for ServerConfig {
             max_decoded_body_mb: DEFAULT_MAX_DECODED_BODY_MB,
             ingest_memory_mb: DEFAULT_INGEST_MEMORY_MB,
             auth: super::AuthConfig::default(),
+            header_timeout_seconds: DEFAULT_HEADER_TIMEOUT_SECONDS,
+            body_timeout_seconds: DEFAULT_BODY_TIMEOUT_SECONDS,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
         }
     }
 }

@@ -47,6 +47,32 @@ pub fn validate(config: &Config) -> Result<(), ConfigErrors> {
             ),
         ));
     }
+    for (key, value) in [
+        (
+            "server.header_timeout_seconds",
+            config.server.header_timeout_seconds,
+        ),
+        (
+            "server.body_timeout_seconds",
+            config.server.body_timeout_seconds,
+        ),
+    ] {
+        if !(1..=3600).contains(&value) {
+            errors.push(ConfigError::new(
+                key,
+                format!("{value} is out of range (accepted: 1 to 3600)"),
+            ));
+        }
+    }
+    if !(1..=1_000_000).contains(&config.server.max_connections) {
+        errors.push(ConfigError::new(
+            "server.max_connections",
+            format!(
+                "{} is out of range (accepted: 1 to 1000000)",
+                config.server.max_connections
+            ),
+        ));
+    }
     let stream_names: Vec<&str> = config
         .delivery_streams
         .iter()

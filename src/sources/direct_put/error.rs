@@ -28,6 +28,8 @@ pub enum ErrorKind {
     TooLarge,
     /// A `Content-Encoding` that is not decoded (415).
     UnsupportedEncoding,
+    /// A body that did not arrive within `server.body_timeout_seconds` (408).
+    RequestTimeout,
     /// SigV4: no `Authorization` header (403).
     MissingAuthenticationToken,
     /// SigV4: an access key that is not configured.
@@ -51,6 +53,7 @@ impl ErrorKind {
             Self::UnknownOperation => "UnknownOperationException",
             Self::InternalFailure => "InternalFailure",
             Self::TooLarge | Self::UnsupportedEncoding => "InvalidArgumentException",
+            Self::RequestTimeout => "RequestTimeoutException",
             Self::MissingAuthenticationToken => "MissingAuthenticationTokenException",
             Self::UnrecognizedClient => "UnrecognizedClientException",
             Self::InvalidSignature => "InvalidSignatureException",
@@ -66,6 +69,7 @@ impl ErrorKind {
             Self::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedEncoding => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::MissingAuthenticationToken => StatusCode::FORBIDDEN,
+            Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             _ => StatusCode::BAD_REQUEST,
         }
     }

@@ -1,0 +1,81 @@
+//! The HTTP listener: its own accept loop over hyper, so that a connection has
+//! limits whatever the client does. Headers must arrive within
+//! `server.header_timeout_seconds` of the connection opening or falling idle (a
+//! client trickling them, or holding a connection it does not use, is cut off);
+//! at most `server.max_connections` are served at once, and one more is answered
+//! 503 `Slow down.` and closed, so a flood costs a few kilobytes per refused
+//! connection for a moment rather than a connection's buffers for ever.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
+
+use crate::config::ServerConfig;
+
+/// What a connection over the cap is told before it is closed.
+const OVER_CAP: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\n\
+Content-Type: application/x-amz-json-1.1\r\nContent-Length: 63\r\nConnection: close\r\n\r\n\
+{\"__type\":\"ServiceUnavailableException\",\"message\":\"Slow down.\"}";
+
+/// Serves `app` on `listener` until `shutdown` completes, then lets the requests
+/// in flight finish (idle connections are closed at once).
+pub async fn serve(
+    listener: TcpListener,
+    app: Router,
+    server: &ServerConfig,
+    shutdown: impl Future<Output = ()>,
+) {
+    let slots = Arc::new(Semaphore::new(server.max_connections));
+    let graceful = GracefulShutdown::new();
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(Duration::from_secs(server.header_timeout_seconds));
+    tokio::pin!(shutdown);
+    loop {
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    // Out of descriptors, say: wait rather than spin.
+                    tracing::warn!(error = %e, "cannot accept a connection");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            tokio::spawn(refuse(stream));
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let service = TowerToHyperService::new(app.clone());
+        let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!(error = %e, "connection ended");
+            }
+            drop(slot);
+        });
+    }
+    graceful.shutdown().await;
+}
+
+/// Answers a connection over the cap and closes it, giving up on a client that
+/// does not read within a second.
+async fn refuse(mut stream: TcpStream) {
+    crate::telemetry::ingest_throttled("connections");
+    let _ = tokio::time::timeout(Duration::from_secs(1), async {
+        let _ = stream.write_all(OVER_CAP).await;
+        let _ = stream.shutdown().await;
+    })
+    .await;
+}

@@ -1,0 +1,239 @@
+//! Limits against slow, idle and abusive clients through the real daemon: headers
+//! and bodies that trickle are cut off while others are served, a flood of
+//! connections past `server.max_connections` is answered 503 and closed without the
+//! daemon's memory growing, and deeply nested JSON is refused.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use common::*;
+
+fn config(limits: &str) -> String {
+    format!(
+        "[server]\nlisten = \"{{listen}}\"\n{limits}\n[[delivery_streams]]\nname = \"s\"\n\
+         buffering = {{ size_mb = 1, interval_seconds = 0 }}\n\
+         destination = {{ type = \"local\", path = \"{{dir}}/out\" }}\n"
+    )
+}
+
+/// Sends `bytes` one at a time, `gap` apart, until the daemon closes the
+/// connection (or `give_up` passes); returns when it was closed, if it was, and
+/// what the daemon wrote.
+fn trickle(
+    stream: &mut TcpStream,
+    bytes: &[u8],
+    gap: Duration,
+    give_up: Duration,
+) -> (Option<Duration>, String) {
+    let started = Instant::now();
+    stream
+        .set_read_timeout(Some(Duration::from_millis(10)))
+        .unwrap();
+    let mut answer = Vec::new();
+    for byte in bytes.iter().cycle() {
+        if started.elapsed() > give_up {
+            return (None, String::from_utf8_lossy(&answer).into_owned());
+        }
+        if stream.write_all(&[*byte]).is_err() {
+            return (
+                Some(started.elapsed()),
+                String::from_utf8_lossy(&answer).into_owned(),
+            );
+        }
+        let mut buf = [0u8; 1024];
+        match stream.read(&mut buf) {
+            Ok(0) => {
+                return (
+                    Some(started.elapsed()),
+                    String::from_utf8_lossy(&answer).into_owned(),
+                );
+            }
+            Ok(n) => answer.extend_from_slice(&buf[..n]),
+            Err(e)
+                if e.kind() == std::io::ErrorKind::WouldBlock
+                    || e.kind() == std::io::ErrorKind::TimedOut => {}
+            Err(_) => {
+                return (
+                    Some(started.elapsed()),
+                    String::from_utf8_lossy(&answer).into_owned(),
+                );
+            }
+        }
+        std::thread::sleep(gap);
+    }
+    unreachable!("cycle never ends")
+}
+
+#[test]
+fn a_client_trickling_headers_or_a_body_is_cut_off_while_others_are_served() {
+    let mut daemon = Daemon::start(&config(
+        "header_timeout_seconds = 2\nbody_timeout_seconds = 2",
+    ));
+    let addr = daemon.addr;
+    let served = std::thread::spawn(move || {
+        (0..10)
+            .filter(|i| {
+                std::thread::sleep(Duration::from_millis(200));
+                put_batch(addr, "s", &[format!("served-{i}\n")])
+            })
+            .count()
+    });
+    let mut slow = TcpStream::connect(addr).unwrap();
+    slow.write_all(b"POST / HTTP/1.1\r\nHost: x\r\n").unwrap();
+    let (closed, _) = trickle(
+        &mut slow,
+        b"X-Slow: yes-",
+        Duration::from_millis(200),
+        Duration::from_secs(15),
+    );
+    let closed = closed.expect("a trickling header is cut off");
+    assert!(
+        closed >= Duration::from_millis(1500) && closed < Duration::from_secs(6),
+        "{closed:?}"
+    );
+    assert_eq!(
+        served.join().unwrap(),
+        10,
+        "the other client was served meanwhile"
+    );
+
+    let mut slow_body = TcpStream::connect(addr).unwrap();
+    slow_body
+        .write_all(
+            b"POST /delivery-streams/s/records HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n",
+        )
+        .unwrap();
+    let (closed, answer) = trickle(
+        &mut slow_body,
+        b"line\n",
+        Duration::from_millis(200),
+        Duration::from_secs(15),
+    );
+    assert!(closed.is_some(), "a trickling body is cut off: {answer}");
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("RequestTimeoutException"), "{answer}");
+
+    // An idle keep-alive connection is closed after the header timeout too.
+    let mut idle = TcpStream::connect(addr).unwrap();
+    idle.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let started = Instant::now();
+    let mut buf = [0u8; 16];
+    assert_eq!(idle.read(&mut buf).unwrap_or(0), 0);
+    assert!(
+        started.elapsed() < Duration::from_secs(6),
+        "{:?}",
+        started.elapsed()
+    );
+
+    assert!(daemon.stop().success());
+    assert_eq!(delivered(&daemon.path("out")).len(), 10);
+}
+
+#[test]
+fn a_connection_flood_past_the_cap_is_refused_without_memory_growing() {
+    let mut daemon = Daemon::start(&config("max_connections = 20\nheader_timeout_seconds = 60"));
+    let addr = daemon.addr;
+    assert!(put_batch(addr, "s", &["warm-up\n".to_string()]));
+    // Twenty connections hold the cap with half a request each.
+    let held: Vec<TcpStream> = (0..20)
+        .map(|_| {
+            let mut s = TcpStream::connect(addr).unwrap();
+            s.write_all(b"POST / HTTP/1.1\r\nHost: x\r\n").unwrap();
+            s
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+    let before = peak_rss_kb(daemon.pid());
+    let mut refused = 0;
+    for _ in 0..2000 {
+        let Ok(mut s) = TcpStream::connect(addr) else {
+            continue;
+        };
+        let _ = s.write_all(b"POST / HTTP/1.1\r\nHost: x\r\n");
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut answer = String::new();
+        let _ = s.read_to_string(&mut answer);
+        if answer.starts_with("HTTP/1.1 503") && answer.contains("Slow down.") {
+            refused += 1;
+        }
+    }
+    let after = peak_rss_kb(daemon.pid());
+    assert_eq!(
+        refused, 2000,
+        "every connection past the cap is answered 503 and closed"
+    );
+    assert!(
+        after < before + 10 * 1024,
+        "peak RSS went from {before} to {after} kB"
+    );
+    drop(held);
+    // Once the holders leave, connections are served again.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    // (The daemon may see the holders leave a moment after they did.)
+    let mut tries = 1.0;
+    while !put_batch(addr, "s", &["after\n".to_string()]) {
+        assert!(
+            Instant::now() < deadline,
+            "not served after the flood:\n{}",
+            daemon.log()
+        );
+        tries += 1.0;
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let counted = metric(
+        &daemon,
+        "sluice_ingest_throttled_requests_total{reason=\"connections\"}",
+    )
+    .unwrap_or(0.0);
+    assert!(
+        (2000.0..2000.0 + tries).contains(&counted),
+        "{counted} refusals counted"
+    );
+    assert!(daemon.stop().success());
+}
+
+/// Nesting costs no stack: what is not read is skipped without recursing (serde_json
+/// skips unknown values iteratively), and a value read as a type it cannot be is
+/// refused at its first level.
+#[test]
+fn deeply_nested_json_is_bounded_and_the_daemon_goes_on() {
+    let mut daemon = Daemon::start(&config(""));
+    let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+    let skipped = format!(
+        "{{\"DeliveryStreamName\":\"s\",\"Records\":[{{\"Data\":\"bmVzdGVkCg==\",\"x\":{deep}}}]}}"
+    );
+    let reply = firehose(daemon.addr, "PutRecordBatch", &skipped);
+    assert_eq!(
+        reply.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&reply.body)
+    );
+    let as_data = format!("{{\"DeliveryStreamName\":\"s\",\"Records\":[{{\"Data\":{deep}}}]}}");
+    let reply = firehose(daemon.addr, "PutRecordBatch", &as_data);
+    assert_eq!(reply.status, 400);
+    assert_eq!(reply.json()["__type"], "SerializationException");
+    let describe = format!("{{\"DeliveryStreamName\":\"s\",\"x\":{deep}}}");
+    let reply = firehose(daemon.addr, "DescribeDeliveryStream", &describe);
+    assert_eq!(
+        reply.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&reply.body)
+    );
+    assert_eq!(
+        reply.json()["DeliveryStreamDescription"]["DeliveryStreamName"],
+        "s"
+    );
+    assert!(put_batch(daemon.addr, "s", &["fine\n".to_string()]));
+    assert!(daemon.stop().success());
+    let lines = delivered(&daemon.path("out"));
+    assert!(
+        lines.contains_key("nested\n") && lines.contains_key("fine\n"),
+        "{lines:?}"
+    );
+}

@@ -20,6 +20,8 @@ use crate::sources::stdin;
 /// Runs until a shutdown signal, then flushes. A second signal during the flush
 /// exits at once.
 pub async fn run(config: Config) -> anyhow::Result<()> {
+    // From the start: recovering large spools must not look like a hang.
+    crate::systemd::spawn_watchdog();
     let metrics = crate::telemetry::install();
     let open_files = crate::descriptors::ensure(config.delivery_streams.len())?;
     tracing::debug!(open_files, "open-file limit");
@@ -68,6 +70,10 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let app = direct_put::router(streams.handles(), config.server.clone(), metrics)
         .map_err(|e| anyhow::anyhow!("server.auth: {e}"))?;
     let ended = input_ended.clone();
+    crate::systemd::ready(&format!(
+        "taking records on {addr} for {} delivery streams",
+        config.delivery_streams.len()
+    ));
     crate::listener::serve(listener, app, &config.server, async move {
         tokio::select! {
             () = shutdown_signal() => {}
@@ -77,6 +83,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     .await;
 
     tracing::info!("stopping intake, delivering buffered records");
+    crate::systemd::stopping("stopping intake, delivering buffered records");
     // Sources stop first, so nothing they read is left between them and the spool.
     let _ = stop.send(true);
     while let Some(result) = sources.join_next().await {

@@ -21,5 +21,6 @@ pub mod records;
 pub mod sinks;
 pub mod sources;
 pub mod spool;
+pub mod systemd;
 pub mod telemetry;
 pub mod transform;

@@ -140,12 +140,7 @@ impl Runtime {
         let mut digest = Sha256::new();
         digest.update(bytes);
         digest.update(settings.finish().to_le_bytes());
-        let hex: String = digest
-            .finalize()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
-        format!("{hex}.cwasm")
+        format!("{}.cwasm", hex::encode(digest.finalize()))
     }
 }
 

@@ -56,11 +56,10 @@ pub fn load_chains(
     let Some(first) = load_chain(stream, cache_dir)? else {
         return Ok(Vec::new());
     };
-    let mut chains = Vec::with_capacity(stream.processing_threads());
+    let mut chains = vec![first];
     for _ in 1..stream.processing_threads() {
-        chains.push(first.fork()?);
+        chains.push(chains[0].fork()?);
     }
-    chains.insert(0, first);
     Ok(chains)
 }
 

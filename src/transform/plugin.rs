@@ -59,7 +59,7 @@ impl Plugin {
             .instantiate_pre(&loaded.component)
             .map_err(mismatch)?;
         let pre = TransformerPre::new(instance_pre).map_err(mismatch)?;
-        let mut plugin = Self {
+        let plugin = Self {
             config: config.clone(),
             tags: LogTags {
                 stream: stream.into(),
@@ -68,27 +68,29 @@ impl Plugin {
             pre,
             live: None,
         };
-        plugin.live = Some(plugin.instantiate().map_err(|e| LoadError::Init {
-            path: config.module.clone(),
-            reason: e.0,
-        })?);
-        Ok((plugin, loaded))
+        Ok((plugin.started()?, loaded))
     }
 
     /// Another instance of the same plugin, sharing its compiled component, for
     /// calls that run beside this one's. `init` runs on it at once.
     pub fn fork(&self) -> Result<Self, LoadError> {
-        let mut plugin = Self {
+        Self {
             config: self.config.clone(),
             tags: self.tags.clone(),
             pre: self.pre.clone(),
             live: None,
-        };
-        plugin.live = Some(plugin.instantiate().map_err(|e| LoadError::Init {
+        }
+        .started()
+    }
+
+    /// The plugin with its first instance, whose `init` has run.
+    fn started(mut self) -> Result<Self, LoadError> {
+        let live = self.instantiate().map_err(|e| LoadError::Init {
             path: self.config.module.clone(),
             reason: e.0,
-        })?);
-        Ok(plugin)
+        })?;
+        self.live = Some(live);
+        Ok(self)
     }
 
     /// The plugin's name in logs and error records: its module path.

@@ -1,6 +1,8 @@
 """Drives Sluice with boto3's real Firehose client and prints the outcome as JSON.
 
-Usage: firehose_client.py ENDPOINT COMMAND ARGS...
+Usage: firehose_client.py [--key KEY SECRET] [--skew SECONDS] ENDPOINT COMMAND ARGS...
+  --key KEY SECRET                    sign with these credentials (default: x / x)
+  --skew SECONDS                      move the clock signatures are made with
   put-record STREAM TEXT              PutRecord with TEXT's bytes
   put-batch STREAM PREFIX N           PutRecordBatch of N records "PREFIX-<i>\\n"
   put-sized STREAM COUNT SIZE         PutRecordBatch of COUNT records of SIZE bytes
@@ -12,22 +14,36 @@ A client error prints {"error": {"code", "message", "status"}}; SDK retries are 
 so that each error is seen as the daemon sent it.
 """
 import base64
+import datetime
 import json
 import sys
 
 import boto3
+import botocore.auth
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
 
 def main():
-    endpoint, command, *args = sys.argv[1:]
+    argv = sys.argv[1:]
+    key, secret = "x", "x"
+    while argv[0].startswith("--"):
+        if argv[0] == "--key":
+            key, secret, argv = argv[1], argv[2], argv[3:]
+        elif argv[0] == "--skew":
+            skewed = datetime.timedelta(seconds=int(argv[1]))
+            real = botocore.auth.get_current_datetime
+            botocore.auth.get_current_datetime = lambda *a, **k: real(*a, **k) + skewed
+            argv = argv[2:]
+        else:
+            raise SystemExit(f"unknown option {argv[0]}")
+    endpoint, command, *args = argv
     client = boto3.client(
         "firehose",
         endpoint_url=endpoint,
         region_name="us-east-1",
-        aws_access_key_id="x",
-        aws_secret_access_key="x",
+        aws_access_key_id=key,
+        aws_secret_access_key=secret,
         config=Config(retries={"max_attempts": 1, "mode": "standard"}),
     )
     try:

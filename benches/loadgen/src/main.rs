@@ -148,14 +148,15 @@ async fn run(args: Args) -> anyhow::Result<()> {
     }
     let dir = tempfile::tempdir()?;
     let mut generator = records::Generator::with_shape(args.seed, args.record_size, args.records);
-    let (bodies, sample) = match args.mode {
+    let (bodies, sample, log_lines) = match args.mode {
         Mode::File => {
-            let sample = write_log(&mut generator, &dir.path().join("logs"), args.file_mb)?;
-            (Vec::new(), sample)
+            let (lines, sample) =
+                write_log(&mut generator, &dir.path().join("logs"), args.file_mb)?;
+            (Vec::new(), sample, lines)
         }
         Mode::Firehose | Mode::Ndjson => {
             let lines = generator.take_lines(args.bodies * args.batch * args.sub_records);
-            (build_bodies(&args, &lines), lines.concat().into_bytes())
+            (build_bodies(&args, &lines), lines.concat().into_bytes(), 0)
         }
     };
     let line_bytes = sample.len() as f64 / sample.iter().filter(|&&b| b == b'\n').count() as f64;
@@ -189,10 +190,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         .build_http::<Full<Bytes>>();
     let started = Instant::now();
     let acked_records = match args.mode {
-        Mode::File => {
-            let lines = (args.file_mb * 1024 * 1024) as f64 / line_bytes;
-            wait_ingested(&client, &url, &args.stream, lines.round() as u64).await?
-        }
+        Mode::File => wait_ingested(&client, &url, &args.stream, log_lines).await?,
         Mode::Firehose | Mode::Ndjson => drive(&args, &client, &url, bodies).await?,
     };
 
@@ -361,35 +359,33 @@ async fn drive(
     Ok(acked_records)
 }
 
-/// Writes log lines into `logs/app.log` until it holds `megabytes` MiB, and returns
-/// the first 32 MiB of them (the yardstick's sample).
+/// Writes log lines into `logs/app.log` while they fit in `megabytes` MiB, and
+/// returns how many, with the first 32 MiB of them (the yardstick's sample).
 fn write_log(
     generator: &mut records::Generator,
     logs: &std::path::Path,
     megabytes: usize,
-) -> anyhow::Result<Vec<u8>> {
+) -> anyhow::Result<(u64, Vec<u8>)> {
     use std::io::Write;
     std::fs::create_dir_all(logs)?;
     let mut file = std::io::BufWriter::new(std::fs::File::create(logs.join("app.log"))?);
-    let (total, mut written) = (megabytes * 1024 * 1024, 0);
+    let (mut room, mut lines) = (megabytes * 1024 * 1024, 0u64);
     let mut sample = Vec::new();
-    while written < total {
+    'fill: loop {
         for line in generator.take_lines(1000) {
-            if written + line.len() > total {
-                break;
+            if line.len() > room {
+                break 'fill;
             }
             file.write_all(line.as_bytes())?;
             if sample.len() < 32 * 1024 * 1024 {
                 sample.extend_from_slice(line.as_bytes());
             }
-            written += line.len();
-        }
-        if written + 1024 > total {
-            break;
+            room -= line.len();
+            lines += 1;
         }
     }
     file.flush()?;
-    Ok(sample)
+    Ok((lines, sample))
 }
 
 /// Waits until the daemon has taken in `lines` records of the log (what a file source

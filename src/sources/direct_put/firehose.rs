@@ -73,7 +73,6 @@ pub async fn handle(
             match super::read_body(&state, &headers, request, &caller, &mut claim).await {
                 Err(BodyError::TooLarge) => Err(too_large(op)),
                 Err(BodyError::Broken(e)) => Err(ApiError::serialization(e)),
-                Err(BodyError::Slow(within)) => Err(BodyError::slow(within)),
                 Err(BodyError::Api(e)) => Err(e),
                 // Decoding the records' base64 holds up to the body's size again.
                 Ok(body) => match claim.grow(body.len()).await {

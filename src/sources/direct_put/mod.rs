@@ -89,24 +89,12 @@ fn check_headers(state: &ApiState, request: &Request) -> Result<Caller, ApiError
     )
 }
 
-impl BodyError {
-    /// The answer to a body that did not arrive in time.
-    fn slow(within: std::time::Duration) -> ApiError {
-        ApiError::new(
-            ErrorKind::RequestTimeout,
-            format!("the request body did not arrive within {within:?}"),
-        )
-    }
-}
-
 /// Why a body could not be had.
 enum BodyError {
     /// Longer than [`MAX_BODY_BYTES`].
     TooLarge,
     /// The connection broke while it was read.
     Broken(String),
-    /// It did not arrive within `server.body_timeout_seconds`.
-    Slow(std::time::Duration),
     /// Decoding it failed, or the memory to hold it was not free.
     Api(ApiError),
 }
@@ -135,7 +123,12 @@ async fn read_body(
     let within = std::time::Duration::from_secs(state.server.body_timeout_seconds);
     let body = tokio::time::timeout(within, read_limited(request.into_body(), expected))
         .await
-        .map_err(|_| BodyError::Slow(within))??;
+        .map_err(|_| {
+            BodyError::Api(ApiError::new(
+                ErrorKind::RequestTimeout,
+                format!("the request body did not arrive within {within:?}"),
+            ))
+        })??;
     claim.shrink_to(body.len());
     if let Some(signed) = caller {
         // The signature covers the body as sent, before it is decoded.

@@ -59,7 +59,6 @@ async fn put_lines(
                 ),
             ));
         }
-        Err(BodyError::Slow(within)) => return Err(BodyError::slow(within)),
         Err(BodyError::Broken(e)) => {
             return Err(ApiError::new(
                 ErrorKind::InvalidArgument,

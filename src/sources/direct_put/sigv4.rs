@@ -10,6 +10,9 @@ use std::collections::HashMap;
 use axum::http::{HeaderMap, Method, Uri};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use hmac::{Hmac, Mac};
+use percent_encoding::{
+    AsciiSet, NON_ALPHANUMERIC, percent_decode_str, percent_encode, utf8_percent_encode,
+};
 use sha2::{Digest, Sha256};
 
 use super::{ApiError, ErrorKind};
@@ -151,7 +154,7 @@ impl Verifier {
         }
         canonical_head.push_str(&format!("\n{}\n", fields.signed_headers));
         let signature =
-            decode_hex(fields.signature).ok_or_else(|| invalid("Signature is not hex".into()))?;
+            hex::decode(fields.signature).map_err(|_| invalid("Signature is not hex".into()))?;
         Ok(Some(Pending {
             key_id: key_id.to_string(),
             signature,
@@ -185,14 +188,14 @@ impl Pending {
     /// Checks the signature over the request with `body` as sent (before any
     /// `Content-Encoding` is undone).
     pub fn verify(&self, body: &[u8]) -> Result<(), ApiError> {
-        let body_hash = hex(&Sha256::digest(body));
+        let body_hash = hex::encode(Sha256::digest(body));
         let payload_hash = self.payload_hash.as_deref().unwrap_or(&body_hash);
         let canonical = format!("{}{payload_hash}", self.canonical_head);
         let to_sign = format!(
             "{ALGORITHM}\n{}\n{}\n{}",
             self.amz_date,
             self.scope,
-            hex(&Sha256::digest(canonical.as_bytes()))
+            hex::encode(Sha256::digest(canonical.as_bytes()))
         );
         let mut mac = hmac(&self.signing_key);
         mac.update(to_sign.as_bytes());
@@ -246,24 +249,33 @@ fn parse_authorization(value: &str) -> Result<Authorization<'_>, ApiError> {
     }
 }
 
-/// The path with each byte but the unreserved ones and `/` percent-encoded (the
-/// path as sent is encoded again, as SigV4 does for every service but S3).
+/// What SigV4 encodes: every byte but the unreserved ones (A-Z a-z 0-9 - _ . ~).
+const ENCODED: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+/// The same but `/`, for paths.
+const ENCODED_IN_PATH: &AsciiSet = &ENCODED.remove(b'/');
+
+/// The path as sent, encoded again (as SigV4 does for every service but S3).
 fn canonical_uri(path: &str) -> String {
     let path = if path.is_empty() { "/" } else { path };
-    uri_encode(path, false)
+    utf8_percent_encode(path, ENCODED_IN_PATH).to_string()
 }
 
-/// Query parameters sorted by name then value, each encoded.
+/// Query parameters decoded, encoded SigV4's way, sorted by name then value.
 fn canonical_query(query: &str) -> String {
+    let encode = |text: &str| {
+        let bytes: Vec<u8> = percent_decode_str(text).collect();
+        percent_encode(&bytes, ENCODED).to_string()
+    };
     let mut pairs: Vec<(String, String)> = query
         .split('&')
         .filter(|p| !p.is_empty())
         .map(|p| {
             let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            (
-                uri_encode(&percent_decode(k), true),
-                uri_encode(&percent_decode(v), true),
-            )
+            (encode(k), encode(v))
         })
         .collect();
     pairs.sort();
@@ -272,40 +284,6 @@ fn canonical_query(query: &str) -> String {
         .map(|(k, v)| format!("{k}={v}"))
         .collect::<Vec<_>>()
         .join("&")
-}
-
-fn uri_encode(text: &str, encode_slash: bool) -> String {
-    let mut out = String::with_capacity(text.len());
-    for b in text.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                out.push(b as char)
-            }
-            b'/' if !encode_slash => out.push('/'),
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
-}
-
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex_at = |j: usize| bytes.get(j).and_then(|b| (*b as char).to_digit(16));
-        match (bytes[i], hex_at(i + 1), hex_at(i + 2)) {
-            (b'%', Some(h), Some(l)) => {
-                out.push((h * 16 + l) as u8);
-                i += 3;
-            }
-            (b, _, _) => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// A header value trimmed, its runs of spaces made one.
@@ -326,20 +304,6 @@ fn signing_key(secret: &str, date: &str, region: &str) -> Vec<u8> {
         key = mac.finalize().into_bytes().to_vec();
     }
     key
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn decode_hex(text: &str) -> Option<Vec<u8>> {
-    if !text.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
-        .collect()
 }
 
 #[cfg(test)]

@@ -21,6 +21,8 @@ pub mod records;
 pub mod sinks;
 pub mod sources;
 pub mod spool;
+pub mod swap;
 pub mod systemd;
 pub mod telemetry;
+pub mod tls;
 pub mod transform;

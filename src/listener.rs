@@ -19,25 +19,29 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 
 use crate::config::ServerConfig;
+use crate::tls::ServerTls;
 
 /// What a connection over the cap is told before it is closed.
 const OVER_CAP: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\n\
 Content-Type: application/x-amz-json-1.1\r\nContent-Length: 63\r\nConnection: close\r\n\r\n\
 {\"__type\":\"ServiceUnavailableException\",\"message\":\"Slow down.\"}";
 
-/// Serves `app` on `listener` until `shutdown` completes, then lets the requests
-/// in flight finish (idle connections are closed at once).
+/// Serves `app` on `listener` (over TLS when `tls` is given) until `shutdown`
+/// completes, then lets the requests in flight finish (idle connections are
+/// closed at once).
 pub async fn serve(
     listener: TcpListener,
     app: Router,
     server: &ServerConfig,
+    tls: Option<Arc<ServerTls>>,
     shutdown: impl Future<Output = ()>,
 ) {
     let slots = Arc::new(Semaphore::new(server.max_connections));
     let graceful = GracefulShutdown::new();
     let mut http = hyper::server::conn::http1::Builder::new();
+    let header_timeout = Duration::from_secs(server.header_timeout_seconds);
     http.timer(TokioTimer::new())
-        .header_read_timeout(Duration::from_secs(server.header_timeout_seconds));
+        .header_read_timeout(header_timeout);
     tokio::pin!(shutdown);
     loop {
         let stream = tokio::select! {
@@ -58,9 +62,36 @@ pub async fn serve(
         };
         let _ = stream.set_nodelay(true);
         let service = TowerToHyperService::new(app.clone());
-        let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+        let (http, watcher) = (http.clone(), graceful.watcher());
+        let tls = tls.as_ref().map(|tls| tls.acceptor());
         tokio::spawn(async move {
-            if let Err(e) = connection.await {
+            let ended = match tls {
+                None => {
+                    watcher
+                        .watch(http.serve_connection(TokioIo::new(stream), service))
+                        .await
+                }
+                // The handshake counts against the header timeout: a client
+                // that opens a connection and says nothing is cut off alike.
+                Some(acceptor) => {
+                    match tokio::time::timeout(header_timeout, acceptor.accept(stream)).await {
+                        Ok(Ok(stream)) => {
+                            watcher
+                                .watch(http.serve_connection(TokioIo::new(stream), service))
+                                .await
+                        }
+                        Ok(Err(e)) => {
+                            tracing::debug!(error = %e, "TLS handshake failed");
+                            Ok(())
+                        }
+                        Err(_) => {
+                            tracing::debug!("TLS handshake timed out");
+                            Ok(())
+                        }
+                    }
+                }
+            };
+            if let Err(e) = ended {
                 tracing::debug!(error = %e, "connection ended");
             }
             drop(slot);

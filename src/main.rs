@@ -167,8 +167,8 @@ fn main() -> ExitCode {
                 ExitCode::from(EXIT_CONFIG)
             }
         },
-        Command::Run { config } => {
-            let config = match sluice::config::load(config.as_deref()) {
+        Command::Run { config: path } => {
+            let config = match sluice::config::load(path.as_deref()) {
                 Ok(c) => c,
                 Err(errors) => {
                     eprintln!("{errors}");
@@ -185,7 +185,7 @@ fn main() -> ExitCode {
                     return ExitCode::FAILURE;
                 }
             };
-            match runtime.block_on(sluice::daemon::run(config)) {
+            match runtime.block_on(sluice::daemon::run(path, config)) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     tracing::error!(error = format!("{e:#}"), "sluice stopped");

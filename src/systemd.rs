@@ -1,6 +1,7 @@
 //! systemd's notify protocol (`Type=notify` in `config/sluice.service`): `READY=1`
 //! once the spools are recovered and the listener is up, so that units ordered
-//! after Sluice start when it takes records; `STOPPING=1` when a shutdown begins;
+//! after Sluice start when it takes records; `RELOADING=1` and `READY=1` around
+//! a reload on SIGHUP; `STOPPING=1` when a shutdown begins;
 //! `STATUS=` lines saying what it is doing; and `WATCHDOG=1` pings when the unit
 //! sets `WatchdogSec=`. Without `NOTIFY_SOCKET` each call does nothing.
 
@@ -17,6 +18,24 @@ fn send(states: &[NotifyState]) {
 /// Startup is done: records are taken from now on.
 pub fn ready(status: &str) {
     send(&[NotifyState::Ready, NotifyState::Status(status)]);
+}
+
+/// A reload began (SIGHUP); [`ready`] follows when it is done. The monotonic
+/// time lets `Type=notify-reload` units use it too.
+pub fn reloading() {
+    let mut states = vec![
+        NotifyState::Reloading,
+        NotifyState::Status("reloading the configuration"),
+    ];
+    if let Ok(now) = NotifyState::monotonic_usec_now() {
+        states.push(now);
+    }
+    send(&states);
+}
+
+/// What the daemon is doing, for `systemctl status`.
+pub fn status(status: &str) {
+    send(&[NotifyState::Status(status)]);
 }
 
 /// A shutdown began: intake stops, buffers are delivered.

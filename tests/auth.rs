@@ -1,7 +1,8 @@
 //! SigV4-verified ingest (`server.auth.mode = "sigv4"`) through the real daemon, with
-//! the clients that sign for real: boto3, the AWS CLI and curl `--aws-sigv4`. Each
-//! refusal is checked by the exception type the client raises, and each accepted
-//! record by what was delivered.
+//! the clients that sign for real: boto3, the AWS CLI and curl `--aws-sigv4`, over
+//! plain HTTP and over TLS (`[server.tls]`, a private CA made by the test that each
+//! client is told to trust). Each refusal is checked by the exception type the
+//! client raises, and each accepted record by what was delivered.
 
 mod common;
 
@@ -15,8 +16,9 @@ const KEY: (&str, &str) = ("AKIDSLUICETEST", "s3cr3t/with+odd=chars");
 const ORDERS_ONLY: (&str, &str) = ("AKIDORDERSONLY", "another-secret");
 
 /// Streams `logs` and `orders`; one key for all, one for `orders` only (its secret
-/// in a file).
-fn config(dir: &std::path::Path) -> String {
+/// in a file). With `tls`, served over TLS with a certificate from a CA made in
+/// `dir/certs`.
+fn config(dir: &std::path::Path, tls: bool) -> String {
     let secret_file = dir.join("orders.secret");
     std::fs::write(&secret_file, format!("{}\n", ORDERS_ONLY.1)).unwrap();
     let stream = |name: &str| {
@@ -25,8 +27,20 @@ fn config(dir: &std::path::Path) -> String {
              destination = {{ type = \"local\", path = \"{{dir}}/out/{name}\" }}\n"
         )
     };
+    let tls = if tls {
+        let certs = dir.join("certs");
+        std::fs::create_dir_all(&certs).unwrap();
+        make_certificates(&certs);
+        format!(
+            "[server.tls]\ncert_file = \"{}\"\nkey_file = \"{}\"\n",
+            certs.join("leaf.pem").display(),
+            certs.join("leaf.key").display()
+        )
+    } else {
+        String::new()
+    };
     format!(
-        "[server]\nlisten = \"{{listen}}\"\n[server.auth]\nmode = \"sigv4\"\n\
+        "[server]\nlisten = \"{{listen}}\"\n{tls}[server.auth]\nmode = \"sigv4\"\n\
          [[server.auth.keys]]\naccess_key_id = \"{}\"\nsecret_access_key = \"{}\"\nstreams = [\"*\"]\n\
          [[server.auth.keys]]\naccess_key_id = \"{}\"\nsecret_access_key_file = \"{}\"\nstreams = [\"orders\"]\n{}{}",
         KEY.0,
@@ -38,11 +52,34 @@ fn config(dir: &std::path::Path) -> String {
     )
 }
 
+/// The CA a client must trust to reach `daemon`, when it serves TLS.
+fn ca(daemon: &Daemon) -> Option<String> {
+    daemon
+        .tls
+        .then(|| daemon.path("certs/ca.pem").display().to_string())
+}
+
 fn boto(daemon: &Daemon, key: (&str, &str), skew: i64, args: &[&str]) -> Value {
-    let (skew, url) = (skew.to_string(), daemon.url());
-    let mut all = vec!["--key", key.0, key.1, "--skew", &skew, &url];
+    let (skew, url, ca) = (skew.to_string(), daemon.url(), ca(daemon));
+    let mut all = vec!["--key", key.0, key.1, "--skew", &skew];
+    if let Some(ca) = &ca {
+        all.extend(["--ca", ca]);
+    }
+    all.push(&url);
     all.extend(args);
     py_json("firehose_client.py", &all)
+}
+
+/// curl with `args` against `daemon` (trusting its CA over TLS): the body, a
+/// newline and the status code.
+fn curl(daemon: &Daemon, args: &[&str]) -> String {
+    let mut command = Command::new("curl");
+    command.args(["-s", "-w", "\n%{http_code}"]);
+    if let Some(ca) = ca(daemon) {
+        command.args(["--cacert", &ca]);
+    }
+    let out = command.args(args).output().expect("run curl");
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 /// The lines delivered under `root`, sorted, once there are `n`.
@@ -77,8 +114,17 @@ fn error_code(outcome: &Value) -> &str {
 
 #[test]
 fn boto3_is_served_with_a_right_key_and_refused_as_aws_refuses_otherwise() {
+    boto3_cases(false);
+}
+
+#[test]
+fn boto3_over_tls_with_a_private_ca() {
+    boto3_cases(true);
+}
+
+fn boto3_cases(tls: bool) {
     let dir = tempfile::tempdir().unwrap();
-    let config = config(dir.path());
+    let config = config(dir.path(), tls);
     let mut daemon = Daemon::start_in(dir, &config);
 
     let ok = boto(&daemon, KEY, 0, &["put-batch", "logs", "signed", "3"]);
@@ -146,31 +192,31 @@ fn boto3_is_served_with_a_right_key_and_refused_as_aws_refuses_otherwise() {
     );
 
     // Unsigned: refused before the body is read.
-    let unsigned = http(
-        daemon.addr,
-        "POST",
-        "/",
+    let unsigned = curl(
+        &daemon,
         &[
-            ("X-Amz-Target", "Firehose_20150804.PutRecord"),
-            ("Content-Type", "application/x-amz-json-1.1"),
+            "-H",
+            "X-Amz-Target: Firehose_20150804.PutRecord",
+            "-H",
+            "Content-Type: application/x-amz-json-1.1",
+            "--data-binary",
+            r#"{"DeliveryStreamName":"logs","Record":{"Data":"eA=="}}"#,
+            &format!("{}/", daemon.url()),
         ],
-        br#"{"DeliveryStreamName":"logs","Record":{"Data":"eA=="}}"#,
-    )
-    .unwrap();
-    assert_eq!(unsigned.status, 403);
-    assert_eq!(
-        unsigned.json()["__type"],
-        "MissingAuthenticationTokenException"
     );
-    let unsigned = http(
-        daemon.addr,
-        "POST",
-        "/delivery-streams/logs/records",
-        &[],
-        b"unsigned\n",
-    )
-    .unwrap();
-    assert_eq!(unsigned.status, 403);
+    assert!(
+        unsigned.contains("MissingAuthenticationTokenException") && unsigned.ends_with("\n403"),
+        "{unsigned}"
+    );
+    let unsigned = curl(
+        &daemon,
+        &[
+            "--data-binary",
+            "unsigned\n",
+            &format!("{}/delivery-streams/logs/records", daemon.url()),
+        ],
+    );
+    assert!(unsigned.ends_with("\n403"), "{unsigned}");
 
     let logs = wait_for_lines(&daemon.path("out/logs"), 4, Duration::from_secs(30));
     assert_eq!(logs, ["close", "signed-0", "signed-1", "signed-2"]);
@@ -186,11 +232,24 @@ fn boto3_is_served_with_a_right_key_and_refused_as_aws_refuses_otherwise() {
 
 #[test]
 fn the_aws_cli_and_curl_sign_requests_that_are_taken() {
+    cli_and_curl_cases(false);
+}
+
+#[test]
+fn the_aws_cli_and_curl_over_tls_with_a_private_ca() {
+    cli_and_curl_cases(true);
+}
+
+fn cli_and_curl_cases(tls: bool) {
     let dir = tempfile::tempdir().unwrap();
-    let config = config(dir.path());
+    let config = config(dir.path(), tls);
     let mut daemon = Daemon::start_in(dir, &config);
     let cli = |key: (&str, &str), data: &str| {
-        Command::new(tools().bin("aws"))
+        let mut command = Command::new(tools().bin("aws"));
+        if let Some(ca) = ca(&daemon) {
+            command.args(["--ca-bundle", &ca]);
+        }
+        command
             .args([
                 "firehose",
                 "put-record",
@@ -224,12 +283,10 @@ fn the_aws_cli_and_curl_sign_requests_that_are_taken() {
     let stderr = String::from_utf8_lossy(&wrong.stderr);
     assert!(stderr.contains("(InvalidSignatureException)"), "{stderr}");
 
-    let curl = |key: (&str, &str), line: &str| {
-        Command::new("curl")
-            .args([
-                "-s",
-                "-w",
-                "\n%{http_code}",
+    let signed = |key: (&str, &str), line: &str| {
+        curl(
+            &daemon,
+            &[
                 "--aws-sigv4",
                 "aws:amz:us-east-1:firehose",
                 "--user",
@@ -237,18 +294,15 @@ fn the_aws_cli_and_curl_sign_requests_that_are_taken() {
                 "--data-binary",
                 line,
                 &format!("{}/delivery-streams/logs/records", daemon.url()),
-            ])
-            .output()
-            .expect("run curl")
+            ],
+        )
     };
-    let ok = curl(KEY, "from-curl\n");
-    let text = String::from_utf8_lossy(&ok.stdout).to_string();
-    assert!(text.ends_with("\n200"), "{text}");
-    let wrong = curl((KEY.0, "wrong"), "nope\n");
-    let text = String::from_utf8_lossy(&wrong.stdout).to_string();
+    let ok = signed(KEY, "from-curl\n");
+    assert!(ok.ends_with("\n200"), "{ok}");
+    let wrong = signed((KEY.0, "wrong"), "nope\n");
     assert!(
-        text.contains("InvalidSignatureException") && text.ends_with("\n400"),
-        "{text}"
+        wrong.contains("InvalidSignatureException") && wrong.ends_with("\n400"),
+        "{wrong}"
     );
 
     let logs = wait_for_lines(&daemon.path("out/logs"), 2, Duration::from_secs(30));

@@ -1,7 +1,7 @@
 //! systemd's notify protocol through the real daemon, with a `NOTIFY_SOCKET` the
 //! test listens on: `READY=1` only once a spool holding records is recovered and
-//! the listener is up, `WATCHDOG=1` at half of `WATCHDOG_USEC`, `STOPPING=1` on
-//! SIGTERM.
+//! the listener is up, `WATCHDOG=1` at half of `WATCHDOG_USEC`, `RELOADING=1` and
+//! `READY=1` around a reload on SIGHUP, `STOPPING=1` on SIGTERM.
 
 mod common;
 
@@ -33,7 +33,7 @@ fn receive(socket: &UnixDatagram, window: Duration) -> Vec<(Instant, String)> {
 }
 
 #[test]
-fn ready_after_recovery_watchdog_pings_and_stopping_on_sigterm() {
+fn ready_after_recovery_watchdog_pings_reloading_and_stopping_on_sigterm() {
     let config = "[server]\nlisten = \"{listen}\"\n[[delivery_streams]]\nname = \"s\"\n\
                   buffering = { size_mb = 64, interval_seconds = 900 }\n\
                   destination = { type = \"local\", path = \"{dir}/out\" }\n";
@@ -63,6 +63,14 @@ fn ready_after_recovery_watchdog_pings_and_stopping_on_sigterm() {
         "{}",
         ready[0].1
     );
+    // The status says what the spool held when the daemon became ready.
+    assert!(
+        ready[0]
+            .1
+            .contains("1 delivery streams, 200 records waiting"),
+        "{}",
+        ready[0].1
+    );
     assert!(ready[0].0 > started);
     // Ready means taking records: a put right after is acknowledged.
     assert!(put_batch(daemon.addr, "s", &["after-ready\n".to_string()]));
@@ -86,6 +94,24 @@ fn ready_after_recovery_watchdog_pings_and_stopping_on_sigterm() {
         );
     }
 
+    // A reload (the file unchanged) is framed by RELOADING and READY.
+    signal(daemon.pid(), "HUP");
+    let reload = receive(&socket, Duration::from_millis(1500));
+    let states: Vec<&str> = reload
+        .iter()
+        .flat_map(|(_, m)| m.lines())
+        .filter(|l| *l == "RELOADING=1" || *l == "READY=1")
+        .collect();
+    assert_eq!(states, ["RELOADING=1", "READY=1"], "{reload:?}");
+    assert!(
+        reload
+            .iter()
+            .any(|(_, m)| m.contains("MONOTONIC_USEC=") && m.contains("RELOADING=1")),
+        "{reload:?}"
+    );
+    daemon.wait_for_log("configuration reloaded: no delivery stream changed");
+    assert!(put_batch(daemon.addr, "s", &["after-reload\n".to_string()]));
+
     signal(daemon.pid(), "TERM");
     let after = receive(&socket, Duration::from_millis(1500));
     let stopping = after.iter().find(|(_, m)| m.contains("STOPPING=1"));
@@ -96,8 +122,8 @@ fn ready_after_recovery_watchdog_pings_and_stopping_on_sigterm() {
     let delivered = delivered(&daemon.path("out"));
     assert_eq!(
         delivered.len(),
-        201,
-        "recovered records and the one after READY"
+        202,
+        "recovered records and the ones after READY and the reload"
     );
     assert!(delivered.contains_key("spooled-0\n") && delivered.contains_key("after-ready\n"));
 }

@@ -42,7 +42,11 @@ pub fn load(path: Option<&Path>) -> Result<Config, ConfigErrors> {
             .try_parsing(true),
     );
     let raw = builder.build().map_err(|e| one("(file)", e.to_string()))?;
-    let config: Config = serde_path_to_error::deserialize(raw).map_err(|e| {
+    let written: serde_json::Value = raw
+        .clone()
+        .try_deserialize()
+        .map_err(|e| one("(file)", e.to_string()))?;
+    let mut config: Config = serde_path_to_error::deserialize(raw).map_err(|e| {
         let key = e.path().to_string();
         let key = if key == "." {
             "(top level)".to_string()
@@ -51,6 +55,12 @@ pub fn load(path: Option<&Path>) -> Result<Config, ConfigErrors> {
         };
         one(&key, e.into_inner().to_string())
     })?;
+    if let Some(streams) = written["delivery_streams"].as_array() {
+        for (stream, written) in config.delivery_streams.iter_mut().zip(streams) {
+            stream.written = written.clone();
+        }
+    }
+    config.written = written;
     validate::validate(&config)?;
     Ok(config)
 }

@@ -54,6 +54,10 @@ pub struct Config {
     pub spool: SpoolConfig,
     /// The delivery streams; each runs independently of the others.
     pub delivery_streams: Vec<StreamConfig>,
+    /// The whole configuration as the file (and environment) gave it, filled in
+    /// by `load`: what a reload compares to tell what changed.
+    #[serde(skip)]
+    pub written: serde_json::Value,
 }
 
 /// The Firehose API listener.
@@ -87,6 +91,18 @@ pub struct ServerConfig {
     pub body_timeout_seconds: u64,
     /// Connections served at once; one more is answered 503 `Slow down.` and closed.
     pub max_connections: usize,
+    /// Serve HTTPS instead of HTTP: `[server.tls]`.
+    pub tls: Option<TlsConfig>,
+}
+
+/// The listener's certificate and key, PEM files read at start and on SIGHUP.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    /// The certificate chain, leaf first.
+    pub cert_file: PathBuf,
+    /// The private key (PKCS#8, PKCS#1 or SEC1).
+    pub key_file: PathBuf,
 }
 
 impl Default for ServerConfig {
@@ -102,6 +118,7 @@ impl Default for ServerConfig {
             header_timeout_seconds: DEFAULT_HEADER_TIMEOUT_SECONDS,
             body_timeout_seconds: DEFAULT_BODY_TIMEOUT_SECONDS,
             max_connections: DEFAULT_MAX_CONNECTIONS,
+            tls: None,
         }
     }
 }
@@ -212,9 +229,27 @@ pub struct StreamConfig {
     #[serde(default = "default_in_flight")]
     pub max_in_flight_objects: usize,
     pub destination: DestinationConfig,
+    /// The stream's settings as the file (and environment) gave them, filled in
+    /// by `load`: what a reload compares to tell a changed stream.
+    #[serde(skip)]
+    pub written: serde_json::Value,
 }
 
 impl StreamConfig {
+    /// A digest of the settings Firehose's `UpdateDestination` covers: all but
+    /// the name and the source. When it changes, the version number in object
+    /// names goes up.
+    pub fn delivery_digest(&self) -> String {
+        use sha2::Digest as _;
+        let mut settings = self.written.clone();
+        if let Some(map) = settings.as_object_mut() {
+            map.remove("name");
+            map.remove("source");
+        }
+        // serde_json's maps are sorted, so equal settings give equal text.
+        hex::encode(sha2::Sha256::digest(settings.to_string().as_bytes()))
+    }
+
     /// [`Self::processing_threads`], or its default.
     pub fn processing_threads(&self) -> usize {
         self.processing_threads

@@ -73,6 +73,11 @@ pub fn validate(config: &Config) -> Result<(), ConfigErrors> {
             ),
         ));
     }
+    if let Some(tls) = &config.server.tls
+        && let Err(e) = crate::tls::check(tls)
+    {
+        errors.push(ConfigError::new("server.tls", e.to_string()));
+    }
     let stream_names: Vec<&str> = config
         .delivery_streams
         .iter()

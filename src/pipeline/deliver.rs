@@ -36,9 +36,6 @@ const PARQUET_EXTENSION: &str = ".parquet";
 /// switched conversion off.
 const FORMAT_SWITCHED: &str = "Sluice.FormatSwitched";
 
-/// Config version in object names; Firehose starts at 1 and bumps it per update.
-const STREAM_VERSION: u64 = 1;
-
 /// A sealed batch with the key it is written under.
 pub struct Delivery {
     pub id: u64,
@@ -90,6 +87,8 @@ struct Stored {
 /// Where a stream's objects are named and written.
 pub struct Deliverer {
     stream: String,
+    /// The version number in object names (see `pipeline::version`).
+    version: u64,
     compression: Compression,
     level: u32,
     /// Converts data batches to Parquet, when the stream's format says so.
@@ -116,6 +115,7 @@ impl Deliverer {
         sinks: Sinks,
         spool: Arc<Spool>,
         parquet: Option<Arc<ParquetEncoder>>,
+        version: u64,
     ) -> Self {
         let raw_extension = config
             .file_extension
@@ -123,6 +123,7 @@ impl Deliverer {
             .unwrap_or_else(|| config.compression.extension().to_string());
         Self {
             stream: config.name.clone(),
+            version,
             compression: config.compression,
             level: config
                 .compression_level
@@ -162,7 +163,7 @@ impl Deliverer {
     pub fn partition_check(&self) -> PartitionCheck {
         let suffix = object_suffix(
             &self.stream,
-            STREAM_VERSION,
+            self.version,
             DateTime::<Utc>::UNIX_EPOCH.fixed_offset(),
             &Uuid::nil(),
             &self.extension,
@@ -202,7 +203,7 @@ impl Deliverer {
             _ => (self.layout.prefix().render(&ctx), self.extension.as_str()),
         };
         let id = Uuid::new_v4();
-        let suffix = object_suffix(&self.stream, STREAM_VERSION, instant, &id, extension);
+        let suffix = object_suffix(&self.stream, self.version, instant, &id, extension);
         let key =
             prefix.and_then(|prefix| Ok(check_key(&(prefix.clone() + &suffix)).map(|()| prefix)?));
         match key {

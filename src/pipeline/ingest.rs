@@ -23,16 +23,29 @@ pub struct StreamHandle {
     /// The stream's unpacking processors, which sources run on records before
     /// handing them over.
     unpacking: Option<Arc<Unpacking>>,
+    /// The version number in the stream's object names.
+    version: u64,
 }
 
 impl StreamHandle {
-    pub(super) fn new(config: StreamConfig, spool: Arc<Spool>, unpack_cap: usize) -> Self {
+    pub(super) fn new(
+        config: StreamConfig,
+        spool: Arc<Spool>,
+        unpack_cap: usize,
+        version: u64,
+    ) -> Self {
         let unpacking = Unpacking::new(&config, unpack_cap).map(Arc::new);
         Self {
             config: Arc::new(config),
             spool,
             unpacking,
+            version,
         }
+    }
+
+    /// The version number in the stream's object names (`VersionId`).
+    pub fn version(&self) -> u64 {
+        self.version
     }
 
     /// The stream's unpacking stage, if it has one: what a source hands over is
@@ -83,6 +96,11 @@ impl StreamHandle {
     /// Stops taking records.
     pub(super) fn close(&self) {
         self.spool.close();
+    }
+
+    /// Gives the spool up for good, once the runner has ended: see `Spool::retire`.
+    pub(super) async fn retire(&self) {
+        self.spool.retire().await;
     }
 
     /// Accepts `records` for delivery. On `Ok`, they are durable in the spool

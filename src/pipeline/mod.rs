@@ -14,27 +14,31 @@ mod recovery;
 mod retry_clock;
 mod routing;
 mod runner;
+mod version;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use tokio::task::JoinSet;
+use tokio::task::JoinHandle;
 
 pub use buffer::{Buffer, SealedBatch};
 pub use ingest::{IngestError, StreamHandle};
 
 use crate::config::{
     Config, DestinationConfig, FormatConfig, HttpContentEncoding, ObjectDestination, ServerConfig,
-    StreamConfig,
+    SpoolConfig, StreamConfig,
 };
 use crate::disk::Disk;
-use crate::keys::{KeyLayout, parse_backup_prefix};
+use crate::encode::parquet::ParquetEncoder;
+use crate::keys::{KeyLayout, Prefix, parse_backup_prefix};
 use crate::output::{DELIVERY_FAILED, HTTP_ENDPOINT_FAILED};
 use crate::processors::Processing;
 use crate::sinks::http::HttpSink;
 use crate::sinks::object_store::ObjectStoreSink;
 use crate::sinks::{Sink, SinkError};
+use crate::sources::state_file::StateFile;
 use crate::spool::{OpenError, Spool};
+use crate::swap::Swap;
 use deliver::Sinks;
 
 /// Loads a stream's plugins on a blocking thread, with compiled components cached
@@ -56,10 +60,38 @@ async fn load_plugins(
         })
 }
 
-/// The running delivery streams, by name (sorted, as `ListDeliveryStreams` answers).
+/// The streams request handlers see, by name (sorted, as `ListDeliveryStreams`
+/// answers); a reload replaces the map.
+pub type StreamTable = Arc<Swap<BTreeMap<String, StreamHandle>>>;
+
+/// The running delivery streams, by name.
 pub struct Streams {
-    handles: BTreeMap<String, StreamHandle>,
-    tasks: JoinSet<()>,
+    running: BTreeMap<String, Running>,
+    table: StreamTable,
+    server: ServerConfig,
+    spool: SpoolConfig,
+    disk: Arc<dyn Disk>,
+}
+
+/// One running stream: the handle sources call and the task that delivers.
+struct Running {
+    handle: StreamHandle,
+    task: JoinHandle<()>,
+}
+
+/// A stream being taken out of service (see [`Streams::take`]).
+pub struct Retiring(Running);
+
+/// Everything a stream needs but its spool: built first, so that a reload that
+/// cannot start a changed stream (a plugin that does not load, say) leaves the
+/// running one alone.
+pub struct Prepared {
+    stream: StreamConfig,
+    sinks: Sinks,
+    layout: KeyLayout,
+    backup: Option<Prefix>,
+    parquet: Option<Arc<ParquetEncoder>>,
+    processing: Option<Processing>,
 }
 
 /// Why a stream could not start.
@@ -69,11 +101,23 @@ pub enum StartError {
     Destination { stream: String, message: String },
     #[error("delivery stream `{stream}`: {source}")]
     Spool { stream: String, source: OpenError },
+    #[error("delivery stream `{stream}`: cannot keep its destination version: {source}")]
+    Version {
+        stream: String,
+        source: std::io::Error,
+    },
     #[error("delivery stream `{stream}`: plugin {source}")]
     Plugin {
         stream: String,
         source: crate::transform::LoadError,
     },
+}
+
+impl Prepared {
+    /// The stream's name.
+    pub fn name(&self) -> &str {
+        &self.stream.name
+    }
 }
 
 impl Streams {
@@ -85,101 +129,154 @@ impl Streams {
 
     /// `start`, with the spools (and the sources' checkpoints) on `disk`.
     pub async fn start_on(config: &Config, disk: Arc<dyn Disk>) -> Result<Self, StartError> {
-        let mut handles = BTreeMap::new();
-        let mut tasks = JoinSet::new();
+        let mut streams = Self {
+            running: BTreeMap::new(),
+            table: Arc::new(Swap::new(BTreeMap::new())),
+            server: config.server.clone(),
+            spool: config.spool.clone(),
+            disk,
+        };
         for stream in &config.delivery_streams {
-            let sinks =
-                build_sinks(stream, &config.server).map_err(|e| StartError::Destination {
-                    stream: stream.name.clone(),
-                    message: e.to_string(),
-                })?;
-            let layout = KeyLayout::new(
-                stream.destination.prefix(),
-                stream.destination.error_output_prefix(),
-            )
-            .map_err(|(_, e)| StartError::Destination {
-                stream: stream.name.clone(),
-                message: e.to_string(),
-            })?;
-            let opened = Spool::open(
-                &stream.name,
-                &config.spool,
-                stream.destination.layout().backup_prefix.is_some(),
-                disk.clone(),
-            )
-            .map_err(|source| StartError::Spool {
-                stream: stream.name.clone(),
-                source,
-            })?;
-            let handle = StreamHandle::new(
-                stream.clone(),
-                opened.spool.clone(),
-                config.server.max_decoded_body_bytes(),
-            );
-            let backup = stream
-                .destination
-                .layout()
-                .backup_prefix
-                .map(parse_backup_prefix)
-                .transpose()
-                .map_err(|e| StartError::Destination {
-                    stream: stream.name.clone(),
-                    message: e.to_string(),
-                })?;
-            let parquet = match &stream.format {
-                FormatConfig::Raw => None,
-                FormatConfig::Parquet(format) => {
-                    Some(Arc::new(format.encoder().map_err(|message| {
-                        StartError::Destination {
-                            stream: stream.name.clone(),
-                            message,
-                        }
-                    })?))
-                }
-            };
-            let deliverer = deliver::Deliverer::new(
-                stream,
-                layout,
-                backup,
-                sinks,
-                opened.spool.clone(),
-                parquet,
-            );
-            let chains = load_plugins(stream, &config.spool.dir).await?;
-            let processing =
-                Processing::new(stream, chains).map_err(|message| StartError::Destination {
-                    stream: stream.name.clone(),
-                    message,
-                })?;
-            let routing = processing
-                .map(|p| routing::Routing::new(&stream.name, p, deliverer.partition_check()));
-            let runner = runner::Runner::new(
-                stream,
-                opened.reader,
-                opened.recovery,
-                deliverer,
-                opened.spool,
-                routing,
-            );
-            tasks.spawn(runner.run());
-            handles.insert(stream.name.clone(), handle);
+            let prepared = streams.prepare(stream).await?;
+            streams.launch(prepared)?;
         }
-        Ok(Self { handles, tasks })
+        Ok(streams)
     }
 
-    /// The stream named `name`, if configured.
+    /// Builds what `stream` needs besides its spool: sinks, key layout, Parquet
+    /// encoder, processors (plugins loaded, on a blocking thread).
+    pub async fn prepare(&self, stream: &StreamConfig) -> Result<Prepared, StartError> {
+        let destination = |message: String| StartError::Destination {
+            stream: stream.name.clone(),
+            message,
+        };
+        let sinks = build_sinks(stream, &self.server).map_err(|e| destination(e.to_string()))?;
+        let layout = KeyLayout::new(
+            stream.destination.prefix(),
+            stream.destination.error_output_prefix(),
+        )
+        .map_err(|(_, e)| destination(e.to_string()))?;
+        let backup = stream
+            .destination
+            .layout()
+            .backup_prefix
+            .map(parse_backup_prefix)
+            .transpose()
+            .map_err(|e| destination(e.to_string()))?;
+        let parquet = match &stream.format {
+            FormatConfig::Raw => None,
+            FormatConfig::Parquet(format) => Some(Arc::new(format.encoder().map_err(destination)?)),
+        };
+        let chains = load_plugins(stream, &self.spool.dir).await?;
+        let processing = Processing::new(stream, chains).map_err(destination)?;
+        Ok(Prepared {
+            stream: stream.clone(),
+            sinks,
+            layout,
+            backup,
+            parquet,
+            processing,
+        })
+    }
+
+    /// Opens the stream's spool, settles its version, starts its runner and
+    /// publishes its handle (in place of a retired one of the same name).
+    pub fn launch(&mut self, p: Prepared) -> Result<StreamHandle, StartError> {
+        let name = p.stream.name.clone();
+        let backup = p.stream.destination.layout().backup_prefix.is_some();
+        let opened =
+            Spool::open(&name, &self.spool, backup, self.disk.clone()).map_err(|source| {
+                StartError::Spool {
+                    stream: name.clone(),
+                    source,
+                }
+            })?;
+        let kept = StateFile::new(opened.spool.disk(), opened.spool.dir(), version::FILE);
+        let version = version::settle(&kept, &p.stream.delivery_digest()).map_err(|source| {
+            StartError::Version {
+                stream: name.clone(),
+                source,
+            }
+        })?;
+        let handle = StreamHandle::new(
+            p.stream.clone(),
+            opened.spool.clone(),
+            self.server.max_decoded_body_bytes(),
+            version,
+        );
+        let deliverer = deliver::Deliverer::new(
+            &p.stream,
+            p.layout,
+            p.backup,
+            p.sinks,
+            opened.spool.clone(),
+            p.parquet,
+            version,
+        );
+        let routing = p.processing.map(|processing| {
+            routing::Routing::new(&name, processing, deliverer.partition_check())
+        });
+        let runner = runner::Runner::new(
+            &p.stream,
+            opened.reader,
+            opened.recovery,
+            deliverer,
+            opened.spool,
+            routing,
+        );
+        let task = tokio::spawn(runner.run());
+        let mut table = BTreeMap::clone(&self.table.load());
+        table.insert(name.clone(), handle.clone());
+        self.table.store(table);
+        self.running.insert(
+            name,
+            Running {
+                handle: handle.clone(),
+                task,
+            },
+        );
+        Ok(handle)
+    }
+
+    /// Takes the stream `name` out of service, to be drained with
+    /// [`Retiring::drain`]. With `unlist` it is gone from the API at once (a
+    /// removed stream); without, requests for it are refused as retryable
+    /// (`ServiceUnavailableException`) until a stream of that name is launched
+    /// again (a changed one).
+    pub fn take(&mut self, name: &str, unlist: bool) -> Option<Retiring> {
+        let running = self.running.remove(name)?;
+        running.handle.close();
+        if unlist {
+            self.unlist(name);
+        }
+        Some(Retiring(running))
+    }
+
+    /// Takes the stream `name` out of the API (`ResourceNotFoundException`).
+    pub fn unlist(&mut self, name: &str) {
+        let mut table = BTreeMap::clone(&self.table.load());
+        table.remove(name);
+        self.table.store(table);
+    }
+
+    /// The stream named `name`, if running.
     pub fn get(&self, name: &str) -> Option<&StreamHandle> {
-        self.handles.get(name)
+        self.running.get(name).map(|r| &r.handle)
     }
 
-    /// All streams, sorted by name.
+    /// All running streams, sorted by name.
     pub fn iter(&self) -> impl Iterator<Item = &StreamHandle> {
-        self.handles.values()
+        self.running.values().map(|r| &r.handle)
     }
 
-    /// A cheap, shareable view for request handlers.
-    pub fn handles(&self) -> Arc<BTreeMap<String, StreamHandle>> {
-        Arc::new(self.handles.clone())
+    /// What request handlers look streams up in.
+    pub fn table(&self) -> StreamTable {
+        self.table.clone()
+    }
+
+    /// Records accepted by all streams and not yet delivered.
+    pub fn backlog(&self) -> u64 {
+        self.iter().map(StreamHandle::backlog).sum()
     }
 
     /// Stops intake and delivers every buffer, for at most `timeout`. Returns the
@@ -187,31 +284,49 @@ impl Streams {
     /// stopped where they are, and what they held stays in the spool (sealed
     /// batches under their keys), delivered after the next start.
     pub async fn shutdown(mut self, timeout: std::time::Duration) -> u64 {
-        for handle in self.handles.values() {
-            handle.close();
-        }
-        let drained = tokio::time::timeout(timeout, async {
-            while let Some(result) = self.tasks.join_next().await {
-                if let Err(e) = result {
-                    tracing::error!(error = %e, "stream task failed");
-                }
-            }
-        })
-        .await;
-        if drained.is_err() {
-            // Dropping a runner drops its delivery tasks: nothing more is written.
-            self.tasks.shutdown().await;
-        }
-        let mut left = 0;
-        for handle in self.handles.values() {
-            let backlog = handle.backlog();
+        let names: Vec<String> = self.running.keys().cloned().collect();
+        let retiring: Vec<Retiring> = names
+            .iter()
+            .filter_map(|name| self.take(name, false))
+            .collect();
+        let left = futures::future::join_all(retiring.into_iter().map(|r| r.drain(timeout))).await;
+        for (name, &backlog) in names.iter().zip(&left) {
             if backlog > 0 {
-                tracing::warn!(stream = %handle.name(), records = backlog,
+                tracing::warn!(stream = %name, records = backlog,
                     "records left in the spool at shutdown, delivered after the next start");
             }
-            left += backlog;
         }
-        left
+        left.iter().sum()
+    }
+}
+
+impl Retiring {
+    /// Lets the stream's runner deliver what it holds, for at most `timeout`,
+    /// then stops it where it is and gives its spool up (what is left stays in
+    /// it, sealed batches under their keys, for the next opening). Returns the
+    /// records left undelivered.
+    pub async fn drain(self, timeout: std::time::Duration) -> u64 {
+        let Running { handle, mut task } = self.0;
+        let ended = match tokio::time::timeout(timeout, &mut task).await {
+            Ok(ended) => ended,
+            Err(_) => {
+                // Dropping a runner drops its delivery tasks: nothing more is written.
+                task.abort();
+                task.await
+            }
+        };
+        if let Err(e) = ended
+            && !e.is_cancelled()
+        {
+            tracing::error!(stream = %handle.name(), error = %e, "stream task failed");
+        }
+        handle.retire().await;
+        handle.backlog()
+    }
+
+    /// The stream's name.
+    pub fn name(&self) -> &str {
+        self.0.handle.name()
     }
 }
 

@@ -657,7 +657,7 @@ mod tests {
         let stream = &c.delivery_streams[0];
         let sink = Arc::new(MemorySink::default());
         let opened = Spool::open(&stream.name, &c.spool, false, crate::disk::os()).unwrap();
-        let handle = StreamHandle::new(stream.clone(), opened.spool.clone(), 1 << 20);
+        let handle = StreamHandle::new(stream.clone(), opened.spool.clone(), 1 << 20, 1);
         let layout = KeyLayout::new("", "").unwrap();
         let sinks = crate::pipeline::deliver::Sinks {
             destination: sink.clone(),
@@ -665,7 +665,7 @@ mod tests {
             http: None,
             failed_output_type: crate::output::DELIVERY_FAILED,
         };
-        let deliverer = Deliverer::new(stream, layout, None, sinks, opened.spool.clone(), None);
+        let deliverer = Deliverer::new(stream, layout, None, sinks, opened.spool.clone(), None, 1);
         let runner = Runner::new(
             stream,
             opened.reader,

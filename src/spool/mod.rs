@@ -100,11 +100,14 @@ pub struct Recovery {
 pub struct Spool {
     shared: Arc<Shared>,
     tx: mpsc::UnboundedSender<writer::Message>,
-    ledger: Arc<Mutex<ledger::Ledger>>,
+    /// `None` once the spool is retired: nothing more is written to it.
+    ledger: Arc<Mutex<Option<ledger::Ledger>>>,
     last_batch: AtomicU64,
     closed: AtomicBool,
-    /// Holds the folder's lock for as long as the spool is open.
-    _lock: Box<dyn Any + Send + Sync>,
+    /// The task that appends, awaited when the spool is retired.
+    writer: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// Holds the folder's lock until the spool is retired.
+    lock: Mutex<Option<Box<dyn Any + Send + Sync>>>,
 }
 
 /// An opened spool, with the reader for its runner and what it must recover.
@@ -210,15 +213,16 @@ impl Spool {
             segment_bytes: config.segment_bytes(),
             sync,
         };
-        tokio::spawn(writer.run(rx));
+        let writer = tokio::spawn(writer.run(rx));
         let reader = Reader::new(shared.clone(), first_segment, watermark);
         let spool = Arc::new(Self {
             shared,
             tx,
             last_batch: AtomicU64::new(ledger.last_batch()),
-            ledger: Arc::new(Mutex::new(ledger)),
+            ledger: Arc::new(Mutex::new(Some(ledger))),
             closed: AtomicBool::new(false),
-            _lock: lock,
+            writer: Mutex::new(Some(writer)),
+            lock: Mutex::new(Some(lock)),
         });
         Ok(Opened {
             spool,
@@ -292,6 +296,22 @@ impl Spool {
         }
     }
 
+    /// Closes the spool for good and gives its folder up, so that a reload can
+    /// open it again under a changed config: waits for the appends in flight,
+    /// lets a ledger write under way finish and refuses any after it, then
+    /// releases the lock. Call it once the stream's runner has ended (a runner
+    /// stopped mid-delivery leaves its batch sealed, for the next opening).
+    pub async fn retire(&self) {
+        self.close();
+        let writer = self.writer.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(writer) = writer {
+            let _ = writer.await;
+        }
+        let ledger = self.ledger.clone();
+        let _ = tokio::task::spawn_blocking(move || lock_ledger(&ledger).take()).await;
+        self.lock.lock().unwrap_or_else(|e| e.into_inner()).take();
+    }
+
     /// A new batch id, larger than any in the ledger.
     pub fn next_batch_id(&self) -> u64 {
         self.last_batch.fetch_add(1, Ordering::AcqRel) + 1
@@ -300,7 +320,7 @@ impl Spool {
     /// Records a sealed batch durably: from now on its records belong to its key.
     pub async fn seal(&self, seal: Seal) -> io::Result<()> {
         let ledger = self.ledger.clone();
-        tokio::task::spawn_blocking(move || lock_ledger(&ledger).seal(seal))
+        tokio::task::spawn_blocking(move || open_ledger(&mut lock_ledger(&ledger))?.seal(seal))
             .await
             .map_err(io::Error::other)?
     }
@@ -310,9 +330,11 @@ impl Spool {
     pub async fn retrying(&self, batch: u64, spent: std::time::Duration) -> io::Result<()> {
         let ledger = self.ledger.clone();
         let spent_ms = u64::try_from(spent.as_millis()).unwrap_or(u64::MAX);
-        tokio::task::spawn_blocking(move || lock_ledger(&ledger).retrying(batch, spent_ms))
-            .await
-            .map_err(io::Error::other)?
+        tokio::task::spawn_blocking(move || {
+            open_ledger(&mut lock_ledger(&ledger))?.retrying(batch, spent_ms)
+        })
+        .await
+        .map_err(io::Error::other)?
     }
 
     /// Reads the records `seqs` back from disk (they must not be delivered yet).
@@ -329,7 +351,8 @@ impl Spool {
         let (ledger, shared) = (self.ledger.clone(), self.shared.clone());
         let watermark = tokio::task::spawn_blocking(move || {
             let watermark = {
-                let mut ledger = lock_ledger(&ledger);
+                let mut guard = lock_ledger(&ledger);
+                let ledger = open_ledger(&mut guard)?;
                 let watermark = ledger.mark_delivered(batch, seqs, copy)?;
                 // Stored under the ledger's lock, so they never go back in time.
                 shared.watermark.store(watermark, Ordering::Release);
@@ -433,8 +456,15 @@ fn appending_segment(
     })
 }
 
-fn lock_ledger(ledger: &Mutex<ledger::Ledger>) -> MutexGuard<'_, ledger::Ledger> {
+fn lock_ledger(ledger: &Mutex<Option<ledger::Ledger>>) -> MutexGuard<'_, Option<ledger::Ledger>> {
     ledger.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The ledger, unless the spool was retired.
+fn open_ledger(ledger: &mut Option<ledger::Ledger>) -> io::Result<&mut ledger::Ledger> {
+    ledger
+        .as_mut()
+        .ok_or_else(|| io::Error::other("the spool was retired by a reload"))
 }
 
 /// Takes an exclusive lock on the spool folder, so two daemons never share it.

@@ -21,6 +21,8 @@ pub struct Daemon {
     child: Option<Child>,
     pub addr: SocketAddr,
     pub dir: tempfile::TempDir,
+    /// Whether the listener serves TLS (`[server.tls]` in the config).
+    pub tls: bool,
 }
 
 /// A port that was free a moment ago.
@@ -87,6 +89,7 @@ impl Daemon {
             child: Some(child),
             addr,
             dir,
+            tls: config.contains("[server.tls]"),
         };
         daemon.wait_healthy();
         daemon
@@ -104,7 +107,7 @@ impl Daemon {
             {
                 panic!("sluice exited during start-up ({status}):\n{}", self.log());
             }
-            if http(self.addr, "GET", "/health", &[], b"").is_ok_and(|r| r.status == 200) {
+            if self.healthy() {
                 return;
             }
             std::thread::sleep(Duration::from_millis(50));
@@ -112,8 +115,22 @@ impl Daemon {
         panic!("sluice did not become healthy in 120 s:\n{}", self.log());
     }
 
+    /// Whether `/health` answers 200 (over TLS without checking the
+    /// certificate, which the tests check with their clients).
+    fn healthy(&self) -> bool {
+        if !self.tls {
+            return http(self.addr, "GET", "/health", &[], b"").is_ok_and(|r| r.status == 200);
+        }
+        Command::new("curl")
+            .args(["-sk", "-o", "/dev/null", "-w", "%{http_code}"])
+            .arg(format!("{}/health", self.url()))
+            .output()
+            .is_ok_and(|o| o.stdout == b"200")
+    }
+
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://{}", self.addr)
     }
 
     pub fn path(&self, rel: &str) -> PathBuf {
@@ -779,4 +796,70 @@ pub fn peak_rss_kb(pid: u32) -> u64 {
         .find_map(|l| l.strip_prefix("VmHWM:"))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .expect("VmHWM in /proc/pid/status")
+}
+
+/// Makes a throwaway CA (`ca.pem`) and a certificate for 127.0.0.1 signed by it
+/// (`leaf.pem`, key `leaf.key`) in `dir`.
+pub fn make_certificates(dir: &std::path::Path) {
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect("openssl (Debian's openssl package) makes the test certificates");
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    std::fs::write(
+        dir.join("leaf.ext"),
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n",
+    )
+    .unwrap();
+    run(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=sluice test CA",
+    ]);
+    run(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "leaf.key",
+        "-out",
+        "leaf.csr",
+        "-subj",
+        "/CN=127.0.0.1",
+    ]);
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        "leaf.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "leaf.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "leaf.ext",
+    ]);
 }

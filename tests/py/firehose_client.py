@@ -1,8 +1,9 @@
 """Drives Sluice with boto3's real Firehose client and prints the outcome as JSON.
 
-Usage: firehose_client.py [--key KEY SECRET] [--skew SECONDS] ENDPOINT COMMAND ARGS...
+Usage: firehose_client.py [--key KEY SECRET] [--skew SECONDS] [--ca PEM] ENDPOINT COMMAND ARGS...
   --key KEY SECRET                    sign with these credentials (default: x / x)
   --skew SECONDS                      move the clock signatures are made with
+  --ca PEM                            trust this CA for an https ENDPOINT
   put-record STREAM TEXT              PutRecord with TEXT's bytes
   put-batch STREAM PREFIX N           PutRecordBatch of N records "PREFIX-<i>\\n"
   put-sized STREAM COUNT SIZE         PutRecordBatch of COUNT records of SIZE bytes
@@ -26,7 +27,7 @@ from botocore.exceptions import ClientError
 
 def main():
     argv = sys.argv[1:]
-    key, secret = "x", "x"
+    key, secret, verify = "x", "x", None
     while argv[0].startswith("--"):
         if argv[0] == "--key":
             key, secret, argv = argv[1], argv[2], argv[3:]
@@ -35,6 +36,8 @@ def main():
             real = botocore.auth.get_current_datetime
             botocore.auth.get_current_datetime = lambda *a, **k: real(*a, **k) + skewed
             argv = argv[2:]
+        elif argv[0] == "--ca":
+            verify, argv = argv[1], argv[2:]
         else:
             raise SystemExit(f"unknown option {argv[0]}")
     endpoint, command, *args = argv
@@ -44,6 +47,7 @@ def main():
         region_name="us-east-1",
         aws_access_key_id=key,
         aws_secret_access_key=secret,
+        verify=verify,
         config=Config(retries={"max_attempts": 1, "mode": "standard"}),
     )
     try:

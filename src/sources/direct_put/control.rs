@@ -44,8 +44,8 @@ pub fn list(state: &ApiState, caller: &Caller, body: &[u8]) -> Result<String, Ap
             "Value '{limit}' at 'limit' failed to satisfy constraint: Member must have value between 1 and 10000"
         )]));
     }
-    let names: Vec<&String> = state
-        .streams
+    let (streams, auth) = (state.streams.load(), state.auth.load());
+    let names: Vec<&String> = streams
         .iter()
         .filter(|(_, s)| {
             input
@@ -54,7 +54,7 @@ pub fn list(state: &ApiState, caller: &Caller, body: &[u8]) -> Result<String, Ap
                 .is_none_or(|t| t == stream_type(&s.config().source))
         })
         .map(|(name, _)| name)
-        .filter(|n| state.auth.allows(caller.as_ref(), n).is_ok())
+        .filter(|n| auth.allows(caller.as_ref(), n).is_ok())
         .filter(|n| {
             input
                 .exclusive_start
@@ -72,7 +72,7 @@ pub fn list(state: &ApiState, caller: &Caller, body: &[u8]) -> Result<String, Ap
 
 pub fn describe(state: &ApiState, caller: &Caller, body: &[u8]) -> Result<String, ApiError> {
     let name = required_name(body)?;
-    state.auth.allows(caller.as_ref(), &name)?;
+    state.auth.load().allows(caller.as_ref(), &name)?;
     let stream = find_stream(state, &name)?;
     let config = stream.config();
     let arn = state.server.stream_arn(&config.name);
@@ -82,7 +82,7 @@ pub fn describe(state: &ApiState, caller: &Caller, body: &[u8]) -> Result<String
             "DeliveryStreamARN": arn,
             "DeliveryStreamStatus": "ACTIVE",
             "DeliveryStreamType": stream_type(&config.source),
-            "VersionId": "1",
+            "VersionId": stream.version().to_string(),
             "CreateTimestamp": state.started_at,
             "LastUpdateTimestamp": state.started_at,
             "DeliveryStreamEncryptionConfiguration": { "Status": "DISABLED" },
@@ -126,7 +126,7 @@ fn source_description(source: &SourceConfig, state: &ApiState) -> Value {
 
 pub fn list_tags(state: &ApiState, caller: &Caller, body: &[u8]) -> Result<String, ApiError> {
     let name = required_name(body)?;
-    state.auth.allows(caller.as_ref(), &name)?;
+    state.auth.load().allows(caller.as_ref(), &name)?;
     find_stream(state, &name)?;
     Ok(json!({ "Tags": [], "HasMoreTags": false }).to_string())
 }

@@ -175,8 +175,8 @@ async fn put_record(
         return Err(ApiError::validation(&violations));
     }
     let name = input.stream.as_deref().unwrap_or_default();
-    state.auth.allows(caller.as_ref(), name)?;
-    let stream = find_put_stream(state, name)?;
+    state.auth.load().allows(caller.as_ref(), name)?;
+    let stream = &find_put_stream(state, name)?;
     // One record is within the cap: it unpacks whole, or is refused whole.
     let unpacked = super::unpack::unpack(stream, records.into(), claim).await?;
     ingest(stream, unpacked.records).await?;
@@ -232,8 +232,8 @@ async fn put_record_batch(
         ));
     }
     let name = input.stream.as_deref().unwrap_or_default();
-    state.auth.allows(caller.as_ref(), name)?;
-    let stream = find_put_stream(state, name)?;
+    state.auth.load().allows(caller.as_ref(), name)?;
+    let stream = &find_put_stream(state, name)?;
     let count = records.len();
     let unpacked = super::unpack::unpack(stream, records.into(), claim).await?;
     let taken = unpacked.taken;
@@ -339,17 +339,19 @@ pub fn check_stream_name(name: Option<&str>, violations: &mut Vec<String>) {
     ));
 }
 
-pub fn find_stream<'a>(state: &'a ApiState, name: &str) -> Result<&'a StreamHandle, ApiError> {
+pub fn find_stream(state: &ApiState, name: &str) -> Result<StreamHandle, ApiError> {
     state
         .streams
+        .load()
         .get(name)
+        .cloned()
         .ok_or_else(|| ApiError::stream_not_found(name, &state.server.account_id))
 }
 
 /// The stream named `name`, if it takes direct puts: a stream fed by a file or
 /// standard input refuses them, as Firehose refuses puts to a stream with a Kinesis
 /// source (its source's checkpoints count on being the only writer).
-pub fn find_put_stream<'a>(state: &'a ApiState, name: &str) -> Result<&'a StreamHandle, ApiError> {
+pub fn find_put_stream(state: &ApiState, name: &str) -> Result<StreamHandle, ApiError> {
     let stream = find_stream(state, name)?;
     match stream.config().source {
         SourceConfig::DirectPut => Ok(stream),

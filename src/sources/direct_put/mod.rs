@@ -11,7 +11,6 @@ mod record_id;
 mod sigv4;
 mod unpack;
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::Router;
@@ -22,9 +21,11 @@ use axum::http::{HeaderMap, HeaderValue};
 use axum::routing::post;
 
 pub use error::{ApiError, ErrorKind};
+pub use sigv4::Verifier;
 
 use crate::config::ServerConfig;
-use crate::pipeline::StreamHandle;
+use crate::pipeline::StreamTable;
+use crate::swap::Swap;
 
 /// AWS JSON 1.1's content type, used for every answer of the Firehose API.
 pub const AMZ_JSON: &str = "application/x-amz-json-1.1";
@@ -36,7 +37,8 @@ pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
 
 /// What request handlers share.
 pub struct ApiState {
-    pub streams: Arc<BTreeMap<String, StreamHandle>>,
+    /// The running streams, replaced by a reload.
+    pub streams: StreamTable,
     pub server: ServerConfig,
     /// When the daemon started, in epoch seconds (`CreateTimestamp`).
     pub started_at: f64,
@@ -45,22 +47,21 @@ pub struct ApiState {
     pub budget: budget::Budget,
     /// Renders `/metrics`; `None` when the recorder could not be installed.
     pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
-    /// Checks requests' SigV4 signatures (`server.auth`).
-    pub auth: sigv4::Verifier,
+    /// Checks requests' SigV4 signatures (`server.auth`), replaced by a reload.
+    pub auth: Arc<Swap<Verifier>>,
 }
 
 /// Who sent a request: the key that signed it, once its signature is checked, or
 /// `None` when the server does not ask for signatures.
 pub type Caller = Option<sigv4::Pending>;
 
-/// The HTTP routes of the direct-PUT source, plus `/health` and `/ready`; fails
-/// when a key's secret cannot be read.
+/// The HTTP routes of the direct-PUT source, plus `/health` and `/ready`.
 pub fn router(
-    streams: Arc<BTreeMap<String, StreamHandle>>,
+    streams: StreamTable,
+    auth: Arc<Swap<Verifier>>,
     server: ServerConfig,
     metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
-) -> Result<Router, String> {
-    let auth = sigv4::Verifier::new(&server.auth, &server.region)?;
+) -> Router {
     let state = Arc::new(ApiState {
         streams,
         server: server.clone(),
@@ -70,18 +71,18 @@ pub fn router(
         metrics,
         auth,
     });
-    Ok(Router::new()
+    Router::new()
         .route("/", post(firehose::handle))
         .route("/delivery-streams/{name}/records", post(ndjson::handle))
         .merge(crate::admin::router())
-        .with_state(state))
+        .with_state(state)
 }
 
 /// The request's signature as far as its headers tell (a known key, a fresh
 /// time): checked before the body is read, so that an unsigned request costs
 /// no body.
 fn check_headers(state: &ApiState, request: &Request) -> Result<Caller, ApiError> {
-    state.auth.check_headers(
+    state.auth.load().check_headers(
         request.method(),
         request.uri(),
         request.headers(),

@@ -41,12 +41,12 @@ async fn put_lines(
     request: Request,
 ) -> Result<(usize, usize), ApiError> {
     let caller = super::check_headers(state, &request)?;
-    let stream = find_put_stream(state, name)?;
+    let stream = &find_put_stream(state, name)?;
     let mut claim = state.budget.claim();
     let body = match super::read_body(state, headers, request, &caller, &mut claim).await {
         // The key may write to this stream: asked once its signature is checked.
         Ok(body) => {
-            state.auth.allows(caller.as_ref(), name)?;
+            state.auth.load().allows(caller.as_ref(), name)?;
             body
         }
         Err(BodyError::Api(e)) => return Err(e),

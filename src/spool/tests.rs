@@ -217,3 +217,33 @@ async fn a_reader_does_not_read_a_recycled_segment_through_its_old_handle() {
     assert_eq!(seqs, (10..20).collect::<Vec<_>>());
     assert!(got.iter().all(|(_, d)| d.starts_with('b')));
 }
+
+#[tokio::test]
+async fn a_retired_spool_lets_its_folder_be_opened_again_and_writes_nothing_more() {
+    let dir = tempfile::tempdir().unwrap();
+    let opened = Spool::open("s", &config(dir.path()), false, crate::disk::os()).unwrap();
+    opened.spool.append(records("a", 3)).await.unwrap();
+    // The folder is locked while the spool is open.
+    assert!(Spool::open("s", &config(dir.path()), false, crate::disk::os()).is_err());
+    opened.spool.retire().await;
+    // Still referenced (a request in flight holds it), yet refusing and unlocked.
+    assert_eq!(
+        opened.spool.append(records("b", 1)).await,
+        Err(AppendError::ShuttingDown)
+    );
+    let seal = Seal {
+        batch: 1,
+        key: "k".into(),
+        seqs: RangeSet::from(vec![(0, 3)]),
+        output: crate::output::Output::Data,
+        codec: None,
+    };
+    assert!(opened.spool.seal(seal).await.is_err());
+    let mut again = Spool::open("s", &config(dir.path()), false, crate::disk::os()).unwrap();
+    // What was appended before is there, and no batch was sealed after the retire.
+    assert!(again.recovery.pending.is_empty());
+    assert_eq!(
+        read_all(&mut again.reader).await,
+        [(0, "a0".into()), (1, "a1".into()), (2, "a2".into())]
+    );
+}

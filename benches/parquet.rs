@@ -217,16 +217,35 @@ fn memory(buffer_mb: usize, block_size_mb: u64) {
     let (data, ends) = records(buffer_mb << 20);
     let encoder = encoder(block_size_mb);
     let before = peak_rss_mb();
+    // As the daemon converts: into pieces that an upload takes as they come
+    // (here a thread that drops them). Measured first, as peaks only grow.
+    let (pieces, mut rx) = sluice::encode::pieces::Pieces::channel();
+    let upload = std::thread::spawn(move || {
+        let mut bytes = 0;
+        while let Some(piece) = rx.blocking_recv() {
+            bytes += piece.len();
+        }
+        bytes
+    });
+    let written = encoder
+        .encode_to(slices(&data, &ends), pieces)
+        .expect("conversion succeeds");
+    written.out.finish();
+    let size = upload.join().expect("the upload thread");
+    let streamed = peak_rss_mb();
+    // The whole file in memory, as before streaming.
     let out = encoder
         .encode(slices(&data, &ends))
         .expect("conversion succeeds");
-    let after = peak_rss_mb();
+    let whole = peak_rss_mb();
+    assert_eq!(out.body.len(), size, "the same file either way");
     println!(
-        "{buffer_mb} MiB buffer ({} records), {block_size_mb} MiB row groups: peak RSS {before:.0} MiB holding the buffer, {after:.0} MiB after converting \
-         (+{:.0} MiB for conversion); Parquet file {:.1} MiB",
+        "{buffer_mb} MiB buffer ({} records), {block_size_mb} MiB row groups: peak RSS {before:.0} MiB holding the buffer; \
+         streamed {streamed:.0} MiB (+{:.0} for conversion); file in memory {whole:.0} MiB (+{:.0}); Parquet file {:.1} MiB",
         ends.len(),
-        after - before,
-        out.body.len() as f64 / (1 << 20) as f64
+        streamed - before,
+        whole - before,
+        size as f64 / (1 << 20) as f64
     );
 }
 

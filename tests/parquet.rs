@@ -511,3 +511,63 @@ fn parquet_objects_land_in_s3() {
         .collect();
     assert_rows(&read, &expected);
 }
+
+/// A file larger than an upload part (8 MiB) is uploaded while it is converted:
+/// SeaweedFS holds it as a multipart object (its ETag ends in `-<parts>`), and
+/// pyarrow and DuckDB read every row back in order.
+#[test]
+fn a_large_parquet_file_is_uploaded_in_parts_as_it_is_made() {
+    let s3 = Seaweed::start();
+    let text = format!(
+        "[server]\nlisten = \"{{listen}}\"\n[[delivery_streams]]\nname = \"p\"\n\
+         buffering = {{ size_mb = 64, interval_seconds = 900 }}\n\
+         destination = {{ type = \"s3\", bucket = \"{BUCKET}\", endpoint = \"{}\", \
+         access_key_id = \"{}\", secret_access_key = \"{}\" }}\n\
+         [delivery_streams.format]\ntype = \"parquet\"\ncompression = \"uncompressed\"\n\
+         enable_dictionary = false\n\
+         columns = [{{ name = \"i\", type = \"bigint\" }}, {{ name = \"pad\", type = \"string\" }}]\n",
+        s3.endpoint, S3_USER.0, S3_USER.1
+    );
+    let mut daemon = Daemon::start(&text);
+    // 24,000 rows of 520 bytes: about 12.5 MB uncompressed, two parts.
+    let pad = |i: usize| format!("{i:0>512}");
+    let records: Vec<String> = (0..24_000)
+        .map(|i| format!("{{\"i\":{i},\"pad\":\"{}\"}}", pad(i)))
+        .collect();
+    for chunk in records.chunks(500) {
+        assert!(put_batch(daemon.addr, "p", chunk), "{}", daemon.log());
+    }
+    assert!(daemon.stop().success(), "{}", daemon.log());
+    let objects = s3.objects(BUCKET);
+    assert_eq!(
+        objects.len(),
+        1,
+        "{:?}",
+        objects.iter().map(|o| &o.key).collect::<Vec<_>>()
+    );
+    let object = &objects[0];
+    assert!(
+        object.body.len() > 12_000_000,
+        "{} bytes",
+        object.body.len()
+    );
+    assert!(
+        object.etag.trim_matches('"').ends_with("-2"),
+        "a multipart upload of two parts: ETag {}",
+        object.etag
+    );
+    let path = daemon.path("large.parquet");
+    std::fs::write(&path, &object.body).unwrap();
+    let read = py_json("read_parquet.py", &[path.to_str().unwrap()]);
+    for reader in ["pyarrow", "duckdb"] {
+        let rows = read[reader]["rows"].as_array().unwrap();
+        assert_eq!(rows.len(), 24_000, "{reader}");
+        for i in [0usize, 11_999, 23_999] {
+            assert_eq!(
+                rows[i],
+                json!({ "i": i, "pad": pad(i) }),
+                "{reader} row {i}"
+            );
+        }
+    }
+}

@@ -7,6 +7,7 @@ pub mod compression;
 mod hadoop_snappy;
 pub mod http_request;
 pub mod parquet;
+pub mod pieces;
 mod snappy_java;
 mod zip;
 

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
+use tokio::sync::oneshot;
 use tokio::time::Instant;
 use uuid::Uuid;
 
@@ -20,7 +21,8 @@ use crate::config::StreamConfig;
 use crate::encode::Compression;
 use crate::encode::EncodeError;
 use crate::encode::http_request;
-use crate::encode::parquet::{ConversionError, Converted, ParquetEncoder};
+use crate::encode::parquet::{ConversionError, ParquetEncoder};
+use crate::encode::pieces::Pieces;
 use crate::keys::{KeyContext, KeyLayout, PartitionCheck, Prefix, check_key, object_suffix};
 use crate::output::{Failure, Output};
 use crate::record::now_ms;
@@ -72,6 +74,16 @@ struct Failed {
     seqs: RangeSet,
     /// The data object whose last write failed, if it may have landed anyway.
     key: Option<String>,
+}
+
+/// One write to a sink, as a failure is judged.
+struct Attempt<'a> {
+    sink: &'a Arc<dyn Sink>,
+    key: &'a str,
+    /// 1 for the first.
+    number: u32,
+    /// When the write began.
+    sent: Instant,
 }
 
 /// What storing a batch leaves to do.
@@ -358,53 +370,105 @@ impl Deliverer {
     /// Converts a data batch to one Parquet object and stores it. Records that do
     /// not convert are sealed in a `format-conversion-failed` batch first, which
     /// the caller delivers after this one.
+    /// Converts a batch to Parquet while the file is uploaded, a part at a time
+    /// (the file is never whole in memory). Records that do not convert are
+    /// sealed as an error batch before the object is completed, once; a failed
+    /// upload is made again from the batch, within the retry duration.
     async fn store_parquet(&self, d: Delivery, parquet: Arc<ParquetEncoder>) -> Stored {
         let mut clock = RetryClock::new(d.id, d.retry_spent);
         let batch = Arc::new(d.batch);
-        let encoder = parquet.clone();
-        let converted = self
-            .encode(batch.clone(), move |batch| to_parquet(&encoder, batch))
-            .await;
-        let failed_bytes = bytes_of(&batch, &converted.failed);
-        telemetry::converted(
-            &self.stream,
-            (
-                batch.record_count() - converted.failed.len(),
-                batch.data.len() - failed_bytes,
-            ),
-            (converted.failed.len(), failed_bytes),
-        );
         let mut stored = Stored::default();
-        if !converted.failed.is_empty() && !d.conversion_errors_sealed {
-            let errors = self.conversion_errors(&batch, &converted.failed);
-            self.seal(&errors).await;
-            stored.conversion_errors = Some(errors);
-        }
-        if converted.rows > 0 {
-            let object = Object {
-                key: d.key.clone(),
-                body: Bytes::from(converted.body),
-                content_encoding: None,
-            };
-            let records = batch.record_count() - converted.failed.len();
-            stored.failed = self
-                .put(
-                    &self.sinks.destination,
-                    object,
-                    records,
-                    &d.output,
-                    &mut clock,
-                )
+        let mut errors_sealed = d.conversion_errors_sealed;
+        let mut counted = false;
+        let (mut attempt, mut encode_failures) = (0u32, 0u32);
+        loop {
+            let (pieces, receiver) = Pieces::channel();
+            let (commit, committed) = oneshot::channel();
+            let started = Instant::now();
+            let upload = self
+                .sinks
+                .destination
+                .put_streamed(d.key.clone(), receiver, committed);
+            let convert = async {
+                let (b, encoder) = (batch.clone(), parquet.clone());
+                let written = tokio::task::spawn_blocking(move || {
+                    let written = encoder.encode_to(b.iter().map(|(data, _)| data), pieces)?;
+                    let bytes = written.out.finish();
+                    Ok::<_, EncodeError>((written.rows, written.failed, bytes))
+                })
                 .await
-                .err()
-                .map(|failure| Failed {
-                    failure,
-                    // Those that did not convert are in the error output already.
-                    seqs: seqs_except(&batch, &converted.failed),
-                    key: Some(d.key),
-                });
+                .map_err(|e| e.to_string())
+                .and_then(|r| r.map_err(|e| e.to_string()));
+                if let Ok((_, failed, _)) = &written {
+                    if !counted {
+                        counted = true;
+                        let failed_bytes = bytes_of(&batch, failed);
+                        telemetry::converted(
+                            &self.stream,
+                            (
+                                batch.record_count() - failed.len(),
+                                batch.data.len() - failed_bytes,
+                            ),
+                            (failed.len(), failed_bytes),
+                        );
+                    }
+                    // Sealed before the object can be complete, so that a
+                    // restart finds them whether or not the object landed.
+                    if !failed.is_empty() && !errors_sealed {
+                        let errors = self.conversion_errors(&batch, failed);
+                        self.seal(&errors).await;
+                        stored.conversion_errors = Some(errors);
+                        errors_sealed = true;
+                    }
+                }
+                let _ = commit.send(matches!(&written, Ok((rows, _, _)) if *rows > 0));
+                written
+            };
+            let (written, uploaded) = tokio::join!(convert, upload);
+            let (rows, failed, bytes) = match written {
+                Ok(written) => written,
+                Err(e) => {
+                    encode_failures += 1;
+                    self.wait_after_failure(encode_failures, "EncodeError", &e)
+                        .await;
+                    continue;
+                }
+            };
+            attempt += 1;
+            let records = batch.record_count() - failed.len();
+            match uploaded {
+                Ok(()) => {
+                    if rows > 0 {
+                        tracing::debug!(stream = %self.stream, key = %d.key, records, bytes, "object delivered");
+                        telemetry::delivered(&self.stream, records, bytes);
+                        if clock.succeeded() {
+                            self.keep_clock(&clock).await;
+                        }
+                    }
+                    return stored;
+                }
+                Err(error) => {
+                    let tried = Attempt {
+                        sink: &self.sinks.destination,
+                        key: &d.key,
+                        number: attempt,
+                        sent: started,
+                    };
+                    if let Some(failure) = self
+                        .retry_or_give_up(tried, &error, &d.output, &mut clock)
+                        .await
+                    {
+                        stored.failed = Some(Failed {
+                            failure,
+                            // Those that did not convert are in the error output already.
+                            seqs: seqs_except(&batch, &failed),
+                            key: Some(d.key),
+                        });
+                        return stored;
+                    }
+                }
+            }
         }
-        stored
     }
 
     /// The batch of a data batch's records that did not convert. It holds the
@@ -607,7 +671,6 @@ impl Deliverer {
         output: &Output,
         clock: &mut RetryClock,
     ) -> Result<(), Failure> {
-        let gives_up = !output.is_error_output();
         let mut attempt = 0u32;
         loop {
             attempt += 1;
@@ -626,26 +689,56 @@ impl Deliverer {
                 }
                 Err(e) => e,
             };
-            // An HTTP endpoint's window leaves out the time spent waiting for answers.
-            let answer_time = self.sinks.http.is_none().then(|| sent.elapsed());
-            clock.failed(answer_time);
-            let permanent = error.kind == FailureKind::Permanent;
-            if gives_up && (permanent || clock.spent() >= self.retry_duration) {
-                tracing::error!(
-                    stream = %self.stream, destination = %sink.describe(), key = %object.key,
-                    attempts = attempt, code = %error.code, error = %error.message,
-                    permanent, "delivery failed for the whole retry duration or for good, sending the records to the error output"
-                );
-                return Err(failure(&error, attempt));
+            let tried = Attempt {
+                sink,
+                key: &object.key,
+                number: attempt,
+                sent,
+            };
+            if let Some(failure) = self.retry_or_give_up(tried, &error, output, clock).await {
+                return Err(failure);
             }
-            if gives_up {
-                self.keep_clock(clock).await;
-            }
-            let waited = self
-                .wait_after_failure(attempt, &error.code, &error.message)
-                .await;
-            clock.waited(waited);
         }
+    }
+
+    /// After a failed write: gives up (the failure to report) once the retry
+    /// duration is used or the failure is permanent, unless the object is error
+    /// output, which is retried until stored; else waits out the backoff and
+    /// returns `None` for another attempt.
+    async fn retry_or_give_up(
+        &self,
+        attempt: Attempt<'_>,
+        error: &SinkError,
+        output: &Output,
+        clock: &mut RetryClock,
+    ) -> Option<Failure> {
+        let Attempt {
+            sink,
+            key,
+            number: attempt,
+            sent,
+        } = attempt;
+        let gives_up = !output.is_error_output();
+        // An HTTP endpoint's window leaves out the time spent waiting for answers.
+        let answer_time = self.sinks.http.is_none().then(|| sent.elapsed());
+        clock.failed(answer_time);
+        let permanent = error.kind == FailureKind::Permanent;
+        if gives_up && (permanent || clock.spent() >= self.retry_duration) {
+            tracing::error!(
+                stream = %self.stream, destination = %sink.describe(), key = %key,
+                attempts = attempt, code = %error.code, error = %error.message,
+                permanent, "delivery failed for the whole retry duration or for good, sending the records to the error output"
+            );
+            return Some(failure(error, attempt));
+        }
+        if gives_up {
+            self.keep_clock(clock).await;
+        }
+        let waited = self
+            .wait_after_failure(attempt, &error.code, &error.message)
+            .await;
+        clock.waited(waited);
+        None
     }
 
     /// Stores a batch's retry clock in the ledger. Failing to is logged, not
@@ -756,10 +849,6 @@ fn bytes_of(batch: &SealedBatch, failed: &[(usize, ConversionError)]) -> usize {
         .filter(|(i, _)| failed.next_if_eq(i).is_some())
         .map(|(_, (data, _))| data.len())
         .sum()
-}
-
-fn to_parquet(encoder: &ParquetEncoder, batch: &SealedBatch) -> Result<Converted, EncodeError> {
-    encoder.encode(batch.iter().map(|(data, _)| data))
 }
 
 /// The sequence numbers of the batch's records `range` (by position in the batch).

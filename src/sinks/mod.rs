@@ -6,7 +6,10 @@ pub mod object_store;
 pub mod retry;
 pub mod s3;
 
+use bytes::{Bytes, BytesMut};
+use futures::FutureExt;
 use futures::future::BoxFuture;
+use tokio::sync::{mpsc, oneshot};
 
 /// An object ready to store: key, body and the metadata Firehose sets on it.
 #[derive(Debug, Clone)]
@@ -44,6 +47,34 @@ pub trait Sink: Send + Sync {
     /// Stores `object`; storing the same key twice leaves one object (a retry after
     /// an ambiguous failure must not duplicate data).
     fn put(&self, object: Object) -> BoxFuture<'_, Result<(), SinkError>>;
+
+    /// Stores an object whose body arrives in `pieces` while it is being made, so
+    /// that it need not be whole in memory. Once the pieces end, `commit` says
+    /// whether to store it (`true`) or to drop what was sent (`false` or gone:
+    /// nothing is stored). The default gathers the pieces and calls `put`.
+    fn put_streamed(
+        &self,
+        key: String,
+        mut pieces: mpsc::Receiver<Bytes>,
+        commit: oneshot::Receiver<bool>,
+    ) -> BoxFuture<'_, Result<(), SinkError>> {
+        async move {
+            let mut body = BytesMut::new();
+            while let Some(piece) = pieces.recv().await {
+                body.extend_from_slice(&piece);
+            }
+            if !commit.await.unwrap_or(false) {
+                return Ok(());
+            }
+            self.put(Object {
+                key,
+                body: body.freeze(),
+                content_encoding: None,
+            })
+            .await
+        }
+        .boxed()
+    }
 
     /// Whether an object is stored under `key`: a write whose answer was lost
     /// may have landed, and its records must not also go to the error output.

@@ -7,11 +7,14 @@ use std::sync::Arc;
 use bytes::Bytes;
 use futures::FutureExt;
 use futures::future::BoxFuture;
+use object_store::buffered::BufWriter;
 use object_store::local::LocalFileSystem;
 use object_store::{
     Attribute, Attributes, ObjectStore, ObjectStoreExt, PutMultipartOptions, PutOptions,
     PutPayload, WriteMultipart,
 };
+use tokio::io::AsyncWriteExt;
+use tokio::sync::{mpsc, oneshot};
 
 use super::{FailureKind, Object, Sink, SinkError};
 
@@ -136,6 +139,55 @@ impl Sink for ObjectStoreSink {
                     .map(|_| ())
             };
             result.map_err(|e| classify(&e, self.code_prefix))
+        }
+        .boxed()
+    }
+
+    /// Buffers up to a part, so a small object is one plain put; past it, the
+    /// parts go up as they fill, a few at once, while the rest is being made.
+    fn put_streamed(
+        &self,
+        key: String,
+        mut pieces: mpsc::Receiver<Bytes>,
+        commit: oneshot::Receiver<bool>,
+    ) -> BoxFuture<'_, Result<(), SinkError>> {
+        async move {
+            // Streamed objects (Parquet files) have no `Content-Encoding`.
+            let mut writer =
+                BufWriter::with_capacity(self.store.clone(), self.path(&key)?, PART_BYTES)
+                    .with_max_concurrency(PARTS_IN_FLIGHT);
+            let mut sent = Ok(());
+            while let Some(piece) = pieces.recv().await {
+                sent = writer.put(piece).await;
+                if sent.is_err() {
+                    // The encoder sees the channel closed and drops the rest.
+                    drop(pieces);
+                    break;
+                }
+            }
+            let stored = match (sent, commit.await) {
+                (Ok(()), Ok(true)) => writer.shutdown().await.map_err(|e| match e.into_inner() {
+                    Some(inner) => match inner.downcast::<object_store::Error>() {
+                        Ok(e) => *e,
+                        Err(other) => object_store::Error::Generic {
+                            store: "object store",
+                            source: other,
+                        },
+                    },
+                    None => object_store::Error::Generic {
+                        store: "object store",
+                        source: "the upload failed".into(),
+                    },
+                }),
+                (sent, _) => {
+                    // Failed or not wanted: no part may be left behind.
+                    if let Err(abort) = writer.abort().await {
+                        tracing::warn!(error = %abort, "cannot abort a multipart upload");
+                    }
+                    sent
+                }
+            };
+            stored.map_err(|e| classify(&e, self.code_prefix))
         }
         .boxed()
     }
@@ -350,5 +402,61 @@ mod tests {
             Some("gzip")
         );
         assert_eq!(got.bytes().await.unwrap().len(), 1000);
+    }
+
+    /// Feeds `pieces` of `piece` bytes to `put_streamed` as an encoder would,
+    /// then commits with `commit`; returns the upload's result and whether the
+    /// upload stopped reading before the end.
+    async fn stream(
+        sink: &ObjectStoreSink,
+        key: &str,
+        pieces: usize,
+        piece: usize,
+        commit: bool,
+    ) -> (Result<(), SinkError>, bool) {
+        let (tx, rx) = mpsc::channel(2);
+        let (done, committed) = oneshot::channel();
+        let feed = async move {
+            let mut cut_off = false;
+            for _ in 0..pieces {
+                if tx.send(Bytes::from(vec![b'p'; piece])).await.is_err() {
+                    cut_off = true;
+                    break;
+                }
+            }
+            drop(tx);
+            let _ = done.send(commit);
+            cut_off
+        };
+        let (cut_off, stored) = tokio::join!(feed, sink.put_streamed(key.into(), rx, committed));
+        (stored, cut_off)
+    }
+
+    #[tokio::test]
+    async fn a_streamed_object_is_stored_only_when_committed() {
+        let store = Arc::new(FailingParts::default());
+        let sink = ObjectStoreSink::s3(store.clone(), "b");
+        let (stored, _) = stream(&sink, "kept", 3, 1000, true).await;
+        stored.unwrap();
+        let got = store.inner.get(&StorePath::from("kept")).await.unwrap();
+        assert_eq!(got.bytes().await.unwrap(), vec![b'p'; 3000]);
+        let (stored, _) = stream(&sink, "dropped", 3, 1000, false).await;
+        stored.unwrap();
+        assert!(store.inner.get(&StorePath::from("dropped")).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn a_streamed_upload_that_fails_midway_is_aborted_and_stops_reading() {
+        let store = Arc::new(FailingParts::default());
+        let sink = ObjectStoreSink::s3(store.clone(), "b");
+        // Parts of 8 MiB from 1 MiB pieces: the second part fails, which shows
+        // once the parts in flight are waited for; the encoder is told (its
+        // channel closes) long before it has sent all 100 pieces.
+        let (stored, cut_off) = stream(&sink, "big", 100, 1 << 20, true).await;
+        let err = stored.unwrap_err();
+        assert!(err.message.contains("part 2 failed"), "{err}");
+        assert!(cut_off);
+        assert_eq!(store.aborted.load(Ordering::SeqCst), 1);
+        assert!(store.inner.get(&StorePath::from("big")).await.is_err());
     }
 }

@@ -9,9 +9,17 @@ use futures::TryStreamExt;
 use object_store::aws::AmazonS3Builder;
 use object_store::{ObjectStore, ObjectStoreExt};
 
-/// Newline-terminated records in one object body.
+/// Records in one object body: newline-terminated lines, or a Parquet file's rows
+/// (`compression` "parquet").
 fn count_records(raw: &[u8], compression: &str) -> anyhow::Result<u64> {
+    use parquet::file::reader::FileReader;
     let data = match compression {
+        "parquet" => {
+            let file = parquet::file::serialized_reader::SerializedFileReader::new(
+                bytes::Bytes::copy_from_slice(raw),
+            )?;
+            return Ok(u64::try_from(file.metadata().file_metadata().num_rows())?);
+        }
         "gzip" | "GZIP" => {
             let mut out = Vec::new();
             flate2::read::GzDecoder::new(raw).read_to_end(&mut out)?;

@@ -91,6 +91,13 @@ struct Args {
     /// The stream's `processors`, as TOML (`[{ type = "metadata_extraction", query = "..." }]`).
     #[arg(long)]
     processors: Option<String>,
+    /// The stream's `format`, as TOML (`{ type = "parquet", columns = [...] }`);
+    /// landed records are then counted as the Parquet files' rows.
+    #[arg(long)]
+    format: Option<String>,
+    /// The stream's `max_in_flight_objects` (default: the daemon's own default).
+    #[arg(long)]
+    max_in_flight_objects: Option<usize>,
     /// The stream's `processing_threads` (default: the daemon's own default).
     #[arg(long)]
     processing_threads: Option<usize>,
@@ -213,9 +220,13 @@ async fn run(args: Args) -> anyhow::Result<()> {
         if !exit.success() {
             bail!("daemon exited with {exit}");
         }
+        let counting = match args.format {
+            Some(_) => "parquet",
+            None => args.compression.as_str(),
+        };
         let landed = match (&args.s3_endpoint, &args.s3_bucket) {
             (Some(endpoint), Some(bucket)) => {
-                let counted = landed::count_s3(endpoint, bucket, &args.compression).await?;
+                let counted = landed::count_s3(endpoint, bucket, counting).await?;
                 println!(
                     "objects               {} ({:.1} MB stored, {} multipart), about {} S3 requests",
                     counted.objects,
@@ -225,7 +236,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
                 );
                 counted.records
             }
-            _ => landed::count_local(&s.dir.path().join("out"), &args.compression)?,
+            _ => landed::count_local(&s.dir.path().join("out"), counting)?,
         };
         let cpu = cpu_after.zip(cpu_before).map_or(0.0, |(a, b)| a - b);
         let landed_mb_per_s = landed as f64 * line_bytes / total_secs / 1e6;
@@ -473,6 +484,11 @@ async fn spawn_daemon(args: &Args, dir: tempfile::TempDir) -> anyhow::Result<Spa
         .chain(
             args.processing_threads
                 .map(|n| format!("processing_threads = {n}\n")),
+        )
+        .chain(args.format.as_ref().map(|f| format!("format = {f}\n")))
+        .chain(
+            args.max_in_flight_objects
+                .map(|n| format!("max_in_flight_objects = {n}\n")),
         )
         .collect::<String>();
     let prefix = args

@@ -127,6 +127,15 @@ pub struct Converted {
     pub failed: Vec<(usize, ConversionError)>,
 }
 
+/// A conversion written to `out`: the rows in it, and the records that did not
+/// convert, by their position in the batch.
+#[derive(Debug)]
+pub struct Written<W> {
+    pub out: W,
+    pub rows: usize,
+    pub failed: Vec<(usize, ConversionError)>,
+}
+
 /// Converts batches of JSON records to Parquet files of one schema.
 #[derive(Debug)]
 pub struct ParquetEncoder {
@@ -165,20 +174,32 @@ impl ParquetEncoder {
         })
     }
 
-    /// Converts the records into one Parquet file. Deterministic: the same records
-    /// give the same bytes, so a batch rebuilt after a restart overwrites its
-    /// object with an identical one.
+    /// Converts the records into one Parquet file in memory: see [`Self::encode_to`].
     pub fn encode<'a>(
         &self,
         records: impl Iterator<Item = &'a [u8]>,
     ) -> Result<Converted, EncodeError> {
+        let Written { out, rows, failed } = self.encode_to(records, Vec::new())?;
+        Ok(Converted {
+            body: out,
+            rows,
+            failed,
+        })
+    }
+
+    /// Converts the records into one Parquet file written to `out` as it is
+    /// made (each row group once it is complete), so the file need not be held
+    /// whole. Deterministic: the same records give the same bytes, so a batch
+    /// rebuilt after a restart overwrites its object with an identical one.
+    pub fn encode_to<'a, W: std::io::Write + Send>(
+        &self,
+        records: impl Iterator<Item = &'a [u8]>,
+        out: W,
+    ) -> Result<Written<W>, EncodeError> {
         let parquet_error = |e: parquet::errors::ParquetError| EncodeError(e.to_string());
-        let mut writer = ArrowWriter::try_new(
-            Vec::new(),
-            self.schema.arrow.clone(),
-            Some(self.props.clone()),
-        )
-        .map_err(parquet_error)?;
+        let mut writer =
+            ArrowWriter::try_new(out, self.schema.arrow.clone(), Some(self.props.clone()))
+                .map_err(parquet_error)?;
         let mut builders = self.builders();
         let (mut pending, mut rows, mut failed) = (0usize, 0usize, Vec::new());
         for (i, record) in records.enumerate() {
@@ -207,8 +228,8 @@ impl ParquetEncoder {
                 .map_err(parquet_error)?;
             rows += pending;
         }
-        let body = writer.into_inner().map_err(parquet_error)?;
-        Ok(Converted { body, rows, failed })
+        let out = writer.into_inner().map_err(parquet_error)?;
+        Ok(Written { out, rows, failed })
     }
 
     /// Why a record would not convert, if it would not (rebuilding its error record

@@ -80,15 +80,18 @@ fn parse_param(text: &str) -> Result<(String, String), String> {
 /// 3% less throughput (256 KiB gave 89 MB but 10% less: request bodies churn too
 /// fast to pay an mmap each).
 ///
-/// Smaller allocations still come from one arena per thread (up to 8 per core),
-/// each keeping what was freed in it: after a burst of requests of tiny lines
-/// (`benches/ingest-memory.sh`) peak RSS was 277 MB and idle 29 MB; two arenas
-/// gave 120 MB and 15 MB at the same `sluice-bench` throughput. (mimalloc in
-/// glibc's place did worse here: 239 MB peak, 64 MB idle.)
+/// Smaller allocations come from arenas, each keeping what was freed in it. With
+/// one per thread (up to 8 per core), a burst of requests of tiny lines
+/// (`benches/ingest-memory.sh`) peaked at 277 MB and idled at 29 MB; two arenas
+/// gave 120 MB and 15 MB. One arena: `sluice-bench` PutRecordBatch at gzip level 6
+/// peaked at 111.5 MB against 132.3 MB with two (level 3: 113.0 against 130.1;
+/// level 1: 105.3 against 125.8), at the same throughput within the runs' noise
+/// (level 1: 3.8% less). (mimalloc in glibc's place did worse here: 239 MB peak,
+/// 64 MB idle.)
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 fn return_large_buffers_to_the_os() {
     const MMAP_THRESHOLD: libc::c_int = 1024 * 1024;
-    const ARENAS: libc::c_int = 2;
+    const ARENAS: libc::c_int = 1;
     // SAFETY: mallopt only changes allocator tuning; it is called before any thread
     // starts, and a failure (return 0) leaves the default behaviour in place.
     unsafe {

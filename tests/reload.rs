@@ -180,6 +180,13 @@ fn a_reload_under_load_adds_removes_and_changes_streams_losing_nothing() {
         .zip(producers.into_iter().map(|p| p.join().unwrap()))
         .collect();
     assert!(daemon.stop().success());
+    for (stream, outcome) in &outcomes {
+        eprintln!(
+            "{stream}: {} records acknowledged, {} of unknown fate",
+            outcome.acked.len(),
+            outcome.unknown.len()
+        );
+    }
     let log = daemon.log();
     assert!(
         log.contains("delivery_streams[0].buffering.size_mb")

@@ -1,5 +1,7 @@
-//! Operational endpoints: `/health` (the process answers), `/ready` (streams are
-//! running and taking records) and `/metrics` (Prometheus text format).
+//! Operational endpoints: `/health` (the process answers, from the moment it
+//! listens), `/ready` (every configured stream is running and taking records; 503
+//! while plugins compile or spools recover at start) and `/metrics` (Prometheus
+//! text format).
 
 use std::sync::Arc;
 
@@ -14,8 +16,21 @@ use crate::sources::direct_put::ApiState;
 pub fn router() -> Router<Arc<ApiState>> {
     Router::new()
         .route("/health", get(|| async { "ok\n" }))
-        .route("/ready", get(|| async { "ready\n" }))
+        .route("/ready", get(ready))
         .route("/metrics", get(metrics))
+}
+
+async fn ready(State(state): State<Arc<ApiState>>) -> Response {
+    let starting = state.starting.load();
+    if starting.is_empty() {
+        return "ready\n".into_response();
+    }
+    let names: Vec<&str> = starting.iter().map(String::as_str).collect();
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        format!("starting: {}\n", names.join(", ")),
+    )
+        .into_response()
 }
 
 async fn metrics(State(state): State<Arc<ApiState>>) -> Response {

@@ -13,6 +13,7 @@ pub mod encode;
 pub mod error_output;
 pub mod keys;
 pub mod listener;
+pub mod log_filter;
 pub mod output;
 pub mod pipeline;
 pub mod processors;

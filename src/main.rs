@@ -4,7 +4,6 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use tracing_subscriber::EnvFilter;
 
 /// Exit code for a configuration that does not load or validate.
 const EXIT_CONFIG: u8 = 2;
@@ -43,17 +42,20 @@ enum Command {
 
 #[derive(Subcommand)]
 enum TransformCommand {
-    /// Run a plugin on sample records and print each result, like a local Lambda invoke.
+    /// Run a plugin, or a chain of them, on sample records and print each result,
+    /// like a local Lambda invoke.
     Test {
-        /// The plugin component (.wasm).
-        #[arg(long)]
-        module: PathBuf,
+        /// The plugin component (.wasm); repeat it for a chain, which runs in the
+        /// order given, as a stream's processors do.
+        #[arg(long = "module", required = true)]
+        modules: Vec<PathBuf>,
         /// Sample records: one per line (NDJSON), the newline kept.
         #[arg(long)]
         input: PathBuf,
-        /// A parameter for the plugin's init (repeatable).
-        #[arg(long = "params", value_name = "KEY=VALUE", value_parser = parse_param)]
-        params: Vec<(String, String)>,
+        /// A parameter for a plugin's init (repeatable): `KEY=VALUE` with one
+        /// module, `N:KEY=VALUE` for the Nth module of a chain (from 1).
+        #[arg(long = "params", value_name = "[N:]KEY=VALUE")]
+        params: Vec<String>,
         /// Records per call.
         #[arg(long, default_value_t = 500)]
         batch_records: usize,
@@ -65,12 +67,6 @@ enum TransformCommand {
         #[arg(long)]
         cache_dir: Option<PathBuf>,
     },
-}
-
-fn parse_param(text: &str) -> Result<(String, String), String> {
-    text.split_once('=')
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .ok_or_else(|| format!("`{text}` is not KEY=VALUE"))
 }
 
 /// Object buffers (1–128 MiB) and encoded bodies come and go all the time. glibc
@@ -107,9 +103,7 @@ fn main() -> ExitCode {
     return_large_buffers_to_the_os();
     let cli = Cli::parse();
     tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_env("SLUICE_LOG").unwrap_or_else(|_| EnvFilter::new("info")),
-        )
+        .with_env_filter(sluice::log_filter::from_env())
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
@@ -117,7 +111,7 @@ fn main() -> ExitCode {
         Command::Transform {
             command:
                 TransformCommand::Test {
-                    module,
+                    modules,
                     input,
                     params,
                     batch_records,
@@ -126,10 +120,18 @@ fn main() -> ExitCode {
                     cache_dir,
                 },
         } => {
+            let params =
+                match sluice::transform::local_invoke::assign_params(modules.len(), &params) {
+                    Ok(params) => params,
+                    Err(e) => {
+                        eprintln!("--params {e}");
+                        return ExitCode::from(EXIT_CONFIG);
+                    }
+                };
             let invocation = sluice::transform::local_invoke::Invocation {
-                module,
+                modules,
                 input,
-                params: params.into_iter().collect(),
+                params,
                 batch_records,
                 timeout_ms,
                 memory_mb,

@@ -392,7 +392,7 @@ fn a_full_disk_answers_503_and_recovers_by_itself() {
     let addr: std::net::SocketAddr = listen.parse().unwrap();
     let read_log = || std::fs::read_to_string(dir.path().join("sluice.log")).unwrap_or_default();
     let deadline = Instant::now() + Duration::from_secs(20);
-    while !http(addr, "GET", "/health", &[], b"").is_ok_and(|r| r.status == 200) {
+    while !http(addr, "GET", "/ready", &[], b"").is_ok_and(|r| r.status == 200) {
         if let Ok(Some(status)) = child.try_wait() {
             panic!(
                 "the daemon on a tmpfs did not start ({status}); user namespaces must be allowed:\n{}",

@@ -756,7 +756,10 @@ fn check_loads_each_plugin_and_reports_the_ones_that_cannot_run() {
         "{stderr}"
     );
     assert!(stderr.contains("cannot read missing.wasm"), "{stderr}");
-    assert!(stderr.contains("init failed: no thanks"), "{stderr}");
+    assert!(
+        stderr.contains("init refused the params: no thanks"),
+        "{stderr}"
+    );
     assert!(stderr.contains("param `contains` is required"), "{stderr}");
     assert_eq!(
         stderr.matches("processors[0].module").count(),

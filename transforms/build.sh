@@ -3,11 +3,13 @@
 #
 #   C           clang (wasm32-wasi, Debian's clang + lld + wasi-libc + libclang-rt-dev-wasm32),
 #               wit-bindgen (bindings) and wasm-tools (component new), from crates.io
-#   JavaScript  componentize-js 0.23.0 (npm); set COMPONENTIZE_JS to its cli.js
-#   Python      componentize-py (PyPI), on PATH
+#   JavaScript  componentize-js 0.23.0 (npm); set COMPONENTIZE_JS to its cli.js;
+#               built in a copy of the plugin's folder with sdk/js/sluice_transform.js
+#               beside it (componentize-js reads no file above the source's folder)
+#   Python      componentize-py (PyPI), on PATH, with sdk/python on the Python path
 #
-# Each examples/<name>/ becomes OUT_DIR/<name>.wasm; extra C and JavaScript files
-# become OUT_DIR/<file name>.wasm (JavaScript with componentize-js's defaults).
+# Each examples/<name>/ becomes OUT_DIR/<name>.wasm; extra C, JavaScript and Python
+# files become OUT_DIR/<file name>.wasm (JavaScript with componentize-js's defaults).
 # Fails on the first plugin that does not build.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -28,19 +30,34 @@ build_c() {
   wasm-tools component new "$work/$name.core.wasm" -o "$out/$name.wasm"
 }
 
+# JavaScript: the plugin's .js files and the SDK copied to a folder of their own.
+build_js() {
+  local name="$1" entry="$2"
+  shift 2
+  local dir="$work/js-$name"
+  mkdir -p "$dir"
+  cp "$@" "$here/sdk/js/sluice_transform.js" "$dir/"
+  (cd "$dir" && node "${COMPONENTIZE_JS:?set COMPONENTIZE_JS to componentize-js/src/cli.js}" \
+    "$entry" --wit "$wit" --world-name transformer ${JS_FLAGS[@]+"${JS_FLAGS[@]}"} \
+    -o "$out/$name.wasm" >/dev/null)
+}
+build_py() {
+  local dir="$1" module="$2" name="$3"
+  (cd "$dir" && componentize-py -d "$wit" -w transformer componentize \
+    -p . -p "$here/sdk/python" "$module" -o "$out/$name.wasm" >/dev/null)
+}
+
 for dir in "$here"/examples/*/; do
   name="$(basename "$dir")"
   case "$name" in
     c-*) build_c "$(ls "$dir"*.c)" "$name" ;;
     js-*)
-      # componentize-js wants the source by a relative path, from its folder.
-      (cd "$dir" && node "${COMPONENTIZE_JS:?set COMPONENTIZE_JS to componentize-js/src/cli.js}" \
-        "$(ls *.js)" --wit "$wit" --world-name transformer -d http fetch-event \
-        -o "$out/$name.wasm" >/dev/null)
+      # -d http fetch-event: no HTTP client, which the sandbox does not grant.
+      JS_FLAGS=(-d http fetch-event)
+      entry="$(cd "$dir" && ls *.js | head -n1)"
+      build_js "$name" "$entry" "$dir"*.js
       ;;
-    py-*)
-      (cd "$dir" && componentize-py -d "$wit" -w transformer componentize app -o "$out/$name.wasm" >/dev/null)
-      ;;
+    py-*) build_py "$dir" app "$name" ;;
     *) echo "don't know how to build $name" >&2; exit 1 ;;
   esac
   echo "built $out/$name.wasm" >&2
@@ -50,10 +67,11 @@ for src in "$@"; do
     *.c) name="$(basename "$src" .c)"; build_c "$src" "$name" ;;
     *.js)
       # componentize-js's defaults, with no -d: the component imports wasi:http.
+      JS_FLAGS=()
       name="$(basename "$src" .js)"
-      (cd "$(dirname "$src")" && node "${COMPONENTIZE_JS:?set COMPONENTIZE_JS to componentize-js/src/cli.js}" \
-        "$(basename "$src")" --wit "$wit" --world-name transformer -o "$out/$name.wasm" >/dev/null)
+      build_js "$name" "$(basename "$src")" "$src"
       ;;
+    *.py) name="$(basename "$src" .py)"; build_py "$(dirname "$src")" "$name" "$name" ;;
     *) echo "don't know how to build $src" >&2; exit 1 ;;
   esac
   echo "built $out/$name.wasm" >&2

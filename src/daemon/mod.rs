@@ -44,11 +44,33 @@ pub async fn run(path: Option<PathBuf>, config: Config) -> anyhow::Result<()> {
     let auth = Verifier::new(&config.server.auth, &config.server.region)
         .map_err(|e| anyhow::anyhow!("server.auth: {e}"))?;
     let auth = Arc::new(Swap::new(auth));
-    let streams = Streams::start(&config).await?;
+    // Listen first: `/health` answers at once, `/ready` and the streams' requests
+    // once each stream is running (plugins compiling or a large spool recovering
+    // take seconds).
     let listener = TcpListener::bind(config.server.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.server.listen))?;
     let addr = listener.local_addr()?;
+    let mut streams = Streams::new(&config, crate::disk::os());
+    let app = direct_put::router(
+        streams.table(),
+        streams.starting(),
+        auth.clone(),
+        config.server.clone(),
+        metrics,
+    );
+    let (stop_listener, listener_stopped) = oneshot::channel::<()>();
+    let server = config.server.clone();
+    let serving_tls = tls.clone();
+    let listening = tokio::spawn(async move {
+        crate::listener::serve(listener, app, &server, serving_tls, async {
+            let _ = listener_stopped.await;
+        })
+        .await;
+    });
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    tracing::info!(listen = %addr, scheme, "listening; starting the delivery streams");
+    streams.start_all(&config.delivery_streams).await?;
     let input_ended = Arc::new(Notify::new());
     let mut daemon = Daemon {
         addr,
@@ -61,31 +83,16 @@ pub async fn run(path: Option<PathBuf>, config: Config) -> anyhow::Result<()> {
         config,
         streams,
         sources: Sources::new(input_ended.clone()),
-        auth: auth.clone(),
-        tls: tls.clone(),
+        auth,
+        tls,
     };
     for s in daemon.streams.iter() {
         log_running(s);
         daemon.sources.start(s)?;
     }
-    let scheme = if tls.is_some() { "https" } else { "http" };
     tracing::info!(listen = %addr, scheme, streams = daemon.streams.iter().count(), "sluice is accepting records");
-
-    let app = direct_put::router(
-        daemon.streams.table(),
-        auth,
-        daemon.config.server.clone(),
-        metrics,
-    );
-    let (stop_listener, listener_stopped) = oneshot::channel::<()>();
-    let server = daemon.config.server.clone();
-    let listening = tokio::spawn(async move {
-        crate::listener::serve(listener, app, &server, tls, async {
-            let _ = listener_stopped.await;
-        })
-        .await;
-    });
     crate::systemd::ready(&daemon.status());
+    daemon.prune_compile_cache();
 
     let mut status_tick = tokio::time::interval(STATUS_EVERY);
     loop {
@@ -277,7 +284,15 @@ impl Daemon {
         self.config
             .delivery_streams
             .retain(|s| !failed.contains(&s.name));
+        self.prune_compile_cache();
         Ok(())
+    }
+
+    /// Prunes the plugin compile cache to what the running configuration uses
+    /// (and a bounded amount more), off the async threads: it reads every module.
+    fn prune_compile_cache(&self) {
+        let config = self.config.clone();
+        tokio::task::spawn_blocking(move || crate::transform::prune_compile_cache(&config));
     }
 }
 

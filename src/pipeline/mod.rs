@@ -16,9 +16,11 @@ mod routing;
 mod runner;
 mod version;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
+use futures::StreamExt;
+use futures::stream::FuturesUnordered;
 use tokio::task::JoinHandle;
 
 pub use buffer::{Buffer, SealedBatch};
@@ -47,7 +49,7 @@ async fn load_plugins(
     stream: &StreamConfig,
     spool_dir: &std::path::Path,
 ) -> Result<Vec<crate::transform::Chain>, StartError> {
-    let (config, cache) = (stream.clone(), spool_dir.join("plugin-cache"));
+    let (config, cache) = (stream.clone(), crate::transform::cache_dir(spool_dir));
     tokio::task::spawn_blocking(move || crate::transform::load_chains(&config, Some(&cache)))
         .await
         .map_err(|e| StartError::Destination {
@@ -60,14 +62,61 @@ async fn load_plugins(
         })
 }
 
+/// Builds what `stream` needs besides its spool: sinks, key layout, Parquet
+/// encoder, processors (plugins loaded, on a blocking thread, from the compile
+/// cache under `spool_dir` when they were compiled before).
+async fn prepare(
+    stream: &StreamConfig,
+    server: &ServerConfig,
+    spool_dir: &std::path::Path,
+) -> Result<Prepared, StartError> {
+    let destination = |message: String| StartError::Destination {
+        stream: stream.name.clone(),
+        message,
+    };
+    let sinks = build_sinks(stream, server).map_err(|e| destination(e.to_string()))?;
+    let layout = KeyLayout::new(
+        stream.destination.prefix(),
+        stream.destination.error_output_prefix(),
+    )
+    .map_err(|(_, e)| destination(e.to_string()))?;
+    let backup = stream
+        .destination
+        .layout()
+        .backup_prefix
+        .map(parse_backup_prefix)
+        .transpose()
+        .map_err(|e| destination(e.to_string()))?;
+    let parquet = match &stream.format {
+        FormatConfig::Raw => None,
+        FormatConfig::Parquet(format) => Some(Arc::new(format.encoder().map_err(destination)?)),
+    };
+    let chains = load_plugins(stream, spool_dir).await?;
+    let processing = Processing::new(stream, chains).map_err(destination)?;
+    Ok(Prepared {
+        stream: stream.clone(),
+        sinks,
+        layout,
+        backup,
+        parquet,
+        processing,
+    })
+}
+
 /// The streams request handlers see, by name (sorted, as `ListDeliveryStreams`
 /// answers); a reload replaces the map.
 pub type StreamTable = Arc<Swap<BTreeMap<String, StreamHandle>>>;
+
+/// The streams configured at start that are not running yet (loading plugins,
+/// recovering their spool): requests for them are refused as retryable, and
+/// `/ready` waits for them.
+pub type Starting = Arc<Swap<BTreeSet<String>>>;
 
 /// The running delivery streams, by name.
 pub struct Streams {
     running: BTreeMap<String, Running>,
     table: StreamTable,
+    starting: Starting,
     server: ServerConfig,
     spool: SpoolConfig,
     disk: Arc<dyn Disk>,
@@ -129,54 +178,54 @@ impl Streams {
 
     /// `start`, with the spools (and the sources' checkpoints) on `disk`.
     pub async fn start_on(config: &Config, disk: Arc<dyn Disk>) -> Result<Self, StartError> {
-        let mut streams = Self {
+        let mut streams = Self::new(config, disk);
+        streams.start_all(&config.delivery_streams).await?;
+        Ok(streams)
+    }
+
+    /// No stream running yet, every configured one [`Streams::starting`]: the
+    /// table request handlers look in can be served while
+    /// [`Streams::start_all`] starts them.
+    pub fn new(config: &Config, disk: Arc<dyn Disk>) -> Self {
+        let names = config.delivery_streams.iter().map(|s| s.name.clone());
+        Self {
             running: BTreeMap::new(),
             table: Arc::new(Swap::new(BTreeMap::new())),
+            starting: Arc::new(Swap::new(names.collect())),
             server: config.server.clone(),
             spool: config.spool.clone(),
             disk,
-        };
-        for stream in &config.delivery_streams {
-            let prepared = streams.prepare(stream).await?;
-            streams.launch(prepared)?;
         }
-        Ok(streams)
+    }
+
+    /// Starts `configs`, preparing them side by side (plugins of several streams
+    /// compile at once) and launching each as soon as it is prepared, so a stream
+    /// without plugins takes records while another's plugin still compiles. Until
+    /// then each is in [`Streams::starting`].
+    pub async fn start_all(&mut self, configs: &[StreamConfig]) -> Result<(), StartError> {
+        let mut starting = BTreeSet::clone(&self.starting.load());
+        starting.extend(configs.iter().map(|s| s.name.clone()));
+        self.starting.store(starting);
+        let (server, spool_dir) = (self.server.clone(), self.spool.dir.clone());
+        let mut preparing: FuturesUnordered<_> = configs
+            .iter()
+            .map(|stream| prepare(stream, &server, &spool_dir))
+            .collect();
+        while let Some(prepared) = preparing.next().await {
+            self.launch(prepared?)?;
+        }
+        Ok(())
+    }
+
+    /// The streams configured at start that are not running yet.
+    pub fn starting(&self) -> Starting {
+        self.starting.clone()
     }
 
     /// Builds what `stream` needs besides its spool: sinks, key layout, Parquet
     /// encoder, processors (plugins loaded, on a blocking thread).
     pub async fn prepare(&self, stream: &StreamConfig) -> Result<Prepared, StartError> {
-        let destination = |message: String| StartError::Destination {
-            stream: stream.name.clone(),
-            message,
-        };
-        let sinks = build_sinks(stream, &self.server).map_err(|e| destination(e.to_string()))?;
-        let layout = KeyLayout::new(
-            stream.destination.prefix(),
-            stream.destination.error_output_prefix(),
-        )
-        .map_err(|(_, e)| destination(e.to_string()))?;
-        let backup = stream
-            .destination
-            .layout()
-            .backup_prefix
-            .map(parse_backup_prefix)
-            .transpose()
-            .map_err(|e| destination(e.to_string()))?;
-        let parquet = match &stream.format {
-            FormatConfig::Raw => None,
-            FormatConfig::Parquet(format) => Some(Arc::new(format.encoder().map_err(destination)?)),
-        };
-        let chains = load_plugins(stream, &self.spool.dir).await?;
-        let processing = Processing::new(stream, chains).map_err(destination)?;
-        Ok(Prepared {
-            stream: stream.clone(),
-            sinks,
-            layout,
-            backup,
-            parquet,
-            processing,
-        })
+        prepare(stream, &self.server, &self.spool.dir).await
     }
 
     /// Opens the stream's spool, settles its version, starts its runner and
@@ -228,6 +277,11 @@ impl Streams {
         let mut table = BTreeMap::clone(&self.table.load());
         table.insert(name.clone(), handle.clone());
         self.table.store(table);
+        if self.starting.load().contains(&name) {
+            let mut starting = BTreeSet::clone(&self.starting.load());
+            starting.remove(&name);
+            self.starting.store(starting);
+        }
         self.running.insert(
             name,
             Running {

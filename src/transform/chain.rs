@@ -263,33 +263,37 @@ fn call_checked(
         let written_before = written.len();
         match plugin.call(&batch, written) {
             Ok(answer) => {
+                let name = plugin.name().to_string();
                 let failure = |code, message| Failure {
                     code,
                     message,
                     attempts: attempt,
                     ending_ms: now_ms(),
-                    plugin: Some(plugin.name().to_string()),
+                    plugin: Some(name.clone()),
                 };
                 return match pair(&batch, answer) {
-                    Ok(replies) => replies
-                        .into_iter()
-                        .map(|reply| match reply {
-                            Reply::Ok {
-                                data,
-                                partition_keys,
-                            } => Outcome::Ok {
-                                data,
-                                partition_keys,
-                            },
-                            Reply::Dropped => Outcome::Dropped,
-                            Reply::Failed(reason) => {
-                                Outcome::Failed(failure(PROCESSING_FAILED_STATUS, reason))
-                            }
-                        })
-                        .collect(),
+                    Ok(replies) => {
+                        plugin.notice_emptied(&batch, &replies);
+                        replies
+                            .into_iter()
+                            .map(|reply| match reply {
+                                Reply::Ok {
+                                    data,
+                                    partition_keys,
+                                } => Outcome::Ok {
+                                    data,
+                                    partition_keys,
+                                },
+                                Reply::Dropped => Outcome::Dropped,
+                                Reply::Failed(reason) => {
+                                    Outcome::Failed(failure(PROCESSING_FAILED_STATUS, reason))
+                                }
+                            })
+                            .collect()
+                    }
                     Err((code, message)) => {
                         written.truncate(written_before);
-                        tracing::warn!(plugin = plugin.name(), code, %message, records = batch.len(), "plugin answer breaks the contract, the batch goes to the error output");
+                        tracing::warn!(plugin = %name, code, %message, records = batch.len(), "plugin answer breaks the contract, the batch goes to the error output");
                         let failure = failure(code, message);
                         batch
                             .iter()

@@ -5,16 +5,15 @@
 //! JavaScript runtime); the compiled artifact is stored under a name derived from the
 //! component's bytes and the engine's settings, so a restart only maps it back in.
 
-use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use sha2::{Digest, Sha256};
 use wasmtime::component::{Component, Linker};
 use wasmtime::{Config, Engine};
 
 use super::bindings::Transformer;
+use super::compile_cache;
 use super::host::HostState;
 
 /// How often the epoch advances: the granularity of call timeouts.
@@ -52,8 +51,10 @@ pub enum LoadError {
     Invalid { path: PathBuf, reason: String },
     #[error("{path} does not match the sluice:transform world: {reason}")]
     Mismatch { path: PathBuf, reason: String },
-    #[error("{path}: init refused the params: {reason}")]
+    #[error("{path}: {reason}")]
     Init { path: PathBuf, reason: String },
+    #[error("loading the plugin panicked (a bug in sluice; see the log)")]
+    Panicked,
 }
 
 impl Runtime {
@@ -96,7 +97,7 @@ impl Runtime {
             path: path.to_path_buf(),
             source,
         })?;
-        let cached = cache_dir.map(|dir| dir.join(self.cache_name(&bytes)));
+        let cached = cache_dir.map(|dir| dir.join(compile_cache::name(&self.engine, &bytes)));
         if let Some(file) = cached.as_deref().filter(|f| f.exists()) {
             // SAFETY: the file was written by `Component::serialize` in a folder the
             // daemon owns, under a name that includes the hash of the engine's
@@ -104,6 +105,7 @@ impl Runtime {
             // mismatch, which falls through to compiling again.
             match unsafe { Component::deserialize_file(&self.engine, file) } {
                 Ok(component) => {
+                    compile_cache::used(file);
                     return Ok(Loaded {
                         component,
                         from: LoadedFrom::Cache,
@@ -121,7 +123,7 @@ impl Runtime {
                 reason: format!("{e:#}"),
             })?;
         if let Some(file) = cached
-            && let Err(e) = store_compiled(&component, &file)
+            && let Err(e) = compile_cache::store(&component, &file)
         {
             tracing::warn!(file = %file.display(), error = %e, "cannot cache the compiled plugin; it will be compiled again at the next start");
         }
@@ -131,28 +133,4 @@ impl Runtime {
             took: started.elapsed(),
         })
     }
-
-    fn cache_name(&self, bytes: &[u8]) -> String {
-        let mut settings = std::collections::hash_map::DefaultHasher::new();
-        self.engine
-            .precompile_compatibility_hash()
-            .hash(&mut settings);
-        let mut digest = Sha256::new();
-        digest.update(bytes);
-        digest.update(settings.finish().to_le_bytes());
-        format!("{}.cwasm", hex::encode(digest.finalize()))
-    }
-}
-
-/// Writes the compiled component next to its final name and renames it, so a
-/// crash leaves either nothing or a whole file.
-fn store_compiled(component: &Component, file: &Path) -> anyhow::Result<()> {
-    if let Some(dir) = file.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    let serialized = component.serialize()?;
-    let tmp = file.with_extension(format!("tmp{}", std::process::id()));
-    std::fs::write(&tmp, serialized)?;
-    std::fs::rename(&tmp, file)?;
-    Ok(())
 }

@@ -13,7 +13,7 @@ use wasmtime_wasi_http::types::{HostFutureIncomingResponse, OutgoingRequestConfi
 use wasmtime_wasi_http::{HttpResult, WasiHttpCtx, WasiHttpView};
 
 use super::bindings::TransformerImports;
-use super::log_stream::{LogStream, LogTags};
+use super::log_stream::{LogStream, LogTags, Tail};
 use crate::config::WasmProcessor;
 
 /// The state of one instance's store.
@@ -24,6 +24,8 @@ pub struct HostState {
     allowed_hosts: Vec<String>,
     table: ResourceTable,
     pub limits: StoreLimits,
+    /// The last lines the instance wrote to stderr (not kept with `inherit_stdio`).
+    pub stderr: Tail,
     tags: LogTags,
 }
 
@@ -31,11 +33,12 @@ impl HostState {
     /// A fresh state with the grants and limits of `config`.
     pub fn new(config: &WasmProcessor, tags: LogTags) -> anyhow::Result<Self> {
         let mut wasi = WasiCtxBuilder::new();
+        let stderr = Tail::default();
         if config.inherit_stdio {
             wasi.inherit_stdout().inherit_stderr();
         } else {
-            wasi.stdout(LogStream::new(tags.clone(), "stdout"));
-            wasi.stderr(LogStream::new(tags.clone(), "stderr"));
+            wasi.stdout(LogStream::stdout(tags.clone()));
+            wasi.stderr(LogStream::stderr(tags.clone(), stderr.clone()));
         }
         for name in &config.env {
             if let Ok(value) = std::env::var(name) {
@@ -69,6 +72,7 @@ impl HostState {
                 .memory_size(memory)
                 .trap_on_grow_failure(true)
                 .build(),
+            stderr,
             tags,
         })
     }

@@ -1,7 +1,9 @@
-//! `sluice transform test`: runs a plugin on sample records and prints each
-//! verdict and the timings, as a local Lambda invoke would, without a daemon.
+//! `sluice transform test`: runs a plugin, or a chain of them in order, on sample
+//! records and prints each verdict and the timings, as a local Lambda invoke
+//! would, without a daemon.
 
-use std::collections::BTreeMap;
+use std::collections::hash_map::Entry;
+use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -14,10 +16,12 @@ use crate::config::WasmProcessor;
 
 /// What to run.
 pub struct Invocation {
-    pub module: PathBuf,
+    /// The plugins, in the order they run (a chain, as a stream runs its processors).
+    pub modules: Vec<PathBuf>,
     /// NDJSON: one record per line, the newline kept (as producers usually send).
     pub input: PathBuf,
-    pub params: BTreeMap<String, String>,
+    /// Each module's params, in `modules`' order (see [`assign_params`]).
+    pub params: Vec<BTreeMap<String, String>>,
     pub batch_records: usize,
     pub timeout_ms: u64,
     pub memory_mb: u64,
@@ -25,35 +29,73 @@ pub struct Invocation {
     pub cache_dir: Option<PathBuf>,
 }
 
-/// Runs the plugin and writes the results to `out`.
+/// Gives each of `modules` modules its params from `--params` values:
+/// `N:KEY=VALUE` goes to the Nth module (counted from 1, in `--module` order), a
+/// bare `KEY=VALUE` to the only module; with several modules a bare one is
+/// refused, since it could be meant for any of them.
+pub fn assign_params(
+    modules: usize,
+    params: &[String],
+) -> Result<Vec<BTreeMap<String, String>>, String> {
+    let mut assigned = vec![BTreeMap::new(); modules];
+    for text in params {
+        let (position, pair) = match text.split_once(':') {
+            Some((n, rest)) if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) => {
+                let n: usize = n.parse().map_err(|_| format!("`{text}`: no module {n}"))?;
+                (n, rest)
+            }
+            _ if modules == 1 => (1, text.as_str()),
+            _ => {
+                return Err(format!(
+                    "`{text}`: say which module it is for, as N:KEY=VALUE (1 to {modules}, in --module order)"
+                ));
+            }
+        };
+        let (key, value) = pair
+            .split_once('=')
+            .ok_or_else(|| format!("`{text}` is not [N:]KEY=VALUE"))?;
+        let slot = position
+            .checked_sub(1)
+            .and_then(|i| assigned.get_mut(i))
+            .ok_or_else(|| format!("`{text}`: there is no module {position} (1 to {modules})"))?;
+        slot.insert(key.to_string(), value.to_string());
+    }
+    Ok(assigned)
+}
+
+/// Runs the plugins in order and writes the results to `out`.
 pub fn invoke(inv: &Invocation, out: &mut impl Write) -> anyhow::Result<()> {
     let records = read_records(&inv.input)?;
-    let config = WasmProcessor {
-        module: inv.module.clone(),
-        params: inv.params.clone(),
-        timeout_ms: inv.timeout_ms,
-        memory_mb: inv.memory_mb,
-        batch_records: inv.batch_records,
-        batch_mb: 6,
-        retries: 0,
-        env: Vec::new(),
-        read_dirs: BTreeMap::new(),
-        network: false,
-        allowed_hosts: Vec::new(),
-        inherit_stdio: false,
-    };
-    let (plugin, loaded) = Plugin::load(&config, "transform-test", inv.cache_dir.as_deref())?;
-    let how = match loaded.from {
-        LoadedFrom::Compiled => "compiled",
-        LoadedFrom::Cache => "from cache",
-    };
-    writeln!(
-        out,
-        "loaded {} ({how}) in {:.1} ms",
-        inv.module.display(),
-        ms(loaded.took)
-    )?;
-    let mut chain = Chain::new(vec![plugin]);
+    let mut plugins = Vec::new();
+    for (module, params) in inv.modules.iter().zip(&inv.params) {
+        let config = WasmProcessor {
+            module: module.clone(),
+            params: params.clone(),
+            timeout_ms: inv.timeout_ms,
+            memory_mb: inv.memory_mb,
+            batch_records: inv.batch_records,
+            batch_mb: 6,
+            retries: 0,
+            env: Vec::new(),
+            read_dirs: BTreeMap::new(),
+            network: false,
+            allowed_hosts: Vec::new(),
+            inherit_stdio: false,
+        };
+        let (plugin, loaded) = Plugin::load(&config, "transform-test", inv.cache_dir.as_deref())?;
+        let how = match loaded.from {
+            LoadedFrom::Compiled => "compiled",
+            LoadedFrom::Cache => "from cache",
+        };
+        writeln!(
+            out,
+            "loaded {} ({how}) in {:.1} ms",
+            module.display(),
+            ms(loaded.took)
+        )?;
+        plugins.push(plugin);
+    }
+    let mut chain = Chain::new(plugins);
     let now = crate::record::now_ms();
     let inputs: Vec<Input> = records
         .into_iter()
@@ -70,6 +112,9 @@ pub fn invoke(inv: &Invocation, out: &mut impl Write) -> anyhow::Result<()> {
     let verdicts = chain.run(&inputs, &mut written);
     let took = started.elapsed();
     let (mut ok, mut dropped, mut failed) = (0, 0, 0);
+    // A failed call fails every record of its batch with one message: it is
+    // printed once, at the first of them.
+    let mut said: HashMap<(&str, &str), u64> = HashMap::new();
     for (input, verdict) in inputs.iter().zip(&verdicts) {
         match verdict {
             Verdict::Ok {
@@ -93,17 +138,31 @@ pub fn invoke(inv: &Invocation, out: &mut impl Write) -> anyhow::Result<()> {
             }
             Verdict::Failed(f) => {
                 failed += 1;
-                writeln!(out, "{} failed {}: {}", input.id, f.code, f.message)?;
+                match said.entry((f.code, &f.message)) {
+                    Entry::Occupied(first) => writeln!(
+                        out,
+                        "{} failed {}: as record {}",
+                        input.id,
+                        f.code,
+                        first.get()
+                    )?,
+                    Entry::Vacant(slot) => {
+                        slot.insert(input.id);
+                        writeln!(out, "{} failed {}: {}", input.id, f.code, f.message)?;
+                    }
+                }
             }
         }
     }
     let count = inputs.len().max(1) as f64;
+    let seconds = took.as_secs_f64().max(1e-9);
     writeln!(
         out,
-        "{} records: {ok} ok, {dropped} dropped, {failed} failed; transform took {:.2} ms ({:.1} µs per record)",
+        "{} records: {ok} ok, {dropped} dropped, {failed} failed; transform took {:.2} ms ({:.1} µs per record, {:.0} records/s)",
         inputs.len(),
         ms(took),
-        took.as_secs_f64() * 1e6 / count
+        seconds * 1e6 / count,
+        inputs.len() as f64 / seconds
     )?;
     Ok(())
 }
@@ -131,5 +190,52 @@ fn printable(data: &[u8]) -> String {
             "base64:{}",
             base64::engine::general_purpose::STANDARD.encode(data)
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn params(text: &[&str]) -> Vec<String> {
+        text.iter().map(|t| t.to_string()).collect()
+    }
+
+    #[test]
+    fn params_go_to_the_module_they_name() {
+        let assigned =
+            assign_params(2, &params(&["1:fields=ip", "2:redact=a=b", "1:x=1"])).unwrap();
+        assert_eq!(assigned[0].get("fields").map(String::as_str), Some("ip"));
+        assert_eq!(assigned[0].get("x").map(String::as_str), Some("1"));
+        assert_eq!(assigned[1].get("redact").map(String::as_str), Some("a=b"));
+        let one = assign_params(1, &params(&["add.env=prod", "1:k=v"])).unwrap();
+        assert_eq!(one[0].len(), 2);
+        // A key may hold a colon when no module number comes before it.
+        let colon = assign_params(1, &params(&["a:b=c"])).unwrap();
+        assert_eq!(colon[0].get("a:b").map(String::as_str), Some("c"));
+    }
+
+    #[test]
+    fn params_that_name_no_module_are_refused() {
+        assert!(
+            assign_params(2, &params(&["fields=ip"]))
+                .unwrap_err()
+                .contains("say which module")
+        );
+        assert!(
+            assign_params(2, &params(&["3:k=v"]))
+                .unwrap_err()
+                .contains("no module 3")
+        );
+        assert!(
+            assign_params(2, &params(&["0:k=v"]))
+                .unwrap_err()
+                .contains("no module 0")
+        );
+        assert!(
+            assign_params(1, &params(&["novalue"]))
+                .unwrap_err()
+                .contains("not [N:]KEY=VALUE")
+        );
     }
 }

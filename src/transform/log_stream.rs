@@ -1,6 +1,10 @@
 //! A plugin's stdout and stderr: written to the daemon's log one line at a time,
-//! tagged with the plugin and the stream, instead of the daemon's own stdio.
+//! tagged with the plugin and the stream, instead of the daemon's own stdio. The
+//! last lines of stderr are also kept for the call that wrote them: a language
+//! runtime prints an uncaught exception there before it traps, and that message
+//! belongs in the failed records' `errorMessage`.
 
+use std::collections::VecDeque;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
@@ -12,6 +16,57 @@ use wasmtime_wasi::p2::{OutputStream, Pollable, StreamError};
 /// A line longer than this is logged in pieces, so a plugin that never writes a
 /// newline cannot make the daemon hold its output.
 const MAX_LINE: usize = 16 * 1024;
+
+/// Lines of stderr kept for a failed call's message: enough for a Python
+/// traceback's last frames and its exception line.
+const TAIL_LINES: usize = 8;
+/// Characters kept of each of those lines.
+const TAIL_LINE_CHARS: usize = 500;
+
+/// How lines begin that a language runtime prints on its way down and that say
+/// nothing of why.
+const RUNTIME_NOISE: &[&str] = &[
+    // componentize-js (SpiderMonkey) after an uncaught exception.
+    "Redirecting call to abort() to mozalloc_abort",
+    // componentize-py's Rust runtime after an uncaught exception.
+    "thread '<unnamed>' (",
+    "Python function threw an unexpected exception",
+    "note: run with `RUST_BACKTRACE=1`",
+];
+
+/// The last lines a plugin instance wrote to stderr since [`Tail::clear`].
+#[derive(Clone, Default)]
+pub struct Tail(Arc<Mutex<VecDeque<String>>>);
+
+impl Tail {
+    /// Forgets what was written: called before each call.
+    pub fn clear(&self) {
+        if let Ok(mut lines) = self.0.lock() {
+            lines.clear();
+        }
+    }
+
+    /// The kept lines, oldest first.
+    pub fn lines(&self) -> Vec<String> {
+        self.0
+            .lock()
+            .map(|lines| lines.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    fn push(&self, line: &str) {
+        let line = line.trim_end();
+        if line.is_empty() || RUNTIME_NOISE.iter().any(|noise| line.starts_with(noise)) {
+            return;
+        }
+        if let Ok(mut lines) = self.0.lock() {
+            if lines.len() == TAIL_LINES {
+                lines.pop_front();
+            }
+            lines.push_back(line.chars().take(TAIL_LINE_CHARS).collect());
+        }
+    }
+}
 
 /// Where plugin output comes from, for the log.
 #[derive(Debug, Clone)]
@@ -26,20 +81,37 @@ pub struct LogStream {
     tags: LogTags,
     name: &'static str,
     pending: Arc<Mutex<Vec<u8>>>,
+    /// Where stderr's lines are also kept; `None` for stdout.
+    tail: Option<Tail>,
 }
 
 impl LogStream {
-    pub fn new(tags: LogTags, name: &'static str) -> Self {
+    /// The plugin's stdout.
+    pub fn stdout(tags: LogTags) -> Self {
         Self {
             tags,
-            name,
+            name: "stdout",
             pending: Arc::default(),
+            tail: None,
+        }
+    }
+
+    /// The plugin's stderr, whose last lines are also kept in `tail`.
+    pub fn stderr(tags: LogTags, tail: Tail) -> Self {
+        Self {
+            tags,
+            name: "stderr",
+            pending: Arc::default(),
+            tail: Some(tail),
         }
     }
 
     /// Logs one line of output (its line break dropped).
     fn emit(&self, line: &[u8]) {
         let text = String::from_utf8_lossy(line);
+        if let Some(tail) = &self.tail {
+            tail.push(&text);
+        }
         tracing::info!(
             stream = &*self.tags.stream,
             plugin = &*self.tags.plugin,
@@ -130,5 +202,29 @@ impl StdoutStream for LogStream {
 
     fn async_stream(&self) -> Box<dyn tokio::io::AsyncWrite + Send + Sync> {
         Box::new(self.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_tail_keeps_the_last_lines_without_the_runtimes_noise() {
+        let tail = Tail::default();
+        for i in 0..10 {
+            tail.push(&format!("line {i}\n"));
+        }
+        tail.push("Redirecting call to abort() to mozalloc_abort");
+        tail.push("thread '<unnamed>' (1) panicked at runtime/src/lib.rs:1280:25:");
+        tail.push("   ");
+        tail.push(&"x".repeat(2000));
+        let lines = tail.lines();
+        assert_eq!(lines.len(), TAIL_LINES);
+        assert_eq!(lines[0], "line 3");
+        assert_eq!(lines[6], "line 9");
+        assert_eq!(lines[7].len(), TAIL_LINE_CHARS);
+        tail.clear();
+        assert!(tail.lines().is_empty());
     }
 }

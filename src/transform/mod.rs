@@ -8,6 +8,7 @@
 mod abi;
 mod bindings;
 mod chain;
+mod compile_cache;
 mod engine;
 mod host;
 pub mod local_invoke;
@@ -18,31 +19,94 @@ pub use chain::{Chain, Failure, Input, PROCESSING_FAILED_STATUS, Verdict};
 pub use engine::{LoadError, Loaded, LoadedFrom};
 pub use plugin::Plugin;
 
-use std::path::Path;
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
 
-use crate::config::{Config, ConfigError, ConfigErrors, ProcessorConfig, StreamConfig};
+use crate::config::{
+    Config, ConfigError, ConfigErrors, ProcessorConfig, StreamConfig, WasmProcessor,
+};
+
+/// Where compiled plugins are cached: beside the spools, which the daemon owns.
+pub fn cache_dir(spool_dir: &Path) -> PathBuf {
+    spool_dir.join("plugin-cache")
+}
 
 /// `sluice check`: every configured plugin loads, matches the world and accepts
-/// its params (its `init` runs).
+/// its params (its `init` runs). Plugins load from the daemon's compile cache
+/// (and fill it), each on a thread of its own.
 pub fn check_plugins(config: &Config) -> Result<(), ConfigErrors> {
-    let mut errors = Vec::new();
-    for (i, stream) in config.delivery_streams.iter().enumerate() {
-        for (j, processor) in stream.processors.iter().enumerate() {
-            let ProcessorConfig::Wasm(wasm) = processor else {
-                continue;
-            };
-            if let Err(e) = Plugin::load(wasm, &stream.name, None) {
-                errors.push(ConfigError::new(
-                    format!("delivery_streams[{i}].processors[{j}].module"),
-                    e.to_string(),
-                ));
-            }
-        }
-    }
+    let cache = cache_dir(&config.spool.dir);
+    let plugins: Vec<(String, &StreamConfig, &WasmProcessor)> = config
+        .delivery_streams
+        .iter()
+        .enumerate()
+        .flat_map(|(i, stream)| {
+            stream
+                .processors
+                .iter()
+                .enumerate()
+                .filter_map(move |(j, processor)| match processor {
+                    ProcessorConfig::Wasm(wasm) => Some((
+                        format!("delivery_streams[{i}].processors[{j}].module"),
+                        stream,
+                        wasm,
+                    )),
+                    _ => None,
+                })
+        })
+        .collect();
+    let errors: Vec<ConfigError> = std::thread::scope(|scope| {
+        let loading: Vec<_> = plugins
+            .iter()
+            .map(|(key, stream, wasm)| {
+                let cache = cache.as_path();
+                let load =
+                    scope.spawn(move || Plugin::load(wasm, &stream.name, Some(cache)).map(|_| ()));
+                (key, load)
+            })
+            .collect();
+        loading
+            .into_iter()
+            .filter_map(|(key, load)| {
+                let outcome = load.join().unwrap_or(Err(LoadError::Panicked));
+                outcome
+                    .err()
+                    .map(|e| ConfigError::new(key.clone(), e.to_string()))
+            })
+            .collect()
+    });
     if errors.is_empty() {
         Ok(())
     } else {
         Err(ConfigErrors(errors))
+    }
+}
+
+/// Removes compiled plugins that `config` does not use from the cache, but for
+/// a bounded amount of the most recently used ([`compile_cache::EXTRA_BYTES`]).
+/// Run after a start or reload has loaded every plugin.
+pub fn prune_compile_cache(config: &Config) {
+    let Ok(runtime) = engine::Runtime::get() else {
+        return;
+    };
+    let dir = cache_dir(&config.spool.dir);
+    let keep: HashSet<String> = config
+        .delivery_streams
+        .iter()
+        .flat_map(StreamConfig::plugins)
+        .filter_map(|p| std::fs::read(&p.module).ok())
+        .map(|bytes| compile_cache::name(&runtime.engine, &bytes))
+        .collect();
+    match compile_cache::prune(&dir, &keep, compile_cache::EXTRA_BYTES) {
+        Ok(pruned) if pruned.files > 0 => tracing::info!(
+            dir = %dir.display(), files = pruned.files, bytes = pruned.bytes,
+            "compiled plugins no stream uses removed from the cache"
+        ),
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => {
+            tracing::warn!(dir = %dir.display(), error = %e, "cannot prune the plugin compile cache")
+        }
     }
 }
 

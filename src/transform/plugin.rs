@@ -9,7 +9,7 @@ use std::time::Duration;
 use wasmtime::Store;
 use wasmtime::component::Func;
 
-use super::abi::{Answer, RecordIn, RecordOut};
+use super::abi::{Answer, RecordIn, RecordOut, Reply};
 use super::bindings::{Transformer, TransformerPre};
 use super::engine::{LoadError, Loaded, Runtime, TICK};
 use super::host::HostState;
@@ -34,6 +34,8 @@ pub struct Plugin {
     tags: LogTags,
     pre: TransformerPre<HostState>,
     live: Option<Live>,
+    /// Whether the log was told of records answered `ok` with no data (once).
+    told_emptied: bool,
 }
 
 impl Plugin {
@@ -67,6 +69,7 @@ impl Plugin {
             },
             pre,
             live: None,
+            told_emptied: false,
         };
         Ok((plugin.started()?, loaded))
     }
@@ -79,6 +82,7 @@ impl Plugin {
             tags: self.tags.clone(),
             pre: self.pre.clone(),
             live: None,
+            told_emptied: false,
         }
         .started()
     }
@@ -115,9 +119,9 @@ impl Plugin {
             .pre
             .instance_pre()
             .instantiate(&mut store)
-            .map_err(|e| self.describe(e, "instantiating"))?;
+            .map_err(|e| self.describe(e, "instantiating", &store))?;
         let bindings = Transformer::new(&mut store, &instance)
-            .map_err(|e| self.describe(e, "instantiating"))?;
+            .map_err(|e| self.describe(e, "instantiating", &store))?;
         let transform = instance
             .get_func(&mut store, "transform")
             .ok_or_else(|| CallError("the plugin exports no `transform`".into()))?;
@@ -129,8 +133,8 @@ impl Plugin {
             .collect();
         match bindings.call_init(&mut store, &params) {
             Ok(Ok(())) => Ok(Live { store, transform }),
-            Ok(Err(reason)) => Err(CallError(format!("init failed: {reason}"))),
-            Err(e) => Err(self.describe(e, "init")),
+            Ok(Err(reason)) => Err(CallError(format!("init refused the params: {reason}"))),
+            Err(e) => Err(self.describe(e, "init", &store)),
         }
     }
 
@@ -147,6 +151,7 @@ impl Plugin {
             None => self.instantiate()?,
         };
         live.store.set_epoch_deadline(self.deadline_ticks());
+        live.store.data().stderr.clear();
         let data_len = data.len();
         let answer = (|| -> anyhow::Result<Answer> {
             let func = live
@@ -164,27 +169,69 @@ impl Plugin {
             }
             Err(e) => {
                 data.truncate(data_len);
-                Err(self.describe(e, "transform"))
+                Err(self.describe(e, "transform", &live.store))
             }
         }
     }
 
-    /// A failure in words an operator can act on.
-    fn describe(&self, error: anyhow::Error, during: &str) -> CallError {
-        if matches!(
+    /// Warns, once, when records that had data are answered `ok` with none: what
+    /// a JavaScript plugin's binding makes of a string or a plain object given as
+    /// `data` (it cannot be told apart from a plugin that empties records on
+    /// purpose, so those records are delivered empty, as Firehose would).
+    pub fn notice_emptied(&mut self, batch: &[RecordIn<'_>], replies: &[Reply]) {
+        if self.told_emptied {
+            return;
+        }
+        let emptied = batch.iter().zip(replies).filter(|(record, reply)| {
+            !record.data.is_empty() && matches!(reply, Reply::Ok { data, .. } if data.is_empty())
+        });
+        if let Some((record, _)) = emptied.clone().next() {
+            self.told_emptied = true;
+            tracing::warn!(
+                stream = &*self.tags.stream,
+                plugin = self.name(),
+                record_id = record.record_id,
+                records = emptied.count(),
+                "the plugin answered ok with no data for records that had data (told once): \
+                 a JavaScript plugin must return bytes (a Uint8Array) as data, not a string or an object, \
+                 or use the SDK's ok(), which converts them; the records are delivered empty"
+            );
+        }
+    }
+
+    /// A failure in words an operator can act on: what stopped the call (the
+    /// trap itself, without its wasm backtrace, which goes to the debug log) and
+    /// what the plugin wrote to stderr during it (a language runtime prints an
+    /// uncaught exception there before it traps).
+    fn describe(&self, error: anyhow::Error, during: &str, store: &Store<HostState>) -> CallError {
+        tracing::debug!(
+            plugin = self.name(),
+            error = format!("{error:#}"),
+            "plugin {during} failed"
+        );
+        let said = store.data().stderr.lines();
+        let what = if matches!(
             error.downcast_ref::<wasmtime::Trap>(),
             Some(wasmtime::Trap::Interrupt)
         ) {
             let limit = Duration::from_millis(self.config.timeout_ms);
-            return CallError(format!("{during} timed out after {limit:?}"));
-        }
-        let text = format!("{error:#}");
-        if text.contains("forcing trap when growing memory") {
-            return CallError(format!(
+            format!("{during} timed out after {limit:?}")
+        } else if format!("{error:#}").contains("forcing trap when growing memory") {
+            format!(
                 "{during} went over the memory limit of {} MiB",
                 self.config.memory_mb
-            ));
+            )
+        } else {
+            let cause = match error.downcast_ref::<wasmtime::Trap>() {
+                Some(trap) => trap.to_string(),
+                None => error.root_cause().to_string(),
+            };
+            format!("{during} trapped: {cause}")
+        };
+        if said.is_empty() {
+            CallError(what)
+        } else {
+            CallError(format!("{}\n({what})", said.join("\n")))
         }
-        CallError(format!("{during} trapped: {text}"))
     }
 }

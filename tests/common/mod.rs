@@ -35,7 +35,7 @@ pub fn free_port() -> u16 {
 
 impl Daemon {
     /// Starts `sluice run` on `config`, where `{listen}` and `{dir}` are replaced by a
-    /// free loopback address and the daemon's scratch folder. Waits for `/health`.
+    /// free loopback address and the daemon's scratch folder. Waits for `/ready`.
     pub fn start(config: &str) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         Self::start_in(dir, config)
@@ -55,6 +55,33 @@ impl Daemon {
     /// inside another mount namespace. The wrapper must exec the daemon, so that
     /// signals reach it.
     pub fn start_wrapped(
+        dir: tempfile::TempDir,
+        config: &str,
+        env: &[(&str, &str)],
+        wrapper: &[String],
+    ) -> Self {
+        let mut daemon = Self::spawn(dir, config, env, wrapper);
+        daemon.wait_healthy();
+        daemon
+    }
+
+    /// Starts the daemon and returns once it answers `/health`, before its
+    /// streams are all running.
+    pub fn start_listening(dir: tempfile::TempDir, config: &str) -> Self {
+        let daemon = Self::spawn(dir, config, &[], &[]);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !daemon.answers("/health") {
+            assert!(
+                Instant::now() < deadline,
+                "no /health in 30 s:\n{}",
+                daemon.log()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        daemon
+    }
+
+    fn spawn(
         dir: tempfile::TempDir,
         config: &str,
         env: &[(&str, &str)],
@@ -85,19 +112,18 @@ impl Daemon {
             .stderr(log)
             .spawn()
             .expect("spawn sluice");
-        let mut daemon = Self {
+        Self {
             child: Some(child),
             addr,
             dir,
             tls: config.contains("[server.tls]"),
-        };
-        daemon.wait_healthy();
-        daemon
+        }
     }
 
     fn wait_healthy(&mut self) {
-        // Streams with plugins compile them before the daemon listens (seconds for
-        // a JavaScript or Python runtime, more while other tests compete for CPU).
+        // The daemon listens at once, but streams with plugins compile them before
+        // `/ready` (seconds for a JavaScript or Python runtime, more while other
+        // tests compete for CPU).
         let deadline = Instant::now() + Duration::from_secs(120);
         while Instant::now() < deadline {
             if let Some(status) = self
@@ -107,23 +133,23 @@ impl Daemon {
             {
                 panic!("sluice exited during start-up ({status}):\n{}", self.log());
             }
-            if self.healthy() {
+            if self.answers("/ready") {
                 return;
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        panic!("sluice did not become healthy in 120 s:\n{}", self.log());
+        panic!("sluice did not become ready in 120 s:\n{}", self.log());
     }
 
-    /// Whether `/health` answers 200 (over TLS without checking the
-    /// certificate, which the tests check with their clients).
-    fn healthy(&self) -> bool {
+    /// Whether `path` answers 200 (over TLS without checking the certificate,
+    /// which the tests check with their clients).
+    pub fn answers(&self, path: &str) -> bool {
         if !self.tls {
-            return http(self.addr, "GET", "/health", &[], b"").is_ok_and(|r| r.status == 200);
+            return http(self.addr, "GET", path, &[], b"").is_ok_and(|r| r.status == 200);
         }
         Command::new("curl")
             .args(["-sk", "-o", "/dev/null", "-w", "%{http_code}"])
-            .arg(format!("{}/health", self.url()))
+            .arg(format!("{}{path}", self.url()))
             .output()
             .is_ok_and(|o| o.stdout == b"200")
     }

@@ -339,13 +339,19 @@ pub fn check_stream_name(name: Option<&str>, violations: &mut Vec<String>) {
     ));
 }
 
+/// The running stream `name`. One still starting (its plugins compiling, its
+/// spool recovering) is refused as retryable, as a stream being reloaded is.
 pub fn find_stream(state: &ApiState, name: &str) -> Result<StreamHandle, ApiError> {
-    state
-        .streams
-        .load()
-        .get(name)
-        .cloned()
-        .ok_or_else(|| ApiError::stream_not_found(name, &state.server.account_id))
+    if let Some(stream) = state.streams.load().get(name) {
+        return Ok(stream.clone());
+    }
+    if state.starting.load().contains(name) {
+        return Err(ApiError::new(
+            ErrorKind::ServiceUnavailable,
+            format!("Firehose {name} is starting; retry shortly."),
+        ));
+    }
+    Err(ApiError::stream_not_found(name, &state.server.account_id))
 }
 
 /// The stream named `name`, if it takes direct puts: a stream fed by a file or

@@ -24,7 +24,7 @@ pub use error::{ApiError, ErrorKind};
 pub use sigv4::Verifier;
 
 use crate::config::ServerConfig;
-use crate::pipeline::StreamTable;
+use crate::pipeline::{Starting, StreamTable};
 use crate::swap::Swap;
 
 /// AWS JSON 1.1's content type, used for every answer of the Firehose API.
@@ -39,6 +39,8 @@ pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
 pub struct ApiState {
     /// The running streams, replaced by a reload.
     pub streams: StreamTable,
+    /// The configured streams that are still starting (`/ready` waits for them).
+    pub starting: Starting,
     pub server: ServerConfig,
     /// When the daemon started, in epoch seconds (`CreateTimestamp`).
     pub started_at: f64,
@@ -58,12 +60,14 @@ pub type Caller = Option<sigv4::Pending>;
 /// The HTTP routes of the direct-PUT source, plus `/health` and `/ready`.
 pub fn router(
     streams: StreamTable,
+    starting: Starting,
     auth: Arc<Swap<Verifier>>,
     server: ServerConfig,
     metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
 ) -> Router {
     let state = Arc::new(ApiState {
         streams,
+        starting,
         server: server.clone(),
         started_at: chrono::Utc::now().timestamp_millis() as f64 / 1000.0,
         record_ids: record_id::RecordIds::new(),

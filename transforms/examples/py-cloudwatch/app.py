@@ -5,37 +5,18 @@ messages become their log events' messages, one per line.
 import gzip
 import json
 
-from wit_world import WitWorld
-from wit_world.imports.types import (
-    OkRecord,
-    Outcome_Dropped,
-    Outcome_Ok,
-    Outcome_ProcessingFailed,
-    RecordOut,
-)
+from sluice_transform import Transformer, dropped, failed, ok
 
 
-def lines(data: bytes):
-    message = json.loads(gzip.decompress(data))
-    kind = message.get("messageType")
-    if kind == "CONTROL_MESSAGE":
-        return Outcome_Dropped()
-    if kind != "DATA_MESSAGE":
-        return Outcome_ProcessingFailed(f"unknown messageType {kind!r}")
-    text = "".join(event["message"] + "\n" for event in message["logEvents"])
-    return Outcome_Ok(OkRecord(text.encode(), []))
-
-
-class WitWorld(WitWorld):
-    def init(self, params: list[tuple[str, str]]) -> None:
-        pass
-
-    def transform(self, batch):
-        out = []
-        for record in batch:
-            try:
-                outcome = lines(record.data)
-            except (OSError, EOFError, ValueError, KeyError, TypeError) as e:
-                outcome = Outcome_ProcessingFailed(f"not a CloudWatch Logs message: {e}")
-            out.append(RecordOut(record.record_id, outcome))
-        return out
+class WitWorld(Transformer):
+    def record(self, record):
+        try:
+            message = json.loads(gzip.decompress(record.data))
+            kind = message.get("messageType")
+            if kind == "CONTROL_MESSAGE":
+                return dropped()
+            if kind != "DATA_MESSAGE":
+                return failed(f"unknown messageType {kind!r}")
+            return ok("".join(event["message"] + "\n" for event in message["logEvents"]))
+        except (OSError, EOFError, ValueError, KeyError, TypeError, AttributeError) as e:
+            return failed(f"not a CloudWatch Logs message: {e}")

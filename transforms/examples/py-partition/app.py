@@ -7,66 +7,52 @@ params:
               keys year, month, day and hour (UTC)
 A record that is not JSON, or lacks a field, is failed with the reason.
 """
-import json
 from datetime import datetime, timezone
 
-from componentize_py_types import Err
-from wit_world import WitWorld, log
-from wit_world.imports.types import OkRecord, Outcome_Ok, Outcome_ProcessingFailed, RecordOut
-
-fields: list[str] = []
-time_field: str | None = None
+from sluice_transform import INFO, Err, Transformer, failed, log, ok
 
 
-def time_keys(value) -> list[tuple[str, str]]:
+def time_keys(value, field: str) -> dict:
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         at = datetime.fromtimestamp(value / 1000, tz=timezone.utc)
     elif isinstance(value, str):
         at = datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(timezone.utc)
     else:
-        raise ValueError(f"{time_field} is neither epoch milliseconds nor an ISO-8601 date")
-    return [("year", f"{at.year:04}"), ("month", f"{at.month:02}"), ("day", f"{at.day:02}"), ("hour", f"{at.hour:02}")]
+        raise ValueError(f"{field} is neither epoch milliseconds nor an ISO-8601 date")
+    return {"year": f"{at.year:04}", "month": f"{at.month:02}", "day": f"{at.day:02}", "hour": f"{at.hour:02}"}
 
 
-def partition(data: bytes) -> tuple[bytes, list[tuple[str, str]]]:
-    record = json.loads(data)
-    if not isinstance(record, dict):
-        raise ValueError("not a JSON object")
-    keys = []
-    for field in fields:
-        if field not in record:
-            raise ValueError(f"field {field!r} is missing")
-        keys.append((field, str(record[field])))
-    if time_field is not None:
-        if time_field not in record:
-            raise ValueError(f"field {time_field!r} is missing")
-        keys.extend(time_keys(record[time_field]))
-    return data, keys
-
-
-class WitWorld(WitWorld):
-    def init(self, params: list[tuple[str, str]]) -> None:
-        global fields, time_field
-        for key, value in params:
-            if key == "fields":
-                fields = [f.strip() for f in value.split(",") if f.strip()]
-            elif key == "time_field":
-                time_field = value
-            else:
-                raise Err(f"unknown param {key!r} (expected fields or time_field)")
-        if not fields and time_field is None:
+class WitWorld(Transformer):
+    def setup(self, params: dict) -> None:
+        unknown = set(params) - {"fields", "time_field"}
+        if unknown:
+            raise Err(f"unknown param {sorted(unknown)[0]!r} (expected fields or time_field)")
+        self.fields = [f.strip() for f in params.get("fields", "").split(",") if f.strip()]
+        self.time_field = params.get("time_field")
+        if not self.fields and self.time_field is None:
             raise Err("give `fields`, `time_field` or both")
-        log(2, f"partitioning by {fields} and time field {time_field}")
+        log(INFO, f"partitioning by {self.fields} and time field {self.time_field}")
         # stdout goes to the daemon's log too, one line per entry.
-        print(f"py-partition ready: {len(fields)} field key(s)")
+        print(f"py-partition ready: {len(self.fields)} field key(s)")
 
-    def transform(self, batch):
-        out = []
-        for record in batch:
+    def record(self, record):
+        try:
+            event = record.json()
+        except ValueError as e:
+            return failed(e)
+        if not isinstance(event, dict):
+            return failed("not a JSON object")
+        keys = {}
+        for field in self.fields:
+            if field not in event:
+                return failed(f"field {field!r} is missing")
+            keys[field] = event[field]
+        if self.time_field is not None:
+            if self.time_field not in event:
+                return failed(f"field {self.time_field!r} is missing")
             try:
-                data, keys = partition(record.data)
-                outcome = Outcome_Ok(OkRecord(data, keys))
-            except (ValueError, KeyError) as e:
-                outcome = Outcome_ProcessingFailed(str(e))
-            out.append(RecordOut(record.record_id, outcome))
-        return out
+                keys.update(time_keys(event[self.time_field], self.time_field))
+            except ValueError as e:
+                return failed(e)
+        # The record goes on as it came; only its keys are new.
+        return ok(record.data, keys)

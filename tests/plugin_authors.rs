@@ -467,3 +467,69 @@ fn the_daemon_prunes_the_compile_cache_to_what_it_uses_and_a_bounded_rest() {
     );
     assert!(daemon.stop().success());
 }
+
+#[test]
+fn a_rust_plugin_built_offline_masks_addresses_and_its_panic_reaches_the_error_record() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("in.ndjson"),
+        "GET / from 203.0.113.42 via 10.1.2.3:80, not v1.2.3.4.5\n",
+    )
+    .unwrap();
+    let mask = plugin("rust-mask-ip");
+    let run = |params: &[&str]| {
+        let mut args = vec![
+            "transform",
+            "test",
+            "--module",
+            &mask,
+            "--input",
+            "in.ndjson",
+        ];
+        for p in params {
+            args.extend(["--params", p]);
+        }
+        sluice(&args, dir.path())
+    };
+    let out = run(&[]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        stdout.lines().nth(1),
+        Some("0 ok \"GET / from 203.0.113.0 via 10.1.2.0:80, not v1.2.3.4.5\\n\""),
+        "{stdout}"
+    );
+    let out = run(&["keep_octets=1"]);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("from 203.0.0.0 via 10.0.0.0:80"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let out = run(&["keep_octets=7"]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("init refused the params: keep_octets must be 1, 2 or 3, not \"7\""),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let mut daemon = Daemon::start(&one_record_calls(&plugin("rust_panic")));
+    for record in ["fine\n", "panic\n"] {
+        assert!(put_batch(daemon.addr, "t", &[record.to_string()]));
+    }
+    let errors = errors_by_raw(&daemon, 1);
+    let panicked = &errors["panic\n"];
+    assert_eq!(panicked["errorCode"], "Lambda.FunctionError");
+    let message = panicked["errorMessage"].as_str().unwrap();
+    assert!(
+        message.contains("boom panicked in rust on record"),
+        "{message}"
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while delivered_lines(&daemon).is_empty() {
+        assert!(Instant::now() < deadline, "{}", daemon.log());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(daemon.stop().success());
+    assert_eq!(delivered_lines(&daemon), ["fine"]);
+}

@@ -7,8 +7,12 @@
 #               built in a copy of the plugin's folder with sdk/js/sluice_transform.js
 #               beside it (componentize-js reads no file above the source's folder)
 #   Python      componentize-py (PyPI), on PATH, with sdk/python on the Python path
+#   Rust        a rustc with the wasm32-unknown-unknown target (RUSTC_WASM, default
+#               /usr/bin/rustc: Debian's rustc + libstd-rust-dev-wasm32), with
+#               sdk/rust/sluice_transform.rs beside the plugin, then wasm-tools
+#               (component embed, component new)
 #
-# Each examples/<name>/ becomes OUT_DIR/<name>.wasm; extra C, JavaScript and Python
+# Each examples/<name>/ becomes OUT_DIR/<name>.wasm; extra C, JavaScript, Python and Rust
 # files become OUT_DIR/<file name>.wasm (JavaScript with componentize-js's defaults).
 # Fails on the first plugin that does not build.
 set -euo pipefail
@@ -41,6 +45,19 @@ build_js() {
     "$entry" --wit "$wit" --world-name transformer ${JS_FLAGS[@]+"${JS_FLAGS[@]}"} \
     -o "$out/$name.wasm" >/dev/null)
 }
+# Rust: one file, the SDK module beside it, no crates: a core module that imports
+# no WASI, embedded with the world and made a component.
+build_rust() {
+  local src="$1" name="$2"
+  local dir="$work/rs-$name"
+  mkdir -p "$dir"
+  cp "$src" "$dir/plugin.rs"
+  cp "$here/sdk/rust/sluice_transform.rs" "$dir/"
+  "${RUSTC_WASM:-/usr/bin/rustc}" --edition 2021 --target wasm32-unknown-unknown --crate-type cdylib \
+    -O -C strip=debuginfo -o "$dir/core.wasm" "$dir/plugin.rs"
+  wasm-tools component embed "$wit" --world transformer "$dir/core.wasm" -o "$dir/embedded.wasm"
+  wasm-tools component new "$dir/embedded.wasm" -o "$out/$name.wasm"
+}
 build_py() {
   local dir="$1" module="$2" name="$3"
   (cd "$dir" && componentize-py -d "$wit" -w transformer componentize \
@@ -58,6 +75,7 @@ for dir in "$here"/examples/*/; do
       build_js "$name" "$entry" "$dir"*.js
       ;;
     py-*) build_py "$dir" app "$name" ;;
+    rust-*) build_rust "$dir/plugin.rs" "$name" ;;
     *) echo "don't know how to build $name" >&2; exit 1 ;;
   esac
   echo "built $out/$name.wasm" >&2
@@ -72,6 +90,7 @@ for src in "$@"; do
       build_js "$name" "$(basename "$src")" "$src"
       ;;
     *.py) name="$(basename "$src" .py)"; build_py "$(dirname "$src")" "$name" "$name" ;;
+    *.rs) name="$(basename "$src" .rs)"; build_rust "$src" "$name" ;;
     *) echo "don't know how to build $src" >&2; exit 1 ;;
   esac
   echo "built $out/$name.wasm" >&2

@@ -128,6 +128,11 @@ impl super::bindings::sluice::transform::types::Host for HostState {}
 impl TransformerImports for HostState {
     fn log(&mut self, level: u8, message: String) {
         let (stream, plugin) = (&*self.tags.stream, &*self.tags.plugin);
+        if level == 0 {
+            // An error logged during a call says why it failed as well as stderr
+            // does (a Rust plugin without WASI logs its panic so).
+            self.stderr.push(&message);
+        }
         match level {
             0 => tracing::error!(stream, plugin, "{message}"),
             1 => tracing::warn!(stream, plugin, "{message}"),

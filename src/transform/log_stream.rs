@@ -54,7 +54,8 @@ impl Tail {
             .unwrap_or_default()
     }
 
-    fn push(&self, line: &str) {
+    /// Keeps one line (the stderr stream's, or an error the plugin logs).
+    pub fn push(&self, line: &str) {
         let line = line.trim_end();
         if line.is_empty() || RUNTIME_NOISE.iter().any(|noise| line.starts_with(noise)) {
             return;

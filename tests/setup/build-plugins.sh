@@ -14,7 +14,7 @@ if [ ! -f "$out/.built" ]; then
   rm -rf "$out"
   export PATH="$cache/cargo/bin:$cache/venv/bin:$PATH"
   export COMPONENTIZE_JS="$cache/componentize-js/node_modules/@bytecodealliance/componentize-js/src/cli.js"
-  "$root/transforms/build.sh" "$out" "$root"/tests/plugins/*.c "$root"/tests/plugins/*.js "$root"/tests/plugins/*.py >&2
+  "$root/transforms/build.sh" "$out" "$root"/tests/plugins/*.c "$root"/tests/plugins/*.js "$root"/tests/plugins/*.py "$root"/tests/plugins/*.rs >&2
   touch "$out/.built"
 fi
 echo "$out"

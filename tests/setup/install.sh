@@ -50,6 +50,15 @@ if [ ! -f /usr/lib/llvm-14/lib/clang/14.0.6/lib/wasi/libclang_rt.builtins-wasm32
   apt-get install -y -qq --no-install-recommends clang lld wasi-libc libclang-rt-14-dev-wasm32 >&2
 fi
 command -v clang >/dev/null || { echo "clang was not installed" >&2; exit 1; }
+# Rust plugins: rustup offers no wasm targets here; Debian's rustc (1.63, at
+# /usr/bin/rustc, beside rustup's on PATH) comes with its wasm32 standard library.
+if [ ! -d /usr/lib/rustlib/wasm32-unknown-unknown ] || [ ! -x /usr/bin/rustc ]; then
+  echo "installing Debian's rustc with the wasm32 standard library" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >&2 || true
+  apt-get install -y -qq --no-install-recommends rustc libstd-rust-dev-wasm32 >&2
+fi
+[ -d /usr/lib/rustlib/wasm32-unknown-unknown ] || { echo "libstd-rust-dev-wasm32 was not installed" >&2; exit 1; }
 tools="$cache/cargo"
 for tool in "wasm-tools@1.263.0:component" "wit-bindgen-cli@0.63.0:c"; do
   crate="${tool%%:*}"

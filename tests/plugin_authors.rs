@@ -218,6 +218,20 @@ fn javascript_data_that_is_not_bytes_is_converted_or_failed_loudly() {
         "{message}"
     );
     daemon.wait_for_log("must return bytes (a Uint8Array) as data");
+    // `transform test` shows the same.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("in.ndjson"), "text\nundefined\n").unwrap();
+    let js = plugin("js-sdk");
+    let out = sluice(
+        &["transform", "test", "--module", &js, "--input", "in.ndjson"],
+        dir.path(),
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("0 ok \"text: é\\n\""), "{stdout}");
+    assert!(
+        stdout.contains("1 failed Lambda.ProcessingFailedStatus: TypeError: ok() data must be"),
+        "{stdout}"
+    );
     let deadline = Instant::now() + Duration::from_secs(30);
     while delivered_lines(&daemon).len() < 2 {
         assert!(Instant::now() < deadline, "{}", daemon.log());

@@ -17,6 +17,10 @@ fn plugin(name: &str) -> String {
     plugins().join(format!("{name}.wasm")).display().to_string()
 }
 
+fn stdout_of(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 fn sluice(args: &[&str], dir: &std::path::Path) -> std::process::Output {
     std::process::Command::new(env!("CARGO_BIN_EXE_sluice"))
         .args(args)
@@ -103,39 +107,6 @@ fn expected_modules() -> Value {
 
 #[test]
 fn python_plugins_have_the_standard_library_strptime_included() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("in.ndjson"),
-        "modules\nwhen 10/Oct/2000:13:55:36 -0700\nraise\n",
-    )
-    .unwrap();
-    let out = sluice(
-        &[
-            "transform",
-            "test",
-            "--module",
-            &plugin("py_stdlib"),
-            "--input",
-            "in.ndjson",
-        ],
-        dir.path(),
-    );
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}");
-    let lines: Vec<&str> = stdout.lines().collect();
-    let modules = lines[1].strip_prefix("0 ok ").expect(&stdout);
-    let modules: String = serde_json::from_str(modules).unwrap();
-    assert_eq!(
-        serde_json::from_str::<Value>(&modules).unwrap(),
-        expected_modules()
-    );
-    assert!(modules.ends_with('\n'), "the record's newline is kept");
-    assert_eq!(lines[2], "1 ok \"2000-10-10T13:55:36-07:00\"");
-    assert_eq!(
-        lines[3],
-        "2 failed Lambda.ProcessingFailedStatus: ValueError: bad record"
-    );
-
     // In the daemon: a record's exception fails that record; the whole call's
     // exception reaches every record of the call, message and all.
     let mut daemon = Daemon::start(&one_record_calls(&plugin("py_stdlib")));
@@ -170,6 +141,43 @@ fn python_plugins_have_the_standard_library_strptime_included() {
         assert!(Instant::now() < deadline, "{}", daemon.log());
         std::thread::sleep(Duration::from_millis(100));
     }
+    // `transform test`, from the daemon's compile cache.
+    let cache = daemon.path("data/spool/plugin-cache");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("in.ndjson"),
+        "modules\nwhen 10/Oct/2000:13:55:36 -0700\nraise\n",
+    )
+    .unwrap();
+    let out = sluice(
+        &[
+            "transform",
+            "test",
+            "--module",
+            &plugin("py_stdlib"),
+            "--input",
+            "in.ndjson",
+            "--cache-dir",
+            cache.to_str().unwrap(),
+        ],
+        dir.path(),
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    let lines: Vec<&str> = stdout.lines().collect();
+    let modules = lines[1].strip_prefix("0 ok ").expect(&stdout);
+    let modules: String = serde_json::from_str(modules).unwrap();
+    assert_eq!(
+        serde_json::from_str::<Value>(&modules).unwrap(),
+        expected_modules()
+    );
+    assert!(modules.ends_with('\n'), "the record's newline is kept");
+    assert_eq!(lines[2], "1 ok \"2000-10-10T13:55:36-07:00\"");
+    assert_eq!(
+        lines[3],
+        "2 failed Lambda.ProcessingFailedStatus: ValueError: bad record"
+    );
+
     assert!(daemon.stop().success());
     let mut lines = delivered_lines(&daemon);
     lines.sort();
@@ -222,9 +230,24 @@ fn javascript_data_that_is_not_bytes_is_converted_or_failed_loudly() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("in.ndjson"), "text\nundefined\n").unwrap();
     let js = plugin("js-sdk");
+    let cache = daemon.path("data/spool/plugin-cache");
     let out = sluice(
-        &["transform", "test", "--module", &js, "--input", "in.ndjson"],
+        &[
+            "transform",
+            "test",
+            "--module",
+            &js,
+            "--input",
+            "in.ndjson",
+            "--cache-dir",
+            cache.to_str().unwrap(),
+        ],
         dir.path(),
+    );
+    assert!(
+        stdout_of(&out).contains("(from cache)"),
+        "{}",
+        stdout_of(&out)
     );
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("0 ok \"text: é\\n\""), "{stdout}");

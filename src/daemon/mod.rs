@@ -201,15 +201,15 @@ impl Daemon {
             .chain(&plan.changed)
             .map(|s| (s.name.clone(), plugin_digest(s)))
             .collect();
-        let mut prepared = Vec::new();
-        for stream in plan.added.iter().chain(&plan.changed) {
-            prepared.push(
-                self.streams
-                    .prepare(stream)
-                    .await
-                    .map_err(|e| e.to_string())?,
-            );
-        }
+        // Side by side: each stream's plugins load (or compile) at once.
+        let prepared = futures::future::try_join_all(
+            plan.added
+                .iter()
+                .chain(&plan.changed)
+                .map(|stream| self.streams.prepare(stream)),
+        )
+        .await
+        .map_err(|e| e.to_string())?;
         self.auth.store(auth);
         self.config.server.auth = new.server.auth.clone();
         if plan.is_empty() {

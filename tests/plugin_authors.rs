@@ -208,8 +208,19 @@ fn javascript_data_that_is_not_bytes_is_converted_or_failed_loudly() {
     ] {
         assert!(put_batch(daemon.addr, "t", &[record.to_string()]));
     }
-    let errors = errors_by_raw(&daemon, 3);
-    assert_eq!(errors.len(), 3, "{errors:?}");
+    let errors = errors_by_raw(&daemon, 4);
+    assert_eq!(errors.len(), 4, "{errors:?}");
+    // A raw string as data (no SDK) is no bytes to the binding: not delivered
+    // empty, but kept in the error output with the reason.
+    let emptied = &errors["raw-string\n"];
+    assert_eq!(emptied["errorCode"], "Lambda.ProcessingFailedStatus");
+    assert!(
+        emptied["errorMessage"]
+            .as_str()
+            .unwrap()
+            .starts_with("the plugin answered ok with no data for a record that had data"),
+        "{emptied}"
+    );
     let undefined = &errors["undefined\n"];
     assert_eq!(undefined["errorCode"], "Lambda.ProcessingFailedStatus");
     assert_eq!(
@@ -225,7 +236,7 @@ fn javascript_data_that_is_not_bytes_is_converted_or_failed_loudly() {
         !message.contains("mozalloc_abort") && !message.contains("<wasm function"),
         "{message}"
     );
-    daemon.wait_for_log("must return bytes (a Uint8Array) as data");
+    daemon.wait_for_log("must give data as a Uint8Array");
     // `transform test` shows the same.
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("in.ndjson"), "text\nundefined\n").unwrap();
@@ -263,8 +274,7 @@ fn javascript_data_that_is_not_bytes_is_converted_or_failed_loudly() {
     assert!(daemon.stop().success());
     let mut lines = delivered_lines(&daemon);
     lines.sort();
-    // The raw string was delivered as an empty record (Firehose would too), with
-    // the warning above; the SDK's string is its UTF-8 bytes.
+    // The SDK's string is its UTF-8 bytes.
     assert_eq!(lines, ["text: é", "{\"a\":1,\"arrival\":true}"]);
 }
 

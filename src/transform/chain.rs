@@ -16,6 +16,14 @@ pub const FUNCTION_ERROR: &str = "Lambda.FunctionError";
 pub const MISSING_RECORD_ID: &str = "Lambda.MissingRecordId";
 pub const DUPLICATED_RECORD_ID: &str = "Lambda.DuplicatedRecordId";
 
+/// Why a record that had data, answered `ok` with none, goes to the error output
+/// instead of being delivered empty (Lambda's rule, from which Sluice departs on
+/// purpose): that is what the JavaScript binding makes of a string or an object
+/// given as `data`, and a plugin that means to remove a record answers `dropped`.
+pub const EMPTIED: &str = "the plugin answered ok with no data for a record that had data \
+     (a JavaScript plugin must give data as a Uint8Array, not a string or an object: the SDK's \
+     ok() converts them; answer dropped to drop a record)";
+
 /// A record going into the chain.
 #[derive(Debug, Clone)]
 pub struct Input {
@@ -276,7 +284,17 @@ fn call_checked(
                         plugin.notice_emptied(&batch, &replies);
                         replies
                             .into_iter()
-                            .map(|reply| match reply {
+                            .zip(&batch)
+                            .map(|(reply, record)| match reply {
+                                // Not delivered empty: see `EMPTIED`.
+                                Reply::Ok { data, .. }
+                                    if data.is_empty() && !record.data.is_empty() =>
+                                {
+                                    Outcome::Failed(failure(
+                                        PROCESSING_FAILED_STATUS,
+                                        EMPTIED.to_string(),
+                                    ))
+                                }
                                 Reply::Ok {
                                     data,
                                     partition_keys,

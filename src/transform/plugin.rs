@@ -174,10 +174,9 @@ impl Plugin {
         }
     }
 
-    /// Warns, once, when records that had data are answered `ok` with none: what
-    /// a JavaScript plugin's binding makes of a string or a plain object given as
-    /// `data` (it cannot be told apart from a plugin that empties records on
-    /// purpose, so those records are delivered empty, as Firehose would).
+    /// Warns, once, when records that had data are answered `ok` with none (what a
+    /// JavaScript plugin's binding makes of a string or a plain object given as
+    /// `data`); the chain sends those records to the error output.
     pub fn notice_emptied(&mut self, batch: &[RecordIn<'_>], replies: &[Reply]) {
         if self.told_emptied {
             return;
@@ -192,9 +191,8 @@ impl Plugin {
                 plugin = self.name(),
                 record_id = record.record_id,
                 records = emptied.count(),
-                "the plugin answered ok with no data for records that had data (told once): \
-                 a JavaScript plugin must return bytes (a Uint8Array) as data, not a string or an object, \
-                 or use the SDK's ok(), which converts them; the records are delivered empty"
+                "{} (told once); those records go to the error output",
+                super::chain::EMPTIED
             );
         }
     }

@@ -19,7 +19,7 @@
 //   reason: a record is never delivered empty by mistake (the world's own binding
 //   turns a string given as `data` into no bytes at all).
 // - An exception thrown by `record` fails that record only (`processing-failed`
-//   with the exception's message; the stack goes to the daemon's log), instead of
+//   with the exception's message; the stack goes to the daemon's log at debug), instead of
 //   failing the whole batch.
 // - An exception thrown by `setup` refuses the configuration with its message.
 import log from "log";
@@ -143,7 +143,7 @@ export function plugin({ setup, record }) {
         try {
           answer = outcome(record(new Record(input)), input.data);
         } catch (e) {
-          log(WARN, `record ${input.recordId} failed: ${message(e)}${e && e.stack ? "\n" + e.stack : ""}`);
+          log(DEBUG, `record ${input.recordId} failed: ${message(e)}${e && e.stack ? "\n" + e.stack : ""}`);
           answer = { tag: "processing-failed", val: message(e) };
         }
         return { recordId: input.recordId, outcome: answer };

@@ -19,7 +19,8 @@ time; the helpers do the world's bookkeeping:
   value (written as compact JSON, ending with a newline when the record it answers
   did). Anything else fails that record with a reason, never delivers it empty.
 - An exception raised by `record` fails that record only (`processing-failed`
-  with the exception's type and message; the traceback goes to the daemon's log),
+  with the exception's type and message; the traceback goes to the daemon's log
+  at debug level),
   instead of failing the whole batch.
 - An exception raised by `setup` refuses the configuration with its message.
 
@@ -213,7 +214,7 @@ class Transformer(WitWorld):
             try:
                 outcome = _outcome(self.record(Record(record_in)), record_in.data)
             except Exception as e:
-                log(WARN, f"record {record_in.record_id} failed:\n{traceback.format_exc()}")
+                log(DEBUG, f"record {record_in.record_id} failed:\n{traceback.format_exc()}")
                 outcome = Outcome_ProcessingFailed(f"{type(e).__name__}: {e}")
             out.append(RecordOut(record_in.record_id, outcome))
         _STATE.update(self.__dict__)

@@ -15,6 +15,48 @@ start_kinesis_local() {
   KINESIS_ENDPOINT="http://127.0.0.1:$port"
 }
 
+# A free port below 55535: SeaweedFS also listens on each of its ports + 10000.
+free_weed_port() {
+  local port
+  while :; do
+    port=$(free_port)
+    [ "$port" -lt 55535 ] && { echo "$port"; return; }
+  done
+}
+
+# Starts SeaweedFS (installed by tests/setup/install.sh) on free loopback ports in
+# a folder of its own with the bucket `bench-bucket`, stopped and removed on exit.
+# Sets S3_ENDPOINT, exports the AWS variables sluice-bench and the daemon read, and
+# defines empty_bucket.
+start_seaweedfs() {
+  local venv dir s3 try
+  venv=$(bash tests/setup/install.sh | tail -1)
+  dir=$(mktemp -d)
+  s3=$(free_weed_port)
+  (cd "$dir" && exec "$venv/bin/weed" server -dir="$dir" -ip=127.0.0.1 -ip.bind=127.0.0.1 \
+    -master.port="$(free_weed_port)" -volume.port="$(free_weed_port)" -filer.port="$(free_weed_port)" \
+    -s3 -s3.port="$s3" -s3.port.iceberg=0 -s3.port.lance=0) > "$dir/weed.log" 2>&1 &
+  WEED_PID=$!
+  WEED_DIR=$dir
+  trap 'kill $WEED_PID 2>/dev/null; rm -rf "$WEED_DIR"' EXIT
+  export AWS_ACCESS_KEY_ID=bench AWS_SECRET_ACCESS_KEY=bench AWS_REGION=us-east-1
+  S3_ENDPOINT="http://127.0.0.1:$s3"
+  S3_PYTHON="$venv/bin/python"
+  for try in $(seq 60); do
+    "$S3_PYTHON" -c "
+import boto3
+boto3.client('s3', endpoint_url='$S3_ENDPOINT').create_bucket(Bucket='bench-bucket')" 2>/dev/null && break
+    [ "$try" = 60 ] && { echo "SeaweedFS did not start: $(tail -3 "$dir/weed.log")" >&2; exit 1; }
+    sleep 0.5
+  done
+  empty_bucket() {
+    "$S3_PYTHON" -c "
+import boto3
+b = boto3.resource('s3', endpoint_url='$S3_ENDPOINT').Bucket('bench-bucket')
+b.objects.all().delete()"
+  }
+}
+
 # Waits until the daemon listening on port $1 counts $2 records delivered.
 wait_delivered() {
   local n

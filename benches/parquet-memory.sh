@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Peak RSS of a Parquet stream at 128 MiB buffers: sluice-bench PutRecordBatch of
 # templated ~1 KiB JSON log records for SECONDS, converted to Parquet (snappy,
-# row groups of BLOCK_MB, default Firehose's 256 MiB: one a file), into a local folder, fsync,
-# with IN_FLIGHT objects in flight at most (default 4, the daemon's default).
+# row groups of BLOCK_MB, default Firehose's 256 MiB: one a file), into a local folder (which
+# gathers an object's pieces into one file) or, with DEST=s3, into SeaweedFS on this machine
+# (which takes them as multipart parts), fsync, with IN_FLIGHT objects in flight at most
+# (default 4, the daemon's default).
 # Prints medians of RUNS of records landed/s, daemon cores and peak RSS. With
 # BEFORE=/path/to/other/sluice, the runs alternate between that binary and this
 # tree's, and both are printed.
 #
-#   [IN_FLIGHT=N] [BLOCK_MB=N] [BEFORE=...] benches/parquet-memory.sh [RUNS] [SECONDS]
+#   [DEST=s3] [IN_FLIGHT=N] [BLOCK_MB=N] [BEFORE=...] benches/parquet-memory.sh [RUNS] [SECONDS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source benches/common.sh
@@ -22,15 +24,24 @@ format='{ type = "parquet", block_size_mb = '${BLOCK_MB:-256}', columns = [
   { name = "trace_id", type = "string" }, { name = "user_id", type = "bigint" },
   { name = "status", type = "int" }, { name = "latency_ms", type = "int" },
   { name = "path", type = "string" }, { name = "msg", type = "string" } ] }'
+extra=()
+if [ "${DEST:-local}" = s3 ]; then
+  start_seaweedfs
+  extra=(--s3-endpoint "$S3_ENDPOINT" --s3-bucket bench-bucket)
+else
+  empty_bucket() { :; }
+fi
 binaries=("$target/release/sluice")
 [ -n "${BEFORE:-}" ] && binaries=("$BEFORE" "${binaries[@]}")
 declare -A outs
 for b in "${binaries[@]}"; do outs[$b]=$(mktemp); done
 for _ in $(seq "$runs"); do
   for b in "${binaries[@]}"; do
+    empty_bucket
     "$bench" --sluice "$b" --mode firehose --records templated --connections 4 \
       --duration "$seconds" --compression none --size-mb 128 --interval-seconds 900 \
-      --max-in-flight-objects "${IN_FLIGHT:-4}" --format "$format" 2>/dev/null >> "${outs[$b]}"
+      --max-in-flight-objects "${IN_FLIGHT:-4}" --format "$format" ${extra[@]+"${extra[@]}"} \
+      2>/dev/null >> "${outs[$b]}"
   done
 done
 echo "| binary | records landed/s | daemon cores | peak RSS |"

@@ -17,29 +17,8 @@ bench=$target/release/sluice-bench
 [ -x "$bench" ] && [ -x "$target/release/sluice" ] || cargo build --release --workspace
 extra=()
 if [ "${DEST:-local}" = s3 ]; then
-  venv=$(bash tests/setup/install.sh | tail -1)
-  dir=$(mktemp -d)
-  s3=$(free_port)
-  (cd "$dir" && exec "$venv/bin/weed" server -dir="$dir" -ip=127.0.0.1 -ip.bind=127.0.0.1 \
-    -master.port="$(free_port)" -volume.port="$(free_port)" -filer.port="$(free_port)" \
-    -s3 -s3.port="$s3" -s3.port.iceberg=0 -s3.port.lance=0) > "$dir/weed.log" 2>&1 &
-  weed=$!
-  trap 'kill $weed 2>/dev/null; rm -rf "$dir"' EXIT
-  export AWS_ACCESS_KEY_ID=bench AWS_SECRET_ACCESS_KEY=bench AWS_REGION=us-east-1
-  for try in $(seq 60); do
-    "$venv/bin/python" -c "
-import boto3
-boto3.client('s3', endpoint_url='http://127.0.0.1:$s3').create_bucket(Bucket='bench-bucket')" 2>/dev/null && break
-    [ "$try" = 60 ] && { echo "SeaweedFS did not start: $(tail -3 "$dir/weed.log")" >&2; exit 1; }
-    sleep 0.5
-  done
-  extra=(--s3-endpoint "http://127.0.0.1:$s3" --s3-bucket bench-bucket)
-  empty_bucket() {
-    "$venv/bin/python" -c "
-import boto3
-b = boto3.resource('s3', endpoint_url='http://127.0.0.1:$s3').Bucket('bench-bucket')
-b.objects.all().delete()"
-  }
+  start_seaweedfs
+  extra=(--s3-endpoint "$S3_ENDPOINT" --s3-bucket bench-bucket)
 else
   empty_bucket() { :; }
 fi

@@ -38,7 +38,9 @@ start_seaweedfs() {
     -s3 -s3.port="$s3" -s3.port.iceberg=0 -s3.port.lance=0) > "$dir/weed.log" 2>&1 &
   WEED_PID=$!
   WEED_DIR=$dir
-  trap 'kill $WEED_PID 2>/dev/null; rm -rf "$WEED_DIR"' EXIT
+  # SIGKILL: SeaweedFS lingers for a long while after SIGTERM, and its data is
+  # thrown away anyway.
+  trap 'kill -9 $WEED_PID 2>/dev/null; rm -rf "$WEED_DIR"' EXIT
   export AWS_ACCESS_KEY_ID=bench AWS_SECRET_ACCESS_KEY=bench AWS_REGION=us-east-1
   S3_ENDPOINT="http://127.0.0.1:$s3"
   S3_PYTHON="$venv/bin/python"

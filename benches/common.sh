@@ -59,6 +59,19 @@ b.objects.all().delete()"
   }
 }
 
+# The benchmark's destination: a local folder (sluice-bench's default), or with
+# DEST=s3 SeaweedFS. Sets DEST_ARGS, sluice-bench's arguments for it, and defines
+# empty_bucket (a no-op for the folder).
+use_destination() {
+  DEST_ARGS=()
+  if [ "${DEST:-local}" = s3 ]; then
+    start_seaweedfs
+    DEST_ARGS=(--s3-endpoint "$S3_ENDPOINT" --s3-bucket bench-bucket)
+  else
+    empty_bucket() { :; }
+  fi
+}
+
 # Waits until the daemon listening on port $1 counts $2 records delivered.
 wait_delivered() {
   local n

@@ -24,13 +24,7 @@ format='{ type = "parquet", block_size_mb = '${BLOCK_MB:-256}', columns = [
   { name = "trace_id", type = "string" }, { name = "user_id", type = "bigint" },
   { name = "status", type = "int" }, { name = "latency_ms", type = "int" },
   { name = "path", type = "string" }, { name = "msg", type = "string" } ] }'
-extra=()
-if [ "${DEST:-local}" = s3 ]; then
-  start_seaweedfs
-  extra=(--s3-endpoint "$S3_ENDPOINT" --s3-bucket bench-bucket)
-else
-  empty_bucket() { :; }
-fi
+use_destination
 binaries=("$target/release/sluice")
 [ -n "${BEFORE:-}" ] && binaries=("$BEFORE" "${binaries[@]}")
 declare -A outs
@@ -40,7 +34,7 @@ for _ in $(seq "$runs"); do
     empty_bucket
     "$bench" --sluice "$b" --mode firehose --records templated --connections 4 \
       --duration "$seconds" --compression none --size-mb 128 --interval-seconds 900 \
-      --max-in-flight-objects "${IN_FLIGHT:-4}" --format "$format" ${extra[@]+"${extra[@]}"} \
+      --max-in-flight-objects "${IN_FLIGHT:-4}" --format "$format" ${DEST_ARGS[@]+"${DEST_ARGS[@]}"} \
       2>/dev/null >> "${outs[$b]}"
   done
 done

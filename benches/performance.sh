@@ -15,13 +15,7 @@ seconds=${2:-10}
 target=${CARGO_TARGET_DIR:-target}
 bench=$target/release/sluice-bench
 [ -x "$bench" ] && [ -x "$target/release/sluice" ] || cargo build --release --workspace
-extra=()
-if [ "${DEST:-local}" = s3 ]; then
-  start_seaweedfs
-  extra=(--s3-endpoint "$S3_ENDPOINT" --s3-bucket bench-bucket)
-else
-  empty_bucket() { :; }
-fi
+use_destination
 echo "| mode | records | landed/s | MB/s landed | zlib-6 yardstick | ratio | daemon cores | peak RSS | ack p99 |"
 echo "|---|---|---|---|---|---|---|---|---|"
 for mode in firehose ndjson file; do
@@ -29,7 +23,7 @@ for mode in firehose ndjson file; do
     out=$(mktemp)
     for _ in $(seq "$runs"); do
       empty_bucket
-      "$bench" --mode "$mode" --records "$shape" --duration "$seconds" --file-mb 1024 "${extra[@]}" 2>/dev/null >> "$out"
+      "$bench" --mode "$mode" --records "$shape" --duration "$seconds" --file-mb 1024 "${DEST_ARGS[@]}" 2>/dev/null >> "$out"
     done
     col() { grep "^$1" "$out" | sed -E "s|^$1 *||" | awk "{print \$$2}" | median; }
     echo "| $mode | $shape | $(col 'records landed/s' 1) | $(col 'MB/s landed' 1) | $(col 'zlib-6 yardstick' 1) MB/s | $(col 'MB/s landed' 3 | tr -d x)x | $(col 'daemon CPU' 4) | $(col 'daemon peak RSS' 1) MB | $( [ "$mode" = file ] && echo - || echo "$(col 'ack latency ms' 6) ms") |"

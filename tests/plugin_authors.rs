@@ -9,24 +9,23 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use base64::Engine;
 use common::*;
 use serde_json::{Value, json};
 
-fn plugin(name: &str) -> String {
-    plugins().join(format!("{name}.wasm")).display().to_string()
-}
-
-fn stdout_of(out: &std::process::Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn sluice(args: &[&str], dir: &std::path::Path) -> std::process::Output {
-    std::process::Command::new(env!("CARGO_BIN_EXE_sluice"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("run sluice")
+/// `sluice transform test` in `dir`: `modules` in order on `input`, with `extra`
+/// arguments (`--params`, `--cache-dir`).
+fn transform_test(
+    dir: &std::path::Path,
+    modules: &[&str],
+    input: &str,
+    extra: &[&str],
+) -> std::process::Output {
+    let mut args = vec!["transform", "test", "--input", input];
+    for module in modules {
+        args.extend(["--module", module]);
+    }
+    args.extend(extra);
+    sluice(&args, dir)
 }
 
 /// A stream `t` running `module` on one record per call, into `{dir}/out`.
@@ -38,41 +37,6 @@ fn one_record_calls(module: &str) -> String {
          destination = {{ type = \"local\", path = \"{{dir}}/out\", \
          error_output_prefix = \"errors/!{{firehose:error-output-type}}/\" }}\n"
     )
-}
-
-/// The error records, keyed by their raw data, once `n` are written.
-fn errors_by_raw(daemon: &Daemon, n: usize) -> std::collections::BTreeMap<String, Value> {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let found: Vec<Value> = objects(&daemon.path("out"))
-            .iter()
-            .filter(|(k, _)| k.starts_with("errors/"))
-            .flat_map(|(_, body)| {
-                String::from_utf8_lossy(body)
-                    .lines()
-                    .map(|l| serde_json::from_str::<Value>(l).unwrap())
-                    .collect::<Vec<_>>()
-            })
-            .collect();
-        if found.len() >= n {
-            return found
-                .into_iter()
-                .map(|r| {
-                    let raw = base64::engine::general_purpose::STANDARD
-                        .decode(r["rawData"].as_str().unwrap())
-                        .unwrap();
-                    (String::from_utf8(raw).unwrap(), r)
-                })
-                .collect();
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{} of {n} error records:\n{}",
-            found.len(),
-            daemon.log()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
 
 /// The delivered records (not the error output), one per line.
@@ -120,7 +84,7 @@ fn python_plugins_have_the_standard_library_strptime_included() {
     for record in &records {
         assert!(put_batch(daemon.addr, "t", std::slice::from_ref(record)));
     }
-    let errors = errors_by_raw(&daemon, 2);
+    let errors = by_raw(&wait_for_errors(&daemon, "processing-failed", 2));
     let raised = &errors["raise\n"];
     assert_eq!(raised["errorCode"], "Lambda.ProcessingFailedStatus");
     assert_eq!(raised["errorMessage"], "ValueError: bad record");
@@ -149,18 +113,11 @@ fn python_plugins_have_the_standard_library_strptime_included() {
         "modules\nwhen 10/Oct/2000:13:55:36 -0700\nraise\n",
     )
     .unwrap();
-    let out = sluice(
-        &[
-            "transform",
-            "test",
-            "--module",
-            &plugin("py_stdlib"),
-            "--input",
-            "in.ndjson",
-            "--cache-dir",
-            cache.to_str().unwrap(),
-        ],
+    let out = transform_test(
         dir.path(),
+        &[&plugin("py_stdlib")],
+        "in.ndjson",
+        &["--cache-dir", cache.to_str().unwrap()],
     );
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}");
@@ -208,7 +165,7 @@ fn javascript_data_that_is_not_bytes_is_converted_or_failed_loudly() {
     ] {
         assert!(put_batch(daemon.addr, "t", &[record.to_string()]));
     }
-    let errors = errors_by_raw(&daemon, 4);
+    let errors = by_raw(&wait_for_errors(&daemon, "processing-failed", 4));
     assert_eq!(errors.len(), 4, "{errors:?}");
     // A raw string as data (no SDK) is no bytes to the binding: not delivered
     // empty, but kept in the error output with the reason.
@@ -242,25 +199,14 @@ fn javascript_data_that_is_not_bytes_is_converted_or_failed_loudly() {
     std::fs::write(dir.path().join("in.ndjson"), "text\nundefined\n").unwrap();
     let js = plugin("js-sdk");
     let cache = daemon.path("data/spool/plugin-cache");
-    let out = sluice(
-        &[
-            "transform",
-            "test",
-            "--module",
-            &js,
-            "--input",
-            "in.ndjson",
-            "--cache-dir",
-            cache.to_str().unwrap(),
-        ],
+    let out = transform_test(
         dir.path(),
-    );
-    assert!(
-        stdout_of(&out).contains("(from cache)"),
-        "{}",
-        stdout_of(&out)
+        &[&js],
+        "in.ndjson",
+        &["--cache-dir", cache.to_str().unwrap()],
     );
     let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("(from cache)"), "{stdout}");
     assert!(stdout.contains("0 ok \"text: é\\n\""), "{stdout}");
     assert!(
         stdout.contains("1 failed Lambda.ProcessingFailedStatus: TypeError: ok() data must be"),
@@ -289,25 +235,21 @@ fn transform_test_runs_a_chain_with_params_for_each_module() {
     let (drop, enrich) = (plugin("c-drop"), plugin("js-enrich"));
     let cache = dir.path().join("cache");
     let cache = cache.to_str().unwrap();
-    let args = [
-        "transform",
-        "test",
-        "--module",
-        &drop,
-        "--module",
-        &enrich,
-        "--input",
+    let out = transform_test(
+        dir.path(),
+        &[&drop, &enrich],
         "in.ndjson",
-        "--params",
-        "1:contains=DEBUG",
-        "--params",
-        "2:add.env=prod",
-        "--params",
-        "2:redact=password",
-        "--cache-dir",
-        cache,
-    ];
-    let out = sluice(&args, dir.path());
+        &[
+            "--params",
+            "1:contains=DEBUG",
+            "--params",
+            "2:add.env=prod",
+            "--params",
+            "2:redact=password",
+            "--cache-dir",
+            cache,
+        ],
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
@@ -334,20 +276,11 @@ fn transform_test_runs_a_chain_with_params_for_each_module() {
     );
 
     // Params that do not say which module they are for are refused.
-    let out = sluice(
-        &[
-            "transform",
-            "test",
-            "--module",
-            &drop,
-            "--module",
-            &enrich,
-            "--input",
-            "in.ndjson",
-            "--params",
-            "contains=DEBUG",
-        ],
+    let out = transform_test(
         dir.path(),
+        &[&drop, &enrich],
+        "in.ndjson",
+        &["--params", "contains=DEBUG"],
     );
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("say which module"));
@@ -355,19 +288,7 @@ fn transform_test_runs_a_chain_with_params_for_each_module() {
     // A call that fails prints its message once, not once per record.
     std::fs::write(dir.path().join("crash.ndjson"), "crash\nb\nc\n").unwrap();
     let py = plugin("py_stdlib");
-    let out = sluice(
-        &[
-            "transform",
-            "test",
-            "--module",
-            &py,
-            "--input",
-            "crash.ndjson",
-            "--cache-dir",
-            cache,
-        ],
-        dir.path(),
-    );
+    let out = transform_test(dir.path(), &[&py], "crash.ndjson", &["--cache-dir", cache]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(
         stdout.matches("boom raised by the plugin").count(),
@@ -525,18 +446,8 @@ fn a_rust_plugin_built_offline_masks_addresses_and_its_panic_reaches_the_error_r
     .unwrap();
     let mask = plugin("rust-mask-ip");
     let run = |params: &[&str]| {
-        let mut args = vec![
-            "transform",
-            "test",
-            "--module",
-            &mask,
-            "--input",
-            "in.ndjson",
-        ];
-        for p in params {
-            args.extend(["--params", p]);
-        }
-        sluice(&args, dir.path())
+        let params: Vec<&str> = params.iter().flat_map(|p| ["--params", p]).collect();
+        transform_test(dir.path(), &[&mask], "in.ndjson", &params)
     };
     let out = run(&[]);
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -564,7 +475,7 @@ fn a_rust_plugin_built_offline_masks_addresses_and_its_panic_reaches_the_error_r
     for record in ["fine\n", "panic\n"] {
         assert!(put_batch(daemon.addr, "t", &[record.to_string()]));
     }
-    let errors = errors_by_raw(&daemon, 1);
+    let errors = by_raw(&wait_for_errors(&daemon, "processing-failed", 1));
     let panicked = &errors["panic\n"];
     assert_eq!(panicked["errorCode"], "Lambda.FunctionError");
     let message = panicked["errorMessage"].as_str().unwrap();

@@ -7,16 +7,11 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use base64::Engine;
 use common::*;
 use serde_json::{Value, json};
-
-fn plugin(name: &str) -> String {
-    plugins().join(format!("{name}.wasm")).display().to_string()
-}
 
 /// A stream `t` taking direct puts into `{dir}/out`, with `processors` and `prefix`.
 fn config(processors: &str, prefix: &str) -> String {
@@ -27,50 +22,6 @@ fn config(processors: &str, prefix: &str) -> String {
          destination = {{ type = \"local\", path = \"{{dir}}/out\", prefix = \"{prefix}\", \
          error_output_prefix = \"errors/!{{firehose:error-output-type}}/\" }}\n"
     )
-}
-
-/// The error records under `errors/<type>/`, parsed.
-fn error_records(daemon: &Daemon, output_type: &str) -> Vec<Value> {
-    objects(&daemon.path("out"))
-        .iter()
-        .filter(|(k, _)| k.starts_with(&format!("errors/{output_type}/")))
-        .flat_map(|(_, body)| {
-            String::from_utf8_lossy(body)
-                .lines()
-                .map(|l| serde_json::from_str::<Value>(l).unwrap())
-                .collect::<Vec<_>>()
-        })
-        .collect()
-}
-
-fn raw(record: &Value) -> String {
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(record["rawData"].as_str().unwrap())
-        .unwrap();
-    String::from_utf8(bytes).unwrap()
-}
-
-/// Waits until `n` error records of `output_type` are written.
-fn wait_for_errors(daemon: &Daemon, output_type: &str, n: usize) -> Vec<Value> {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let found = error_records(daemon, output_type);
-        if found.len() >= n {
-            return found;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "expected {n} {output_type} records, found {}:\n{}",
-            found.len(),
-            daemon.log()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-/// The error records, keyed by the raw data they hold.
-fn by_raw(records: &[Value]) -> BTreeMap<String, Value> {
-    records.iter().map(|r| (raw(r), r.clone())).collect()
 }
 
 #[test]
@@ -654,14 +605,6 @@ fn records_from_kinesis_carry_their_metadata_to_the_plugin() {
             "{record}"
         );
     }
-}
-
-fn sluice(args: &[&str], dir: &std::path::Path) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_sluice"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("run sluice")
 }
 
 #[test]

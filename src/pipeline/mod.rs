@@ -201,11 +201,8 @@ impl Streams {
     /// Starts `configs`, preparing them side by side (plugins of several streams
     /// compile at once) and launching each as soon as it is prepared, so a stream
     /// without plugins takes records while another's plugin still compiles. Until
-    /// then each is in [`Streams::starting`].
+    /// then each is in [`Streams::starting`] (as [`Streams::new`] put it).
     pub async fn start_all(&mut self, configs: &[StreamConfig]) -> Result<(), StartError> {
-        let mut starting = BTreeSet::clone(&self.starting.load());
-        starting.extend(configs.iter().map(|s| s.name.clone()));
-        self.starting.store(starting);
         let (server, spool_dir) = (self.server.clone(), self.spool.dir.clone());
         let mut preparing: FuturesUnordered<_> = configs
             .iter()

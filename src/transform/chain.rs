@@ -281,8 +281,8 @@ fn call_checked(
                 };
                 return match pair(&batch, answer) {
                     Ok(replies) => {
-                        plugin.notice_emptied(&batch, &replies);
-                        replies
+                        let mut emptied = None;
+                        let outcomes = replies
                             .into_iter()
                             .zip(&batch)
                             .map(|(reply, record)| match reply {
@@ -290,6 +290,7 @@ fn call_checked(
                                 Reply::Ok { data, .. }
                                     if data.is_empty() && !record.data.is_empty() =>
                                 {
+                                    emptied.get_or_insert(record.record_id);
                                     Outcome::Failed(failure(
                                         PROCESSING_FAILED_STATUS,
                                         EMPTIED.to_string(),
@@ -307,7 +308,11 @@ fn call_checked(
                                     Outcome::Failed(failure(PROCESSING_FAILED_STATUS, reason))
                                 }
                             })
-                            .collect()
+                            .collect();
+                        if let Some(record_id) = emptied {
+                            plugin.tell_emptied(record_id);
+                        }
+                        outcomes
                     }
                     Err((code, message)) => {
                         written.truncate(written_before);

@@ -9,7 +9,7 @@ use std::time::Duration;
 use wasmtime::Store;
 use wasmtime::component::Func;
 
-use super::abi::{Answer, RecordIn, RecordOut, Reply};
+use super::abi::{Answer, RecordIn, RecordOut};
 use super::bindings::{Transformer, TransformerPre};
 use super::engine::{LoadError, Loaded, Runtime, TICK};
 use super::host::HostState;
@@ -174,23 +174,16 @@ impl Plugin {
         }
     }
 
-    /// Warns, once, when records that had data are answered `ok` with none (what a
-    /// JavaScript plugin's binding makes of a string or a plain object given as
-    /// `data`); the chain sends those records to the error output.
-    pub fn notice_emptied(&mut self, batch: &[RecordIn<'_>], replies: &[Reply]) {
-        if self.told_emptied {
-            return;
-        }
-        let emptied = batch.iter().zip(replies).filter(|(record, reply)| {
-            !record.data.is_empty() && matches!(reply, Reply::Ok { data, .. } if data.is_empty())
-        });
-        if let Some((record, _)) = emptied.clone().next() {
+    /// Warns, once, that records that had data were answered `ok` with none
+    /// (what a JavaScript plugin's binding makes of a string or a plain object
+    /// given as `data`); the chain sends those records to the error output.
+    pub fn tell_emptied(&mut self, record_id: u64) {
+        if !self.told_emptied {
             self.told_emptied = true;
             tracing::warn!(
                 stream = &*self.tags.stream,
                 plugin = self.name(),
-                record_id = record.record_id,
-                records = emptied.count(),
+                record_id,
                 "{} (told once); those records go to the error output",
                 super::chain::EMPTIED
             );

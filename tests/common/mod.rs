@@ -4,6 +4,8 @@
 //! fails and says why.
 #![allow(dead_code)]
 
+use base64::Engine as _;
+
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -394,6 +396,64 @@ pub fn wait_for_objects(
         }
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// A built plugin's path: `name.wasm` in [`plugins`].
+pub fn plugin(name: &str) -> String {
+    plugins().join(format!("{name}.wasm")).display().to_string()
+}
+
+/// Runs the `sluice` command with `args` in `dir`.
+pub fn sluice(args: &[&str], dir: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_sluice"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("run sluice")
+}
+
+/// The error records under `errors/<type>/`, parsed.
+pub fn error_records(daemon: &Daemon, output_type: &str) -> Vec<serde_json::Value> {
+    objects(&daemon.path("out"))
+        .iter()
+        .filter(|(k, _)| k.starts_with(&format!("errors/{output_type}/")))
+        .flat_map(|(_, body)| {
+            String::from_utf8_lossy(body)
+                .lines()
+                .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+pub fn raw(record: &serde_json::Value) -> String {
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(record["rawData"].as_str().unwrap())
+        .unwrap();
+    String::from_utf8(bytes).unwrap()
+}
+
+/// Waits until `n` error records of `output_type` are written.
+pub fn wait_for_errors(daemon: &Daemon, output_type: &str, n: usize) -> Vec<serde_json::Value> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let found = error_records(daemon, output_type);
+        if found.len() >= n {
+            return found;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "expected {n} {output_type} records, found {}:\n{}",
+            found.len(),
+            daemon.log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The error records, keyed by the raw data they hold.
+pub fn by_raw(records: &[serde_json::Value]) -> BTreeMap<String, serde_json::Value> {
+    records.iter().map(|r| (raw(r), r.clone())).collect()
 }
 
 /// The installed test tools (Python venv with boto3, awscli, python-snappy; Java

@@ -86,17 +86,25 @@ pub fn check_plugins(config: &Config) -> Result<(), ConfigErrors> {
 /// a bounded amount of the most recently used ([`compile_cache::EXTRA_BYTES`]).
 /// Run after a start or reload has loaded every plugin.
 pub fn prune_compile_cache(config: &Config) {
-    let Ok(runtime) = engine::Runtime::get() else {
-        return;
-    };
     let dir = cache_dir(&config.spool.dir);
-    let keep: HashSet<String> = config
+    let mut plugins = config
         .delivery_streams
         .iter()
         .flat_map(StreamConfig::plugins)
-        .filter_map(|p| std::fs::read(&p.module).ok())
-        .map(|bytes| compile_cache::name(&runtime.engine, &bytes))
-        .collect();
+        .peekable();
+    // Without plugins nothing is kept, and no engine is started to name files.
+    let keep: HashSet<String> = match plugins.peek() {
+        None => HashSet::new(),
+        Some(_) => {
+            let Ok(runtime) = engine::Runtime::get() else {
+                return;
+            };
+            plugins
+                .filter_map(|p| std::fs::read(&p.module).ok())
+                .map(|bytes| compile_cache::name(&runtime.engine, &bytes))
+                .collect()
+        }
+    };
     match compile_cache::prune(&dir, &keep, compile_cache::EXTRA_BYTES) {
         Ok(pruned) if pruned.files > 0 => tracing::info!(
             dir = %dir.display(), files = pruned.files, bytes = pruned.bytes,

@@ -721,6 +721,8 @@ pub enum DestinationConfig {
     S3(S3Destination),
     /// An HTTP endpoint that speaks Firehose's HTTP delivery protocol.
     Http(HttpDestination),
+    /// An Apache Iceberg table (its settings live with its sink).
+    Iceberg(crate::sinks::iceberg::IcebergDestination),
 }
 
 /// Where an HTTP destination's failed records (and, with `AllData`, all records)
@@ -955,6 +957,7 @@ impl DestinationConfig {
                         .then_some(errors.prefix),
                 }
             }
+            Self::Iceberg(i) => i.layout(),
         }
     }
 
@@ -972,6 +975,7 @@ impl DestinationConfig {
             Self::Local(l) => format!("local:{}", l.path.display()),
             Self::S3(s) => format!("s3://{}", s.bucket),
             Self::Http(h) => h.url.clone(),
+            Self::Iceberg(i) => i.describe(),
         }
     }
 }

@@ -145,6 +145,30 @@ fn validate_s3(s3: &S3Destination, at: &dyn Fn(&str) -> String, errors: &mut Vec
     }
 }
 
+/// The Iceberg table's own checks, and what does not go with a table: the
+/// table's schema decides the columns and Parquet its file format, so the
+/// stream's own format, compression and backup settings do not apply.
+fn validate_iceberg(
+    s: &StreamConfig,
+    iceberg: &crate::sinks::iceberg::IcebergDestination,
+    at: &dyn Fn(&str) -> String,
+    errors: &mut Vec<ConfigError>,
+) {
+    iceberg.validate(at, errors);
+    if matches!(s.format, FormatConfig::Parquet(_)) {
+        errors.push(ConfigError::new(
+            at("format"),
+            "an Iceberg destination converts records with its table's schema: remove `format`",
+        ));
+    }
+    if s.compression != crate::encode::Compression::None {
+        errors.push(ConfigError::new(
+            at("compression"),
+            "an Iceberg table's data files are Parquet: remove `compression`",
+        ));
+    }
+}
+
 fn validate_http(
     s: &StreamConfig,
     http: &HttpDestination,
@@ -647,10 +671,13 @@ fn validate_stream(s: &StreamConfig, at: &dyn Fn(&str) -> String, errors: &mut V
         }
         DestinationConfig::S3(s3) => validate_s3(s3, at, errors),
         DestinationConfig::Http(http) => validate_http(s, http, at, errors),
+        DestinationConfig::Iceberg(iceberg) => validate_iceberg(s, iceberg, at, errors),
     }
     let layout = s.destination.layout();
     let max_retry = match s.destination {
-        DestinationConfig::Http(_) => MAX_HTTP_RETRY_DURATION_SECONDS,
+        DestinationConfig::Http(_) | DestinationConfig::Iceberg(_) => {
+            MAX_HTTP_RETRY_DURATION_SECONDS
+        }
         _ => MAX_RETRY_DURATION_SECONDS,
     };
     if layout.retry_duration_seconds > max_retry {

@@ -44,6 +44,13 @@ impl TryFrom<String> for Compression {
 #[error("cannot encode object: {0}")]
 pub struct EncodeError(pub(super) String);
 
+impl EncodeError {
+    /// A failure of a writer the encoded data goes to.
+    pub fn new(message: impl Into<String>) -> Self {
+        Self(message.into())
+    }
+}
+
 impl From<std::io::Error> for EncodeError {
     fn from(e: std::io::Error) -> Self {
         Self(e.to_string())

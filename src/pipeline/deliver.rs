@@ -26,10 +26,13 @@ use crate::encode::pieces::Pieces;
 use crate::keys::{KeyContext, KeyLayout, PartitionCheck, Prefix, check_key, object_suffix};
 use crate::output::{Failure, Output};
 use crate::record::now_ms;
+use crate::sinks::iceberg::IcebergTable;
 use crate::sinks::retry::Backoff;
 use crate::sinks::{FailureKind, Object, Sink, SinkError};
 use crate::spool::{Copy, RangeSet, Seal, Spool};
 use crate::telemetry;
+
+mod table;
 
 /// The extension of converted objects, as Firehose's.
 const PARQUET_EXTENSION: &str = ".parquet";
@@ -64,6 +67,9 @@ pub struct Sinks {
     pub objects: Arc<dyn Sink>,
     /// For an HTTP endpoint: gzip level of request bodies, if compressed.
     pub http: Option<Option<u32>>,
+    /// For an Iceberg table: the table data batches are committed to (error
+    /// records go to `objects`, and `destination` is the same object store).
+    pub table: Option<Arc<IcebergTable>>,
     /// The error output type of records the destination did not take in time.
     pub failed_output_type: &'static str,
 }
@@ -325,6 +331,9 @@ impl Deliverer {
     /// requests.
     async fn store(&self, d: Delivery) -> Stored {
         match (&d.output, self.sinks.http, &self.parquet) {
+            (Output::Data, _, _) if let Some(table) = self.sinks.table.clone() => {
+                self.store_table(d, &table).await
+            }
             (Output::Data, Some(gzip), _) => Stored {
                 failed: self.store_requests(d, gzip).await.err(),
                 conversion_errors: None,
@@ -554,7 +563,10 @@ impl Deliverer {
         let batch = Arc::new(d.batch);
         let body = match d.output {
             Output::ConversionErrors { ending_ms } => {
-                let parquet = self.parquet.clone();
+                let parquet = match &self.sinks.table {
+                    Some(table) => Some(self.table_encoder(table).await),
+                    None => self.parquet.clone(),
+                };
                 let failures = self
                     .encode(batch.clone(), move |batch| {
                         Ok(conversion_failures(batch, parquet.as_deref()))

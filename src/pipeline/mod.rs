@@ -36,6 +36,7 @@ use crate::keys::{KeyLayout, Prefix, parse_backup_prefix};
 use crate::output::{DELIVERY_FAILED, HTTP_ENDPOINT_FAILED};
 use crate::processors::Processing;
 use crate::sinks::http::HttpSink;
+use crate::sinks::iceberg::IcebergTable;
 use crate::sinks::object_store::ObjectStoreSink;
 use crate::sinks::{Sink, SinkError};
 use crate::sources::state_file::StateFile;
@@ -392,6 +393,7 @@ fn build_sinks(stream: &StreamConfig, server: &ServerConfig) -> Result<Sinks, Si
         destination: sink.clone(),
         objects: sink,
         http: None,
+        table: None,
         failed_output_type: DELIVERY_FAILED,
     };
     Ok(match &stream.destination {
@@ -410,7 +412,19 @@ fn build_sinks(stream: &StreamConfig, server: &ServerConfig) -> Result<Sinks, Si
                         .unwrap_or(crate::encode::Compression::Gzip.default_level()),
                 ),
             }),
+            table: None,
             failed_output_type: HTTP_ENDPOINT_FAILED,
         },
+        DestinationConfig::Iceberg(iceberg) => {
+            let errors = iceberg.error_destination().map_err(|message| SinkError {
+                kind: crate::sinks::FailureKind::Configuration,
+                code: "Iceberg.InvalidWarehouse".to_string(),
+                message,
+            })?;
+            Sinks {
+                table: Some(Arc::new(IcebergTable::new(iceberg)?)),
+                ..object_sinks(objects(&errors)?)
+            }
+        }
     })
 }

@@ -663,6 +663,7 @@ mod tests {
             destination: sink.clone(),
             objects: sink.clone(),
             http: None,
+            table: None,
             failed_output_type: crate::output::DELIVERY_FAILED,
         };
         let deliverer = Deliverer::new(stream, layout, None, sinks, opened.spool.clone(), None, 1);

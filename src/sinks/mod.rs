@@ -2,6 +2,7 @@
 //! is worth retrying. Sinks know nothing of buffering or encoding.
 
 pub mod http;
+pub mod iceberg;
 pub mod object_store;
 pub mod retry;
 pub mod s3;

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what the integration tests need, idempotently: a Python venv with boto3,
-# the AWS CLI (v1), python-snappy, pyarrow, DuckDB and SeaweedFS (`weed`), Java with Debian's
+# the AWS CLI (v1), python-snappy, pyarrow, DuckDB, pyiceberg and SeaweedFS (`weed`), DuckDB's Iceberg reader, Java with Debian's
 # snappy-java (the real reader of Firehose's `Snappy` format), openssl, unshare and
 # kinesis-local (npm). Prints the venv's path on its last line.
 # Fails loudly when something cannot be installed: tests never skip quietly.
@@ -18,6 +18,14 @@ if ! cmp -s "$here/requirements.txt" "$stamp" 2>/dev/null; then
   python3 -m venv "$venv" >&2
   "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$here/requirements.txt" >&2
   cp "$here/requirements.txt" "$stamp"
+fi
+# DuckDB's Iceberg reader (the Iceberg destination's tests read tables with it).
+duckdb_venv="$cache/duckdb-iceberg"
+if ! cmp -s "$here/requirements-duckdb-iceberg.txt" "$duckdb_venv/.requirements" 2>/dev/null; then
+  echo "installing DuckDB's Iceberg reader into $duckdb_venv" >&2
+  python3 -m venv "$duckdb_venv" >&2
+  "$duckdb_venv/bin/pip" install --quiet --disable-pip-version-check -r "$here/requirements-duckdb-iceberg.txt" >&2
+  cp "$here/requirements-duckdb-iceberg.txt" "$duckdb_venv/.requirements"
 fi
 
 if [ ! -f /usr/share/java/snappy-java.jar ] || ! command -v java >/dev/null; then

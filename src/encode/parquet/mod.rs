@@ -200,6 +200,21 @@ impl ParquetEncoder {
         let mut writer =
             ArrowWriter::try_new(out, self.schema.arrow.clone(), Some(self.props.clone()))
                 .map_err(parquet_error)?;
+        let (rows, failed) =
+            self.record_batches(records, |batch| writer.write(&batch).map_err(parquet_error))?;
+        let out = writer.into_inner().map_err(parquet_error)?;
+        Ok(Written { out, rows, failed })
+    }
+
+    /// Converts the records into Arrow record batches of the columns' schema
+    /// ([`Self::arrow_schema`]), handing each to `each` as it is made (a table
+    /// format writes them its own way). Returns the rows made and the records
+    /// that did not convert, by their position.
+    pub fn record_batches<'a>(
+        &self,
+        records: impl Iterator<Item = &'a [u8]>,
+        mut each: impl FnMut(RecordBatch) -> Result<(), EncodeError>,
+    ) -> Result<(usize, Vec<(usize, ConversionError)>), EncodeError> {
         let mut builders = self.builders();
         let (mut pending, mut rows, mut failed) = (0usize, 0usize, Vec::new());
         for (i, record) in records.enumerate() {
@@ -215,21 +230,21 @@ impl ParquetEncoder {
                 Err(e) => failed.push((i, e)),
             }
             if pending >= ROWS_PER_BATCH {
-                writer
-                    .write(&self.batch(&mut builders)?)
-                    .map_err(parquet_error)?;
+                each(self.batch(&mut builders)?)?;
                 rows += pending;
                 pending = 0;
             }
         }
         if pending > 0 {
-            writer
-                .write(&self.batch(&mut builders)?)
-                .map_err(parquet_error)?;
+            each(self.batch(&mut builders)?)?;
             rows += pending;
         }
-        let out = writer.into_inner().map_err(parquet_error)?;
-        Ok(Written { out, rows, failed })
+        Ok((rows, failed))
+    }
+
+    /// The Arrow schema of the record batches made.
+    pub fn arrow_schema(&self) -> &arrow_schema::SchemaRef {
+        &self.schema.arrow
     }
 
     /// Why a record would not convert, if it would not (rebuilding its error record

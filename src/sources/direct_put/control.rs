@@ -180,6 +180,14 @@ fn destination_description(config: &StreamConfig) -> Value {
             },
             "HttpEndpointDestinationDescription",
         ),
+        DestinationConfig::Iceberg(iceberg) => (
+            match iceberg.error_destination() {
+                Ok(ObjectDestination::Local(local)) => local_arn(&local),
+                Ok(ObjectDestination::S3(s3)) => s3_arn(&s3),
+                Err(_) => String::new(),
+            },
+            "IcebergDestinationDescription",
+        ),
     };
     s3["BucketARN"] = json!(bucket_arn);
     let backup = config.destination.layout().backup_prefix.is_some();
@@ -202,6 +210,7 @@ fn destination_description(config: &StreamConfig) -> Value {
             "S3BackupMode": if backup { "AllData" } else { "FailedDataOnly" },
             "S3DestinationDescription": s3,
         }),
+        DestinationConfig::Iceberg(iceberg) => iceberg_description(iceberg, processing, s3),
         _ => {
             s3["S3BackupMode"] = json!(if backup { "Enabled" } else { "Disabled" });
             s3["ProcessingConfiguration"] = processing;
@@ -224,6 +233,39 @@ fn destination_description(config: &StreamConfig) -> Value {
         }
     };
     json!({ "DestinationId": "destinationId-000000000001", description: destination })
+}
+
+/// Firehose's `IcebergDestinationDescription`: the table as its one
+/// destination table configuration, the catalog as a `sluice` ARN.
+fn iceberg_description(
+    iceberg: &crate::sinks::iceberg::IcebergDestination,
+    processing: Value,
+    mut s3: Value,
+) -> Value {
+    let crate::sinks::iceberg::CatalogConfig::Sql { uri, name } = &iceberg.catalog;
+    s3["S3BackupMode"] = json!("Disabled");
+    json!({
+        "DestinationTableConfigurationList": [{
+            "DestinationDatabaseName": iceberg.namespace,
+            "DestinationTableName": iceberg.table,
+            "UniqueKeys": [],
+            "S3ErrorOutputPrefix": iceberg.error_output_prefix,
+        }],
+        "SchemaEvolutionConfiguration": { "Enabled": false },
+        "TableCreationConfiguration": { "Enabled": iceberg.create_table.is_some() },
+        "BufferingHints": s3["BufferingHints"].clone(),
+        "ProcessingConfiguration": processing,
+        "S3BackupMode": "FailedDataOnly",
+        "RetryOptions": { "DurationInSeconds": iceberg.retry_duration_seconds },
+        "RoleARN": "arn:aws:iam::000000000000:role/sluice",
+        "AppendOnly": true,
+        "CatalogConfiguration": {
+            "CatalogARN": format!("arn:sluice:iceberg:::catalog/sql/{name}"),
+            "CatalogURI": uri,
+            "WarehouseLocation": iceberg.warehouse_location().unwrap_or_default(),
+        },
+        "S3DestinationDescription": s3,
+    })
 }
 
 /// Firehose's `ProcessingConfiguration`: each WASM plugin shown as the Lambda

@@ -1,0 +1,115 @@
+//! Opening the table's catalog, with the warehouse's storage: the same S3
+//! connection settings and credentials as the S3 destination, or a local folder.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use iceberg::io::{S3_ACCESS_KEY_ID, S3_ENDPOINT, S3_PATH_STYLE_ACCESS, S3_REGION};
+use iceberg::io::{S3_SECRET_ACCESS_KEY, S3_SESSION_TOKEN};
+use iceberg::{Catalog, CatalogBuilder};
+use iceberg_catalog_sql::SqlCatalogBuilder;
+use iceberg_storage_opendal::OpenDalStorageFactory;
+
+use super::config::{CatalogConfig, IcebergDestination, Warehouse};
+
+/// Connects to the catalog (a SQLite database is created if missing).
+pub async fn open(config: &IcebergDestination) -> Result<Arc<dyn Catalog>, String> {
+    let warehouse = config.warehouse()?;
+    let location = config.warehouse_location()?;
+    let (storage, props) = match warehouse {
+        Warehouse::S3 { .. } => (
+            OpenDalStorageFactory::S3 {
+                customized_credential_load: None,
+            },
+            s3_props(config),
+        ),
+        Warehouse::Local(path) => {
+            std::fs::create_dir_all(&path).map_err(|e| {
+                format!("cannot create the warehouse folder {}: {e}", path.display())
+            })?;
+            (OpenDalStorageFactory::Fs, HashMap::new())
+        }
+    };
+    let CatalogConfig::Sql { uri, name } = &config.catalog;
+    let catalog = SqlCatalogBuilder::default()
+        .uri(sqlite_uri(uri)?)
+        .warehouse_location(location)
+        .props(props)
+        .with_storage_factory(Arc::new(storage))
+        .load(name.clone(), HashMap::new())
+        .await
+        .map_err(|e| format!("cannot open the SQL catalog {uri}: {e}"))?;
+    Ok(Arc::new(catalog))
+}
+
+/// The S3 settings of the warehouse's file IO.
+fn s3_props(config: &IcebergDestination) -> HashMap<String, String> {
+    let region = config
+        .region
+        .clone()
+        .or_else(|| std::env::var("AWS_REGION").ok())
+        .or_else(|| std::env::var("AWS_DEFAULT_REGION").ok())
+        .unwrap_or_else(|| "us-east-1".to_string());
+    let mut props = HashMap::from([(S3_REGION.to_string(), region)]);
+    if let Some(endpoint) = &config.endpoint {
+        props.insert(S3_ENDPOINT.to_string(), endpoint.clone());
+        props.insert(S3_PATH_STYLE_ACCESS.to_string(), "true".to_string());
+    }
+    if let (Some(id), Some(secret)) = (&config.access_key_id, &config.secret_access_key) {
+        props.insert(S3_ACCESS_KEY_ID.to_string(), id.clone());
+        props.insert(
+            S3_SECRET_ACCESS_KEY.to_string(),
+            secret.expose().to_string(),
+        );
+    }
+    if let Some(token) = &config.session_token {
+        props.insert(S3_SESSION_TOKEN.to_string(), token.expose().to_string());
+    }
+    props
+}
+
+/// The database URI for sqlx: the file is created when missing, and its folder
+/// too.
+fn sqlite_uri(uri: &str) -> Result<String, String> {
+    let path = uri
+        .strip_prefix("sqlite://")
+        .or_else(|| uri.strip_prefix("sqlite:"))
+        .unwrap_or(uri);
+    let file = path.split('?').next().unwrap_or(path);
+    if let Some(parent) = std::path::Path::new(file).parent()
+        && !parent.as_os_str().is_empty()
+    {
+        std::fs::create_dir_all(parent).map_err(|e| {
+            format!(
+                "cannot create the catalog's folder {}: {e}",
+                parent.display()
+            )
+        })?;
+    }
+    Ok(if path.contains('?') {
+        format!("sqlite://{path}")
+    } else {
+        format!("sqlite://{path}?mode=rwc")
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlite_uris_create_the_database_unless_told_otherwise() {
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let db = dir.path().join("sub/catalog.db");
+        let uri = format!("sqlite://{}", db.display());
+        assert_eq!(
+            sqlite_uri(&uri).expect("a uri"),
+            format!("sqlite://{}?mode=rwc", db.display())
+        );
+        assert!(db.parent().expect("a folder").is_dir());
+        assert_eq!(
+            sqlite_uri("sqlite:///x/c.db?mode=ro").expect("a uri"),
+            "sqlite:///x/c.db?mode=ro"
+        );
+    }
+}

@@ -1,0 +1,237 @@
+//! The Iceberg destination's settings, as written in the config file, and their
+//! checks (`sluice check` reports them with their key paths).
+
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+use crate::config::{
+    ConfigError, LocalDestination, ObjectDestination, ObjectLayout, S3Destination, Secret,
+};
+use crate::encode::parquet::Column;
+
+use super::types;
+
+/// Firehose's default retry duration for Iceberg destinations (0 to 7,200 s).
+const DEFAULT_RETRY_DURATION_SECONDS: u64 = 300;
+
+/// `destination = { type = "iceberg", ... }`: records land in Parquet data files
+/// of an Apache Iceberg table, one snapshot per sealed buffer.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IcebergDestination {
+    /// Where the table's metadata lives.
+    pub catalog: CatalogConfig,
+    /// The warehouse new tables are created under: `s3://bucket/path`, or a local
+    /// folder (`file:///var/lib/lake` or an absolute path). Error records go to
+    /// the same bucket or folder, under `error_output_prefix`.
+    pub warehouse: String,
+    /// An S3-compatible endpoint (`http://127.0.0.1:9000`, path-style requests);
+    /// AWS S3 in `region` without it.
+    pub endpoint: Option<String>,
+    /// The region to sign for; default `AWS_REGION`, `AWS_DEFAULT_REGION`, or
+    /// `us-east-1`.
+    pub region: Option<String>,
+    /// Credentials, as the S3 destination's; without them the standard AWS
+    /// environment variables and files are used.
+    pub access_key_id: Option<String>,
+    pub secret_access_key: Option<Secret>,
+    pub session_token: Option<Secret>,
+    /// The table's namespace (Firehose's `DestinationDatabaseName`); dots make
+    /// nested namespaces.
+    pub namespace: String,
+    /// The table's name (Firehose's `DestinationTableName`).
+    pub table: String,
+    /// Creates the table when it does not exist (Firehose's
+    /// `TableCreationConfiguration`); without it a missing table is a delivery
+    /// failure, retried, then `delivery-failed` error records.
+    pub create_table: Option<CreateTable>,
+    /// Firehose's per-table `S3ErrorOutputPrefix`.
+    #[serde(default)]
+    pub error_output_prefix: String,
+    /// Firehose's `CustomTimeZone`, for the time in error object keys.
+    pub time_zone: Option<String>,
+    /// How long a failing commit is retried before its records go to the error
+    /// output as `delivery-failed`.
+    #[serde(default = "default_retry_duration")]
+    pub retry_duration_seconds: u64,
+}
+
+fn default_retry_duration() -> u64 {
+    DEFAULT_RETRY_DURATION_SECONDS
+}
+
+/// The catalog that holds the table.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum CatalogConfig {
+    /// Iceberg's JDBC/SQL catalog in a SQLite database: `uri` is
+    /// `sqlite:///path/catalog.db` (created if missing), `name` the catalog name
+    /// stored in its rows, which pyiceberg, Spark or Trino use to see the same
+    /// tables.
+    Sql { uri: String, name: String },
+}
+
+/// A table to create when it is missing: its columns, in the Glue/Hive type names
+/// the Parquet conversion takes, and its partitioning with Iceberg's transforms
+/// (`day(ts)`, `hour(ts)`, `bucket(16, id)`, `truncate(4, s)`, `country`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateTable {
+    pub columns: Vec<Column>,
+    #[serde(default)]
+    pub partition_by: Vec<String>,
+}
+
+/// Where a warehouse is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Warehouse {
+    S3 { bucket: String, path: String },
+    Local(PathBuf),
+}
+
+impl IcebergDestination {
+    /// The warehouse's place, or why it is not one.
+    pub fn warehouse(&self) -> Result<Warehouse, String> {
+        let text = self.warehouse.trim_end_matches('/');
+        if let Some(rest) = text
+            .strip_prefix("s3://")
+            .or_else(|| text.strip_prefix("s3a://"))
+        {
+            let (bucket, path) = rest.split_once('/').unwrap_or((rest, ""));
+            return Ok(Warehouse::S3 {
+                bucket: bucket.to_string(),
+                path: path.to_string(),
+            });
+        }
+        let path = text.strip_prefix("file://").unwrap_or(text);
+        if path.starts_with('/') {
+            Ok(Warehouse::Local(PathBuf::from(path)))
+        } else {
+            Err(format!(
+                "`{}` is neither s3://bucket/path nor an absolute local path (file:///path)",
+                self.warehouse
+            ))
+        }
+    }
+
+    /// The warehouse as Iceberg spells locations (`s3://bucket/path`,
+    /// `file:///path`).
+    pub fn warehouse_location(&self) -> Result<String, String> {
+        Ok(match self.warehouse()? {
+            Warehouse::S3 { bucket, path } if path.is_empty() => format!("s3://{bucket}"),
+            Warehouse::S3 { bucket, path } => format!("s3://{bucket}/{path}"),
+            Warehouse::Local(path) => format!("file://{}", path.display()),
+        })
+    }
+
+    /// Where error records are written: the warehouse's bucket (keys from its
+    /// root, as Firehose's error bucket) or folder.
+    pub fn error_destination(&self) -> Result<ObjectDestination, String> {
+        Ok(match self.warehouse()? {
+            Warehouse::S3 { bucket, .. } => ObjectDestination::S3(S3Destination {
+                bucket,
+                endpoint: self.endpoint.clone(),
+                region: self.region.clone(),
+                access_key_id: self.access_key_id.clone(),
+                secret_access_key: self.secret_access_key.clone(),
+                session_token: self.session_token.clone(),
+                profile: None,
+                prefix: String::new(),
+                error_output_prefix: self.error_output_prefix.clone(),
+                time_zone: self.time_zone.clone(),
+                retry_duration_seconds: self.retry_duration_seconds,
+                s3_backup_mode: Default::default(),
+                backup_prefix: String::new(),
+            }),
+            Warehouse::Local(path) => ObjectDestination::Local(LocalDestination {
+                path,
+                prefix: String::new(),
+                error_output_prefix: self.error_output_prefix.clone(),
+                time_zone: self.time_zone.clone(),
+                retry_duration_seconds: self.retry_duration_seconds,
+                s3_backup_mode: Default::default(),
+                backup_prefix: String::new(),
+            }),
+        })
+    }
+
+    /// Keys of error objects and the retry duration.
+    pub fn layout(&self) -> ObjectLayout<'_> {
+        ObjectLayout {
+            prefix: "",
+            time_zone: self.time_zone.as_deref(),
+            error_output_prefix: &self.error_output_prefix,
+            retry_duration_seconds: self.retry_duration_seconds,
+            backup_prefix: None,
+        }
+    }
+
+    /// `lake.logs.events`, for logs.
+    pub fn describe(&self) -> String {
+        let CatalogConfig::Sql { name, .. } = &self.catalog;
+        format!("iceberg:{name}.{}.{}", self.namespace, self.table)
+    }
+
+    /// The checks `sluice check` runs; `at` turns a key under `destination` into
+    /// its path in the file.
+    pub fn validate(&self, at: &dyn Fn(&str) -> String, errors: &mut Vec<ConfigError>) {
+        let CatalogConfig::Sql { uri, name } = &self.catalog;
+        if !uri.starts_with("sqlite:") {
+            errors.push(ConfigError::new(
+                at("destination.catalog.uri"),
+                format!("`{uri}` is not a SQLite URI (sqlite:///path/catalog.db)"),
+            ));
+        }
+        if name.is_empty() {
+            errors.push(ConfigError::new(
+                at("destination.catalog.name"),
+                "must not be empty",
+            ));
+        }
+        if let Err(e) = self.warehouse() {
+            errors.push(ConfigError::new(at("destination.warehouse"), e));
+        }
+        for (key, value) in [("namespace", &self.namespace), ("table", &self.table)] {
+            if value.is_empty() || value.split('.').any(str::is_empty) {
+                errors.push(ConfigError::new(
+                    at(&format!("destination.{key}")),
+                    "must be a name (dots separate nested namespaces)",
+                ));
+            }
+        }
+        if self.table.contains('.') {
+            errors.push(ConfigError::new(
+                at("destination.table"),
+                "a table name has no dots (put the namespace in `namespace`)",
+            ));
+        }
+        if let Some(endpoint) = &self.endpoint
+            && !(endpoint.starts_with("http://") || endpoint.starts_with("https://"))
+        {
+            errors.push(ConfigError::new(
+                at("destination.endpoint"),
+                format!("`{endpoint}` must start with http:// or https://"),
+            ));
+        }
+        if self.access_key_id.is_some() != self.secret_access_key.is_some() {
+            errors.push(ConfigError::new(
+                at("destination.access_key_id"),
+                "access_key_id and secret_access_key go together",
+            ));
+        }
+        if let Some(create) = &self.create_table {
+            if create.columns.is_empty() {
+                errors.push(ConfigError::new(
+                    at("destination.create_table.columns"),
+                    "a table needs at least one column",
+                ));
+            }
+            if let Err(e) = types::table_schema(&create.columns)
+                .and_then(|schema| types::partition_spec(&schema, &create.partition_by))
+            {
+                errors.push(ConfigError::new(at("destination.create_table"), e));
+            }
+        }
+    }
+}

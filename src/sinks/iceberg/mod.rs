@@ -1,0 +1,10 @@
+//! Apache Iceberg tables as a destination: records become rows of a table in a
+//! SQL catalog, committed one snapshot per sealed buffer, exactly once.
+
+mod catalog;
+mod config;
+mod table;
+mod types;
+
+pub use config::{CatalogConfig, CreateTable, IcebergDestination, Warehouse};
+pub use table::{BATCH_PROPERTY, IcebergTable, RecordSource, Written};

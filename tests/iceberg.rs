@@ -1,0 +1,457 @@
+//! The Iceberg destination against real parts: a SQLite SQL catalog, the warehouse
+//! on SeaweedFS or a local folder, and the tables read back with pyiceberg
+//! (through the same catalog) and DuckDB's Iceberg reader.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::*;
+use serde_json::{Value, json};
+
+const COLUMNS: &str = r#"[
+    { name = "id", type = "bigint" }, { name = "ts", type = "timestamp" },
+    { name = "user", type = "string" }, { name = "ok", type = "boolean" },
+    { name = "qty", type = "int" }, { name = "price", type = "double" },
+    { name = "amount", type = "decimal(10,2)" }, { name = "day", type = "date" },
+    { name = "tags", type = "array<string>" },
+    { name = "geo", type = "struct<lat:double,lon:double>" },
+    { name = "attrs", type = "map<string,string>" } ]"#;
+
+/// An Iceberg stream `events` into `lake.logs.events`; `warehouse` settings and
+/// `extra` destination keys as given.
+fn config(warehouse: &str, extra: &str, buffering: &str) -> String {
+    format!(
+        "[server]\nlisten = \"{{listen}}\"\n[[delivery_streams]]\nname = \"events\"\n\
+         buffering = {{ {buffering} }}\n\
+         destination = {{ type = \"iceberg\", \
+         catalog = {{ type = \"sql\", uri = \"sqlite://{{dir}}/../catalog.db\", name = \"lake\" }}, \
+         {warehouse}, namespace = \"logs\", table = \"events\", \
+         error_output_prefix = \"errors/!{{firehose:error-output-type}}/\"{extra} }}\n"
+    )
+}
+
+fn s3_warehouse(s3: &Seaweed) -> String {
+    format!(
+        "warehouse = \"s3://{BUCKET}/warehouse\", endpoint = \"{}\", region = \"us-east-1\", \
+         access_key_id = \"{}\", secret_access_key = \"{}\"",
+        s3.endpoint, S3_USER.0, S3_USER.1
+    )
+}
+
+fn create_table(partition_by: &str) -> String {
+    format!(", create_table = {{ columns = {COLUMNS}, partition_by = [{partition_by}] }}")
+}
+
+/// A record of every type, `n` giving its values.
+fn record(n: usize) -> Value {
+    json!({
+        "id": n, "ts": format!("2026-03-{:02}T10:{:02}:00Z", 1 + n % 3, n % 60),
+        "user": format!("u{}", n % 7), "ok": n.is_multiple_of(2), "qty": n * 3,
+        "price": n as f64 / 4.0, "amount": n as f64 + 0.25, "day": "2026-01-31",
+        "tags": ["a", format!("t{n}")], "geo": { "lat": 1.5, "lon": -2.25 },
+        "attrs": { "k": format!("v{n}") }, "ignored": "not a column"
+    })
+}
+
+/// Reads `logs.events` with pyiceberg. The folder holds `catalog.db` beside the
+/// daemons' folders.
+fn read(root: &Path, warehouse: &str, s3: Option<&Seaweed>) -> Value {
+    let db = root.join("catalog.db");
+    let db = db.display().to_string();
+    let mut args = vec![db.as_str(), "lake", warehouse, "logs.events"];
+    if let Some(s3) = s3 {
+        args.extend_from_slice(&[s3.endpoint.as_str(), S3_ADMIN.0, S3_ADMIN.1]);
+    }
+    py_json("read_iceberg.py", &args)
+}
+
+/// The table's rows as DuckDB's Iceberg reader sees them.
+fn duckdb_rows(metadata_location: &str, s3: Option<&Seaweed>) -> Value {
+    let venv = tools().cache().join("duckdb-iceberg");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/py/duckdb_iceberg.py");
+    let mut command = Command::new(venv.join("bin/python"));
+    command.arg(script).arg(metadata_location);
+    if let Some(s3) = s3 {
+        command.args([s3.endpoint.as_str(), S3_ADMIN.0, S3_ADMIN.1]);
+    }
+    let out = command.output().expect("run DuckDB's Iceberg reader");
+    assert!(
+        out.status.success(),
+        "duckdb_iceberg.py failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("JSON rows")
+}
+
+fn ids(rows: &Value) -> Vec<i64> {
+    let mut ids: Vec<i64> = rows
+        .as_array()
+        .expect("rows")
+        .iter()
+        .map(|r| r["id"].as_i64().expect("an id"))
+        .collect();
+    ids.sort_unstable();
+    ids
+}
+
+/// A daemon in its own folder under `root`, so that daemons share `catalog.db`.
+fn daemon_in(root: &Path, config: &str) -> Daemon {
+    let dir = tempfile::tempdir_in(root).expect("a daemon folder");
+    Daemon::start_in(dir, config)
+}
+
+/// Waits until the table holds at least `n` rows.
+fn wait_rows(root: &Path, warehouse: &str, s3: Option<&Seaweed>, n: usize, d: &Daemon) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if root.join("catalog.db").exists() {
+            let out = Command::new(tools().python())
+                .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/py/read_iceberg.py"))
+                .arg(root.join("catalog.db"))
+                .args(["lake", warehouse, "logs.events"])
+                .args(
+                    s3.map(|s| vec![s.endpoint.clone(), S3_ADMIN.0.into(), S3_ADMIN.1.into()])
+                        .unwrap_or_default(),
+                )
+                .output()
+                .expect("run pyiceberg");
+            if out.status.success() {
+                let table: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+                if table["rows"].as_array().map_or(0, Vec::len) >= n {
+                    return table;
+                }
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the table did not get {n} rows in 60 s:\n{}",
+            d.log()
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+#[test]
+fn records_become_rows_of_a_created_partitioned_table_read_by_pyiceberg_and_duckdb() {
+    let s3 = Seaweed::start();
+    let root = tempfile::tempdir().expect("tempdir");
+    let warehouse = format!("s3://{BUCKET}/warehouse");
+    let config = config(
+        &s3_warehouse(&s3),
+        &create_table("\"day(ts)\", \"bucket(4, user)\""),
+        "size_mb = 1, interval_seconds = 900",
+    );
+    let mut d = daemon_in(root.path(), &config);
+    let records: Vec<String> = (0..200).map(|n| format!("{}\n", record(n))).collect();
+    assert!(put_batch(d.addr, "events", &records[..100]));
+    assert!(put_batch(d.addr, "events", &records[100..]));
+    let misfits = vec![
+        "not json\n".to_string(),
+        "{\"id\": 999, \"qty\": \"many\"}\n".to_string(),
+    ];
+    assert!(put_batch(d.addr, "events", &misfits));
+    assert!(d.stop().success(), "{}", d.log());
+
+    let table = read(root.path(), &warehouse, Some(&s3));
+    assert_eq!(ids(&table["rows"]), (0..200).collect::<Vec<i64>>());
+    let row7 = table["rows"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .find(|r| r["id"] == 7)
+        .expect("row 7");
+    assert_eq!(
+        row7,
+        &json!({
+            "id": 7, "ts": "2026-03-02T10:07:00.000000", "user": "u0", "ok": false, "qty": 21,
+            "price": 1.75, "amount": "7.25", "day": "2026-01-31", "tags": ["a", "t7"],
+            "geo": { "lat": 1.5, "lon": -2.25 }, "attrs": { "k": "v7" }
+        })
+    );
+    let schema: Vec<String> = table["schema"]
+        .as_array()
+        .expect("schema")
+        .iter()
+        .map(|f| {
+            format!(
+                "{} {}",
+                f["name"].as_str().unwrap_or_default(),
+                f["type"].as_str().unwrap_or_default()
+            )
+        })
+        .collect();
+    assert_eq!(schema[..3], ["id long", "ts timestamp", "user string"]);
+    assert_eq!(
+        table["partition_spec"],
+        json!([{ "name": "ts_day", "transform": "day" }, { "name": "user_bucket", "transform": "bucket[4]" }])
+    );
+    // One fast append for the one sealed buffer, named in its summary.
+    let snapshots = table["snapshots"].as_array().expect("snapshots");
+    assert_eq!(snapshots.len(), 1, "{snapshots:?}");
+    assert_eq!(snapshots[0]["summary"]["operation"], "append");
+    assert!(
+        snapshots[0]["summary"]["sluice.batch"]
+            .as_str()
+            .is_some_and(|b| b.contains("/events-1-")),
+        "{snapshots:?}"
+    );
+    assert_eq!(snapshots[0]["summary"]["added-records"], "200");
+    // 3 days x up to 4 buckets: a data file per partition, under the warehouse.
+    let files = table["data_files"].as_array().expect("files");
+    assert!(files.len() > 3 && files.len() <= 12, "{files:?}");
+    assert!(
+        files.iter().all(|f| f["path"].as_str().is_some_and(|p| {
+            p.starts_with(&format!("s3://{BUCKET}/warehouse/logs/events/data/ts_day="))
+        })),
+        "{files:?}"
+    );
+    // DuckDB reads the same rows.
+    let location = table["metadata_location"].as_str().expect("a location");
+    let duck = duckdb_rows(location, Some(&s3));
+    assert_eq!(ids(&duck), (0..200).collect::<Vec<i64>>());
+    let duck7 = duck
+        .as_array()
+        .expect("rows")
+        .iter()
+        .find(|r| r["id"] == 7)
+        .expect("row 7");
+    assert_eq!(
+        (&duck7["amount"], &duck7["user"]),
+        (&json!("7.25"), &json!("u0"))
+    );
+
+    // The misfits are error records in the warehouse's bucket, with their raw data.
+    let errors: Vec<Value> = s3
+        .objects(BUCKET)
+        .iter()
+        .filter(|o| o.key.starts_with("errors/format-conversion-failed/"))
+        .flat_map(|o| {
+            String::from_utf8_lossy(&o.body)
+                .lines()
+                .map(|l| serde_json::from_str::<Value>(l).expect("an error record"))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let by = by_raw(&errors);
+    assert_eq!(by.keys().cloned().collect::<Vec<_>>(), misfits);
+    assert_eq!(
+        by["not json\n"]["lastErrorCode"],
+        "DataFormatConversion.ParseError"
+    );
+    assert_eq!(
+        by["{\"id\": 999, \"qty\": \"many\"}\n"]["lastErrorCode"],
+        "DataFormatConversion.MalformedData"
+    );
+}
+
+#[test]
+fn a_missing_table_without_create_table_sends_the_records_to_the_error_output() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let warehouse_dir = root.path().join("warehouse");
+    let config = config(
+        &format!(
+            "warehouse = \"file://{}\", retry_duration_seconds = 2",
+            warehouse_dir.display()
+        ),
+        "",
+        "size_mb = 1, interval_seconds = 1",
+    );
+    let d = daemon_in(root.path(), &config);
+    let records = json_lines(5, "id");
+    assert!(put_batch(d.addr, "events", &records));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let errors = loop {
+        let errors: Vec<Value> = objects(&warehouse_dir)
+            .iter()
+            .filter(|(k, _)| k.starts_with("errors/delivery-failed/"))
+            .flat_map(|(_, body)| {
+                String::from_utf8_lossy(body)
+                    .lines()
+                    .map(|l| serde_json::from_str::<Value>(l).expect("an error record"))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        if errors.len() >= 5 || Instant::now() > deadline {
+            break errors;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(
+        by_raw(&errors).keys().cloned().collect::<Vec<_>>(),
+        records,
+        "{}",
+        d.log()
+    );
+    assert_eq!(errors[0]["errorCode"], "Iceberg.TableNotFound");
+    // The daemon goes on taking records.
+    assert!(put_batch(d.addr, "events", &records));
+}
+
+#[test]
+fn describe_shows_the_table_and_check_refuses_what_does_not_fit_a_table() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let warehouse = format!("warehouse = \"file://{}/wh\"", root.path().display());
+    let d = daemon_in(
+        root.path(),
+        &config(
+            &warehouse,
+            &create_table("\"hour(ts)\""),
+            "size_mb = 1, interval_seconds = 60",
+        ),
+    );
+    let described = firehose(
+        d.addr,
+        "DescribeDeliveryStream",
+        r#"{"DeliveryStreamName":"events"}"#,
+    )
+    .json();
+    let destination =
+        &described["DeliveryStreamDescription"]["Destinations"][0]["IcebergDestinationDescription"];
+    assert_eq!(
+        destination["DestinationTableConfigurationList"],
+        json!([{ "DestinationDatabaseName": "logs", "DestinationTableName": "events",
+                 "UniqueKeys": [], "S3ErrorOutputPrefix": "errors/!{firehose:error-output-type}/" }])
+    );
+    assert_eq!(destination["TableCreationConfiguration"]["Enabled"], true);
+    assert_eq!(
+        destination["CatalogConfiguration"]["WarehouseLocation"],
+        format!("file://{}/wh", root.path().display())
+    );
+    assert_eq!(destination["RetryOptions"]["DurationInSeconds"], 300);
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bad = config(
+        &warehouse,
+        &create_table("\"week(ts)\", \"bucket(0, id)\""),
+        "size_mb = 1",
+    )
+    .replace(
+        "buffering = { size_mb = 1 }",
+        "buffering = { size_mb = 1 }\ncompression = \"gzip\"",
+    )
+    .replace("{listen}", "127.0.0.1:0")
+    .replace("{dir}", &dir.path().display().to_string());
+    std::fs::write(dir.path().join("bad.toml"), bad).expect("config");
+    let out = sluice(&["check", "--config", "bad.toml"], dir.path());
+    let said =
+        String::from_utf8_lossy(&out.stderr).to_string() + &String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "{said}");
+    assert!(
+        said.contains("delivery_streams[0].destination.create_table") && said.contains("week(ts)"),
+        "{said}"
+    );
+    assert!(said.contains("delivery_streams[0].compression"), "{said}");
+}
+
+/// The promise: whatever instant a kill -9 hits (between the data files and the
+/// commit, or between the commit and the spool's record of it), every
+/// acknowledged record is a row once, and no batch is committed twice.
+#[test]
+fn kill_9_under_load_commits_every_acknowledged_record_exactly_once() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let warehouse = format!("file://{}/wh", root.path().display());
+    let config = config(
+        &format!("warehouse = \"{warehouse}\""),
+        &create_table("\"bucket(2, user)\""),
+        "size_mb = 1, interval_seconds = 0",
+    );
+    let dir = tempfile::tempdir_in(root.path()).expect("a daemon folder");
+    let mut acknowledged = BTreeSet::new();
+    let mut next = 0usize;
+    let mut dir = Some(dir);
+    for round in 0..4 {
+        let d = Daemon::start_in(dir.take().expect("the folder"), &config);
+        let until = Instant::now() + Duration::from_millis(1500 + 400 * round);
+        while Instant::now() < until {
+            let batch: Vec<String> = (next..next + 50)
+                .map(|n| format!("{}\n", record(n)))
+                .collect();
+            if put_batch(d.addr, "events", &batch) {
+                acknowledged.extend(next..next + 50);
+            }
+            next += 50;
+        }
+        dir = Some(d.into_dir()); // SIGKILL
+    }
+    let mut d = Daemon::start_in(dir.take().expect("the folder"), &config);
+    let table = wait_rows(root.path(), &warehouse, None, acknowledged.len(), &d);
+    assert!(d.stop().success(), "{}", d.log());
+    let table = if table["rows"].as_array().map_or(0, Vec::len) == acknowledged.len() {
+        read(root.path(), &warehouse, None)
+    } else {
+        table
+    };
+    let rows = ids(&table["rows"]);
+    let unique: BTreeSet<i64> = rows.iter().copied().collect();
+    assert_eq!(rows.len(), unique.len(), "duplicate rows:\n{}", d.log());
+    let acknowledged: BTreeSet<i64> = acknowledged.iter().map(|&n| n as i64).collect();
+    assert!(
+        acknowledged.is_subset(&unique),
+        "lost: {:?}",
+        acknowledged.difference(&unique).take(5).collect::<Vec<_>>()
+    );
+    let batches: Vec<&str> = table["snapshots"]
+        .as_array()
+        .expect("snapshots")
+        .iter()
+        .filter_map(|s| s["summary"]["sluice.batch"].as_str())
+        .collect();
+    let distinct: BTreeSet<&&str> = batches.iter().collect();
+    assert_eq!(batches.len(), distinct.len(), "a batch committed twice");
+    eprintln!(
+        "{} acknowledged, {} rows, {} snapshots",
+        acknowledged.len(),
+        rows.len(),
+        batches.len()
+    );
+}
+
+#[test]
+fn two_daemons_append_to_one_table_without_losing_a_commit() {
+    let s3 = Seaweed::start();
+    let root = tempfile::tempdir().expect("tempdir");
+    let warehouse = format!("s3://{BUCKET}/warehouse");
+    let config = config(
+        &s3_warehouse(&s3),
+        &create_table(""),
+        "size_mb = 1, interval_seconds = 0",
+    );
+    let mut a = daemon_in(root.path(), &config);
+    let mut b = daemon_in(root.path(), &config);
+    std::thread::scope(|scope| {
+        for (d, base) in [(&a, 0usize), (&b, 10_000)] {
+            scope.spawn(move || {
+                for chunk in 0..10 {
+                    let start = base + chunk * 50;
+                    let batch: Vec<String> = (start..start + 50)
+                        .map(|n| format!("{}\n", record(n)))
+                        .collect();
+                    assert!(put_batch(d.addr, "events", &batch));
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+            });
+        }
+    });
+    assert!(a.stop().success(), "{}", a.log());
+    assert!(b.stop().success(), "{}", b.log());
+    let table = read(root.path(), &warehouse, Some(&s3));
+    let expected: Vec<i64> = (0..500).chain(10_000..10_500).collect();
+    assert_eq!(ids(&table["rows"]), expected);
+    let mut per_batch: BTreeMap<String, usize> = BTreeMap::new();
+    for s in table["snapshots"].as_array().expect("snapshots") {
+        *per_batch
+            .entry(
+                s["summary"]["sluice.batch"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+            )
+            .or_default() += 1;
+    }
+    assert!(per_batch.len() >= 2, "{per_batch:?}");
+    assert!(per_batch.values().all(|&n| n == 1), "{per_batch:?}");
+}

@@ -50,6 +50,10 @@ pub enum Output {
     ConversionErrors {
         /// When conversion failed, in epoch milliseconds.
         ending_ms: i64,
+        /// For an Iceberg destination: the data batch's key, which names the
+        /// table whose schema the records did not fit.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        table_key: Option<String>,
     },
     /// `record-too-large` error records; the batch holds the raw records.
     Oversized,

@@ -60,9 +60,13 @@ fn record(n: usize) -> Value {
 /// Reads `logs.events` with pyiceberg. The folder holds `catalog.db` beside the
 /// daemons' folders.
 fn read(root: &Path, warehouse: &str, s3: Option<&Seaweed>) -> Value {
+    read_table(root, warehouse, s3, "logs.events")
+}
+
+fn read_table(root: &Path, warehouse: &str, s3: Option<&Seaweed>, table: &str) -> Value {
     let db = root.join("catalog.db");
     let db = db.display().to_string();
-    let mut args = vec![db.as_str(), "lake", warehouse, "logs.events"];
+    let mut args = vec![db.as_str(), "lake", warehouse, table];
     if let Some(s3) = s3 {
         args.extend_from_slice(&[s3.endpoint.as_str(), S3_ADMIN.0, S3_ADMIN.1]);
     }
@@ -454,4 +458,150 @@ fn two_daemons_append_to_one_table_without_losing_a_commit() {
     }
     assert!(per_batch.len() >= 2, "{per_batch:?}");
     assert!(per_batch.values().all(|&n| n == 1), "{per_batch:?}");
+}
+
+#[test]
+fn old_snapshots_are_expired_and_every_row_stays() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let warehouse = format!("file://{}/wh", root.path().display());
+    let config = config(
+        &format!("warehouse = \"{warehouse}\""),
+        &(create_table("") + ", expire_snapshots = { max_age_seconds = 1, retain_last = 2 }"),
+        "size_mb = 1, interval_seconds = 0",
+    );
+    let mut d = daemon_in(root.path(), &config);
+    for batch in 0..8 {
+        let records: Vec<String> = (batch * 10..batch * 10 + 10)
+            .map(|n| format!("{}\n", record(n)))
+            .collect();
+        assert!(put_batch(d.addr, "events", &records));
+        wait_rows(root.path(), &warehouse, None, batch * 10 + 10, &d);
+        std::thread::sleep(Duration::from_millis(600));
+    }
+    assert!(d.stop().success(), "{}", d.log());
+    let table = read(root.path(), &warehouse, None);
+    assert_eq!(ids(&table["rows"]), (0..80).collect::<Vec<i64>>());
+    let snapshots = table["snapshots"].as_array().expect("snapshots");
+    assert!(
+        (2..=4).contains(&snapshots.len()),
+        "8 appends, 2 kept and those younger than a second: {snapshots:?}\n{}",
+        d.log()
+    );
+    assert!(d.log().contains("expired old snapshots"), "{}", d.log());
+}
+
+#[test]
+fn each_record_goes_to_the_table_its_routing_metadata_names() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let warehouse = format!("file://{}/wh", root.path().display());
+    let config = config(
+        &format!("warehouse = \"{warehouse}\""),
+        &create_table(""),
+        "size_mb = 1, interval_seconds = 900",
+    )
+    .replace(
+        "table = \"events\"",
+        "table = \"!{partitionKeyFromQuery:destinationTableName}\"",
+    )
+    .replace(
+        "destination = {",
+        "processors = [{ type = \"metadata_extraction\", query = '{destinationTableName: .kind}' }]\ndestination = {",
+    );
+    let mut d = daemon_in(root.path(), &config);
+    let records: Vec<String> = (0..60)
+        .map(|n| {
+            let mut r = record(n);
+            r["kind"] = json!(if n % 3 == 0 { "clicks" } else { "views" });
+            format!("{r}\n")
+        })
+        .collect();
+    assert!(put_batch(d.addr, "events", &records));
+    assert!(d.stop().success(), "{}", d.log());
+    let clicks = read_table(root.path(), &warehouse, None, "logs.clicks");
+    let views = read_table(root.path(), &warehouse, None, "logs.views");
+    assert_eq!(
+        ids(&clicks["rows"]),
+        (0..60).filter(|n| n % 3 == 0).collect::<Vec<i64>>()
+    );
+    assert_eq!(
+        ids(&views["rows"]),
+        (0..60).filter(|n| n % 3 != 0).collect::<Vec<i64>>()
+    );
+    assert_eq!(clicks["snapshots"].as_array().map(Vec::len), Some(1));
+    assert_eq!(views["snapshots"].as_array().map(Vec::len), Some(1));
+}
+
+#[test]
+fn with_schema_evolution_new_keys_become_columns_and_without_it_they_are_ignored() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let warehouse = format!("file://{}/wh", root.path().display());
+    let small = ", create_table = { columns = [ { name = \"id\", type = \"bigint\" } ] }";
+    let records: Vec<String> = (0..4)
+        .map(|n| {
+            format!(
+                "{}\n",
+                json!({ "id": n, "region": "eu", "score": n as f64 + 0.5 })
+            )
+        })
+        .collect();
+    // Off (the default): the keys are ignored, as Firehose ignores them.
+    let mut d = daemon_in(
+        root.path(),
+        &config(
+            &format!("warehouse = \"{warehouse}\""),
+            small,
+            "size_mb = 1, interval_seconds = 900",
+        ),
+    );
+    assert!(put_batch(d.addr, "events", &records));
+    assert!(d.stop().success(), "{}", d.log());
+    let table = read(root.path(), &warehouse, None);
+    assert_eq!(
+        table["schema"].as_array().map(Vec::len),
+        Some(1),
+        "{}",
+        table["schema"]
+    );
+    assert_eq!(ids(&table["rows"]), vec![0, 1, 2, 3]);
+    // On: a schema update adds them before the data that carries them.
+    let evolving = format!("{small}, schema_evolution = true");
+    let mut d = daemon_in(
+        root.path(),
+        &config(
+            &format!("warehouse = \"{warehouse}\""),
+            &evolving,
+            "size_mb = 1, interval_seconds = 900",
+        ),
+    );
+    let more: Vec<String> = (4..8)
+        .map(|n| {
+            format!(
+                "{}\n",
+                json!({ "id": n, "region": "us", "score": n as f64 + 0.5 })
+            )
+        })
+        .collect();
+    assert!(put_batch(d.addr, "events", &more));
+    assert!(d.stop().success(), "{}", d.log());
+    let table = read(root.path(), &warehouse, None);
+    assert_eq!(
+        table["schema"],
+        json!([
+            { "name": "id", "type": "long", "required": false },
+            { "name": "region", "type": "string", "required": false },
+            { "name": "score", "type": "double", "required": false }
+        ])
+    );
+    let rows = table["rows"].as_array().expect("rows");
+    assert_eq!(rows.len(), 8);
+    let row = |id: i64| rows.iter().find(|r| r["id"] == id).expect("a row");
+    // Rows written before the columns existed read them as null.
+    assert_eq!(
+        (&row(1)["region"], &row(1)["score"]),
+        (&Value::Null, &Value::Null)
+    );
+    assert_eq!(
+        (&row(5)["region"], &row(5)["score"]),
+        (&json!("us"), &json!(5.5))
+    );
 }

@@ -961,8 +961,14 @@ impl DestinationConfig {
         }
     }
 
-    pub fn prefix(&self) -> &str {
-        self.layout().prefix
+    /// The prefix of data keys. An Iceberg table's is `<namespace>/<table>/`, so
+    /// that records routed to different tables (`!{partitionKeyFromQuery:...}`
+    /// in either) are buffered apart and each batch's key names its table.
+    pub fn prefix(&self) -> std::borrow::Cow<'_, str> {
+        match self {
+            Self::Iceberg(i) => std::borrow::Cow::Owned(i.key_prefix()),
+            _ => std::borrow::Cow::Borrowed(self.layout().prefix),
+        }
     }
 
     pub fn error_output_prefix(&self) -> &str {

@@ -702,7 +702,7 @@ fn validate_stream(s: &StreamConfig, at: &dyn Fn(&str) -> String, errors: &mut V
     {
         errors.push(ConfigError::new(at("destination.backup_prefix"), e.0));
     }
-    match KeyLayout::new(s.destination.prefix(), s.destination.error_output_prefix()) {
+    match KeyLayout::new(&s.destination.prefix(), s.destination.error_output_prefix()) {
         Ok(layout) => validate_partition_keys(s, layout.prefix(), at, errors),
         Err((field, e)) => {
             let key = match field {

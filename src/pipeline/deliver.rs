@@ -26,7 +26,7 @@ use crate::encode::pieces::Pieces;
 use crate::keys::{KeyContext, KeyLayout, PartitionCheck, Prefix, check_key, object_suffix};
 use crate::output::{Failure, Output};
 use crate::record::now_ms;
-use crate::sinks::iceberg::IcebergTable;
+use crate::sinks::iceberg::IcebergTables;
 use crate::sinks::retry::Backoff;
 use crate::sinks::{FailureKind, Object, Sink, SinkError};
 use crate::spool::{Copy, RangeSet, Seal, Spool};
@@ -69,7 +69,7 @@ pub struct Sinks {
     pub http: Option<Option<u32>>,
     /// For an Iceberg table: the table data batches are committed to (error
     /// records go to `objects`, and `destination` is the same object store).
-    pub table: Option<Arc<IcebergTable>>,
+    pub table: Option<Arc<IcebergTables>>,
     /// The error output type of records the destination did not take in time.
     pub failed_output_type: &'static str,
 }
@@ -331,8 +331,8 @@ impl Deliverer {
     /// requests.
     async fn store(&self, d: Delivery) -> Stored {
         match (&d.output, self.sinks.http, &self.parquet) {
-            (Output::Data, _, _) if let Some(table) = self.sinks.table.clone() => {
-                self.store_table(d, &table).await
+            (Output::Data, _, _) if let Some(tables) = self.sinks.table.clone() => {
+                self.store_table(d, &tables).await
             }
             (Output::Data, Some(gzip), _) => Stored {
                 failed: self.store_requests(d, gzip).await.err(),
@@ -424,7 +424,7 @@ impl Deliverer {
                     // Sealed before the object can be complete, so that a
                     // restart finds them whether or not the object landed.
                     if !failed.is_empty() && !errors_sealed {
-                        let errors = self.conversion_errors(&batch, failed);
+                        let errors = self.conversion_errors(&batch, failed, None);
                         self.seal(&errors).await;
                         stored.conversion_errors = Some(errors);
                         errors_sealed = true;
@@ -487,6 +487,7 @@ impl Deliverer {
         &self,
         batch: &SealedBatch,
         failed: &[(usize, ConversionError)],
+        table_key: Option<String>,
     ) -> Delivery {
         let mut buffer = Buffer::new(usize::MAX);
         let mut failed = failed.iter().map(|(i, _)| *i).peekable();
@@ -500,6 +501,7 @@ impl Deliverer {
         errors.seqs = batch.seqs.clone();
         let output = Output::ConversionErrors {
             ending_ms: now_ms(),
+            table_key,
         };
         Delivery {
             id: self.spool.next_batch_id(),
@@ -562,10 +564,13 @@ impl Deliverer {
         let entry = key_uuid(&d.key);
         let batch = Arc::new(d.batch);
         let body = match d.output {
-            Output::ConversionErrors { ending_ms } => {
-                let parquet = match &self.sinks.table {
-                    Some(table) => Some(self.table_encoder(table).await),
-                    None => self.parquet.clone(),
+            Output::ConversionErrors {
+                ending_ms,
+                ref table_key,
+            } => {
+                let parquet = match (&self.sinks.table, table_key) {
+                    (Some(tables), Some(key)) => Some(self.table_encoder(tables, key).await),
+                    _ => self.parquet.clone(),
                 };
                 let failures = self
                     .encode(batch.clone(), move |batch| {

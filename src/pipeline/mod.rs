@@ -36,7 +36,7 @@ use crate::keys::{KeyLayout, Prefix, parse_backup_prefix};
 use crate::output::{DELIVERY_FAILED, HTTP_ENDPOINT_FAILED};
 use crate::processors::Processing;
 use crate::sinks::http::HttpSink;
-use crate::sinks::iceberg::IcebergTable;
+use crate::sinks::iceberg::IcebergTables;
 use crate::sinks::object_store::ObjectStoreSink;
 use crate::sinks::{Sink, SinkError};
 use crate::sources::state_file::StateFile;
@@ -77,7 +77,7 @@ async fn prepare(
     };
     let sinks = build_sinks(stream, server).map_err(|e| destination(e.to_string()))?;
     let layout = KeyLayout::new(
-        stream.destination.prefix(),
+        &stream.destination.prefix(),
         stream.destination.error_output_prefix(),
     )
     .map_err(|(_, e)| destination(e.to_string()))?;
@@ -422,7 +422,7 @@ fn build_sinks(stream: &StreamConfig, server: &ServerConfig) -> Result<Sinks, Si
                 message,
             })?;
             Sinks {
-                table: Some(Arc::new(IcebergTable::new(iceberg)?)),
+                table: Some(Arc::new(IcebergTables::new(iceberg))),
                 ..object_sinks(objects(&errors)?)
             }
         }

@@ -878,12 +878,24 @@ pub fn assert_delivered_once(daemon: &Daemon, expected: &[String]) {
 
 /// The peak resident memory of a process so far (VmHWM), in KiB.
 pub fn peak_rss_kb(pid: u32) -> u64 {
+    status_kb(pid, "VmHWM")
+}
+
+/// The peak resident memory of a process so far less the pages of files it
+/// maps now (its binary's code, mostly: a debug build's size is not memory the
+/// daemon takes for records), in KiB.
+pub fn peak_rss_less_files_kb(pid: u32) -> u64 {
+    status_kb(pid, "VmHWM").saturating_sub(status_kb(pid, "RssFile"))
+}
+
+/// A `kB` field of /proc/PID/status.
+fn status_kb(pid: u32, field: &str) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
     status
         .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("VmHWM in /proc/pid/status")
+        .unwrap_or_else(|| panic!("{field} in /proc/{pid}/status"))
 }
 
 /// Makes a throwaway CA (`ca.pem`) and a certificate for 127.0.0.1 signed by it

@@ -31,7 +31,7 @@ fn count_records(raw: &[u8], compression: &str) -> anyhow::Result<u64> {
     Ok(data.iter().filter(|&&b| b == b'\n').count() as u64)
 }
 
-/// Records in every object under `root`.
+/// Records in every object under `root` (for Parquet, in every `.parquet` file).
 pub fn count_local(root: &Path, compression: &str) -> anyhow::Result<u64> {
     let mut count = 0u64;
     let mut stack = vec![root.to_path_buf()];
@@ -40,12 +40,39 @@ pub fn count_local(root: &Path, compression: &str) -> anyhow::Result<u64> {
             let path = entry?.path();
             if path.is_dir() {
                 stack.push(path);
+            } else if compression == "parquet" && path.extension().is_none_or(|e| e != "parquet") {
+                // An Iceberg warehouse's metadata beside its data files.
+                continue;
             } else {
                 count += count_records(&std::fs::read(&path)?, compression)?;
             }
         }
     }
     Ok(count)
+}
+
+/// An Iceberg warehouse's data files, and its tables' commits (each commit
+/// writes a new `*.metadata.json`; the table's creation wrote the first).
+pub fn iceberg_files(root: &Path) -> anyhow::Result<(u64, u64)> {
+    let (mut data, mut metadata) = (0u64, 0u64);
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir)? {
+            let path = entry?.path();
+            let name = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or_default();
+            if path.is_dir() {
+                stack.push(path);
+            } else if name.ends_with(".parquet") {
+                data += 1;
+            } else if name.ends_with(".metadata.json") {
+                metadata += 1;
+            }
+        }
+    }
+    Ok((data, metadata.saturating_sub(1)))
 }
 
 /// What a run left in a bucket.

@@ -95,6 +95,11 @@ struct Args {
     /// landed records are then counted as the Parquet files' rows.
     #[arg(long)]
     format: Option<String>,
+    /// Deliver into an Iceberg table instead (a SQLite SQL catalog and a local
+    /// warehouse), created with the columns of `--format`; landed records are
+    /// the rows of the table's data files.
+    #[arg(long, requires = "format")]
+    iceberg: bool,
     /// The stream's `max_in_flight_objects` (default: the daemon's own default).
     #[arg(long)]
     max_in_flight_objects: Option<usize>,
@@ -238,6 +243,10 @@ async fn run(args: Args) -> anyhow::Result<()> {
             }
             _ => landed::count_local(&s.dir.path().join("out"), counting)?,
         };
+        if args.iceberg {
+            let (files, commits) = landed::iceberg_files(&s.dir.path().join("out"))?;
+            println!("iceberg data files    {files}, commits {commits}");
+        }
         let cpu = cpu_after.zip(cpu_before).map_or(0.0, |(a, b)| a - b);
         let landed_mb_per_s = landed as f64 * line_bytes / total_secs / 1e6;
         println!("records landed        {landed} of {acked_records} acked");
@@ -485,7 +494,12 @@ async fn spawn_daemon(args: &Args, dir: tempfile::TempDir) -> anyhow::Result<Spa
             args.processing_threads
                 .map(|n| format!("processing_threads = {n}\n")),
         )
-        .chain(args.format.as_ref().map(|f| format!("format = {f}\n")))
+        .chain(
+            args.format
+                .as_ref()
+                .filter(|_| !args.iceberg)
+                .map(|f| format!("format = {f}\n")),
+        )
         .chain(
             args.max_in_flight_objects
                 .map(|n| format!("max_in_flight_objects = {n}\n")),
@@ -516,6 +530,13 @@ async fn spawn_daemon(args: &Args, dir: tempfile::TempDir) -> anyhow::Result<Spa
         interval = args.interval_seconds,
         durability = args.durability,
         destination = match (&args.s3_endpoint, &args.s3_bucket) {
+            _ if args.iceberg => format!(
+                "{{ type = \"iceberg\", catalog = {{ type = \"sql\", uri = \"sqlite://{dir}/catalog.db\", name = \"bench\" }}, \
+                 warehouse = \"{dir}/out\", namespace = \"bench\", table = \"records\", \
+                 create_table = {{ columns = {columns} }} }}",
+                dir = dir.path().display(),
+                columns = columns_of(args.format.as_deref().unwrap_or_default())?,
+            ),
             (Some(endpoint), Some(bucket)) => format!(
                 "{{ type = \"s3\", bucket = \"{bucket}\", endpoint = \"{endpoint}\"{prefix} }}"
             ),
@@ -545,6 +566,29 @@ async fn spawn_daemon(args: &Args, dir: tempfile::TempDir) -> anyhow::Result<Spa
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
     bail!("daemon did not start listening on port {port}")
+}
+
+/// The `columns = [...]` array of a `--format` TOML table, for an Iceberg
+/// table's `create_table`.
+fn columns_of(format: &str) -> anyhow::Result<&str> {
+    let start = format
+        .find("columns")
+        .and_then(|at| format[at..].find('[').map(|b| at + b))
+        .context("--format has no `columns = [...]`")?;
+    let mut depth = 0usize;
+    for (i, c) in format[start..].char_indices() {
+        match c {
+            '[' => depth += 1,
+            ']' => {
+                depth -= 1;
+                if depth == 0 {
+                    return Ok(&format[start..=start + i]);
+                }
+            }
+            _ => {}
+        }
+    }
+    bail!("--format's `columns` array is not closed")
 }
 
 /// User + system CPU seconds of `pid`, from /proc (clock ticks of 1/100 s).

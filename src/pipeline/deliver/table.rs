@@ -10,7 +10,7 @@ use super::{Attempt, Deliverer, Delivery, Failed, Stored, key_uuid, seqs_except}
 use crate::encode::parquet::ParquetEncoder;
 use crate::pipeline::buffer::SealedBatch;
 use crate::sinks::SinkError;
-use crate::sinks::iceberg::{IcebergTable, RecordSource};
+use crate::sinks::iceberg::{IcebergTable, IcebergTables, RecordSource};
 use crate::telemetry;
 
 impl RecordSource for SealedBatch {
@@ -33,7 +33,7 @@ impl Deliverer {
     /// Commits a data batch to the table, retrying for the retry duration; then
     /// its records go to the error output, unless the table turns out to hold it
     /// (a commit whose answer was lost).
-    pub(super) async fn store_table(&self, d: Delivery, table: &IcebergTable) -> Stored {
+    pub(super) async fn store_table(&self, d: Delivery, tables: &IcebergTables) -> Stored {
         let mut clock = super::RetryClock::new(d.id, d.retry_spent);
         let batch = Arc::new(d.batch);
         let mut stored = Stored::default();
@@ -46,10 +46,14 @@ impl Deliverer {
         loop {
             attempt += 1;
             let started = Instant::now();
-            let error = match self
-                .append(table, &batch, &d.key, &name, &mut progress, &mut stored)
-                .await
-            {
+            let appended = match tables.for_key(&d.key) {
+                Ok(table) => {
+                    self.append(&table, &batch, &d.key, &name, &mut progress, &mut stored)
+                        .await
+                }
+                Err(e) => Err(e),
+            };
+            let error = match appended {
                 Ok(()) => {
                     if clock.succeeded() {
                         self.keep_clock(&clock).await;
@@ -68,7 +72,8 @@ impl Deliverer {
                 .retry_or_give_up(tried, &error, &d.output, &mut clock)
                 .await
             {
-                if let Ok(now) = table.load().await
+                if let Ok(table) = tables.for_key(&d.key)
+                    && let Ok(now) = table.load().await
                     && IcebergTable::committed(&now, &d.key)
                 {
                     return stored;
@@ -87,8 +92,9 @@ impl Deliverer {
         }
     }
 
-    /// One attempt: load the table, skip a batch it holds, write the data files,
-    /// seal the misfits, commit.
+    /// One attempt: load the table, skip a batch it holds, add the columns the
+    /// records need (with schema evolution), write the data files, seal the
+    /// misfits, commit.
     async fn append(
         &self,
         table: &IcebergTable,
@@ -104,6 +110,9 @@ impl Deliverer {
                 "the table holds this batch already (committed before a restart or a lost answer)");
             return Ok(());
         }
+        let current = table
+            .evolve(current, batch.clone() as Arc<dyn RecordSource>)
+            .await?;
         let written = table
             .write(&current, batch.clone() as Arc<dyn RecordSource>, name)
             .await?;
@@ -122,7 +131,7 @@ impl Deliverer {
         // Sealed before the commit, so that a restart finds them whether or not
         // the commit landed.
         if !written.failed.is_empty() && !progress.errors_sealed {
-            let errors = self.conversion_errors(batch, &written.failed);
+            let errors = self.conversion_errors(batch, &written.failed, Some(key.to_string()));
             self.seal(&errors).await;
             stored.conversion_errors = Some(errors);
             progress.errors_sealed = true;
@@ -142,12 +151,20 @@ impl Deliverer {
         Ok(())
     }
 
-    /// The conversion to the table's schema, to find why records did not fit
-    /// (their error records); waits for the catalog until it answers.
-    pub(super) async fn table_encoder(&self, table: &IcebergTable) -> Arc<ParquetEncoder> {
+    /// The conversion to the schema of the table `key` names, to find why records
+    /// did not fit (their error records); waits for the catalog until it answers.
+    pub(super) async fn table_encoder(
+        &self,
+        tables: &IcebergTables,
+        key: &str,
+    ) -> Arc<ParquetEncoder> {
         let mut attempt = 0u32;
         loop {
-            match table.load().await.and_then(|t| table.encoder(&t)) {
+            let encoder = match tables.for_key(key) {
+                Ok(table) => table.load().await.and_then(|t| table.encoder(&t)),
+                Err(e) => Err(e),
+            };
+            match encoder {
                 Ok(encoder) => return encoder,
                 Err(e) => {
                     attempt += 1;

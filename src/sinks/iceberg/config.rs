@@ -10,6 +10,7 @@ use crate::config::{
 };
 use crate::encode::parquet::Column;
 
+use super::maintenance::ExpireSnapshots;
 use super::types;
 
 /// Firehose's default retry duration for Iceberg destinations (0 to 7,200 s).
@@ -38,14 +39,25 @@ pub struct IcebergDestination {
     pub secret_access_key: Option<Secret>,
     pub session_token: Option<Secret>,
     /// The table's namespace (Firehose's `DestinationDatabaseName`); dots make
-    /// nested namespaces.
+    /// nested namespaces. May take a record's routing metadata:
+    /// `!{partitionKeyFromQuery:destinationDatabaseName}`.
     pub namespace: String,
-    /// The table's name (Firehose's `DestinationTableName`).
+    /// The table's name (Firehose's `DestinationTableName`), or a record's
+    /// routing metadata: `!{partitionKeyFromQuery:destinationTableName}`, or
+    /// `!{partitionKeyFromLambda:destinationTableName}` from a plugin.
     pub table: String,
     /// Creates the table when it does not exist (Firehose's
     /// `TableCreationConfiguration`); without it a missing table is a delivery
     /// failure, retried, then `delivery-failed` error records.
     pub create_table: Option<CreateTable>,
+    /// Firehose's `SchemaEvolutionConfiguration`: a top-level key the table
+    /// lacks adds an optional column (type inferred from its first non-null
+    /// value) in a schema update committed before the data. Off: such keys are
+    /// ignored.
+    #[serde(default)]
+    pub schema_evolution: bool,
+    /// Expires old snapshots after commits (Firehose leaves it to a separate job).
+    pub expire_snapshots: Option<ExpireSnapshots>,
     /// Firehose's per-table `S3ErrorOutputPrefix`.
     #[serde(default)]
     pub error_output_prefix: String,
@@ -156,6 +168,12 @@ impl IcebergDestination {
         })
     }
 
+    /// The prefix of a data batch's key, which names its table (with the values
+    /// of `!{partitionKeyFrom...}` expressions in either name).
+    pub fn key_prefix(&self) -> String {
+        format!("{}/{}/", self.namespace, self.table)
+    }
+
     /// Keys of error objects and the retry duration.
     pub fn layout(&self) -> ObjectLayout<'_> {
         ObjectLayout {
@@ -218,6 +236,16 @@ impl IcebergDestination {
             errors.push(ConfigError::new(
                 at("destination.access_key_id"),
                 "access_key_id and secret_access_key go together",
+            ));
+        }
+        if self
+            .expire_snapshots
+            .as_ref()
+            .is_some_and(|e| e.retain_last == 0)
+        {
+            errors.push(ConfigError::new(
+                at("destination.expire_snapshots.retain_last"),
+                "must be at least 1 (the current snapshot is always kept)",
             ));
         }
         if let Some(create) = &self.create_table {

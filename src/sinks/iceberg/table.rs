@@ -12,7 +12,7 @@ use arrow_schema::SchemaRef;
 use iceberg::arrow::{RecordBatchPartitionSplitter, schema_to_arrow_schema};
 use iceberg::spec::{DataFile, DataFileFormat, PartitionSpec, Schema};
 use iceberg::table::Table;
-use iceberg::transaction::{ApplyTransactionAction, Transaction};
+use iceberg::transaction::{AddColumn, ApplyTransactionAction, Transaction};
 use iceberg::writer::base_writer::data_file_writer::DataFileWriterBuilder;
 use iceberg::writer::file_writer::ParquetWriterBuilder;
 use iceberg::writer::file_writer::location_generator::{
@@ -29,6 +29,8 @@ use tokio::sync::OnceCell;
 
 use super::catalog;
 use super::config::IcebergDestination;
+use super::evolution;
+use super::maintenance::Expiry;
 use super::types;
 use crate::encode::EncodeError;
 use crate::encode::parquet::{ConversionError, DeserializerConfig, ParquetEncoder, WriterSettings};
@@ -46,9 +48,11 @@ pub struct IcebergTable {
     ident: TableIdent,
     /// Opened at the first delivery, so a catalog that is down delays delivery
     /// (retried) rather than the daemon's start.
-    catalog: OnceCell<Arc<dyn Catalog>>,
+    catalog: Arc<OnceCell<Arc<dyn Catalog>>>,
     /// The conversion for the table's current schema, made again when it changes.
     converter: Mutex<Option<Arc<Converter>>>,
+    /// Snapshot expiry, when configured.
+    expiry: Option<Expiry>,
 }
 
 /// Records to rows of one table schema.
@@ -71,14 +75,20 @@ pub struct Written {
 }
 
 impl IcebergTable {
-    pub fn new(config: &IcebergDestination) -> Result<Self, SinkError> {
+    /// The table `config` names, through the shared `catalog` connection
+    /// (opened by the first table that needs it).
+    pub fn new(
+        config: &IcebergDestination,
+        catalog: Arc<OnceCell<Arc<dyn Catalog>>>,
+    ) -> Result<Self, SinkError> {
         let namespace = NamespaceIdent::from_strs(config.namespace.split('.'))
             .map_err(|e| configuration("Iceberg.InvalidNamespace", e.to_string()))?;
         Ok(Self {
             ident: TableIdent::new(namespace, config.table.clone()),
             config: config.clone(),
-            catalog: OnceCell::new(),
+            catalog,
             converter: Mutex::new(None),
+            expiry: config.expire_snapshots.clone().map(Expiry::new),
         })
     }
 
@@ -239,8 +249,52 @@ impl IcebergTable {
                 batch.to_string(),
             )]));
         let tx = append.apply(tx).map_err(iceberg_error)?;
-        tx.commit(catalog.as_ref()).await.map_err(iceberg_error)?;
+        let committed = tx.commit(catalog.as_ref()).await.map_err(iceberg_error)?;
+        // After the commit, and never failing it: the next one tries again.
+        if let Some(expiry) = &self.expiry {
+            match expiry.run(catalog.as_ref(), &committed).await {
+                Ok(0) => {}
+                Ok(n) => {
+                    tracing::info!(table = %self.ident, snapshots = n, "expired old snapshots")
+                }
+                Err(e) => {
+                    tracing::warn!(table = %self.ident, error = %e, "cannot expire old snapshots, trying again after a later commit")
+                }
+            }
+        }
         Ok(())
+    }
+
+    /// With `schema_evolution` on: adds the columns the records' top-level keys
+    /// need (optional, types inferred), committed before their data; returns the
+    /// table as it then is.
+    pub async fn evolve(
+        &self,
+        table: Table,
+        records: Arc<dyn RecordSource>,
+    ) -> Result<Table, SinkError> {
+        if !self.config.schema_evolution {
+            return Ok(table);
+        }
+        let schema = table.metadata().current_schema().clone();
+        let columns =
+            tokio::task::spawn_blocking(move || evolution::new_columns(&schema, records.records()))
+                .await
+                .map_err(|e| encode_failure(e.to_string()))?;
+        if columns.is_empty() {
+            return Ok(table);
+        }
+        let catalog = self.catalog().await?;
+        let tx = Transaction::new(&table);
+        let mut update = tx.update_schema();
+        for (name, ty) in &columns {
+            update = update.add_column(AddColumn::optional(name, ty.clone()));
+        }
+        let tx = update.apply(tx).map_err(iceberg_error)?;
+        let table = tx.commit(catalog.as_ref()).await.map_err(iceberg_error)?;
+        let names: Vec<&str> = columns.iter().map(|(n, _)| n.as_str()).collect();
+        tracing::info!(table = %self.ident, columns = ?names, "added columns the records carry (schema evolution)");
+        Ok(table)
     }
 
     /// The conversion to the table's current schema, which also tells why a

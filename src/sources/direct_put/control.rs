@@ -251,7 +251,7 @@ fn iceberg_description(
             "UniqueKeys": [],
             "S3ErrorOutputPrefix": iceberg.error_output_prefix,
         }],
-        "SchemaEvolutionConfiguration": { "Enabled": false },
+        "SchemaEvolutionConfiguration": { "Enabled": iceberg.schema_evolution },
         "TableCreationConfiguration": { "Enabled": iceberg.create_table.is_some() },
         "BufferingHints": s3["BufferingHints"].clone(),
         "ProcessingConfiguration": processing,

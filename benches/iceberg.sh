@@ -35,6 +35,7 @@ for _ in $(seq "$runs"); do
 done
 echo "| destination | records landed/s | daemon cores | peak RSS |"
 echo "|---|---|---|---|"
+grep -E "^(records landed  |iceberg data files)" "${outs[iceberg]}" | tail -2
 for kind in parquet iceberg; do
   out=${outs[$kind]}
   col() { grep "^$1" "$out" | sed -E "s|^$1 *||" | awk "{print \$$2}" | median; }

@@ -23,6 +23,10 @@ use super::{FailureKind, Object, Sink, SinkError};
 const PART_BYTES: usize = 8 * 1024 * 1024;
 /// Parts of one object uploaded at once.
 const PARTS_IN_FLIGHT: usize = 4;
+/// Parts of one streamed object (a Parquet file being made) uploaded at once:
+/// each is a copy of what the encoder wrote, so each costs a part's memory;
+/// the encoder makes them slower than they go up.
+const STREAMED_PARTS_IN_FLIGHT: usize = 2;
 
 /// Stores objects through any `object_store` backend.
 pub struct ObjectStoreSink {
@@ -155,7 +159,7 @@ impl Sink for ObjectStoreSink {
             // Streamed objects (Parquet files) have no `Content-Encoding`.
             let mut writer =
                 BufWriter::with_capacity(self.store.clone(), self.path(&key)?, PART_BYTES)
-                    .with_max_concurrency(PARTS_IN_FLIGHT);
+                    .with_max_concurrency(STREAMED_PARTS_IN_FLIGHT);
             let mut sent = Ok(());
             while let Some(piece) = pieces.recv().await {
                 sent = writer.put(piece).await;

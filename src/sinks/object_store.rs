@@ -24,8 +24,7 @@ const PART_BYTES: usize = 8 * 1024 * 1024;
 /// Parts of one object uploaded at once.
 const PARTS_IN_FLIGHT: usize = 4;
 /// Parts of one streamed object (a Parquet file being made) uploaded at once:
-/// each is a copy of what the encoder wrote, so each costs a part's memory;
-/// the encoder makes them slower than they go up.
+/// each is a copy of what the encoder wrote, so each costs a part's memory.
 const STREAMED_PARTS_IN_FLIGHT: usize = 2;
 
 /// Stores objects through any `object_store` backend.

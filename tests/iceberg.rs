@@ -605,3 +605,121 @@ fn with_schema_evolution_new_keys_become_columns_and_without_it_they_are_ignored
         (&json!("us"), &json!(5.5))
     );
 }
+
+/// SeaweedFS's Iceberg REST catalog (`weed mini` with the S3 Tables bucket
+/// `lake`, no identities: anonymous, as iceberg-catalog-rest signs no SigV4).
+struct RestCatalog {
+    child: std::process::Child,
+    _dir: tempfile::TempDir,
+    s3: String,
+    catalog: String,
+}
+
+impl RestCatalog {
+    fn start() -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let port = || loop {
+            let p = free_port();
+            if p < 55_000 && std::net::TcpListener::bind(("127.0.0.1", p + 10_000)).is_ok() {
+                return p;
+            }
+        };
+        let [master, volume, filer, s3, iceberg, admin] = [0; 6].map(|_| port());
+        let log = std::fs::File::create(dir.path().join("weed.log")).expect("log");
+        let child = Command::new(tools().bin("weed"))
+            .arg("mini")
+            .arg(format!("-dir={}", dir.path().display()))
+            .args([
+                "-ip=127.0.0.1",
+                "-ip.bind=127.0.0.1",
+                "-s3.port.lance=0",
+                "-tableBucket=lake",
+            ])
+            .arg(format!("-master.port={master}"))
+            .arg(format!("-volume.port={volume}"))
+            .arg(format!("-filer.port={filer}"))
+            .arg(format!("-s3.port={s3}"))
+            .arg(format!("-s3.port.iceberg={iceberg}"))
+            .arg(format!("-admin.port={admin}"))
+            .env_remove("AWS_ACCESS_KEY_ID")
+            .env_remove("AWS_SECRET_ACCESS_KEY")
+            .stdout(std::process::Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start weed mini");
+        let catalog = format!("http://127.0.0.1:{iceberg}");
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let addr: std::net::SocketAddr = format!("127.0.0.1:{iceberg}").parse().expect("addr");
+        while http(addr, "GET", "/v1/config?warehouse=s3://lake", &[], b"")
+            .map_or(true, |r| r.status != 200)
+        {
+            assert!(
+                Instant::now() < deadline,
+                "the REST catalog did not start in 60 s:\n{}",
+                std::fs::read_to_string(dir.path().join("weed.log")).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        Self {
+            child,
+            _dir: dir,
+            s3: format!("http://127.0.0.1:{s3}"),
+            catalog,
+        }
+    }
+}
+
+impl Drop for RestCatalog {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn a_rest_catalog_takes_the_commits_and_pyiceberg_reads_them_through_it() {
+    let rest = RestCatalog::start();
+    let config = format!(
+        "[server]\nlisten = \"{{listen}}\"\n[[delivery_streams]]\nname = \"events\"\n\
+         buffering = {{ size_mb = 1, interval_seconds = 900 }}\n\
+         destination = {{ type = \"iceberg\", catalog = {{ type = \"rest\", uri = \"{}\", name = \"seaweed\" }}, \
+         warehouse = \"s3://lake\", endpoint = \"{}\", region = \"us-east-1\", \
+         access_key_id = \"anonymous\", secret_access_key = \"anonymous\", \
+         namespace = \"logs\", table = \"events\"{} }}\n",
+        rest.catalog,
+        rest.s3,
+        create_table("\"day(ts)\"")
+    );
+    let mut d = Daemon::start(&config);
+    let records: Vec<String> = (0..50).map(|n| format!("{}\n", record(n))).collect();
+    assert!(put_batch(d.addr, "events", &records));
+    assert!(d.stop().success(), "{}", d.log());
+    let table = py_json(
+        "read_iceberg.py",
+        &[
+            &rest.catalog,
+            "seaweed",
+            "s3://lake",
+            "logs.events",
+            &rest.s3,
+            "anonymous",
+            "anonymous",
+        ],
+    );
+    assert_eq!(
+        ids(&table["rows"]),
+        (0..50).collect::<Vec<i64>>(),
+        "{}",
+        d.log()
+    );
+    let snapshots = table["snapshots"].as_array().expect("snapshots");
+    assert_eq!(snapshots.len(), 1, "{snapshots:?}");
+    assert!(
+        snapshots[0]["summary"]["sluice.batch"].is_string(),
+        "{snapshots:?}"
+    );
+    assert_eq!(
+        table["partition_spec"],
+        json!([{ "name": "ts_day", "transform": "day" }])
+    );
+}

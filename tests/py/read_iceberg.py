@@ -3,13 +3,16 @@ writes, and prints, as JSON, what it sees: the schema, the partition spec, the
 snapshots (with their summaries), the data files and the rows (values normalised
 as read_parquet.py does, sorted by their JSON text).
 
-Usage: read_iceberg.py CATALOG_DB CATALOG_NAME WAREHOUSE TABLE [S3_ENDPOINT KEY SECRET]
-       (TABLE is namespace.table; without the S3 arguments the warehouse is local)
+Usage: read_iceberg.py CATALOG CATALOG_NAME WAREHOUSE TABLE [S3_ENDPOINT KEY SECRET]
+       (CATALOG is the SQLite file of a SQL catalog or the http:// URI of a REST
+       catalog; TABLE is namespace.table; without the S3 arguments the warehouse
+       is local)
 """
 
 import json
 import sys
 
+from pyiceberg.catalog import load_catalog
 from pyiceberg.catalog.sql import SqlCatalog
 
 from read_parquet import norm_arrow
@@ -17,7 +20,7 @@ from read_parquet import norm_arrow
 
 def main():
     db, name, warehouse, table_name = sys.argv[1:5]
-    props = {"uri": f"sqlite:///{db}", "warehouse": warehouse}
+    props = {"warehouse": warehouse}
     if len(sys.argv) > 5:
         endpoint, key, secret = sys.argv[5:8]
         props.update({
@@ -27,7 +30,11 @@ def main():
             "s3.region": "us-east-1",
             "s3.path-style-access": "true",
         })
-    catalog = SqlCatalog(name, **props)
+    if db.startswith("http"):
+        # No auth: pyiceberg would otherwise send "Authorization: Bearer None".
+        catalog = load_catalog(name, **props, type="rest", uri=db, auth={"type": "noop"})
+    else:
+        catalog = SqlCatalog(name, **props, uri=f"sqlite:///{db}")
     table = catalog.load_table(table_name)
     arrow = table.scan().to_arrow()
     rows = []

@@ -1,4 +1,4 @@
-//! Opening the table's catalog, with the warehouse's storage: the same S3
+//! Opening the table's catalog (SQL or REST), with the warehouse's storage: the same S3
 //! connection settings and credentials as the S3 destination, or a local folder.
 
 use std::collections::HashMap;
@@ -7,6 +7,9 @@ use std::sync::Arc;
 use iceberg::io::{S3_ACCESS_KEY_ID, S3_ENDPOINT, S3_PATH_STYLE_ACCESS, S3_REGION};
 use iceberg::io::{S3_SECRET_ACCESS_KEY, S3_SESSION_TOKEN};
 use iceberg::{Catalog, CatalogBuilder};
+use iceberg_catalog_rest::{
+    REST_CATALOG_PROP_URI, REST_CATALOG_PROP_WAREHOUSE, RestCatalogBuilder,
+};
 use iceberg_catalog_sql::SqlCatalogBuilder;
 use iceberg_storage_opendal::OpenDalStorageFactory;
 
@@ -30,16 +33,55 @@ pub async fn open(config: &IcebergDestination) -> Result<Arc<dyn Catalog>, Strin
             (OpenDalStorageFactory::Fs, HashMap::new())
         }
     };
-    let CatalogConfig::Sql { uri, name } = &config.catalog;
-    let catalog = SqlCatalogBuilder::default()
-        .uri(sqlite_uri(uri)?)
-        .warehouse_location(location)
-        .props(props)
-        .with_storage_factory(Arc::new(storage))
-        .load(name.clone(), HashMap::new())
-        .await
-        .map_err(|e| format!("cannot open the SQL catalog {uri}: {e}"))?;
-    Ok(Arc::new(catalog))
+    match &config.catalog {
+        CatalogConfig::Sql { uri, name } => {
+            let catalog = SqlCatalogBuilder::default()
+                .uri(sqlite_uri(uri)?)
+                .warehouse_location(location)
+                .props(props)
+                .with_storage_factory(Arc::new(storage))
+                .load(name.clone(), HashMap::new())
+                .await
+                .map_err(|e| format!("cannot open the SQL catalog {uri}: {e}"))?;
+            Ok(Arc::new(catalog))
+        }
+        CatalogConfig::Rest {
+            uri,
+            name,
+            warehouse,
+            token,
+            credential,
+            oauth2_server_uri,
+            scope,
+        } => {
+            let mut props = props;
+            props.insert(REST_CATALOG_PROP_URI.to_string(), uri.clone());
+            props.insert(
+                REST_CATALOG_PROP_WAREHOUSE.to_string(),
+                warehouse.clone().unwrap_or(location),
+            );
+            let optional = [
+                ("token", token.as_ref().map(|t| t.expose().to_string())),
+                (
+                    "credential",
+                    credential.as_ref().map(|c| c.expose().to_string()),
+                ),
+                ("oauth2-server-uri", oauth2_server_uri.clone()),
+                ("scope", scope.clone()),
+            ];
+            for (key, value) in optional {
+                if let Some(value) = value {
+                    props.insert(key.to_string(), value);
+                }
+            }
+            let catalog = RestCatalogBuilder::default()
+                .with_storage_factory(Arc::new(storage))
+                .load(name.clone(), props)
+                .await
+                .map_err(|e| format!("cannot open the REST catalog {uri}: {e}"))?;
+            Ok(Arc::new(catalog))
+        }
+    }
 }
 
 /// The S3 settings of the warehouse's file IO.

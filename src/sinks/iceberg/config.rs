@@ -82,6 +82,35 @@ pub enum CatalogConfig {
     /// stored in its rows, which pyiceberg, Spark or Trino use to see the same
     /// tables.
     Sql { uri: String, name: String },
+    /// An Iceberg REST catalog (Polaris, Lakekeeper, Nessie, Gravitino,
+    /// SeaweedFS's S3 Tables, R2 Data Catalog): `uri` its base URL, `warehouse`
+    /// the warehouse to ask it for (else the destination's `warehouse`),
+    /// authentication by a bearer `token` or OAuth2 client credentials
+    /// (`credential = "client_id:client_secret"`, tokens from `oauth2_server_uri`
+    /// or the catalog's own token endpoint, for `scope`). No SigV4 signing.
+    Rest {
+        uri: String,
+        #[serde(default = "default_rest_name")]
+        name: String,
+        warehouse: Option<String>,
+        token: Option<Secret>,
+        credential: Option<Secret>,
+        oauth2_server_uri: Option<String>,
+        scope: Option<String>,
+    },
+}
+
+fn default_rest_name() -> String {
+    "rest".to_string()
+}
+
+impl CatalogConfig {
+    /// The catalog's name (as engines name it).
+    pub fn name(&self) -> &str {
+        match self {
+            Self::Sql { name, .. } | Self::Rest { name, .. } => name,
+        }
+    }
 }
 
 /// A table to create when it is missing: its columns, in the Glue/Hive type names
@@ -187,21 +216,45 @@ impl IcebergDestination {
 
     /// `lake.logs.events`, for logs.
     pub fn describe(&self) -> String {
-        let CatalogConfig::Sql { name, .. } = &self.catalog;
-        format!("iceberg:{name}.{}.{}", self.namespace, self.table)
+        format!(
+            "iceberg:{}.{}.{}",
+            self.catalog.name(),
+            self.namespace,
+            self.table
+        )
     }
 
     /// The checks `sluice check` runs; `at` turns a key under `destination` into
     /// its path in the file.
     pub fn validate(&self, at: &dyn Fn(&str) -> String, errors: &mut Vec<ConfigError>) {
-        let CatalogConfig::Sql { uri, name } = &self.catalog;
-        if !uri.starts_with("sqlite:") {
-            errors.push(ConfigError::new(
-                at("destination.catalog.uri"),
-                format!("`{uri}` is not a SQLite URI (sqlite:///path/catalog.db)"),
-            ));
+        match &self.catalog {
+            CatalogConfig::Sql { uri, .. } if !uri.starts_with("sqlite:") => {
+                errors.push(ConfigError::new(
+                    at("destination.catalog.uri"),
+                    format!("`{uri}` is not a SQLite URI (sqlite:///path/catalog.db)"),
+                ));
+            }
+            CatalogConfig::Rest { uri, .. }
+                if !(uri.starts_with("http://") || uri.starts_with("https://")) =>
+            {
+                errors.push(ConfigError::new(
+                    at("destination.catalog.uri"),
+                    format!("`{uri}` must start with http:// or https://"),
+                ));
+            }
+            CatalogConfig::Rest {
+                token: Some(_),
+                credential: Some(_),
+                ..
+            } => {
+                errors.push(ConfigError::new(
+                    at("destination.catalog.token"),
+                    "give a token or OAuth2 client credentials, not both",
+                ));
+            }
+            _ => {}
         }
-        if name.is_empty() {
+        if self.catalog.name().is_empty() {
             errors.push(ConfigError::new(
                 at("destination.catalog.name"),
                 "must not be empty",

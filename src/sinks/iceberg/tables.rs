@@ -56,14 +56,15 @@ impl IcebergTables {
     }
 }
 
-/// The namespace and table a data key names: `<namespace>/<table>/<name>`.
+/// The namespace and table a data key names: it starts `<namespace>/<table>/`
+/// (partition values hold no `/`; a prefix without expressions is followed by
+/// Firehose's default `yyyy/MM/dd/HH/`).
 fn table_of(key: &str) -> Option<(&str, &str)> {
-    let mut parts = key.rsplitn(3, '/');
-    let _name = parts.next()?;
-    let table = parts.next()?;
+    let mut parts = key.splitn(3, '/');
     let namespace = parts.next()?;
-    (!namespace.is_empty() && !table.is_empty() && !namespace.contains('/'))
-        .then_some((namespace, table))
+    let table = parts.next()?;
+    parts.next()?;
+    (!namespace.is_empty() && !table.is_empty()).then_some((namespace, table))
 }
 
 #[cfg(test)]
@@ -76,7 +77,11 @@ mod tests {
             table_of("logs.app/events/events-1-2026-01-01-00-00-00-x"),
             Some(("logs.app", "events"))
         );
+        assert_eq!(
+            table_of("logs/events/2026/12/07/05/events-1-2026"),
+            Some(("logs", "events"))
+        );
         assert_eq!(table_of("events-1-2026"), None);
-        assert_eq!(table_of("2026/12/07/05/events-1-2026"), None);
+        assert_eq!(table_of("logs/events-1-2026"), None);
     }
 }

@@ -242,7 +242,11 @@ fn iceberg_description(
     processing: Value,
     mut s3: Value,
 ) -> Value {
-    let crate::sinks::iceberg::CatalogConfig::Sql { uri, name } = &iceberg.catalog;
+    let (kind, uri) = match &iceberg.catalog {
+        crate::sinks::iceberg::CatalogConfig::Sql { uri, .. } => ("sql", uri),
+        crate::sinks::iceberg::CatalogConfig::Rest { uri, .. } => ("rest", uri),
+    };
+    let name = iceberg.catalog.name();
     s3["S3BackupMode"] = json!("Disabled");
     json!({
         "DestinationTableConfigurationList": [{
@@ -260,7 +264,7 @@ fn iceberg_description(
         "RoleARN": "arn:aws:iam::000000000000:role/sluice",
         "AppendOnly": true,
         "CatalogConfiguration": {
-            "CatalogARN": format!("arn:sluice:iceberg:::catalog/sql/{name}"),
+            "CatalogARN": format!("arn:sluice:iceberg:::catalog/{kind}/{name}"),
             "CatalogURI": uri,
             "WarehouseLocation": iceberg.warehouse_location().unwrap_or_default(),
         },

@@ -50,10 +50,11 @@ pub enum Output {
     ConversionErrors {
         /// When conversion failed, in epoch milliseconds.
         ending_ms: i64,
-        /// For an Iceberg destination: the data batch's key, which names the
-        /// table whose schema the records did not fit.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        table_key: Option<String>,
+        /// The data batch's key: it names the conversion the records did not
+        /// fit (for an Iceberg destination, the table). Spools of earlier
+        /// builds call it `table_key`, or leave it out.
+        #[serde(default, alias = "table_key", skip_serializing_if = "Option::is_none")]
+        data_key: Option<String>,
     },
     /// `record-too-large` error records; the batch holds the raw records.
     Oversized,

@@ -102,6 +102,34 @@ fn ids(rows: &Value) -> Vec<i64> {
     ids
 }
 
+/// A stream into a table it creates in the local `warehouse`, whose records
+/// pass a `metadata_extraction` processor with `query`.
+fn with_query(warehouse: &str, query: &str) -> String {
+    config(
+        &format!("warehouse = \"{warehouse}\""),
+        &create_table(""),
+        "size_mb = 1, interval_seconds = 900",
+    )
+    .replace(
+        "destination = {",
+        &format!("processors = [{{ type = \"metadata_extraction\", query = '{query}' }}]\ndestination = {{"),
+    )
+}
+
+/// The error records of the objects under `prefix` in the local folder `root`.
+fn errors_under(root: &Path, prefix: &str) -> Vec<Value> {
+    objects(root)
+        .iter()
+        .filter(|(k, _)| k.starts_with(prefix))
+        .flat_map(|(_, body)| {
+            String::from_utf8_lossy(body)
+                .lines()
+                .map(|l| serde_json::from_str::<Value>(l).expect("error record"))
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
 /// A daemon in its own folder under `root`, so that daemons share `catalog.db`.
 fn daemon_in(root: &Path, config: &str) -> Daemon {
     let dir = tempfile::tempdir_in(root).expect("a daemon folder");
@@ -303,7 +331,9 @@ fn describe_shows_the_table_and_check_refuses_what_does_not_fit_a_table() {
         root.path(),
         &config(
             &warehouse,
-            &create_table("\"hour(ts)\""),
+            &(create_table("\"hour(ts)\"")
+                + ", tables = [{ namespace = \"logs\", table = \"clicks\", \
+                   error_output_prefix = \"clicks/!{firehose:error-output-type}/\" }]"),
             "size_mb = 1, interval_seconds = 60",
         ),
     );
@@ -318,7 +348,9 @@ fn describe_shows_the_table_and_check_refuses_what_does_not_fit_a_table() {
     assert_eq!(
         destination["DestinationTableConfigurationList"],
         json!([{ "DestinationDatabaseName": "logs", "DestinationTableName": "events",
-                 "UniqueKeys": [], "S3ErrorOutputPrefix": "errors/!{firehose:error-output-type}/" }])
+                 "UniqueKeys": [], "S3ErrorOutputPrefix": "errors/!{firehose:error-output-type}/" },
+               { "DestinationDatabaseName": "logs", "DestinationTableName": "clicks",
+                 "UniqueKeys": [], "S3ErrorOutputPrefix": "clicks/!{firehose:error-output-type}/" }])
     );
     assert_eq!(destination["TableCreationConfiguration"]["Enabled"], true);
     assert_eq!(
@@ -330,7 +362,8 @@ fn describe_shows_the_table_and_check_refuses_what_does_not_fit_a_table() {
     let dir = tempfile::tempdir().expect("tempdir");
     let bad = config(
         &warehouse,
-        &create_table("\"week(ts)\", \"bucket(0, id)\""),
+        &(create_table("\"week(ts)\", \"bucket(0, id)\"")
+            + ", tables = [{ namespace = \"logs\", table = \"events\", unique_keys = [\"id\"] }]"),
         "size_mb = 1",
     )
     .replace(
@@ -349,6 +382,11 @@ fn describe_shows_the_table_and_check_refuses_what_does_not_fit_a_table() {
         "{said}"
     );
     assert!(said.contains("delivery_streams[0].compression"), "{said}");
+    assert!(
+        said.contains("delivery_streams[0].destination.tables[0].unique_keys")
+            && said.contains("updates and deletes are not supported"),
+        "{said}"
+    );
 }
 
 /// The promise: whatever instant a kill -9 hits (between the data files and the
@@ -494,29 +532,46 @@ fn old_snapshots_are_expired_and_every_row_stays() {
 fn each_record_goes_to_the_table_its_routing_metadata_names() {
     let root = tempfile::tempdir().expect("tempdir");
     let warehouse = format!("file://{}/wh", root.path().display());
-    let config = config(
-        &format!("warehouse = \"{warehouse}\""),
-        &create_table(""),
-        "size_mb = 1, interval_seconds = 900",
-    )
+    let config = with_query(&warehouse, "{destinationTableName: .kind}")
     .replace(
         "table = \"events\"",
         "table = \"!{partitionKeyFromQuery:destinationTableName}\"",
     )
     .replace(
-        "destination = {",
-        "processors = [{ type = \"metadata_extraction\", query = '{destinationTableName: .kind}' }]\ndestination = {",
+        "error_output_prefix = ",
+        "tables = [{ namespace = \"logs\", table = \"clicks\", \
+         error_output_prefix = \"clicks-errors/!{firehose:error-output-type}/\" }], error_output_prefix = ",
     );
     let mut d = daemon_in(root.path(), &config);
-    let records: Vec<String> = (0..60)
+    let mut records: Vec<String> = (0..60)
         .map(|n| {
             let mut r = record(n);
             r["kind"] = json!(if n % 3 == 0 { "clicks" } else { "views" });
             format!("{r}\n")
         })
         .collect();
+    // A misfit for each table: each lands under its table's error prefix.
+    let misfits = [
+        "{\"id\": 900, \"qty\": \"many\", \"kind\": \"clicks\"}\n".to_string(),
+        "{\"id\": 901, \"qty\": \"many\", \"kind\": \"views\"}\n".to_string(),
+    ];
+    records.extend(misfits.iter().cloned());
     assert!(put_batch(d.addr, "events", &records));
     assert!(d.stop().success(), "{}", d.log());
+    let raws_under = |prefix: &str| -> Vec<String> {
+        errors_under(&root.path().join("wh"), prefix)
+            .iter()
+            .map(raw)
+            .collect()
+    };
+    assert_eq!(
+        raws_under("clicks-errors/format-conversion-failed/"),
+        vec![misfits[0].clone()]
+    );
+    assert_eq!(
+        raws_under("errors/format-conversion-failed/"),
+        vec![misfits[1].clone()]
+    );
     let clicks = read_table(root.path(), &warehouse, None, "logs.clicks");
     let views = read_table(root.path(), &warehouse, None, "logs.views");
     assert_eq!(
@@ -529,6 +584,179 @@ fn each_record_goes_to_the_table_its_routing_metadata_names() {
     );
     assert_eq!(clicks["snapshots"].as_array().map(Vec::len), Some(1));
     assert_eq!(views["snapshots"].as_array().map(Vec::len), Some(1));
+}
+
+/// As in Firehose, routing metadata named `destinationTableName` overrides the
+/// configured table without being written into it; records without it go to
+/// the configured table.
+#[test]
+fn routing_metadata_by_its_firehose_name_overrides_the_configured_table() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let warehouse = format!("file://{}/wh", root.path().display());
+    let config = with_query(&warehouse, "{destinationTableName: .kind}");
+    let mut d = daemon_in(root.path(), &config);
+    let records: Vec<String> = (0..30)
+        .map(|n| {
+            let mut r = record(n);
+            if n % 3 == 0 {
+                r["kind"] = json!("clicks");
+            }
+            format!("{r}\n")
+        })
+        .collect();
+    assert!(put_batch(d.addr, "events", &records));
+    assert!(d.stop().success(), "{}", d.log());
+    let clicks = read_table(root.path(), &warehouse, None, "logs.clicks");
+    let events = read(root.path(), &warehouse, None);
+    assert_eq!(
+        ids(&clicks["rows"]),
+        (0..30).filter(|n| n % 3 == 0).collect::<Vec<i64>>()
+    );
+    assert_eq!(
+        ids(&events["rows"]),
+        (0..30).filter(|n| n % 3 != 0).collect::<Vec<i64>>(),
+        "{}",
+        d.log()
+    );
+}
+
+/// A plugin's partition key `destinationTableName` (a Lambda's `otfMetadata`)
+/// routes its record too, without being named in the config.
+#[test]
+fn a_plugins_routing_metadata_routes_its_records() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let warehouse = format!("file://{}/wh", root.path().display());
+    let processors = format!(
+        "processors = [{{ type = \"wasm\", module = \"{}\", params = {{ fields = \"destinationTableName\" }} }}]\ndestination = {{",
+        plugin("py-partition")
+    );
+    let config = config(
+        &format!("warehouse = \"{warehouse}\""),
+        &create_table(""),
+        "size_mb = 1, interval_seconds = 900",
+    )
+    .replace("destination = {", &processors);
+    let mut d = daemon_in(root.path(), &config);
+    let records: Vec<String> = (0..20)
+        .map(|n| {
+            let mut r = record(n);
+            r["destinationTableName"] = json!(if n % 2 == 0 { "clicks" } else { "views" });
+            format!("{r}\n")
+        })
+        .collect();
+    assert!(put_batch(d.addr, "events", &records));
+    assert!(d.stop().success(), "{}", d.log());
+    let clicks = read_table(root.path(), &warehouse, None, "logs.clicks");
+    let views = read_table(root.path(), &warehouse, None, "logs.views");
+    assert_eq!(
+        ids(&clicks["rows"]),
+        (0..20).filter(|n| n % 2 == 0).collect::<Vec<i64>>()
+    );
+    assert_eq!(
+        ids(&views["rows"]),
+        (0..20).filter(|n| n % 2 == 1).collect::<Vec<i64>>()
+    );
+}
+
+/// Firehose's routing metadata may name an `operation`: inserts become rows;
+/// updates and deletes (equality deletes, which the Iceberg crate cannot commit)
+/// go to the error output with their raw data instead of being appended.
+#[test]
+fn only_inserts_are_appended_and_updates_and_deletes_go_to_the_error_output() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let warehouse = format!("file://{}/wh", root.path().display());
+    let config = with_query(&warehouse, "{operation: .op}");
+    let mut d = daemon_in(root.path(), &config);
+    let ops = ["insert", "update", "delete", "INSERT"];
+    let records: Vec<String> = (0..40)
+        .map(|n| {
+            let mut r = record(n);
+            r["op"] = json!(ops[n % 4]);
+            format!("{r}\n")
+        })
+        .collect();
+    assert!(put_batch(d.addr, "events", &records));
+    assert!(d.stop().success(), "{}", d.log());
+    let table = read(root.path(), &warehouse, None);
+    assert_eq!(
+        ids(&table["rows"]),
+        (0..40)
+            .filter(|n| n % 4 == 0 || n % 4 == 3)
+            .collect::<Vec<i64>>()
+    );
+    let errors: Vec<Value> = errors_under(&root.path().join("wh"), "errors/processing-failed/");
+    let by = by_raw(&errors);
+    let expected: Vec<String> = (0..40)
+        .filter(|n| n % 4 == 1 || n % 4 == 2)
+        .map(|n| records[n].clone())
+        .collect();
+    let mut expected_sorted = expected.clone();
+    expected_sorted.sort();
+    assert_eq!(by.keys().cloned().collect::<Vec<_>>(), expected_sorted);
+    for e in &errors {
+        assert_eq!(e["errorCode"], "Iceberg.UnsupportedOperation", "{e}");
+        assert!(
+            e["errorMessage"]
+                .as_str()
+                .is_some_and(|m| m.contains("update") || m.contains("delete")),
+            "{e}"
+        );
+    }
+}
+
+/// A table made by another engine with a required column: a record without a
+/// value for it is a `format-conversion-failed` error record, and the rest of
+/// its batch is committed.
+#[test]
+fn a_record_missing_a_required_column_fails_alone() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let warehouse = format!("file://{}/wh", root.path().display());
+    let db = root.path().join("catalog.db");
+    py_json(
+        "create_iceberg_table.py",
+        &[
+            db.to_str().expect("path"),
+            "lake",
+            &warehouse,
+            "logs.events",
+        ],
+    );
+    let config = config(
+        &format!("warehouse = \"{warehouse}\""),
+        "",
+        "size_mb = 1, interval_seconds = 900",
+    );
+    let mut d = daemon_in(root.path(), &config);
+    let mut records: Vec<String> = (0..30)
+        .map(|n| format!("{}\n", json!({ "id": n, "msg": format!("m{n}") })))
+        .collect();
+    let misfits = vec![
+        "{\"msg\": \"no id\"}\n".to_string(),
+        "{\"id\": null, \"msg\": \"null id\"}\n".to_string(),
+    ];
+    records.splice(10..10, misfits.clone());
+    assert!(put_batch(d.addr, "events", &records));
+    assert!(d.stop().success(), "{}", d.log());
+    let table = read(root.path(), &warehouse, None);
+    assert_eq!(ids(&table["rows"]), (0..30).collect::<Vec<i64>>());
+    assert_eq!(
+        table["schema"][0],
+        json!({ "name": "id", "type": "long", "required": true })
+    );
+    let errors: Vec<Value> =
+        errors_under(&root.path().join("wh"), "errors/format-conversion-failed/");
+    let mut expected = misfits;
+    expected.sort();
+    assert_eq!(
+        by_raw(&errors).keys().cloned().collect::<Vec<_>>(),
+        expected
+    );
+    assert!(
+        errors.iter().all(|e| e["lastErrorMessage"]
+            .as_str()
+            .is_some_and(|m| m.contains("`id` is required"))),
+        "{errors:?}"
+    );
 }
 
 #[test]

@@ -44,6 +44,13 @@ pub const INGEST_MEMORY_MB_RANGE: std::ops::RangeInclusive<u64> = 16..=65_536;
 /// Objects encoded and delivered at once per stream (bounds memory and CPU).
 pub const DEFAULT_MAX_IN_FLIGHT_OBJECTS: usize = 4;
 
+pub use crate::sinks::http::{
+    DEFAULT_HTTP_REQUEST_TIMEOUT_SECONDS, DEFAULT_HTTP_RETRY_DURATION_SECONDS, HttpBackupMode,
+    HttpContentEncoding, HttpDestination, MAX_HTTP_RETRY_DURATION_SECONDS,
+};
+pub use crate::sinks::local::LocalDestination;
+pub use crate::sinks::s3::S3Destination;
+
 /// The whole configuration file.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -265,6 +272,36 @@ impl StreamConfig {
     }
 
     /// The metadata extraction query, if the stream has one.
+    /// The prefix of data keys: the destination's; for an Iceberg table
+    /// `<namespace>/<table>/`, either one taken from the records' routing
+    /// metadata (see `sinks::iceberg::routing`), so that records bound for
+    /// different tables are buffered apart and each batch's key names its table.
+    pub fn data_prefix(&self) -> String {
+        match &self.destination {
+            DestinationConfig::Iceberg(i) => self.table_routing(i).prefix,
+            d => d.layout().prefix.to_string(),
+        }
+    }
+
+    /// The partition keys a record may lack, and the value it then takes (an
+    /// Iceberg table's configured names, for records without routing metadata).
+    pub fn partition_defaults(&self) -> std::collections::BTreeMap<String, String> {
+        match &self.destination {
+            DestinationConfig::Iceberg(i) => self.table_routing(i).defaults,
+            _ => std::collections::BTreeMap::new(),
+        }
+    }
+
+    fn table_routing(
+        &self,
+        iceberg: &crate::sinks::iceberg::IcebergDestination,
+    ) -> crate::sinks::iceberg::TableRouting {
+        let query_keys = self
+            .metadata_query()
+            .and_then(crate::processors::metadata_extraction::MetadataExtraction::key_names);
+        iceberg.routing(query_keys.as_deref(), self.plugins().next().is_some())
+    }
+
     pub fn metadata_query(&self) -> Option<&str> {
         self.processors.iter().find_map(|p| match p {
             ProcessorConfig::MetadataExtraction(m) => Some(m.query.as_str()),
@@ -734,134 +771,13 @@ pub enum ObjectDestination {
     S3(S3Destination),
 }
 
-/// Firehose's HTTP endpoint retry duration default (0 to 7,200 s).
-pub const DEFAULT_HTTP_RETRY_DURATION_SECONDS: u64 = 300;
-pub const MAX_HTTP_RETRY_DURATION_SECONDS: u64 = 7_200;
-/// Firehose waits 3 minutes for an endpoint's answer.
-pub const DEFAULT_HTTP_REQUEST_TIMEOUT_SECONDS: u64 = 180;
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct HttpDestination {
-    /// The endpoint; `https://` (as Firehose requires) or, for private networks,
-    /// `http://`. Path and query are sent unchanged.
-    pub url: String,
-    /// Firehose's endpoint `Name`, shown by `DescribeDeliveryStream`.
-    pub name: Option<String>,
-    /// Sent as `X-Amz-Firehose-Access-Key` when set; never logged.
-    pub access_key: Option<Secret>,
-    /// `gzip` compresses request bodies (`Content-Encoding: gzip`); default `none`.
-    #[serde(default)]
-    pub content_encoding: HttpContentEncoding,
-    /// How long a failing request is retried (0 to 7,200 s, default 300), reusing
-    /// its request id so the receiver can drop duplicates.
-    #[serde(default = "default_http_retry_duration")]
-    pub retry_duration_seconds: u64,
-    /// Sent in `X-Amz-Firehose-Common-Attributes` (at most 50).
-    #[serde(default)]
-    pub common_attributes: std::collections::BTreeMap<String, String>,
-    /// A PEM file of extra certificate authorities to trust, besides the platform's.
-    pub ca_file: Option<PathBuf>,
-    /// How long an answer may take before the attempt fails (default 180 s).
-    #[serde(default = "default_http_timeout")]
-    pub request_timeout_seconds: u64,
-    /// `FailedDataOnly` (default) or `AllData`: also write every record to the
-    /// error destination, under its `prefix`.
-    #[serde(default)]
-    pub s3_backup_mode: HttpBackupMode,
-    /// Where failed records go, as `http-endpoint-failed` error records.
-    pub error_destination: ObjectDestination,
-}
-
-fn default_http_retry_duration() -> u64 {
-    DEFAULT_HTTP_RETRY_DURATION_SECONDS
-}
-
-fn default_http_timeout() -> u64 {
-    DEFAULT_HTTP_REQUEST_TIMEOUT_SECONDS
-}
-
-/// Firehose's `RequestConfiguration.ContentEncoding`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
-pub enum HttpContentEncoding {
-    #[default]
-    #[serde(rename = "none", alias = "NONE")]
-    None,
-    #[serde(rename = "gzip", alias = "GZIP")]
-    Gzip,
-}
-
-/// Firehose's `S3BackupMode` for HTTP endpoints.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
-pub enum HttpBackupMode {
-    #[default]
-    FailedDataOnly,
-    AllData,
-}
-
 /// Firehose's S3 retry duration: failed deliveries are retried for a day.
 pub const DEFAULT_RETRY_DURATION_SECONDS: u64 = 86_400;
 /// The longest retry duration accepted: a week of records waiting on disk.
 pub const MAX_RETRY_DURATION_SECONDS: u64 = 7 * 86_400;
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct LocalDestination {
-    pub path: PathBuf,
-    /// Firehose's `Prefix`, with its `!{...}` expressions.
-    #[serde(default)]
-    pub prefix: String,
-    /// Firehose's `ErrorOutputPrefix`.
-    #[serde(default)]
-    pub error_output_prefix: String,
-    /// Firehose's `CustomTimeZone`: an IANA name (`Asia/Tokyo`) for the time in
-    /// object keys, prefix and suffix alike; UTC if unset.
-    pub time_zone: Option<String>,
-    /// How long a failing delivery is retried before its records go to the error
-    /// output (as `delivery-failed`).
-    #[serde(default = "default_retry_duration")]
-    pub retry_duration_seconds: u64,
-    /// `Enabled` also writes every record, as received, under `backup_prefix`.
-    #[serde(default)]
-    pub s3_backup_mode: BackupMode,
-    #[serde(default)]
-    pub backup_prefix: String,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct S3Destination {
-    /// The bucket; it must exist (Sluice does not create it).
-    pub bucket: String,
-    /// An S3-compatible endpoint such as `http://127.0.0.1:8333`: requests are
-    /// path-style, and plain HTTP is allowed for `http://` endpoints. Without it,
-    /// AWS S3 in `region`.
-    pub endpoint: Option<String>,
-    /// The region to sign for; default `AWS_REGION`, `AWS_DEFAULT_REGION`, or
-    /// `us-east-1`.
-    pub region: Option<String>,
-    /// Credentials; without them, the `profile`, then the standard AWS environment
-    /// variables, then the instance or container role are used.
-    pub access_key_id: Option<String>,
-    pub secret_access_key: Option<Secret>,
-    pub session_token: Option<Secret>,
-    /// A profile of `~/.aws/credentials` (or `AWS_SHARED_CREDENTIALS_FILE`).
-    pub profile: Option<String>,
-    #[serde(default)]
-    pub prefix: String,
-    #[serde(default)]
-    pub error_output_prefix: String,
-    /// Firehose's `CustomTimeZone` (see the local destination's).
-    pub time_zone: Option<String>,
-    #[serde(default = "default_retry_duration")]
-    pub retry_duration_seconds: u64,
-    #[serde(default)]
-    pub s3_backup_mode: BackupMode,
-    #[serde(default)]
-    pub backup_prefix: String,
-}
-
-fn default_retry_duration() -> u64 {
+/// The default `retry_duration_seconds` of object destinations (local, S3).
+pub fn default_retry_duration() -> u64 {
     DEFAULT_RETRY_DURATION_SECONDS
 }
 
@@ -905,36 +821,10 @@ pub struct ObjectLayout<'a> {
 }
 
 impl ObjectDestination {
-    fn layout(&self) -> ObjectLayout<'_> {
+    pub fn layout(&self) -> ObjectLayout<'_> {
         match self {
             Self::Local(l) => l.layout(),
             Self::S3(s) => s.layout(),
-        }
-    }
-}
-
-impl LocalDestination {
-    fn layout(&self) -> ObjectLayout<'_> {
-        ObjectLayout {
-            prefix: &self.prefix,
-            time_zone: self.time_zone.as_deref(),
-            error_output_prefix: &self.error_output_prefix,
-            retry_duration_seconds: self.retry_duration_seconds,
-            backup_prefix: (self.s3_backup_mode == BackupMode::Enabled)
-                .then_some(self.backup_prefix.as_str()),
-        }
-    }
-}
-
-impl S3Destination {
-    fn layout(&self) -> ObjectLayout<'_> {
-        ObjectLayout {
-            prefix: &self.prefix,
-            time_zone: self.time_zone.as_deref(),
-            error_output_prefix: &self.error_output_prefix,
-            retry_duration_seconds: self.retry_duration_seconds,
-            backup_prefix: (self.s3_backup_mode == BackupMode::Enabled)
-                .then_some(self.backup_prefix.as_str()),
         }
     }
 }
@@ -958,16 +848,6 @@ impl DestinationConfig {
                 }
             }
             Self::Iceberg(i) => i.layout(),
-        }
-    }
-
-    /// The prefix of data keys. An Iceberg table's is `<namespace>/<table>/`, so
-    /// that records routed to different tables (`!{partitionKeyFromQuery:...}`
-    /// in either) are buffered apart and each batch's key names its table.
-    pub fn prefix(&self) -> std::borrow::Cow<'_, str> {
-        match self {
-            Self::Iceberg(i) => std::borrow::Cow::Owned(i.key_prefix()),
-            _ => std::borrow::Cow::Borrowed(self.layout().prefix),
         }
     }
 

@@ -148,7 +148,7 @@ proptest! {
         let instant = DateTime::<Utc>::from_timestamp(at, 0).expect("a time");
         let keys: BTreeMap<String, String> = [("k".to_string(), value.to_string())].into();
         for s in &config.delivery_streams {
-            let layout = KeyLayout::new(&s.destination.prefix(), s.destination.error_output_prefix())
+            let layout = KeyLayout::new(&s.data_prefix(), s.destination.error_output_prefix())
                 .map_err(|(field, e)| TestCaseError::fail(format!("accepted, yet {field:?}: {e}")))?;
             let instant = instant.fixed_offset();
             let suffix = object_suffix(&s.name, 1, instant, &uuid::Uuid::nil(), ".gz");

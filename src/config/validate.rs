@@ -3,10 +3,10 @@
 use std::collections::HashSet;
 
 use super::{
-    Config, ConfigError, ConfigErrors, DestinationConfig, FormatConfig, HttpDestination,
-    INGEST_MEMORY_MB_RANGE, KinesisSource, MAX_DECODED_BODY_MB, MAX_HTTP_RETRY_DURATION_SECONDS,
-    MAX_RETRY_DURATION_SECONDS, MAX_SHUTDOWN_TIMEOUT_SECONDS, ObjectDestination, ParquetFormat,
-    ProcessorConfig, S3Destination, SourceConfig, StartingPosition, StreamConfig, SubRecordType,
+    Config, ConfigError, ConfigErrors, DestinationConfig, FormatConfig, INGEST_MEMORY_MB_RANGE,
+    KinesisSource, MAX_DECODED_BODY_MB, MAX_HTTP_RETRY_DURATION_SECONDS,
+    MAX_RETRY_DURATION_SECONDS, MAX_SHUTDOWN_TIMEOUT_SECONDS, ParquetFormat, ProcessorConfig,
+    SourceConfig, StartingPosition, StreamConfig, SubRecordType,
 };
 use crate::keys::{KeyLayout, PrefixField, parse_backup_prefix};
 
@@ -119,120 +119,6 @@ pub fn validate(config: &Config) -> Result<(), ConfigErrors> {
     }
 }
 
-fn validate_s3(s3: &S3Destination, at: &dyn Fn(&str) -> String, errors: &mut Vec<ConfigError>) {
-    if !is_valid_bucket_name(&s3.bucket) {
-        errors.push(ConfigError::new(
-            at("destination.bucket"),
-            format!(
-                "`{}` is not a valid bucket name (3 to 63 characters of a-z 0-9 . -, starting and ending with a letter or digit)",
-                s3.bucket
-            ),
-        ));
-    }
-    if let Some(endpoint) = &s3.endpoint
-        && !(endpoint.starts_with("http://") || endpoint.starts_with("https://"))
-    {
-        errors.push(ConfigError::new(
-            at("destination.endpoint"),
-            format!("`{endpoint}` must start with http:// or https://"),
-        ));
-    }
-    if s3.access_key_id.is_some() != s3.secret_access_key.is_some() {
-        errors.push(ConfigError::new(
-            at("destination.access_key_id"),
-            "access_key_id and secret_access_key go together",
-        ));
-    }
-}
-
-/// The Iceberg table's own checks, and what does not go with a table: the
-/// table's schema decides the columns and Parquet its file format, so the
-/// stream's own format, compression and backup settings do not apply.
-fn validate_iceberg(
-    s: &StreamConfig,
-    iceberg: &crate::sinks::iceberg::IcebergDestination,
-    at: &dyn Fn(&str) -> String,
-    errors: &mut Vec<ConfigError>,
-) {
-    iceberg.validate(at, errors);
-    if matches!(s.format, FormatConfig::Parquet(_)) {
-        errors.push(ConfigError::new(
-            at("format"),
-            "an Iceberg destination converts records with its table's schema: remove `format`",
-        ));
-    }
-    if s.compression != crate::encode::Compression::None {
-        errors.push(ConfigError::new(
-            at("compression"),
-            "an Iceberg table's data files are Parquet: remove `compression`",
-        ));
-    }
-}
-
-fn validate_http(
-    s: &StreamConfig,
-    http: &HttpDestination,
-    at: &dyn Fn(&str) -> String,
-    errors: &mut Vec<ConfigError>,
-) {
-    if !(http.url.starts_with("https://") || http.url.starts_with("http://"))
-        || http.url.len() > 1000
-    {
-        errors.push(ConfigError::new(
-            at("destination.url"),
-            format!(
-                "`{}` must be an https:// (or http://) URL of at most 1000 characters",
-                http.url
-            ),
-        ));
-    }
-    if s.buffering.size_mb > 64 {
-        errors.push(ConfigError::new(
-            at("buffering.size_mb"),
-            format!(
-                "{} is out of range for an HTTP endpoint (accepted: 1 to 64)",
-                s.buffering.size_mb
-            ),
-        ));
-    }
-    if s.compression != crate::encode::Compression::None {
-        errors.push(ConfigError::new(
-            at("compression"),
-            "must be `none` for an HTTP endpoint: use destination.content_encoding = \"gzip\"",
-        ));
-    }
-    if http.common_attributes.len() > 50 {
-        errors.push(ConfigError::new(
-            at("destination.common_attributes"),
-            "at most 50 attributes",
-        ));
-    }
-    if http.request_timeout_seconds == 0 {
-        errors.push(ConfigError::new(
-            at("destination.request_timeout_seconds"),
-            "must be at least 1",
-        ));
-    }
-    if let Some(path) = &http.ca_file
-        && let Err(e) = std::fs::read(path)
-    {
-        errors.push(ConfigError::new(
-            at("destination.ca_file"),
-            format!("cannot read {}: {e}", path.display()),
-        ));
-    }
-    if let ObjectDestination::S3(s3) = &http.error_destination {
-        let at = |key: &str| {
-            at(&format!(
-                "destination.error_destination.{}",
-                key.trim_start_matches("destination.")
-            ))
-        };
-        validate_s3(s3, &at, errors);
-    }
-}
-
-/// S3's bucket naming rules (the DNS-compatible ones every S3 store accepts).
 /// Patterns, delimiters and multi-line expressions of file and stdin sources.
 fn validate_source(
     source: &SourceConfig,
@@ -418,17 +304,6 @@ fn validate_parquet(
     }
 }
 
-fn is_valid_bucket_name(name: &str) -> bool {
-    let bytes = name.as_bytes();
-    (3..=63).contains(&bytes.len())
-        && bytes
-            .iter()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'-'))
-        && bytes[0].is_ascii_alphanumeric()
-        && bytes[bytes.len() - 1].is_ascii_alphanumeric()
-        && !name.contains("..")
-}
-
 /// Firehose's `DeliveryStreamName` rule: 1–64 characters of `[a-zA-Z0-9_.-]`.
 pub fn is_valid_stream_name(name: &str) -> bool {
     (1..=64).contains(&name.len())
@@ -572,7 +447,14 @@ fn validate_partition_keys(
                         format!("uses `!{{partitionKeyFromQuery:{key}}}`, but the metadata_extraction query has no key `{key}`"),
                     ));
                 }
-                for key in keys.iter().filter(|q| !used.contains(&q.as_str())) {
+                // An Iceberg table's routing metadata may also name the
+                // record's `operation` (refused unless `insert` as it is routed).
+                let iceberg = matches!(s.destination, DestinationConfig::Iceberg(_));
+                for key in keys
+                    .iter()
+                    .filter(|q| !used.contains(&q.as_str()))
+                    .filter(|q| !(iceberg && q.as_str() == "operation"))
+                {
                     errors.push(ConfigError::new(
                         at("destination.prefix"),
                         format!("must use every key of the metadata_extraction query, as in Firehose: add `!{{partitionKeyFromQuery:{key}}}`"),
@@ -661,17 +543,10 @@ fn validate_stream(s: &StreamConfig, at: &dyn Fn(&str) -> String, errors: &mut V
         validate_parquet(s, format, at, errors);
     }
     match &s.destination {
-        DestinationConfig::Local(local) => {
-            if local.path.as_os_str().is_empty() {
-                errors.push(ConfigError::new(
-                    at("destination.path"),
-                    "must not be empty",
-                ));
-            }
-        }
-        DestinationConfig::S3(s3) => validate_s3(s3, at, errors),
-        DestinationConfig::Http(http) => validate_http(s, http, at, errors),
-        DestinationConfig::Iceberg(iceberg) => validate_iceberg(s, iceberg, at, errors),
+        DestinationConfig::Local(local) => local.validate(at, errors),
+        DestinationConfig::S3(s3) => s3.validate(at, errors),
+        DestinationConfig::Http(http) => http.validate(s, at, errors),
+        DestinationConfig::Iceberg(iceberg) => iceberg.validate(s, at, errors),
     }
     let layout = s.destination.layout();
     let max_retry = match s.destination {
@@ -702,7 +577,7 @@ fn validate_stream(s: &StreamConfig, at: &dyn Fn(&str) -> String, errors: &mut V
     {
         errors.push(ConfigError::new(at("destination.backup_prefix"), e.0));
     }
-    match KeyLayout::new(&s.destination.prefix(), s.destination.error_output_prefix()) {
+    match KeyLayout::new(&s.data_prefix(), s.destination.error_output_prefix()) {
         Ok(layout) => validate_partition_keys(s, layout.prefix(), at, errors),
         Err((field, e)) => {
             let key = match field {
@@ -724,21 +599,5 @@ mod tests {
         assert!(!is_valid_stream_name(""));
         assert!(!is_valid_stream_name("has space"));
         assert!(!is_valid_stream_name(&"a".repeat(65)));
-    }
-
-    #[test]
-    fn bucket_names_follow_s3() {
-        assert!(is_valid_bucket_name("test-bucket"));
-        assert!(is_valid_bucket_name("logs.example.com"));
-        for bad in [
-            "t1",
-            "Test-Bucket",
-            "-bucket",
-            "bucket-",
-            "a..b",
-            "under_score",
-        ] {
-            assert!(!is_valid_bucket_name(bad), "{bad}");
-        }
     }
 }

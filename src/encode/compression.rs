@@ -125,7 +125,7 @@ impl Compression {
 }
 
 /// One gzip member of `raw`, by libdeflate at `level` (0 to 9, as zlib's).
-pub(super) fn gzip(raw: &[u8], level: u32) -> Result<Vec<u8>, EncodeError> {
+pub(crate) fn gzip(raw: &[u8], level: u32) -> Result<Vec<u8>, EncodeError> {
     let level = libdeflater::CompressionLvl::new(level.min(9) as i32)
         .map_err(|e| EncodeError(format!("gzip level {level}: {e:?}")))?;
     let mut compressor = libdeflater::Compressor::new(level);

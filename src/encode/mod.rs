@@ -5,7 +5,6 @@
 
 pub mod compression;
 mod hadoop_snappy;
-pub mod http_request;
 pub mod parquet;
 pub mod pieces;
 mod snappy_java;

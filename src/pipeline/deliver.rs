@@ -1,16 +1,19 @@
-//! Delivery of one sealed batch: record its key in the spool's ledger, encode it off
-//! the async threads, store it (retrying with backoff for the destination's retry
-//! duration), then tell the spool its records are delivered. A batch that runs out
-//! of retries becomes `delivery-failed` error records, which are retried until they
-//! are stored: nothing is dropped.
+//! Delivery of one sealed batch: record its key in the spool's ledger, offer it
+//! to the destination (which says which records it could not take), retry the
+//! rest with backoff for the destination's retry duration, then tell the spool
+//! its records are delivered. Records that run out of retries become error
+//! records (`delivery-failed`, `http-endpoint-failed`), which are retried until
+//! they are stored: nothing is dropped. What a destination does with a batch is
+//! its own (`sinks::destination`); this loop knows only the outcome.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
-use tokio::sync::oneshot;
+use futures::FutureExt;
+use futures::future::BoxFuture;
 use tokio::time::Instant;
 use uuid::Uuid;
 
@@ -19,27 +22,16 @@ use super::error_lines::{conversion_error_lines, conversion_failures, oversized_
 use super::retry_clock::RetryClock;
 use crate::config::StreamConfig;
 use crate::encode::Compression;
-use crate::encode::EncodeError;
-use crate::encode::http_request;
-use crate::encode::parquet::{ConversionError, ParquetEncoder};
-use crate::encode::pieces::Pieces;
+use crate::encode::parquet::ConversionError;
 use crate::keys::{KeyContext, KeyLayout, PartitionCheck, Prefix, check_key, object_suffix};
 use crate::output::{Failure, Output};
 use crate::record::now_ms;
-use crate::sinks::iceberg::IcebergTables;
+use crate::sinks::destination::{Conversion, Destination, Offer, Refusal, all_records, key_uuid};
+use crate::sinks::objects::{PARQUET_EXTENSION, off_thread};
 use crate::sinks::retry::Backoff;
 use crate::sinks::{FailureKind, Object, Sink, SinkError};
 use crate::spool::{Copy, RangeSet, Seal, Spool};
 use crate::telemetry;
-
-mod table;
-
-/// The extension of converted objects, as Firehose's.
-const PARQUET_EXTENSION: &str = ".parquet";
-
-/// The error code of a batch sealed for Parquet and rebuilt after the config
-/// switched conversion off.
-const FORMAT_SWITCHED: &str = "Sluice.FormatSwitched";
 
 /// A sealed batch with the key it is written under.
 pub struct Delivery {
@@ -59,44 +51,27 @@ pub struct Delivery {
     pub codec: Option<(Compression, u32)>,
 }
 
-/// Where a stream's batches go: the destination, and the object store that takes
-/// error records and backups (the destination itself, or an HTTP endpoint's
-/// `error_destination`).
+/// Where a stream's batches go: the destination of data batches, and the
+/// object store that takes error records and backups (the destination's bucket
+/// or folder, or an HTTP endpoint's `error_destination`).
 pub struct Sinks {
-    pub destination: Arc<dyn Sink>,
+    pub destination: Arc<dyn Destination>,
     pub objects: Arc<dyn Sink>,
-    /// For an HTTP endpoint: gzip level of request bodies, if compressed.
-    pub http: Option<Option<u32>>,
-    /// For an Iceberg table: the table data batches are committed to (error
-    /// records go to `objects`, and `destination` is the same object store).
-    pub table: Option<Arc<IcebergTables>>,
-    /// The error output type of records the destination did not take in time.
-    pub failed_output_type: &'static str,
 }
 
 /// Records a batch could not deliver within the retry duration, and why.
 struct Failed {
     failure: Failure,
     seqs: RangeSet,
-    /// The data object whose last write failed, if it may have landed anyway.
+    /// The data batch whose last attempt failed, if it may have landed anyway.
     key: Option<String>,
-}
-
-/// One write to a sink, as a failure is judged.
-struct Attempt<'a> {
-    sink: &'a Arc<dyn Sink>,
-    key: &'a str,
-    /// 1 for the first.
-    number: u32,
-    /// When the write began.
-    sent: Instant,
 }
 
 /// What storing a batch leaves to do.
 #[derive(Default)]
 struct Stored {
-    /// Records that ran out of retries.
-    failed: Option<Failed>,
+    /// Records that ran out of retries (or were refused for good), by cause.
+    failed: Vec<Failed>,
     /// A sealed batch of records that did not convert, delivered once this
     /// batch's delivery is recorded.
     conversion_errors: Option<Delivery>,
@@ -109,8 +84,8 @@ pub struct Deliverer {
     version: u64,
     compression: Compression,
     level: u32,
-    /// Converts data batches to Parquet, when the stream's format says so.
-    parquet: Option<Arc<ParquetEncoder>>,
+    /// Whether data batches are converted to Parquet: their seal names no codec.
+    converts: bool,
     extension: String,
     backup_extension: String,
     layout: KeyLayout,
@@ -126,13 +101,14 @@ pub struct Deliverer {
 }
 
 impl Deliverer {
+    /// `converts`: whether the stream converts its records to Parquet.
     pub fn new(
         config: &StreamConfig,
         layout: KeyLayout,
         backup: Option<Prefix>,
         sinks: Sinks,
         spool: Arc<Spool>,
-        parquet: Option<Arc<ParquetEncoder>>,
+        converts: bool,
         version: u64,
     ) -> Self {
         let raw_extension = config
@@ -146,19 +122,19 @@ impl Deliverer {
             level: config
                 .compression_level
                 .unwrap_or(config.compression.default_level()),
-            extension: match parquet {
-                Some(_) => config
+            extension: match converts {
+                true => config
                     .file_extension
                     .clone()
                     .unwrap_or_else(|| PARQUET_EXTENSION.to_string()),
-                None => raw_extension.clone(),
+                false => raw_extension.clone(),
             },
             // Backups hold the records as received, whatever the format.
-            backup_extension: match parquet {
-                Some(_) => config.compression.extension().to_string(),
-                None => raw_extension,
+            backup_extension: match converts {
+                true => config.compression.extension().to_string(),
+                false => raw_extension,
             },
-            parquet,
+            converts,
             layout,
             backup,
             // Validated at load: an unknown name cannot get here.
@@ -203,6 +179,28 @@ impl Deliverer {
         first_arrival_ms: i64,
         partition_keys: &BTreeMap<String, String>,
     ) -> String {
+        self.key_in(&self.layout, output, first_arrival_ms, partition_keys)
+    }
+
+    /// The key of an error object made of the records of the data batch
+    /// `data_key`: under the error prefix of its destination table, if it has
+    /// one of its own, else the stream's.
+    fn error_key_for(&self, output: &Output, first_arrival_ms: i64, data_key: &str) -> String {
+        let layout = self
+            .sinks
+            .destination
+            .error_layout(data_key)
+            .unwrap_or(&self.layout);
+        self.key_in(layout, output, first_arrival_ms, &BTreeMap::new())
+    }
+
+    fn key_in(
+        &self,
+        layout: &KeyLayout,
+        output: &Output,
+        first_arrival_ms: i64,
+        partition_keys: &BTreeMap<String, String>,
+    ) -> String {
         let instant = DateTime::<Utc>::from_timestamp_millis(first_arrival_ms)
             .unwrap_or_else(Utc::now)
             .with_timezone(&self.zone)
@@ -213,12 +211,12 @@ impl Deliverer {
             partition_keys,
         };
         let (prefix, extension) = match (output, &self.backup) {
-            _ if output.is_error_output() => (self.layout.render_error(&ctx), ""),
+            _ if output.is_error_output() => (layout.render_error(&ctx), ""),
             (Output::Backup, Some(backup)) => (backup.render(&ctx), self.backup_extension.as_str()),
             (Output::Backup, None) => {
                 (Prefix::empty().render(&ctx), self.backup_extension.as_str())
             }
-            _ => (self.layout.prefix().render(&ctx), self.extension.as_str()),
+            _ => (layout.prefix().render(&ctx), self.extension.as_str()),
         };
         let id = Uuid::new_v4();
         let suffix = object_suffix(&self.stream, self.version, instant, &id, extension);
@@ -247,29 +245,30 @@ impl Deliverer {
         let (id, seqs) = (d.id, d.batch.seqs.clone());
         let copy = Copy::of(&d.output);
         let mut conversion_errors = None;
-        let mut error_batch = None;
+        let mut error_batches = Vec::new();
         // A batch recovered empty (its records were all damaged) writes no object;
         // nor does an error batch whose data object landed after all.
         if d.batch.record_count() > 0 && !self.landed_after_all(&d).await {
             let output = d.output.clone();
+            let data_key = d.key.clone();
             let stored = self.store(d).await;
             conversion_errors = stored.conversion_errors;
-            if let Some(failed) = stored.failed {
-                let mut errors = self.failed(&output, failed).await;
+            for failed in stored.failed {
+                let mut errors = self.failed(&output, &data_key, failed).await;
                 // Sealed before this batch is recorded as delivered, so its records
                 // are always held by a batch; once recorded, a restart rebuilds the
                 // error batch alone, not this one (which would fail again and send
                 // its records to the error output a second time).
                 self.seal(&errors).await;
                 errors.needs_seal = false;
-                error_batch = Some(errors);
+                error_batches.push(errors);
             }
         }
         self.until_ok("Spool.LedgerFailed", || {
             self.spool.delivered(id, seqs.clone(), copy)
         })
         .await;
-        if let Some(errors) = error_batch {
+        for errors in error_batches {
             Box::pin(self.deliver(errors)).await;
         }
         // After this batch's delivery is recorded: were it rebuilt after a restart,
@@ -310,8 +309,8 @@ impl Deliverer {
     }
 
     async fn seal(&self, d: &Delivery) {
-        let codec = match (&d.output, &self.parquet) {
-            (Output::Data, None) | (Output::Backup, _) => {
+        let codec = match (&d.output, self.converts) {
+            (Output::Data, false) | (Output::Backup, _) => {
                 Some((self.compression.firehose_name().to_string(), self.level))
             }
             _ => None,
@@ -327,156 +326,134 @@ impl Deliverer {
             .await;
     }
 
-    /// Stores a batch: as one object, as a Parquet file, or as HTTP endpoint
-    /// requests.
+    /// Stores a batch: data to the destination, the rest (error records,
+    /// backups) as objects in the object store.
     async fn store(&self, d: Delivery) -> Stored {
-        match (&d.output, self.sinks.http, &self.parquet) {
-            (Output::Data, _, _) if let Some(tables) = self.sinks.table.clone() => {
-                self.store_table(d, &tables).await
-            }
-            (Output::Data, Some(gzip), _) => Stored {
-                failed: self.store_requests(d, gzip).await.err(),
-                conversion_errors: None,
-            },
-            // A batch sealed raw before a restart that switched Parquet on stays
-            // raw: its key's extension says so.
-            (Output::Data, None, Some(parquet)) if d.codec.is_none() => {
-                self.store_parquet(d, parquet.clone()).await
-            }
-            // Sealed as Parquet before a restart that switched it off: no schema
-            // to convert with, and raw bytes under a `.parquet` key would break
-            // its readers, so the records go to the error output, raw.
-            (Output::Data, None, None) if !d.needs_seal && d.key.ends_with(PARQUET_EXTENSION) => {
-                Stored {
-                    failed: Some(Failed {
-                        failure: Failure {
-                            code: FORMAT_SWITCHED.to_string(),
-                            message: "the batch was sealed for Parquet and the stream no longer converts to Parquet".to_string(),
-                            attempts: 0,
-                            ending_ms: now_ms(),
-                        },
-                        seqs: d.batch.seqs,
+        if d.output != Output::Data {
+            let seqs = d.batch.seqs.clone();
+            return Stored {
+                failed: self
+                    .store_object(d)
+                    .await
+                    .err()
+                    .map(|failure| Failed {
+                        failure,
+                        seqs,
                         key: None,
-                    }),
-                    conversion_errors: None,
+                    })
+                    .into_iter()
+                    .collect(),
+                conversion_errors: None,
+            };
+        }
+        self.store_data(d).await
+    }
+
+    /// Offers a data batch to the destination until it has taken every record,
+    /// retrying those it refuses with backoff. Records refused for good, or
+    /// still refused once the retry duration is used, are returned as failed;
+    /// records that did not convert are the conversion's error batch.
+    async fn store_data(&self, d: Delivery) -> Stored {
+        let destination = &self.sinks.destination;
+        let mut clock = RetryClock::new(d.id, d.retry_spent);
+        let batch = Arc::new(d.batch);
+        let conversion = Misfits::new(self, &batch, &d.key, d.conversion_errors_sealed);
+        let mut pending = all_records(&batch);
+        let mut failed = Vec::new();
+        let (mut attempt, mut local_failures) = (0u32, 0u32);
+        while !pending.is_empty() {
+            let started = Instant::now();
+            let outcome = destination
+                .deliver(Offer {
+                    key: &d.key,
+                    batch: &batch,
+                    pending: &pending,
+                    codec: d.codec,
+                    rebuilt: !d.needs_seal,
+                    conversion: &conversion,
+                })
+                .await;
+            if outcome.records > 0 {
+                tracing::debug!(stream = %self.stream, key = %d.key, records = outcome.records, bytes = outcome.bytes, "delivered");
+                telemetry::delivered(&self.stream, outcome.records, outcome.bytes);
+            }
+            let mut refused = outcome.refused;
+            for refusal in &mut refused {
+                refusal.records.subtract(&conversion.positions());
+            }
+            refused.retain(|r| !r.records.is_empty());
+            if refused.is_empty() {
+                if clock.succeeded() {
+                    self.keep_clock(&clock).await;
+                }
+                break;
+            }
+            // This process's own failure: the destination was not asked.
+            if refused.iter().all(|r| r.error.kind == FailureKind::Local) {
+                local_failures += 1;
+                let e = &refused[0].error;
+                self.wait_after_failure(local_failures, &e.code, &e.message)
+                    .await;
+                continue;
+            }
+            attempt += 1;
+            // Records got through: the ones left get a window of their own.
+            if outcome.records > 0 {
+                clock.succeeded();
+            }
+            clock.failed(
+                destination
+                    .attempts_count_toward_retry()
+                    .then(|| started.elapsed()),
+            );
+            let out_of_time = clock.spent() >= self.retry_duration;
+            pending = RangeSet::new();
+            let mut retried = None;
+            for refusal in refused {
+                let permanent = refusal.error.kind == FailureKind::Permanent;
+                if permanent || out_of_time {
+                    failed.push(self.give_up(&batch, &d.key, refusal, attempt, permanent));
+                } else {
+                    pending.extend(&refusal.records);
+                    retried = Some(refusal.error);
                 }
             }
-            _ => {
-                let seqs = d.batch.seqs.clone();
-                let key = (d.output == Output::Data).then(|| d.key.clone());
-                Stored {
-                    failed: self
-                        .store_object(d)
-                        .await
-                        .err()
-                        .map(|failure| Failed { failure, seqs, key }),
-                    conversion_errors: None,
-                }
-            }
+            let Some(error) = retried else { break };
+            self.keep_clock(&clock).await;
+            let waited = self
+                .wait_after_failure(attempt, &error.code, &error.message)
+                .await;
+            clock.waited(waited);
+        }
+        Stored {
+            failed,
+            conversion_errors: conversion.into_errors(),
         }
     }
 
-    /// Converts a data batch to one Parquet object and stores it. Records that do
-    /// not convert are sealed in a `format-conversion-failed` batch first, which
-    /// the caller delivers after this one.
-    /// Converts a batch to Parquet while the file is uploaded, a part at a time
-    /// (the file is never whole in memory). Records that do not convert are
-    /// sealed as an error batch before the object is completed, once; a failed
-    /// upload is made again from the batch, within the retry duration.
-    async fn store_parquet(&self, d: Delivery, parquet: Arc<ParquetEncoder>) -> Stored {
-        let mut clock = RetryClock::new(d.id, d.retry_spent);
-        let batch = Arc::new(d.batch);
-        let mut stored = Stored::default();
-        let mut errors_sealed = d.conversion_errors_sealed;
-        let mut counted = false;
-        let (mut attempt, mut encode_failures) = (0u32, 0u32);
-        loop {
-            let (pieces, receiver) = Pieces::channel();
-            let (commit, committed) = oneshot::channel();
-            let started = Instant::now();
-            let upload = self
-                .sinks
-                .destination
-                .put_streamed(d.key.clone(), receiver, committed);
-            let convert = async {
-                let (b, encoder) = (batch.clone(), parquet.clone());
-                let written = tokio::task::spawn_blocking(move || {
-                    let written = encoder.encode_to(b.iter().map(|(data, _)| data), pieces)?;
-                    let bytes = written.out.finish();
-                    Ok::<_, EncodeError>((written.rows, written.failed, bytes))
-                })
-                .await
-                .map_err(|e| e.to_string())
-                .and_then(|r| r.map_err(|e| e.to_string()));
-                if let Ok((_, failed, _)) = &written {
-                    if !counted {
-                        counted = true;
-                        let failed_bytes = bytes_of(&batch, failed);
-                        telemetry::converted(
-                            &self.stream,
-                            (
-                                batch.record_count() - failed.len(),
-                                batch.data.len() - failed_bytes,
-                            ),
-                            (failed.len(), failed_bytes),
-                        );
-                    }
-                    // Sealed before the object can be complete, so that a
-                    // restart finds them whether or not the object landed.
-                    if !failed.is_empty() && !errors_sealed {
-                        let errors = self.conversion_errors(&batch, failed, None);
-                        self.seal(&errors).await;
-                        stored.conversion_errors = Some(errors);
-                        errors_sealed = true;
-                    }
-                }
-                let _ = commit.send(matches!(&written, Ok((rows, _, _)) if *rows > 0));
-                written
-            };
-            let (written, uploaded) = tokio::join!(convert, upload);
-            let (rows, failed, bytes) = match written {
-                Ok(written) => written,
-                Err(e) => {
-                    encode_failures += 1;
-                    self.wait_after_failure(encode_failures, "EncodeError", &e)
-                        .await;
-                    continue;
-                }
-            };
-            attempt += 1;
-            let records = batch.record_count() - failed.len();
-            match uploaded {
-                Ok(()) => {
-                    if rows > 0 {
-                        tracing::debug!(stream = %self.stream, key = %d.key, records, bytes, "object delivered");
-                        telemetry::delivered(&self.stream, records, bytes);
-                        if clock.succeeded() {
-                            self.keep_clock(&clock).await;
-                        }
-                    }
-                    return stored;
-                }
-                Err(error) => {
-                    let tried = Attempt {
-                        sink: &self.sinks.destination,
-                        key: &d.key,
-                        number: attempt,
-                        sent: started,
-                    };
-                    if let Some(failure) = self
-                        .retry_or_give_up(tried, &error, &d.output, &mut clock)
-                        .await
-                    {
-                        stored.failed = Some(Failed {
-                            failure,
-                            // Those that did not convert are in the error output already.
-                            seqs: seqs_except(&batch, &failed),
-                            key: Some(d.key),
-                        });
-                        return stored;
-                    }
-                }
-            }
+    /// The failure of refused records that get no more attempts.
+    fn give_up(
+        &self,
+        batch: &SealedBatch,
+        key: &str,
+        refusal: Refusal,
+        attempts: u32,
+        permanent: bool,
+    ) -> Failed {
+        let Refusal {
+            records,
+            error,
+            may_have_landed,
+        } = refusal;
+        tracing::error!(
+            stream = %self.stream, destination = %self.sinks.destination.describe(), key = %key,
+            attempts, records = records.len(), code = %error.code, error = %error.message,
+            permanent, "delivery failed for the whole retry duration or for good, sending the records to the error output"
+        );
+        Failed {
+            failure: failure(&error, attempts),
+            seqs: seqs_at(batch, &records),
+            key: may_have_landed.then(|| key.to_string()),
         }
     }
 
@@ -487,7 +464,7 @@ impl Deliverer {
         &self,
         batch: &SealedBatch,
         failed: &[(usize, ConversionError)],
-        table_key: Option<String>,
+        data_key: &str,
     ) -> Delivery {
         let mut buffer = Buffer::new(usize::MAX);
         let mut failed = failed.iter().map(|(i, _)| *i).peekable();
@@ -501,11 +478,11 @@ impl Deliverer {
         errors.seqs = batch.seqs.clone();
         let output = Output::ConversionErrors {
             ending_ms: now_ms(),
-            table_key,
+            data_key: Some(data_key.to_string()),
         };
         Delivery {
             id: self.spool.next_batch_id(),
-            key: self.key_for(&output, errors.first_arrival_ms(), &BTreeMap::new()),
+            key: self.error_key_for(&output, errors.first_arrival_ms(), data_key),
             batch: errors,
             output,
             needs_seal: false,
@@ -566,12 +543,9 @@ impl Deliverer {
         let body = match d.output {
             Output::ConversionErrors {
                 ending_ms,
-                ref table_key,
+                ref data_key,
             } => {
-                let parquet = match (&self.sinks.table, table_key) {
-                    (Some(tables), Some(key)) => Some(self.table_encoder(tables, key).await),
-                    _ => self.parquet.clone(),
-                };
+                let parquet = self.converter(data_key.as_deref().unwrap_or(&d.key)).await;
                 let failures = self
                     .encode(batch.clone(), move |batch| {
                         Ok(conversion_failures(batch, parquet.as_deref()))
@@ -598,61 +572,27 @@ impl Deliverer {
             body: Bytes::from(body),
             content_encoding: compression.content_encoding(),
         };
-        // Only data goes to the destination; backups and errors to the object store.
-        let sink = match d.output {
-            Output::Data => &self.sinks.destination,
-            _ => &self.sinks.objects,
-        };
-        self.put(sink, object, records, &d.output, &mut clock).await
+        self.put(object, records, &d.output, &mut clock).await
     }
 
-    /// Sends a batch as Firehose HTTP endpoint requests, one after the other. The
-    /// records of requests that fail for the whole retry duration are returned.
-    async fn store_requests(&self, d: Delivery, gzip: Option<u32>) -> Result<(), Failed> {
-        let id = Uuid::parse_str(&key_uuid(&d.key)).unwrap_or_else(|_| Uuid::new_v4());
-        let seqs = d.batch.seqs.clone();
-        let mut clock = RetryClock::new(d.id, d.retry_spent);
-        let requests = self
-            .encode(Arc::new(d.batch), move |batch| {
-                let ends: Vec<usize> = batch.records.iter().map(|r| r.end).collect();
-                http_request::encode(&batch.data, &ends, id, now_ms(), gzip)
-            })
-            .await;
-        let mut failed: Option<Failed> = None;
-        for request in requests {
-            let object = Object {
-                key: request.request_id,
-                body: Bytes::from(request.body),
-                content_encoding: gzip.map(|_| "gzip"),
-            };
-            let count = request.records.len();
-            // Each request has its own retry window.
-            if let Err(failure) = self
-                .put(
-                    &self.sinks.destination,
-                    object,
-                    count,
-                    &d.output,
-                    &mut clock,
-                )
-                .await
-            {
-                let lost = nth_seqs(&seqs, request.records);
-                let all = failed.get_or_insert_with(|| Failed {
-                    failure: failure.clone(),
-                    seqs: RangeSet::new(),
-                    key: None,
-                });
-                all.failure = failure;
-                all.seqs.extend(&lost);
+    /// The conversion a data batch with this key is made with, to find why its
+    /// records did not convert; asks the destination until it answers.
+    async fn converter(&self, key: &str) -> Option<Arc<crate::encode::parquet::ParquetEncoder>> {
+        let mut attempt = 0u32;
+        loop {
+            match self.sinks.destination.converter(key).await {
+                Ok(converter) => return converter,
+                Err(e) => {
+                    attempt += 1;
+                    self.wait_after_failure(attempt, &e.code, &e.message).await;
+                }
             }
         }
-        failed.map_or(Ok(()), Err)
     }
 
-    /// Encodes off the async threads. Encoding plain bytes fails only on exhausted
-    /// resources (or a panicked encoder): the batch is kept and encoded again rather
-    /// than lost.
+    /// Encodes off the async threads. Encoding fails only on exhausted
+    /// resources (or a panicked encoder): the batch is kept and encoded again
+    /// rather than lost.
     async fn encode<T: Send + 'static>(
         &self,
         batch: Arc<SealedBatch>,
@@ -661,33 +601,30 @@ impl Deliverer {
         let encode = Arc::new(encode);
         let mut attempt = 0u32;
         loop {
-            attempt += 1;
             let (b, e) = (batch.clone(), encode.clone());
-            match tokio::task::spawn_blocking(move || e(&b)).await {
-                Ok(Ok(out)) => return out,
-                Ok(Err(e)) => {
-                    self.wait_after_failure(attempt, "EncodeError", &e.to_string())
-                        .await;
-                }
+            match off_thread(move || e(&b)).await {
+                Ok(out) => return out,
                 Err(e) => {
-                    self.wait_after_failure(attempt, "EncodeError", &e.to_string())
-                        .await;
+                    attempt += 1;
+                    self.wait_after_failure(attempt, &e.code, &e.message).await;
                 }
             }
         }
     }
 
-    /// Stores one object, retrying with backoff. Error objects are retried until
-    /// stored; others until `clock` has used the retry duration, then the last
-    /// failure is returned. A success closes the clock's window.
+    /// Stores an error or backup object in the object store, retrying with
+    /// backoff. Error objects are retried until stored; backups until `clock`
+    /// has used the retry duration, then the last failure is returned (their
+    /// records become error records).
     async fn put(
         &self,
-        sink: &Arc<dyn Sink>,
         object: Object,
         records: usize,
         output: &Output,
         clock: &mut RetryClock,
     ) -> Result<(), Failure> {
+        let sink = &self.sinks.objects;
+        let gives_up = !output.is_error_output();
         let mut attempt = 0u32;
         loop {
             attempt += 1;
@@ -706,56 +643,24 @@ impl Deliverer {
                 }
                 Err(e) => e,
             };
-            let tried = Attempt {
-                sink,
-                key: &object.key,
-                number: attempt,
-                sent,
-            };
-            if let Some(failure) = self.retry_or_give_up(tried, &error, output, clock).await {
-                return Err(failure);
+            clock.failed(Some(sent.elapsed()));
+            let permanent = error.kind == FailureKind::Permanent;
+            if gives_up && (permanent || clock.spent() >= self.retry_duration) {
+                tracing::error!(
+                    stream = %self.stream, destination = %sink.describe(), key = %object.key,
+                    attempts = attempt, code = %error.code, error = %error.message,
+                    permanent, "storing the backup failed for the whole retry duration or for good, sending the records to the error output"
+                );
+                return Err(failure(&error, attempt));
             }
+            if gives_up {
+                self.keep_clock(clock).await;
+            }
+            let waited = self
+                .wait_after_failure(attempt, &error.code, &error.message)
+                .await;
+            clock.waited(waited);
         }
-    }
-
-    /// After a failed write: gives up (the failure to report) once the retry
-    /// duration is used or the failure is permanent, unless the object is error
-    /// output, which is retried until stored; else waits out the backoff and
-    /// returns `None` for another attempt.
-    async fn retry_or_give_up(
-        &self,
-        attempt: Attempt<'_>,
-        error: &SinkError,
-        output: &Output,
-        clock: &mut RetryClock,
-    ) -> Option<Failure> {
-        let Attempt {
-            sink,
-            key,
-            number: attempt,
-            sent,
-        } = attempt;
-        let gives_up = !output.is_error_output();
-        // An HTTP endpoint's window leaves out the time spent waiting for answers.
-        let answer_time = self.sinks.http.is_none().then(|| sent.elapsed());
-        clock.failed(answer_time);
-        let permanent = error.kind == FailureKind::Permanent;
-        if gives_up && (permanent || clock.spent() >= self.retry_duration) {
-            tracing::error!(
-                stream = %self.stream, destination = %sink.describe(), key = %key,
-                attempts = attempt, code = %error.code, error = %error.message,
-                permanent, "delivery failed for the whole retry duration or for good, sending the records to the error output"
-            );
-            return Some(failure(error, attempt));
-        }
-        if gives_up {
-            self.keep_clock(clock).await;
-        }
-        let waited = self
-            .wait_after_failure(attempt, &error.code, &error.message)
-            .await;
-        clock.waited(waited);
-        None
     }
 
     /// Stores a batch's retry clock in the ledger. Failing to is logged, not
@@ -768,7 +673,7 @@ impl Deliverer {
 
     /// The error batch for records whose delivery failed: each record becomes a
     /// Firehose error record carrying the failure.
-    async fn failed(&self, output: &Output, failed: Failed) -> Delivery {
+    async fn failed(&self, output: &Output, data_key: &str, failed: Failed) -> Delivery {
         let Failed { failure, seqs, key } = failed;
         let seqs = &seqs;
         let records = loop {
@@ -782,7 +687,7 @@ impl Deliverer {
         };
         let mut buffer = Buffer::new(usize::MAX);
         for (record, seq) in records.iter().zip(seqs.iter().flatten()) {
-            let line = failure.error_line(record, seq, self.sinks.failed_output_type);
+            let line = failure.error_line(record, seq, self.sinks.destination.failed_output_type());
             buffer.push(&line, record.arrival_ms, seq..seq + 1);
         }
         let mut batch = buffer.seal().unwrap_or_else(SealedBatch::empty);
@@ -790,13 +695,13 @@ impl Deliverer {
         batch.seqs = seqs.clone();
         tracing::debug!(stream = %self.stream, from = ?output, records = records.len(), "records sent to the error output");
         let output = Output::Errors {
-            output_type: self.sinks.failed_output_type.to_string(),
+            output_type: self.sinks.destination.failed_output_type().to_string(),
             failure: Some(failure),
             may_have_landed: key,
         };
         Delivery {
             id: self.spool.next_batch_id(),
-            key: self.key_for(&output, batch.first_arrival_ms(), &BTreeMap::new()),
+            key: self.error_key_for(&output, batch.first_arrival_ms(), data_key),
             batch,
             output,
             needs_seal: true,
@@ -844,13 +749,11 @@ fn fallback_prefix(output: &Output, instant: DateTime<chrono::FixedOffset>) -> S
     format!("{top}/{}", instant.format("%Y/%m/%d/%H/"))
 }
 
-/// The sequence numbers of the batch's records but those at the (ascending)
-/// positions given.
-fn seqs_except(batch: &SealedBatch, failed: &[(usize, ConversionError)]) -> RangeSet {
-    let mut failed = failed.iter().map(|(i, _)| *i).peekable();
+/// The sequence numbers of the batch's records at these positions.
+fn seqs_at(batch: &SealedBatch, positions: &RangeSet) -> RangeSet {
     let mut out = RangeSet::new();
     for (i, seq) in batch.seqs.iter().flatten().enumerate() {
-        if failed.next_if_eq(&i).is_none() {
+        if positions.contains(i as u64) {
             out.insert(seq..seq + 1);
         }
     }
@@ -868,13 +771,88 @@ fn bytes_of(batch: &SealedBatch, failed: &[(usize, ConversionError)]) -> usize {
         .sum()
 }
 
-/// The sequence numbers of the batch's records `range` (by position in the batch).
-fn nth_seqs(seqs: &RangeSet, range: std::ops::Range<usize>) -> RangeSet {
-    let mut out = RangeSet::new();
-    for seq in seqs.iter().flatten().skip(range.start).take(range.len()) {
-        out.insert(seq..seq + 1);
+/// The records of a data batch that did not convert: counted once, sealed once
+/// as a `format-conversion-failed` batch (before the destination commits),
+/// and left out of the data batch's own failures.
+struct Misfits<'a> {
+    deliverer: &'a Deliverer,
+    batch: &'a SealedBatch,
+    key: &'a str,
+    state: tokio::sync::Mutex<MisfitState>,
+    /// Their positions, as of the last conversion.
+    positions: Mutex<RangeSet>,
+}
+
+#[derive(Default)]
+struct MisfitState {
+    counted: bool,
+    /// Sealed before the last stop, or by an earlier attempt.
+    sealed: bool,
+    errors: Option<Delivery>,
+}
+
+impl<'a> Misfits<'a> {
+    fn new(deliverer: &'a Deliverer, batch: &'a SealedBatch, key: &'a str, sealed: bool) -> Self {
+        Self {
+            deliverer,
+            batch,
+            key,
+            state: tokio::sync::Mutex::new(MisfitState {
+                sealed,
+                ..MisfitState::default()
+            }),
+            positions: Mutex::new(RangeSet::new()),
+        }
     }
-    out
+
+    fn positions(&self) -> RangeSet {
+        self.positions
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// The error batch sealed by this delivery, to deliver after it.
+    fn into_errors(self) -> Option<Delivery> {
+        self.state.into_inner().errors
+    }
+}
+
+impl Conversion for Misfits<'_> {
+    fn converted<'a>(&'a self, failed: &'a [(usize, ConversionError)]) -> BoxFuture<'a, ()> {
+        async move {
+            let mut positions = RangeSet::new();
+            for (i, _) in failed {
+                positions.insert(*i as u64..*i as u64 + 1);
+            }
+            *self
+                .positions
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = positions;
+            let mut state = self.state.lock().await;
+            if !state.counted {
+                state.counted = true;
+                let failed_bytes = bytes_of(self.batch, failed);
+                telemetry::converted(
+                    &self.deliverer.stream,
+                    (
+                        self.batch.record_count() - failed.len(),
+                        self.batch.data.len() - failed_bytes,
+                    ),
+                    (failed.len(), failed_bytes),
+                );
+            }
+            if !failed.is_empty() && !state.sealed {
+                let errors = self
+                    .deliverer
+                    .conversion_errors(self.batch, failed, self.key);
+                self.deliverer.seal(&errors).await;
+                state.errors = Some(errors);
+                state.sealed = true;
+            }
+        }
+        .boxed()
+    }
 }
 
 fn failure(error: &SinkError, attempts: u32) -> Failure {
@@ -883,33 +861,5 @@ fn failure(error: &SinkError, attempts: u32) -> Failure {
         message: error.message.clone(),
         attempts,
         ending_ms: now_ms(),
-    }
-}
-
-/// The UUID in an object key, which names a ZIP object's single entry (Firehose
-/// names it with a UUID too); deriving it from the key keeps re-encoding identical.
-fn key_uuid(key: &str) -> String {
-    let name = key.rsplit('/').next().unwrap_or(key);
-    (0..name.len().saturating_sub(35))
-        .rev()
-        .find_map(|at| name.get(at..at + 36).filter(|s| Uuid::parse_str(s).is_ok()))
-        .unwrap_or(name)
-        .to_string()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_uuid_is_found_whatever_the_stream_name_and_extension() {
-        let id = "0f8fad5b-d9cb-469f-a165-70867728950e";
-        assert_eq!(
-            key_uuid(&format!(
-                "a/b/my.stream-1-2026-01-01-00-00-00-{id}.ndjson.gz"
-            )),
-            id
-        );
-        assert_eq!(key_uuid(&format!("s-1-2026-01-01-00-00-00-{id}")), id);
     }
 }

@@ -3,7 +3,7 @@
 //! delivery of sealed batches. One stream's slowness never blocks another: each has
 //! its own spool, task and delivery slots.
 
-mod buffer;
+pub(crate) mod buffer;
 mod deliver;
 mod error_lines;
 mod ingest;
@@ -33,11 +33,11 @@ use crate::config::{
 use crate::disk::Disk;
 use crate::encode::parquet::ParquetEncoder;
 use crate::keys::{KeyLayout, Prefix, parse_backup_prefix};
-use crate::output::{DELIVERY_FAILED, HTTP_ENDPOINT_FAILED};
 use crate::processors::Processing;
-use crate::sinks::http::HttpSink;
+use crate::sinks::http::{HttpClient, HttpEndpoint};
 use crate::sinks::iceberg::IcebergTables;
 use crate::sinks::object_store::ObjectStoreSink;
+use crate::sinks::objects::ObjectsDestination;
 use crate::sinks::{Sink, SinkError};
 use crate::sources::state_file::StateFile;
 use crate::spool::{OpenError, Spool};
@@ -75,9 +75,8 @@ async fn prepare(
         stream: stream.name.clone(),
         message,
     };
-    let sinks = build_sinks(stream, server).map_err(|e| destination(e.to_string()))?;
     let layout = KeyLayout::new(
-        &stream.destination.prefix(),
+        &stream.data_prefix(),
         stream.destination.error_output_prefix(),
     )
     .map_err(|(_, e)| destination(e.to_string()))?;
@@ -92,6 +91,8 @@ async fn prepare(
         FormatConfig::Raw => None,
         FormatConfig::Parquet(format) => Some(Arc::new(format.encoder().map_err(destination)?)),
     };
+    let converts = parquet.is_some();
+    let sinks = build_sinks(stream, server, parquet).map_err(|e| destination(e.to_string()))?;
     let chains = load_plugins(stream, spool_dir).await?;
     let processing = Processing::new(stream, chains).map_err(destination)?;
     Ok(Prepared {
@@ -99,7 +100,7 @@ async fn prepare(
         sinks,
         layout,
         backup,
-        parquet,
+        converts,
         processing,
     })
 }
@@ -140,7 +141,8 @@ pub struct Prepared {
     sinks: Sinks,
     layout: KeyLayout,
     backup: Option<Prefix>,
-    parquet: Option<Arc<ParquetEncoder>>,
+    /// Whether data batches are converted to Parquet.
+    converts: bool,
     processing: Option<Processing>,
 }
 
@@ -257,11 +259,18 @@ impl Streams {
             p.backup,
             p.sinks,
             opened.spool.clone(),
-            p.parquet,
+            p.converts,
             version,
         );
+        let iceberg = matches!(p.stream.destination, DestinationConfig::Iceberg(_));
         let routing = p.processing.map(|processing| {
-            routing::Routing::new(&name, processing, deliverer.partition_check())
+            let routing = routing::Routing::new(&name, processing, deliverer.partition_check())
+                .with_defaults(p.stream.partition_defaults());
+            if iceberg {
+                routing.inserts_only()
+            } else {
+                routing
+            }
         });
         let runner = runner::Runner::new(
             &p.stream,
@@ -382,39 +391,48 @@ impl Retiring {
     }
 }
 
-fn build_sinks(stream: &StreamConfig, server: &ServerConfig) -> Result<Sinks, SinkError> {
-    let objects = |d: &ObjectDestination| -> Result<Arc<dyn Sink>, SinkError> {
+/// The stream's destination of data batches and the object store of its error
+/// records and backups.
+fn build_sinks(
+    stream: &StreamConfig,
+    server: &ServerConfig,
+    parquet: Option<Arc<ParquetEncoder>>,
+) -> Result<Sinks, SinkError> {
+    let store = |d: &ObjectDestination| -> Result<Arc<dyn Sink>, SinkError> {
         Ok(match d {
             ObjectDestination::Local(local) => Arc::new(ObjectStoreSink::local(&local.path)?),
             ObjectDestination::S3(s3) => Arc::new(crate::sinks::s3::sink(s3)?),
         })
     };
-    let object_sinks = |sink: Arc<dyn Sink>| Sinks {
-        destination: sink.clone(),
-        objects: sink,
-        http: None,
-        table: None,
-        failed_output_type: DELIVERY_FAILED,
+    let objects = |store: Arc<dyn Sink>| {
+        let level = stream
+            .compression_level
+            .unwrap_or(stream.compression.default_level());
+        let destination =
+            ObjectsDestination::new(store.clone(), stream.compression, level, parquet.clone());
+        Sinks {
+            destination: Arc::new(destination),
+            objects: store,
+        }
     };
     Ok(match &stream.destination {
-        DestinationConfig::Local(local) => {
-            object_sinks(Arc::new(ObjectStoreSink::local(&local.path)?))
-        }
-        DestinationConfig::S3(s3) => object_sinks(Arc::new(crate::sinks::s3::sink(s3)?)),
-        DestinationConfig::Http(http) => Sinks {
-            destination: Arc::new(HttpSink::new(http, &server.stream_arn(&stream.name))?),
-            objects: objects(&http.error_destination)?,
-            http: Some(match http.content_encoding {
+        DestinationConfig::Local(local) => objects(Arc::new(ObjectStoreSink::local(&local.path)?)),
+        DestinationConfig::S3(s3) => objects(Arc::new(crate::sinks::s3::sink(s3)?)),
+        DestinationConfig::Http(http) => {
+            let gzip = match http.content_encoding {
                 HttpContentEncoding::None => None,
                 HttpContentEncoding::Gzip => Some(
                     stream
                         .compression_level
                         .unwrap_or(crate::encode::Compression::Gzip.default_level()),
                 ),
-            }),
-            table: None,
-            failed_output_type: HTTP_ENDPOINT_FAILED,
-        },
+            };
+            let client = HttpClient::new(http, &server.stream_arn(&stream.name))?;
+            Sinks {
+                destination: Arc::new(HttpEndpoint::new(client, gzip)),
+                objects: store(&http.error_destination)?,
+            }
+        }
         DestinationConfig::Iceberg(iceberg) => {
             let errors = iceberg.error_destination().map_err(|message| SinkError {
                 kind: crate::sinks::FailureKind::Configuration,
@@ -422,8 +440,8 @@ fn build_sinks(stream: &StreamConfig, server: &ServerConfig) -> Result<Sinks, Si
                 message,
             })?;
             Sinks {
-                table: Some(Arc::new(IcebergTables::new(iceberg))),
-                ..object_sinks(objects(&errors)?)
+                destination: Arc::new(IcebergTables::new(iceberg)),
+                objects: store(&errors)?,
             }
         }
     })

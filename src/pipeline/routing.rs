@@ -34,7 +34,19 @@ pub struct Routing {
     /// Partitions whose values passed the check (which renders the whole
     /// prefix): a stream has few, and most records go to one seen before.
     passed: Passed,
+    /// For an Iceberg table: records whose routing metadata asks for an
+    /// `operation` other than `insert` go to the error output.
+    inserts_only: bool,
+    /// Partition keys a record may lack, and the value it then takes.
+    defaults: BTreeMap<String, String>,
 }
+
+/// The error code of a record whose `operation` the destination cannot apply.
+pub const UNSUPPORTED_OPERATION: &str = "Iceberg.UnsupportedOperation";
+
+/// The names Firehose's Iceberg routing metadata gives the operation: a
+/// `metadata_extraction` key or a plugin's partition key.
+const OPERATION_KEYS: [&str; 2] = ["partitionKeyFromQuery:operation", "operation"];
 
 /// Partitions known to make writable keys, up to [`Passed::MAX`] of them.
 #[derive(Default)]
@@ -51,7 +63,24 @@ impl Routing {
             processing,
             partitions,
             passed: Passed::default(),
+            inserts_only: false,
+            defaults: BTreeMap::new(),
         }
+    }
+
+    /// Values of partition keys for records that lack them (an Iceberg
+    /// table's configured names, for records without routing metadata).
+    pub fn with_defaults(mut self, defaults: BTreeMap<String, String>) -> Self {
+        self.defaults = defaults;
+        self
+    }
+
+    /// Refuses records whose `operation` is not `insert` (an Iceberg table:
+    /// the Iceberg crate commits appends only, and an update or a delete
+    /// appended as a row would corrupt the table).
+    pub fn inserts_only(mut self) -> Self {
+        self.inserts_only = true;
+        self
     }
 
     /// Whether records go to buffers by partition (else all to the one buffer).
@@ -75,7 +104,18 @@ impl Routing {
         let routes: Vec<Routed> = inputs
             .iter()
             .zip(verdicts)
-            .map(|(input, verdict)| route(input, verdict, &self.partitions, &mut self.passed))
+            .map(
+                |(input, verdict)| match self.inserts_only.then(|| refused_operation(&verdict)) {
+                    Some(Some(failure)) => Routed::Failed(error_line(input, &failure)),
+                    _ => route(
+                        input,
+                        verdict,
+                        &self.partitions,
+                        &self.defaults,
+                        &mut self.passed,
+                    ),
+                },
+            )
             .collect();
         tracing::debug!(stream = %self.stream, records = inputs.len(), took_us = started.elapsed().as_micros() as u64, "transformed a batch");
         let count = |pick: fn(&Routed) -> bool| routes.iter().filter(|r| pick(r)).count();
@@ -117,6 +157,7 @@ pub fn route(
     input: &Input,
     verdict: Verdict,
     partitions: &PartitionCheck,
+    defaults: &BTreeMap<String, String>,
     passed: &mut Passed,
 ) -> Routed {
     match verdict {
@@ -135,7 +176,8 @@ pub fn route(
             } else {
                 let mut partition = BTreeMap::new();
                 for name in partitions.names() {
-                    let Some(value) = partition_keys.get(name) else {
+                    let Some(value) = partition_keys.get(name).or_else(|| defaults.get(name))
+                    else {
                         let message = match name.strip_prefix("partitionKeyFromQuery:") {
                             Some(key) => format!(
                                 "the prefix uses partition key `{key}`, which the metadata_extraction query did not yield for this record"
@@ -169,6 +211,24 @@ pub fn route(
         Verdict::Dropped => Routed::Dropped,
         Verdict::Failed(failure) => Routed::Failed(error_line(input, &failure)),
     }
+}
+
+/// Why a record's `operation` (Firehose's Iceberg routing metadata) cannot be
+/// applied: only `insert` (or none) can.
+fn refused_operation(verdict: &Verdict) -> Option<Failure> {
+    let Verdict::Ok { partition_keys, .. } = verdict else {
+        return None;
+    };
+    let operation = OPERATION_KEYS.iter().find_map(|k| partition_keys.get(*k))?;
+    if operation.eq_ignore_ascii_case("insert") {
+        return None;
+    }
+    Some(Failure::by_host(
+        UNSUPPORTED_OPERATION,
+        format!(
+            "operation `{operation}`: Sluice appends rows to Iceberg tables (insert) only; update and delete need equality delete files, which the Iceberg crate it uses cannot commit yet"
+        ),
+    ))
 }
 
 /// The `processing-failed` error record of a record, with its data as received.
@@ -218,6 +278,7 @@ mod tests {
                 partition_keys,
             },
             &check(prefix),
+            &BTreeMap::new(),
             &mut Passed::default(),
         )
     }
@@ -235,6 +296,7 @@ mod tests {
                 partition_keys: keys,
             },
             &check("b=!{partitionKeyFromLambda:b}/"),
+            &BTreeMap::new(),
             &mut Passed::default(),
         );
         assert_eq!(
@@ -244,6 +306,34 @@ mod tests {
                 data: 3..6
             }
         );
+    }
+
+    #[test]
+    fn only_inserts_reach_an_iceberg_table() {
+        let verdict = |op: Option<&str>| Verdict::Ok {
+            data: 3..6,
+            partition_keys: op
+                .map(|op| {
+                    BTreeMap::from([(
+                        "partitionKeyFromQuery:operation".to_string(),
+                        op.to_string(),
+                    )])
+                })
+                .unwrap_or_default(),
+        };
+        assert!(refused_operation(&verdict(None)).is_none());
+        assert!(refused_operation(&verdict(Some("insert"))).is_none());
+        assert!(refused_operation(&verdict(Some("INSERT"))).is_none());
+        for op in ["update", "delete", "upsert"] {
+            let failure = refused_operation(&verdict(Some(op))).expect(op);
+            assert_eq!(failure.code, UNSUPPORTED_OPERATION);
+            assert!(failure.message.contains(op), "{}", failure.message);
+        }
+        let lambda = Verdict::Ok {
+            data: 0..1,
+            partition_keys: BTreeMap::from([("operation".to_string(), "delete".to_string())]),
+        };
+        assert!(refused_operation(&lambda).is_some());
     }
 
     #[test]

@@ -659,14 +659,17 @@ mod tests {
         let opened = Spool::open(&stream.name, &c.spool, false, crate::disk::os()).unwrap();
         let handle = StreamHandle::new(stream.clone(), opened.spool.clone(), 1 << 20, 1);
         let layout = KeyLayout::new("", "").unwrap();
+        let destination = crate::sinks::objects::ObjectsDestination::new(
+            sink.clone(),
+            stream.compression,
+            stream.compression.default_level(),
+            None,
+        );
         let sinks = crate::pipeline::deliver::Sinks {
-            destination: sink.clone(),
+            destination: Arc::new(destination),
             objects: sink.clone(),
-            http: None,
-            table: None,
-            failed_output_type: crate::output::DELIVERY_FAILED,
         };
-        let deliverer = Deliverer::new(stream, layout, None, sinks, opened.spool.clone(), None, 1);
+        let deliverer = Deliverer::new(stream, layout, None, sinks, opened.spool.clone(), false, 1);
         let runner = Runner::new(
             stream,
             opened.reader,

@@ -24,6 +24,9 @@ pub struct MetadataExtraction {
     filter: jaq_core::Filter<data::JustLut<Val>>,
     /// The one-pass answer of queries of the shape `{name: .field, ...}`.
     fields: Option<FieldQuery>,
+    /// Keys left out of a record's partition keys when null, rather than
+    /// failing the record (they have defaults downstream).
+    optional: Vec<String>,
 }
 
 /// Why a query does not compile, in words that point at the fault.
@@ -69,7 +72,15 @@ impl MetadataExtraction {
         Ok(Self {
             filter,
             fields: FieldQuery::of(query),
+            optional: Vec::new(),
         })
+    }
+
+    /// Leaves these keys out when a record's value for them is null or
+    /// missing, instead of failing the record.
+    pub fn with_optional(mut self, keys: Vec<String>) -> Self {
+        self.optional = keys;
+        self
     }
 
     /// The keys the query's object names, when they are written out (`{a: .x,
@@ -131,6 +142,7 @@ impl MetadataExtraction {
             let key =
                 text(key).ok_or_else(|| format!("the query yielded a key {key}, not a string"))?;
             let value = match value {
+                Val::Null if self.optional.contains(&key) => continue,
                 Val::Null => return Err(format!("key `{key}` is null for this record")),
                 Val::Arr(_) | Val::Obj(_) => {
                     return Err(format!(
@@ -285,6 +297,26 @@ mod tests {
                 ("month", "01"),
                 ("n", "42")
             ])
+        );
+    }
+
+    #[test]
+    fn optional_keys_are_left_out_when_null_or_missing() {
+        let q = MetadataExtraction::new("{destinationTableName: .kind, day: .d}")
+            .unwrap()
+            .with_optional(vec!["destinationTableName".to_string()]);
+        assert_eq!(q.extract(br#"{"d":"01"}"#).unwrap(), map(&[("day", "01")]));
+        assert_eq!(
+            q.extract(br#"{"kind":null,"d":"01"}"#).unwrap(),
+            map(&[("day", "01")])
+        );
+        assert_eq!(
+            q.extract(br#"{"kind":"clicks","d":"01"}"#).unwrap(),
+            map(&[("day", "01"), ("destinationTableName", "clicks")])
+        );
+        assert!(
+            q.extract(br#"{"kind":"clicks"}"#).is_err(),
+            "others stay required"
         );
     }
 

@@ -117,7 +117,16 @@ impl Processing {
                 steps.push(Box::new(chain));
             }
             if let Some(query) = stream.metadata_query() {
-                let query = MetadataExtraction::new(query).map_err(|e| e.to_string())?;
+                // Keys with a default (an Iceberg table's routing metadata) may be
+                // null or missing: the record then takes the default.
+                let optional = stream
+                    .partition_defaults()
+                    .into_keys()
+                    .filter_map(|k| k.strip_prefix("partitionKeyFromQuery:").map(str::to_string))
+                    .collect();
+                let query = MetadataExtraction::new(query)
+                    .map_err(|e| e.to_string())?
+                    .with_optional(optional);
                 steps.push(Box::new(query));
             }
             if let Some(delimiter) = stream.delimiter() {

@@ -1,9 +1,17 @@
-//! Destinations: they store an encoded object under a key, and say whether a failure
-//! is worth retrying. Sinks know nothing of buffering or encoding.
+//! Destinations, one folder or file each (`local/`, `s3/`, `http/`, `iceberg/`,
+//! with `objects.rs` delivering batches as objects for the first two): their
+//! settings and checks, and one attempt at a sealed batch that says which
+//! records it could not deliver (`destination.rs`). Below them, `Sink` stores
+//! one object under a key (a folder or a bucket), for data objects, error
+//! records and backups alike, and says whether a failure is worth retrying.
+//! Sinks know nothing of buffering.
 
+pub mod destination;
 pub mod http;
 pub mod iceberg;
+pub mod local;
 pub mod object_store;
+pub mod objects;
 pub mod retry;
 pub mod s3;
 
@@ -32,6 +40,10 @@ pub enum FailureKind {
     /// The destination refuses this payload for good (HTTP 413): retrying cannot
     /// help, so its records go to the error output at once.
     Permanent,
+    /// This process could not make the payload (an encoder out of resources or
+    /// panicked): retried without using the retry duration, since the
+    /// destination was not even asked.
+    Local,
 }
 
 /// A failed delivery attempt, with the code Firehose would log (`S3.AccessDenied`).
@@ -43,7 +55,7 @@ pub struct SinkError {
     pub message: String,
 }
 
-/// A destination that stores objects.
+/// An object store (a folder or a bucket).
 pub trait Sink: Send + Sync {
     /// Stores `object`; storing the same key twice leaves one object (a retry after
     /// an ambiguous failure must not duplicate data).

@@ -3,10 +3,11 @@ writes, and prints, as JSON, what it sees: the schema, the partition spec, the
 snapshots (with their summaries), the data files and the rows (values normalised
 as read_parquet.py does, sorted by their JSON text).
 
-Usage: read_iceberg.py CATALOG CATALOG_NAME WAREHOUSE TABLE [S3_ENDPOINT KEY SECRET]
+Usage: read_iceberg.py CATALOG CATALOG_NAME WAREHOUSE TABLE [S3_ENDPOINT KEY SECRET] [--missing-ok]
        (CATALOG is the SQLite file of a SQL catalog or the http:// URI of a REST
        catalog; TABLE is namespace.table; without the S3 arguments the warehouse
-       is local)
+       is local; with --missing-ok a table that does not exist prints
+       {"missing": true, "rows": []} instead of failing)
 """
 
 import json
@@ -14,11 +15,15 @@ import sys
 
 from pyiceberg.catalog import load_catalog
 from pyiceberg.catalog.sql import SqlCatalog
+from pyiceberg.exceptions import NoSuchTableError
 
 from read_parquet import norm_arrow
 
 
 def main():
+    missing_ok = sys.argv[-1] == "--missing-ok"
+    if missing_ok:
+        sys.argv.pop()
     db, name, warehouse, table_name = sys.argv[1:5]
     props = {"warehouse": warehouse}
     if len(sys.argv) > 5:
@@ -35,7 +40,13 @@ def main():
         catalog = load_catalog(name, **props, type="rest", uri=db, auth={"type": "noop"})
     else:
         catalog = SqlCatalog(name, **props, uri=f"sqlite:///{db}")
-    table = catalog.load_table(table_name)
+    try:
+        table = catalog.load_table(table_name)
+    except NoSuchTableError:
+        if not missing_ok:
+            raise
+        print(json.dumps({"missing": True, "rows": []}))
+        return
     arrow = table.scan().to_arrow()
     rows = []
     for row in arrow.to_pylist():

@@ -144,6 +144,9 @@ pub struct ParquetEncoder {
     schema: RecordSchema,
     rules: Rules,
     props: WriterProperties,
+    /// Top-level columns a record must give a value (an Iceberg table's
+    /// required fields), by position and name.
+    required: Vec<(usize, String)>,
 }
 
 impl ParquetEncoder {
@@ -173,7 +176,16 @@ impl ParquetEncoder {
             schema: RecordSchema::new(columns, &rules),
             rules,
             props,
+            required: Vec::new(),
         })
+    }
+
+    /// Makes the top-level columns at these positions (of the `columns` given
+    /// to [`Self::new`]) required: a record without a value for one does not
+    /// convert, rather than failing its whole batch where a writer checks.
+    pub fn with_required(mut self, columns: Vec<(usize, String)>) -> Self {
+        self.required = columns;
+        self
     }
 
     /// Converts the records into one Parquet file in memory: see [`Self::encode_to`].
@@ -300,6 +312,18 @@ impl ParquetEncoder {
                     ),
                 }
             })?;
+            if let Some((_, name)) = self
+                .required
+                .iter()
+                .find(|(i, _)| matches!(row.get(*i), Some(Cell::Null)))
+            {
+                return Err(ConversionError {
+                    code: MALFORMED_DATA,
+                    message: format!(
+                        "Data does not match the schema. Column `{name}` is required and the record has no value for it"
+                    ),
+                });
+            }
             rows.push(row);
         }
         if rows.is_empty() {
@@ -339,6 +363,27 @@ mod tests {
             },
         )
         .unwrap()
+    }
+
+    #[test]
+    fn a_record_without_a_required_column_does_not_convert() {
+        let encoder = encoder(&[("id", "bigint"), ("msg", "string")], 64)
+            .with_required(vec![(0, "id".to_string())]);
+        let records: [&[u8]; 4] = [
+            br#"{"id": 1, "msg": "a"}"#,
+            br#"{"msg": "no id"}"#,
+            br#"{"id": null, "msg": "null id"}"#,
+            br#"{"id": 4}"#,
+        ];
+        let converted = encoder.encode(records.into_iter()).unwrap();
+        assert_eq!(converted.rows, 2);
+        let failed: Vec<usize> = converted.failed.iter().map(|(i, _)| *i).collect();
+        assert_eq!(failed, vec![1, 2]);
+        assert!(
+            converted.failed[0].1.message.contains("`id` is required"),
+            "{}",
+            converted.failed[0].1.message
+        );
     }
 
     fn read(body: Vec<u8>) -> (Vec<RecordBatch>, usize) {

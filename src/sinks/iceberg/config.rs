@@ -6,9 +6,11 @@ use std::path::PathBuf;
 use serde::Deserialize;
 
 use crate::config::{
-    ConfigError, LocalDestination, ObjectDestination, ObjectLayout, S3Destination, Secret,
+    ConfigError, FormatConfig, LocalDestination, ObjectDestination, ObjectLayout, S3Destination,
+    Secret, StreamConfig,
 };
 use crate::encode::parquet::Column;
+use crate::keys::KeyLayout;
 
 use super::maintenance::ExpireSnapshots;
 use super::types;
@@ -58,9 +60,15 @@ pub struct IcebergDestination {
     pub schema_evolution: bool,
     /// Expires old snapshots after commits (Firehose leaves it to a separate job).
     pub expire_snapshots: Option<ExpireSnapshots>,
-    /// Firehose's per-table `S3ErrorOutputPrefix`.
+    /// Where error records go (under the warehouse's bucket or folder), unless
+    /// the batch's table has an `error_output_prefix` of its own in `tables`.
     #[serde(default)]
     pub error_output_prefix: String,
+    /// Settings of particular tables (Firehose's
+    /// `DestinationTableConfigurationList`), for streams that route records
+    /// to several.
+    #[serde(default)]
+    pub tables: Vec<TableSettings>,
     /// Firehose's `CustomTimeZone`, for the time in error object keys.
     pub time_zone: Option<String>,
     /// How long a failing commit is retried before its records go to the error
@@ -122,6 +130,21 @@ pub struct CreateTable {
     pub columns: Vec<Column>,
     #[serde(default)]
     pub partition_by: Vec<String>,
+}
+
+/// One table's own settings.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct TableSettings {
+    pub namespace: String,
+    pub table: String,
+    /// Firehose's per-table `S3ErrorOutputPrefix`: error records of the
+    /// batches bound for this table.
+    pub error_output_prefix: Option<String>,
+    /// Firehose's `UniqueKeys`, which updates and deletes match rows on.
+    /// Refused: Sluice appends only (see README).
+    #[serde(default)]
+    pub unique_keys: Vec<String>,
 }
 
 /// Where a warehouse is.
@@ -197,12 +220,6 @@ impl IcebergDestination {
         })
     }
 
-    /// The prefix of a data batch's key, which names its table (with the values
-    /// of `!{partitionKeyFrom...}` expressions in either name).
-    pub fn key_prefix(&self) -> String {
-        format!("{}/{}/", self.namespace, self.table)
-    }
-
     /// Keys of error objects and the retry duration.
     pub fn layout(&self) -> ObjectLayout<'_> {
         ObjectLayout {
@@ -212,6 +229,20 @@ impl IcebergDestination {
             retry_duration_seconds: self.retry_duration_seconds,
             backup_prefix: None,
         }
+    }
+
+    /// The key layout of error records of batches bound for `namespace.table`,
+    /// when that table has an error prefix of its own.
+    pub fn table_error_layouts(&self) -> Vec<((String, String), KeyLayout)> {
+        self.tables
+            .iter()
+            .filter_map(|t| {
+                let prefix = t.error_output_prefix.as_deref()?;
+                // Checked at load; a prefix that does not parse keeps the stream's.
+                let layout = KeyLayout::new("", prefix).ok()?;
+                Some(((t.namespace.clone(), t.table.clone()), layout))
+            })
+            .collect()
     }
 
     /// `lake.logs.events`, for logs.
@@ -224,9 +255,28 @@ impl IcebergDestination {
         )
     }
 
-    /// The checks `sluice check` runs; `at` turns a key under `destination` into
-    /// its path in the file.
-    pub fn validate(&self, at: &dyn Fn(&str) -> String, errors: &mut Vec<ConfigError>) {
+    /// The checks `sluice check` runs, and what does not go with a table in the
+    /// stream `s`: the table's schema decides the columns and Parquet its file
+    /// format, so the stream's own format and compression do not apply. `at`
+    /// turns a key under the stream into its path in the file.
+    pub fn validate(
+        &self,
+        s: &StreamConfig,
+        at: &dyn Fn(&str) -> String,
+        errors: &mut Vec<ConfigError>,
+    ) {
+        if matches!(s.format, FormatConfig::Parquet(_)) {
+            errors.push(ConfigError::new(
+                at("format"),
+                "an Iceberg destination converts records with its table's schema: remove `format`",
+            ));
+        }
+        if s.compression != crate::encode::Compression::None {
+            errors.push(ConfigError::new(
+                at("compression"),
+                "an Iceberg table's data files are Parquet: remove `compression`",
+            ));
+        }
         match &self.catalog {
             CatalogConfig::Sql { uri, .. } if !uri.starts_with("sqlite:") => {
                 errors.push(ConfigError::new(
@@ -300,6 +350,41 @@ impl IcebergDestination {
                 at("destination.expire_snapshots.retain_last"),
                 "must be at least 1 (the current snapshot is always kept)",
             ));
+        }
+        for (i, t) in self.tables.iter().enumerate() {
+            let at_table = |key: &str| at(&format!("destination.tables[{i}].{key}"));
+            if t.namespace.is_empty() || t.namespace.split('.').any(str::is_empty) {
+                errors.push(ConfigError::new(at_table("namespace"), "must be a name"));
+            }
+            if t.table.is_empty() || t.table.contains('.') {
+                errors.push(ConfigError::new(
+                    at_table("table"),
+                    "must be a table name, without dots",
+                ));
+            }
+            if self.tables[..i]
+                .iter()
+                .any(|o| o.namespace == t.namespace && o.table == t.table)
+            {
+                errors.push(ConfigError::new(
+                    at_table("table"),
+                    format!("{}.{} is listed twice", t.namespace, t.table),
+                ));
+            }
+            if let Some(prefix) = &t.error_output_prefix
+                && let Err((_, e)) = KeyLayout::new("", prefix)
+            {
+                errors.push(ConfigError::new(
+                    at_table("error_output_prefix"),
+                    e.to_string(),
+                ));
+            }
+            if !t.unique_keys.is_empty() {
+                errors.push(ConfigError::new(
+                    at_table("unique_keys"),
+                    "updates and deletes are not supported: Sluice appends rows only (the Iceberg crate it uses cannot commit equality deletes); records whose `operation` is update or delete go to the error output",
+                ));
+            }
         }
         if let Some(create) = &self.create_table {
             if create.columns.is_empty() {

@@ -3,13 +3,17 @@
 
 mod catalog;
 mod config;
+mod describe;
+mod destination;
 mod evolution;
 mod maintenance;
+mod routing;
 mod table;
 mod tables;
 mod types;
 
-pub use config::{CatalogConfig, CreateTable, IcebergDestination, Warehouse};
+pub use config::{CatalogConfig, CreateTable, IcebergDestination, TableSettings, Warehouse};
 pub use maintenance::ExpireSnapshots;
+pub use routing::{DATABASE_KEY, TABLE_KEY, TableRouting};
 pub use table::{BATCH_PROPERTY, IcebergTable, RecordSource, Written};
 pub use tables::IcebergTables;

@@ -329,12 +329,21 @@ impl Converter {
     fn new(schema: &Schema) -> Result<Self, SinkError> {
         let columns =
             types::columns(schema).map_err(|m| configuration("Iceberg.UnsupportedSchema", m))?;
+        let required = schema
+            .as_struct()
+            .fields()
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| f.required)
+            .map(|(i, f)| (i, f.name.clone()))
+            .collect();
         let encoder = ParquetEncoder::new(
             &columns,
             &DeserializerConfig::default(),
             WriterSettings::default(),
         )
-        .map_err(|m| configuration("Iceberg.UnsupportedSchema", m))?;
+        .map_err(|m| configuration("Iceberg.UnsupportedSchema", m))?
+        .with_required(required);
         let arrow = schema_to_arrow_schema(schema).map_err(iceberg_error)?;
         Ok(Self {
             schema_id: schema.schema_id(),

@@ -11,6 +11,7 @@ use tokio::sync::OnceCell;
 
 use super::config::IcebergDestination;
 use super::table::IcebergTable;
+use crate::keys::KeyLayout;
 use crate::sinks::SinkError;
 
 /// Tables by namespace and name, sharing one catalog connection.
@@ -18,6 +19,8 @@ pub struct IcebergTables {
     config: IcebergDestination,
     catalog: Arc<OnceCell<Arc<dyn Catalog>>>,
     tables: Mutex<HashMap<(String, String), Arc<IcebergTable>>>,
+    /// Error key layouts of tables with an error prefix of their own.
+    error_layouts: HashMap<(String, String), KeyLayout>,
 }
 
 impl IcebergTables {
@@ -26,7 +29,16 @@ impl IcebergTables {
             config: config.clone(),
             catalog: Arc::new(OnceCell::new()),
             tables: Mutex::new(HashMap::new()),
+            error_layouts: config.table_error_layouts().into_iter().collect(),
         }
+    }
+
+    /// The error key layout of the table a batch with this key goes to, when
+    /// it has one of its own.
+    pub fn error_layout(&self, key: &str) -> Option<&KeyLayout> {
+        let (namespace, table) = table_of(key)?;
+        self.error_layouts
+            .get(&(namespace.to_string(), table.to_string()))
     }
 
     /// The table a batch with this key goes to.

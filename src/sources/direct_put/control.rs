@@ -12,10 +12,9 @@ use super::error::{ApiError, ErrorKind};
 use super::firehose::{check_stream_name, find_stream};
 use super::{ApiState, Caller};
 use crate::config::{
-    DestinationConfig, FormatConfig, HttpContentEncoding, LocalDestination, ObjectDestination,
-    ParquetFormat, ProcessorConfig, S3Destination, SourceConfig, StreamConfig, SubRecordType,
+    DestinationConfig, ObjectDestination, ProcessorConfig, SourceConfig, StreamConfig,
+    SubRecordType,
 };
-use crate::encode::parquet::{DeserializerConfig, WriterVersion};
 
 /// Firehose's default page size for `ListDeliveryStreams`.
 const DEFAULT_LIST_LIMIT: usize = 10;
@@ -161,7 +160,7 @@ fn required_name(body: &[u8]) -> Result<String, ApiError> {
 fn destination_description(config: &StreamConfig) -> Value {
     let mut s3 = json!({
         "RoleARN": "arn:aws:iam::000000000000:role/sluice",
-        "Prefix": config.destination.prefix(),
+        "Prefix": config.data_prefix(),
         "ErrorOutputPrefix": config.destination.error_output_prefix(),
         "BufferingHints": {
             "SizeInMBs": config.buffering.size_mb,
@@ -171,19 +170,19 @@ fn destination_description(config: &StreamConfig) -> Value {
         "EncryptionConfiguration": { "NoEncryptionConfig": "NoEncryption" },
     });
     let (bucket_arn, description) = match &config.destination {
-        DestinationConfig::Local(local) => (local_arn(local), "ExtendedS3DestinationDescription"),
-        DestinationConfig::S3(s3) => (s3_arn(s3), "ExtendedS3DestinationDescription"),
+        DestinationConfig::Local(local) => (local.arn(), "ExtendedS3DestinationDescription"),
+        DestinationConfig::S3(s3) => (s3.arn(), "ExtendedS3DestinationDescription"),
         DestinationConfig::Http(http) => (
             match &http.error_destination {
-                ObjectDestination::Local(local) => local_arn(local),
-                ObjectDestination::S3(s3) => s3_arn(s3),
+                ObjectDestination::Local(local) => local.arn(),
+                ObjectDestination::S3(s3) => s3.arn(),
             },
             "HttpEndpointDestinationDescription",
         ),
         DestinationConfig::Iceberg(iceberg) => (
             match iceberg.error_destination() {
-                Ok(ObjectDestination::Local(local)) => local_arn(&local),
-                Ok(ObjectDestination::S3(s3)) => s3_arn(&s3),
+                Ok(ObjectDestination::Local(local)) => local.arn(),
+                Ok(ObjectDestination::S3(s3)) => s3.arn(),
                 Err(_) => String::new(),
             },
             "IcebergDestinationDescription",
@@ -193,83 +192,14 @@ fn destination_description(config: &StreamConfig) -> Value {
     let backup = config.destination.layout().backup_prefix.is_some();
     let processing = processing_configuration(config);
     let destination = match &config.destination {
-        DestinationConfig::Http(http) => json!({
-            "ProcessingConfiguration": processing,
-            "EndpointConfiguration": { "Url": http.url, "Name": http.name.as_deref().unwrap_or(&config.name) },
-            "BufferingHints": s3["BufferingHints"].clone(),
-            "RequestConfiguration": {
-                "ContentEncoding": match http.content_encoding {
-                    HttpContentEncoding::None => "NONE",
-                    HttpContentEncoding::Gzip => "GZIP",
-                },
-                "CommonAttributes": http.common_attributes.iter()
-                    .map(|(k, v)| json!({ "AttributeName": k, "AttributeValue": v }))
-                    .collect::<Vec<_>>(),
-            },
-            "RetryOptions": { "DurationInSeconds": http.retry_duration_seconds },
-            "S3BackupMode": if backup { "AllData" } else { "FailedDataOnly" },
-            "S3DestinationDescription": s3,
-        }),
-        DestinationConfig::Iceberg(iceberg) => iceberg_description(iceberg, processing, s3),
-        _ => {
-            s3["S3BackupMode"] = json!(if backup { "Enabled" } else { "Disabled" });
-            s3["ProcessingConfiguration"] = processing;
-            if config.destination.prefix().contains("!{partitionKeyFrom") {
-                s3["DynamicPartitioningConfiguration"] = json!({
-                    "Enabled": true,
-                    "RetryOptions": { "DurationInSeconds": config.destination.layout().retry_duration_seconds },
-                });
-            }
-            if let Some(zone) = config.destination.layout().time_zone {
-                s3["CustomTimeZone"] = json!(zone);
-            }
-            if let Some(ext) = &config.file_extension {
-                s3["FileExtension"] = json!(ext);
-            }
-            if let FormatConfig::Parquet(format) = &config.format {
-                s3["DataFormatConversionConfiguration"] = data_format_conversion(format);
-            }
-            s3
+        DestinationConfig::Http(http) => {
+            let name = http.name.as_deref().unwrap_or(&config.name);
+            http.description(name, processing, backup, s3)
         }
+        DestinationConfig::Iceberg(iceberg) => iceberg.description(processing, s3),
+        _ => crate::sinks::objects::description(config, processing, backup, s3),
     };
     json!({ "DestinationId": "destinationId-000000000001", description: destination })
-}
-
-/// Firehose's `IcebergDestinationDescription`: the table as its one
-/// destination table configuration, the catalog as a `sluice` ARN.
-fn iceberg_description(
-    iceberg: &crate::sinks::iceberg::IcebergDestination,
-    processing: Value,
-    mut s3: Value,
-) -> Value {
-    let (kind, uri) = match &iceberg.catalog {
-        crate::sinks::iceberg::CatalogConfig::Sql { uri, .. } => ("sql", uri),
-        crate::sinks::iceberg::CatalogConfig::Rest { uri, .. } => ("rest", uri),
-    };
-    let name = iceberg.catalog.name();
-    s3["S3BackupMode"] = json!("Disabled");
-    json!({
-        "DestinationTableConfigurationList": [{
-            "DestinationDatabaseName": iceberg.namespace,
-            "DestinationTableName": iceberg.table,
-            "UniqueKeys": [],
-            "S3ErrorOutputPrefix": iceberg.error_output_prefix,
-        }],
-        "SchemaEvolutionConfiguration": { "Enabled": iceberg.schema_evolution },
-        "TableCreationConfiguration": { "Enabled": iceberg.create_table.is_some() },
-        "BufferingHints": s3["BufferingHints"].clone(),
-        "ProcessingConfiguration": processing,
-        "S3BackupMode": "FailedDataOnly",
-        "RetryOptions": { "DurationInSeconds": iceberg.retry_duration_seconds },
-        "RoleARN": "arn:aws:iam::000000000000:role/sluice",
-        "AppendOnly": true,
-        "CatalogConfiguration": {
-            "CatalogARN": format!("arn:sluice:iceberg:::catalog/{kind}/{name}"),
-            "CatalogURI": uri,
-            "WarehouseLocation": iceberg.warehouse_location().unwrap_or_default(),
-        },
-        "S3DestinationDescription": s3,
-    })
 }
 
 /// Firehose's `ProcessingConfiguration`: each WASM plugin shown as the Lambda
@@ -321,52 +251,4 @@ fn processing_configuration(config: &StreamConfig) -> Value {
         })
         .collect();
     json!({ "Enabled": !processors.is_empty(), "Processors": processors })
-}
-
-/// Firehose's `DataFormatConversionConfiguration`; the schema is the declared
-/// columns, so the Glue table reference names the stream.
-fn data_format_conversion(format: &ParquetFormat) -> Value {
-    let deserializer = match &format.deserializer {
-        DeserializerConfig::Openx {
-            case_insensitive,
-            convert_dots_in_json_keys_to_underscores,
-            column_to_json_key_mappings,
-        } => json!({ "OpenXJsonSerDe": {
-            "CaseInsensitive": case_insensitive,
-            "ConvertDotsInJsonKeysToUnderscores": convert_dots_in_json_keys_to_underscores,
-            "ColumnToJsonKeyMappings": column_to_json_key_mappings,
-        }}),
-        DeserializerConfig::Hive { timestamp_formats } => {
-            json!({ "HiveJsonSerDe": { "TimestampFormats": timestamp_formats } })
-        }
-    };
-    json!({
-        "Enabled": true,
-        "SchemaConfiguration": {
-            "DatabaseName": "sluice",
-            "TableName": "columns",
-            "Region": "local",
-            "VersionId": "LATEST",
-        },
-        "InputFormatConfiguration": { "Deserializer": deserializer },
-        "OutputFormatConfiguration": { "Serializer": { "ParquetSerDe": {
-            "BlockSizeBytes": format.block_size_mb << 20,
-            "PageSizeBytes": format.page_size_kb << 10,
-            "Compression": format.compression.firehose_name(),
-            "EnableDictionaryCompression": format.enable_dictionary,
-            "MaxPaddingBytes": 0,
-            "WriterVersion": match format.writer_version {
-                WriterVersion::V1 => "V1",
-                WriterVersion::V2 => "V2",
-            },
-        }}},
-    })
-}
-
-fn local_arn(local: &LocalDestination) -> String {
-    format!("arn:sluice:local:::{}", local.path.display())
-}
-
-fn s3_arn(s3: &S3Destination) -> String {
-    format!("arn:aws:s3:::{}", s3.bucket)
 }

@@ -7,7 +7,7 @@ use std::ops::Range;
 use base64::Engine;
 use uuid::Uuid;
 
-use super::EncodeError;
+use crate::encode::EncodeError;
 
 /// Firehose's limits on one request.
 pub const MAX_RECORDS: usize = 10_000;
@@ -63,7 +63,7 @@ pub fn encode(
         }
         body.extend_from_slice(b"]}");
         if let Some(level) = gzip {
-            body = super::compression::gzip(&body, level)?;
+            body = crate::encode::compression::gzip(&body, level)?;
         }
         requests.push(Request {
             request_id,

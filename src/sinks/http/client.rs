@@ -1,22 +1,21 @@
 //! Firehose's HTTP endpoint delivery protocol (contract §9): one `POST` per request
 //! body, and success only on HTTP 200 with a JSON answer echoing the request id.
 //! Anything else is a failure with Firehose's error code, retried by the stream.
+//! The client sends one request; `super::HttpEndpoint` splits batches into them.
 
 use std::time::Duration;
 
-use futures::FutureExt;
-use futures::future::BoxFuture;
 use reqwest::header::{CONTENT_ENCODING, CONTENT_TYPE, HeaderMap, HeaderValue};
 
-use super::{FailureKind, Object, Sink, SinkError};
 use crate::config::HttpDestination;
+use crate::sinks::{FailureKind, Object, SinkError};
 
 /// The largest answer read (Firehose's limit).
 const MAX_RESPONSE_BYTES: usize = 1024 * 1024;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Sends request bodies to an HTTP endpoint.
-pub struct HttpSink {
+pub struct HttpClient {
     client: reqwest::Client,
     url: String,
     /// Headers every request carries: protocol version, source ARN, access key,
@@ -32,7 +31,7 @@ fn invalid(message: String) -> SinkError {
     }
 }
 
-impl HttpSink {
+impl HttpClient {
     /// `source_arn` identifies the delivery stream to the receiver.
     pub fn new(config: &HttpDestination, source_arn: &str) -> Result<Self, SinkError> {
         let mut builder = reqwest::Client::builder()
@@ -76,7 +75,8 @@ impl HttpSink {
         })
     }
 
-    async fn send(&self, object: Object) -> Result<(), SinkError> {
+    /// Posts one request body (`object.key` is its request id).
+    pub async fn send(&self, object: Object) -> Result<(), SinkError> {
         let mut request = self
             .client
             .post(&self.url)
@@ -195,19 +195,10 @@ fn transport_error(e: &reqwest::Error) -> SinkError {
     failure(code, message)
 }
 
-impl Sink for HttpSink {
-    fn put(&self, object: Object) -> BoxFuture<'_, Result<(), SinkError>> {
-        self.send(object).boxed()
-    }
-
-    /// An endpoint cannot be asked what it took: its records are delivered at
-    /// least once, as with Firehose.
-    fn holds(&self, _key: &str) -> BoxFuture<'_, Result<bool, SinkError>> {
-        async { Ok(false) }.boxed()
-    }
-
-    fn describe(&self) -> String {
-        self.url.clone()
+impl HttpClient {
+    /// The endpoint's URL, for logs.
+    pub fn url(&self) -> &str {
+        &self.url
     }
 }
 

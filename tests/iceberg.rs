@@ -526,6 +526,17 @@ fn old_snapshots_are_expired_and_every_row_stays() {
         d.log()
     );
     assert!(d.log().contains("expired old snapshots"), "{}", d.log());
+    // The manifest lists of the expired snapshots are deleted: one left per
+    // snapshot kept.
+    let lists = objects(&root.path().join("wh"))
+        .iter()
+        .filter(|(k, _)| {
+            k.rsplit('/')
+                .next()
+                .is_some_and(|name| name.starts_with("snap-") && name.ends_with(".avro"))
+        })
+        .count();
+    assert_eq!(lists, snapshots.len(), "{}", d.log());
 }
 
 #[test]

@@ -1,7 +1,9 @@
 //! Keeping a table healthy without a separate job: snapshots older than a
 //! configured age are expired (the newest `retain_last` always kept), so that a
-//! table taking a commit a minute does not carry every one of them forever.
+//! table taking a commit a minute does not carry every one of them forever, and
+//! the manifest lists only they referenced are deleted.
 
+use std::collections::HashSet;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -67,7 +69,9 @@ impl Expiry {
         true
     }
 
-    /// Expires the table's old snapshots when due; returns how many went.
+    /// Expires the table's old snapshots when due, then deletes their manifest
+    /// lists (each snapshot has its own; the manifests they list stay, as later
+    /// snapshots list them too after appends). Returns how many snapshots went.
     pub async fn run(&self, catalog: &dyn Catalog, table: &Table) -> Result<usize, iceberg::Error> {
         if !self.due() {
             return Ok(0);
@@ -83,6 +87,21 @@ impl Expiry {
             .retain_last(self.config.retain_last.max(1));
         let tx = expire.apply(tx)?;
         let after = tx.commit(catalog).await?;
+        let kept: HashSet<&str> = after
+            .metadata()
+            .snapshots()
+            .map(|s| s.manifest_list())
+            .collect();
+        for snapshot in table.metadata().snapshots() {
+            let list = snapshot.manifest_list();
+            if kept.contains(list) {
+                continue;
+            }
+            // Best effort: a file left behind costs space, not correctness.
+            if let Err(e) = after.file_io().delete(list).await {
+                tracing::warn!(file = %list, error = %e, "cannot delete the manifest list of an expired snapshot");
+            }
+        }
         Ok(before.saturating_sub(after.metadata().snapshots().count()))
     }
 }

@@ -79,12 +79,23 @@ impl Expiry {
         let now_ms = chrono::Utc::now().timestamp_millis();
         let age_ms =
             i64::try_from(self.config.max_age_seconds.saturating_mul(1000)).unwrap_or(i64::MAX);
+        let cutoff_ms = now_ms.saturating_sub(age_ms);
         let before = table.metadata().snapshots().count();
+        let retain_last = self.config.retain_last.max(1);
+        // Nothing to expire: no commit (each writes a new metadata file).
+        if before <= retain_last
+            || !table
+                .metadata()
+                .snapshots()
+                .any(|s| s.timestamp_ms() < cutoff_ms)
+        {
+            return Ok(0);
+        }
         let tx = Transaction::new(table);
         let expire = tx
             .expire_snapshots()
-            .expire_older_than_ms(now_ms.saturating_sub(age_ms))
-            .retain_last(self.config.retain_last.max(1));
+            .expire_older_than_ms(cutoff_ms)
+            .retain_last(retain_last);
         let tx = expire.apply(tx)?;
         let after = tx.commit(catalog).await?;
         let kept: HashSet<&str> = after

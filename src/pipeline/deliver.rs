@@ -7,13 +7,11 @@
 //! its own (`sinks::destination`); this loop knows only the outcome.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
-use futures::FutureExt;
-use futures::future::BoxFuture;
 use tokio::time::Instant;
 use uuid::Uuid;
 
@@ -26,12 +24,16 @@ use crate::encode::parquet::ConversionError;
 use crate::keys::{KeyContext, KeyLayout, PartitionCheck, Prefix, check_key, object_suffix};
 use crate::output::{Failure, Output};
 use crate::record::now_ms;
-use crate::sinks::destination::{Conversion, Destination, Offer, Refusal, all_records, key_uuid};
+use crate::sinks::destination::{Destination, Offer, Refusal, all_records, key_uuid};
 use crate::sinks::objects::{PARQUET_EXTENSION, off_thread};
 use crate::sinks::retry::Backoff;
 use crate::sinks::{FailureKind, Object, Sink, SinkError};
 use crate::spool::{Copy, RangeSet, Seal, Spool};
 use crate::telemetry;
+
+mod misfits;
+
+use misfits::Misfits;
 
 /// A sealed batch with the key it is written under.
 pub struct Delivery {
@@ -378,8 +380,9 @@ impl Deliverer {
                 telemetry::delivered(&self.stream, outcome.records, outcome.bytes);
             }
             let mut refused = outcome.refused;
+            let misfits = conversion.positions();
             for refusal in &mut refused {
-                refusal.records.subtract(&conversion.positions());
+                refusal.records.subtract(&misfits);
             }
             refused.retain(|r| !r.records.is_empty());
             if refused.is_empty() {
@@ -758,101 +761,6 @@ fn seqs_at(batch: &SealedBatch, positions: &RangeSet) -> RangeSet {
         }
     }
     out
-}
-
-/// The bytes of the batch's records at the (ascending) positions given.
-fn bytes_of(batch: &SealedBatch, failed: &[(usize, ConversionError)]) -> usize {
-    let mut failed = failed.iter().map(|(i, _)| *i).peekable();
-    batch
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| failed.next_if_eq(i).is_some())
-        .map(|(_, (data, _))| data.len())
-        .sum()
-}
-
-/// The records of a data batch that did not convert: counted once, sealed once
-/// as a `format-conversion-failed` batch (before the destination commits),
-/// and left out of the data batch's own failures.
-struct Misfits<'a> {
-    deliverer: &'a Deliverer,
-    batch: &'a SealedBatch,
-    key: &'a str,
-    state: tokio::sync::Mutex<MisfitState>,
-    /// Their positions, as of the last conversion.
-    positions: Mutex<RangeSet>,
-}
-
-#[derive(Default)]
-struct MisfitState {
-    counted: bool,
-    /// Sealed before the last stop, or by an earlier attempt.
-    sealed: bool,
-    errors: Option<Delivery>,
-}
-
-impl<'a> Misfits<'a> {
-    fn new(deliverer: &'a Deliverer, batch: &'a SealedBatch, key: &'a str, sealed: bool) -> Self {
-        Self {
-            deliverer,
-            batch,
-            key,
-            state: tokio::sync::Mutex::new(MisfitState {
-                sealed,
-                ..MisfitState::default()
-            }),
-            positions: Mutex::new(RangeSet::new()),
-        }
-    }
-
-    fn positions(&self) -> RangeSet {
-        self.positions
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone()
-    }
-
-    /// The error batch sealed by this delivery, to deliver after it.
-    fn into_errors(self) -> Option<Delivery> {
-        self.state.into_inner().errors
-    }
-}
-
-impl Conversion for Misfits<'_> {
-    fn converted<'a>(&'a self, failed: &'a [(usize, ConversionError)]) -> BoxFuture<'a, ()> {
-        async move {
-            let mut positions = RangeSet::new();
-            for (i, _) in failed {
-                positions.insert(*i as u64..*i as u64 + 1);
-            }
-            *self
-                .positions
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner) = positions;
-            let mut state = self.state.lock().await;
-            if !state.counted {
-                state.counted = true;
-                let failed_bytes = bytes_of(self.batch, failed);
-                telemetry::converted(
-                    &self.deliverer.stream,
-                    (
-                        self.batch.record_count() - failed.len(),
-                        self.batch.data.len() - failed_bytes,
-                    ),
-                    (failed.len(), failed_bytes),
-                );
-            }
-            if !failed.is_empty() && !state.sealed {
-                let errors = self
-                    .deliverer
-                    .conversion_errors(self.batch, failed, self.key);
-                self.deliverer.seal(&errors).await;
-                state.errors = Some(errors);
-                state.sealed = true;
-            }
-        }
-        .boxed()
-    }
 }
 
 fn failure(error: &SinkError, attempts: u32) -> Failure {

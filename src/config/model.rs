@@ -41,6 +41,12 @@ pub const DEFAULT_BODY_TIMEOUT_SECONDS: u64 = 60;
 pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
 /// The range accepted for `server.ingest_memory_mb`.
 pub const INGEST_MEMORY_MB_RANGE: std::ops::RangeInclusive<u64> = 16..=65_536;
+/// The range accepted for `server.delivery_memory_mb`.
+pub const DELIVERY_MEMORY_MB_RANGE: std::ops::RangeInclusive<u64> = 16..=65_536;
+/// Memory, in MiB, for sealed batches being encoded and delivered, across all
+/// streams: four default 5 MiB buffers of many streams, or one 128 MiB buffer
+/// and a second being read back.
+pub const DEFAULT_DELIVERY_MEMORY_MB: u64 = 256;
 /// Objects encoded and delivered at once per stream (bounds memory and CPU).
 pub const DEFAULT_MAX_IN_FLIGHT_OBJECTS: usize = 4;
 
@@ -88,6 +94,13 @@ pub struct ServerConfig {
     /// would exceed it waits up to a second, then is answered
     /// `ServiceUnavailableException` ("Slow down.", HTTP 503), which SDKs retry.
     pub ingest_memory_mb: u64,
+    /// Memory, in MiB, that sealed batches being encoded and delivered may hold
+    /// at once, across all streams: a batch is read back from disk into memory
+    /// only once its share is free, and meanwhile its stream waits (its backlog
+    /// grows in the spool, and puts get `Slow down.` when that is full). A batch
+    /// larger than the whole budget goes alone. Encoded output comes on top (a
+    /// third of the batch or less for gzip on log records).
+    pub delivery_memory_mb: u64,
     /// Who may write: `[server.auth]`.
     pub auth: super::AuthConfig,
     /// Seconds to receive a request's headers, from when the connection opens or
@@ -121,6 +134,7 @@ impl Default for ServerConfig {
             shutdown_timeout_seconds: DEFAULT_SHUTDOWN_TIMEOUT_SECONDS,
             max_decoded_body_mb: DEFAULT_MAX_DECODED_BODY_MB,
             ingest_memory_mb: DEFAULT_INGEST_MEMORY_MB,
+            delivery_memory_mb: DEFAULT_DELIVERY_MEMORY_MB,
             auth: super::AuthConfig::default(),
             header_timeout_seconds: DEFAULT_HEADER_TIMEOUT_SECONDS,
             body_timeout_seconds: DEFAULT_BODY_TIMEOUT_SECONDS,

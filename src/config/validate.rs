@@ -3,8 +3,8 @@
 use std::collections::HashSet;
 
 use super::{
-    Config, ConfigError, ConfigErrors, DestinationConfig, FormatConfig, INGEST_MEMORY_MB_RANGE,
-    KinesisSource, MAX_DECODED_BODY_MB, MAX_HTTP_RETRY_DURATION_SECONDS,
+    Config, ConfigError, ConfigErrors, DELIVERY_MEMORY_MB_RANGE, DestinationConfig, FormatConfig,
+    INGEST_MEMORY_MB_RANGE, KinesisSource, MAX_DECODED_BODY_MB, MAX_HTTP_RETRY_DURATION_SECONDS,
     MAX_RETRY_DURATION_SECONDS, MAX_SHUTDOWN_TIMEOUT_SECONDS, ParquetFormat, ProcessorConfig,
     SourceConfig, StartingPosition, StreamConfig, SubRecordType,
 };
@@ -36,16 +36,28 @@ pub fn validate(config: &Config) -> Result<(), ConfigErrors> {
             ),
         ));
     }
-    if !INGEST_MEMORY_MB_RANGE.contains(&config.server.ingest_memory_mb) {
-        errors.push(ConfigError::new(
+    for (key, value, range) in [
+        (
             "server.ingest_memory_mb",
-            format!(
-                "{} is out of range (accepted: {} to {})",
-                config.server.ingest_memory_mb,
-                INGEST_MEMORY_MB_RANGE.start(),
-                INGEST_MEMORY_MB_RANGE.end()
-            ),
-        ));
+            config.server.ingest_memory_mb,
+            INGEST_MEMORY_MB_RANGE,
+        ),
+        (
+            "server.delivery_memory_mb",
+            config.server.delivery_memory_mb,
+            DELIVERY_MEMORY_MB_RANGE,
+        ),
+    ] {
+        if !range.contains(&value) {
+            errors.push(ConfigError::new(
+                key,
+                format!(
+                    "{value} is out of range (accepted: {} to {})",
+                    range.start(),
+                    range.end()
+                ),
+            ));
+        }
     }
     for (key, value) in [
         (
@@ -508,10 +520,13 @@ fn validate_stream(s: &StreamConfig, at: &dyn Fn(&str) -> String, errors: &mut V
                 at("compression_level"),
                 "only applies to gzip and zip compression",
             ));
-        } else if level > 9 {
+        } else if level > crate::encode::Compression::MAX_LEVEL {
             errors.push(ConfigError::new(
                 at("compression_level"),
-                format!("{level} is out of range (accepted: 0 to 9)"),
+                format!(
+                    "{level} is out of range (accepted: 0 to {})",
+                    crate::encode::Compression::MAX_LEVEL
+                ),
             ));
         }
     }

@@ -1,6 +1,8 @@
-//! A destination's open buffer: records accumulate until a size is reached, then the
-//! buffer is sealed into an immutable batch that is encoded and delivered as one
-//! object.
+//! A buffer in memory and the sealed batch it becomes: records accumulate until a
+//! size is reached, then the buffer is sealed into an immutable batch that is
+//! encoded and delivered as one object. The runner's open buffers wait on disk
+//! (`staged.rs`) and are read back into a [`SealedBatch`]; batches rebuilt after
+//! a restart and error batches are built here.
 
 use std::ops::Range;
 
@@ -75,73 +77,18 @@ impl Buffer {
         self.records.is_empty()
     }
 
-    /// Where the records accounted for end: bytes after it were written in
-    /// place (see [`Buffer::storage`]) and are not records yet.
-    fn accounted(&self) -> usize {
-        self.records.last_end()
-    }
-
-    fn reserve_first(&mut self) {
-        if self.data.capacity() == 0 {
-            // Grow in few steps: most buffers fill up under load.
-            self.data.reserve(self.limit.min(8 * 1024 * 1024));
-        }
-    }
-
-    /// The buffer's bytes, for records to be written into in place (a plugin's
-    /// answers are copied straight here). What is appended becomes records
-    /// through [`Buffer::push_written`], or is taken back with
-    /// [`Buffer::take_written`]; nothing else may be pushed meanwhile.
-    pub fn storage(&mut self) -> &mut Vec<u8> {
-        self.reserve_first();
-        &mut self.data
-    }
-
-    /// Makes the next `len` bytes written in place a record, sealing as
-    /// [`Buffer::push`] does.
-    pub fn push_written(
-        &mut self,
-        len: usize,
-        arrival_ms: i64,
-        seqs: Range<u64>,
-    ) -> Option<SealedBatch> {
-        let mut sealed = None;
-        if !self.is_empty() && self.accounted() + len > self.limit {
-            sealed = self.seal();
-        }
-        let end = self.accounted() + len;
-        debug_assert!(
-            end <= self.data.len(),
-            "record {end} past the written bytes"
-        );
-        self.records.push(RecordMark {
-            end: end.min(self.data.len()),
-            arrival_ms,
-            seq: seqs.start,
-        });
-        self.seqs.insert(seqs);
-        if sealed.is_none() && end >= self.limit {
-            sealed = self.seal();
-        }
-        sealed
-    }
-
-    /// Takes back the bytes written in place that are not records.
-    pub fn take_written(&mut self) -> Vec<u8> {
-        let accounted = self.accounted();
-        self.data.split_off(accounted)
-    }
-
     /// Adds a record that the spool stored as `seqs`. Returns the sealed batch when
     /// this record fills the buffer, or when it would not fit (then it starts the
     /// next buffer): objects stay under the size unless one record alone is larger.
     pub fn push(&mut self, data: &[u8], arrival_ms: i64, seqs: Range<u64>) -> Option<SealedBatch> {
-        debug_assert_eq!(self.accounted(), self.data.len(), "bytes written in place");
         let mut sealed = None;
         if !self.is_empty() && self.data.len() + data.len() > self.limit {
             sealed = self.seal();
         }
-        self.reserve_first();
+        if self.data.capacity() == 0 {
+            // Grow in few steps: most buffers fill up under load.
+            self.data.reserve(self.limit.min(8 * 1024 * 1024));
+        }
         self.data.extend_from_slice(data);
         self.records.push(RecordMark {
             end: self.data.len(),
@@ -155,21 +102,13 @@ impl Buffer {
         sealed
     }
 
-    /// Seals the records the buffer holds (interval reached, shutdown). Bytes
-    /// written in place beyond them start the next buffer.
+    /// Seals the records the buffer holds.
     pub fn seal(&mut self) -> Option<SealedBatch> {
         if self.is_empty() {
             return None;
         }
-        let accounted = self.accounted();
-        let mut data = std::mem::take(&mut self.data);
-        if data.len() > accounted {
-            self.reserve_first();
-            self.data.extend_from_slice(&data[accounted..]);
-            data.truncate(accounted);
-        }
         Some(SealedBatch {
-            data,
+            data: std::mem::take(&mut self.data),
             records: std::mem::take(&mut self.records),
             seqs: std::mem::take(&mut self.seqs),
         })
@@ -211,31 +150,6 @@ mod tests {
         assert_eq!(sealed.data, b"ijklmnopqr");
         assert_eq!(sealed.seqs.iter().collect::<Vec<_>>(), vec![2..4]);
         assert!(b.is_empty());
-    }
-
-    #[test]
-    fn records_written_in_place_seal_as_pushed_ones_do() {
-        let mut b = Buffer::new(10);
-        assert!(push(&mut b, "ab", 1, 0).is_none());
-        b.storage().extend_from_slice(b"cdefghijklmn");
-        assert!(b.push_written(4, 2, 1..2).is_none()); // "cdef"
-        // 6 + 5 > 10: "abcdef" is sealed; "ghijk" starts the next buffer, and the
-        // bytes after it, written but not records yet, go along.
-        let sealed = b.push_written(5, 3, 2..3).unwrap();
-        assert_eq!(sealed.data, b"abcdef");
-        assert_eq!(marks(&sealed), vec![(2, 1, 0), (6, 2, 1)]);
-        assert_eq!(sealed.seqs.iter().collect::<Vec<_>>(), vec![0..2]);
-        assert_eq!(b.take_written(), b"lmn");
-        let sealed = b.seal().unwrap();
-        assert_eq!(sealed.data, b"ghijk");
-        assert_eq!(marks(&sealed), vec![(5, 3, 2)]);
-        // Reaching the limit exactly seals at once, leaving what follows.
-        b.storage().extend_from_slice(b"0123456789xy");
-        let sealed = b.push_written(10, 4, 3..4).unwrap();
-        assert_eq!(sealed.data, b"0123456789");
-        assert!(b.is_empty());
-        assert_eq!(b.take_written(), b"xy");
-        assert!(b.seal().is_none());
     }
 
     #[test]

@@ -362,7 +362,7 @@ impl Deliverer {
         let conversion = Misfits::new(self, &batch, &d.key, d.conversion_errors_sealed);
         let mut pending = all_records(&batch);
         let mut failed = Vec::new();
-        let (mut attempt, mut local_failures) = (0u32, 0u32);
+        let mut attempt = 0u32;
         while !pending.is_empty() {
             let started = Instant::now();
             let outcome = destination
@@ -390,14 +390,6 @@ impl Deliverer {
                     self.keep_clock(&clock).await;
                 }
                 break;
-            }
-            // This process's own failure: the destination was not asked.
-            if refused.iter().all(|r| r.error.kind == FailureKind::Local) {
-                local_failures += 1;
-                let e = &refused[0].error;
-                self.wait_after_failure(local_failures, &e.code, &e.message)
-                    .await;
-                continue;
             }
             attempt += 1;
             // Records got through: the ones left get a window of their own.
@@ -550,20 +542,25 @@ impl Deliverer {
             } => {
                 let parquet = self.converter(data_key.as_deref().unwrap_or(&d.key)).await;
                 let failures = self
-                    .encode(batch.clone(), move |batch| {
+                    .encode(batch.clone(), &d.output, &mut clock, move |batch| {
                         Ok(conversion_failures(batch, parquet.as_deref()))
                     })
-                    .await;
+                    .await?;
                 records = failures.len();
                 let kinesis = self.kinesis_ids(&batch, &failures).await;
                 conversion_error_lines(&batch, &failures, ending_ms, &kinesis)
             }
-            Output::Oversized => self.encode(batch, |batch| Ok(oversized_lines(batch))).await,
+            Output::Oversized => {
+                self.encode(batch, &d.output, &mut clock, |batch| {
+                    Ok(oversized_lines(batch))
+                })
+                .await?
+            }
             _ => {
-                self.encode(batch, move |batch| {
+                self.encode(batch, &d.output, &mut clock, move |batch| {
                     compression.encode(&batch.data, level, &entry)
                 })
-                .await
+                .await?
             }
         };
         if records == 0 {
@@ -593,25 +590,40 @@ impl Deliverer {
         }
     }
 
-    /// Encodes off the async threads. Encoding fails only on exhausted
-    /// resources (or a panicked encoder): the batch is kept and encoded again
-    /// rather than lost.
+    /// Encodes off the async threads. For a backup, an encoder's own error
+    /// comes back at once (it would repeat) and a panicked encoder task is
+    /// tried again until `clock` has used the retry duration; the records then
+    /// become error records. Error objects (NDJSON, whose encoders cannot fail
+    /// but by a bug) are tried until they encode: they have nowhere else to go.
     async fn encode<T: Send + 'static>(
         &self,
         batch: Arc<SealedBatch>,
+        output: &Output,
+        clock: &mut RetryClock,
         encode: impl Fn(&SealedBatch) -> Result<T, crate::encode::EncodeError> + Send + Sync + 'static,
-    ) -> T {
+    ) -> Result<T, Failure> {
         let encode = Arc::new(encode);
         let mut attempt = 0u32;
         loop {
+            attempt += 1;
             let (b, e) = (batch.clone(), encode.clone());
-            match off_thread(move || e(&b)).await {
-                Ok(out) => return out,
-                Err(e) => {
-                    attempt += 1;
-                    self.wait_after_failure(attempt, &e.code, &e.message).await;
-                }
+            let error = match off_thread(move || e(&b)).await {
+                Ok(out) => return Ok(out),
+                Err(error) => error,
+            };
+            clock.failed(None);
+            let gives_up = !output.is_error_output();
+            if gives_up
+                && (error.kind == FailureKind::Permanent || clock.spent() >= self.retry_duration)
+            {
+                tracing::error!(stream = %self.stream, attempts = attempt, code = %error.code, error = %error.message,
+                    "encoding failed for good or for the whole retry duration");
+                return Err(failure(&error, attempt));
             }
+            let waited = self
+                .wait_after_failure(attempt, &error.code, &error.message)
+                .await;
+            clock.waited(waited);
         }
     }
 

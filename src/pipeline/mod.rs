@@ -8,12 +8,14 @@ mod deliver;
 mod error_lines;
 mod ingest;
 mod marks;
+mod memory;
 #[cfg(test)]
 mod power_cut_tests;
 mod recovery;
 mod retry_clock;
 mod routing;
 mod runner;
+mod staged;
 mod version;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -122,6 +124,8 @@ pub struct Streams {
     server: ServerConfig,
     spool: SpoolConfig,
     disk: Arc<dyn Disk>,
+    /// `server.delivery_memory_mb`, shared by every stream's deliveries.
+    delivery_memory: memory::DeliveryMemory,
 }
 
 /// One running stream: the handle sources call and the task that delivers.
@@ -155,6 +159,13 @@ pub enum StartError {
     Spool { stream: String, source: OpenError },
     #[error("delivery stream `{stream}`: cannot keep its destination version: {source}")]
     Version {
+        stream: String,
+        source: std::io::Error,
+    },
+    #[error(
+        "delivery stream `{stream}`: cannot prepare the staging folder of its open buffers: {source}"
+    )]
+    Staging {
         stream: String,
         source: std::io::Error,
     },
@@ -198,6 +209,7 @@ impl Streams {
             server: config.server.clone(),
             spool: config.spool.clone(),
             disk,
+            delivery_memory: memory::DeliveryMemory::new(config.server.delivery_memory_mb),
         }
     }
 
@@ -272,12 +284,19 @@ impl Streams {
                 routing
             }
         });
+        let staging =
+            staged::Staging::open(opened.spool.disk(), opened.spool.dir()).map_err(|source| {
+                StartError::Staging {
+                    stream: name.clone(),
+                    source,
+                }
+            })?;
         let runner = runner::Runner::new(
             &p.stream,
-            opened.reader,
-            opened.recovery,
+            opened,
             deliverer,
-            opened.spool,
+            staging,
+            self.delivery_memory.clone(),
             routing,
         );
         let task = tokio::spawn(runner.run());

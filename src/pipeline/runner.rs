@@ -14,13 +14,15 @@ use tokio::time::Instant;
 
 use super::buffer::{Buffer, SealedBatch};
 use super::deliver::{Deliverer, Delivery};
+use super::memory::DeliveryMemory;
 use super::recovery::{Claimed, Rebuilt, Recovering};
 use super::routing::{Landed, Routed, Routing, error_line, written_in_order};
+use super::staged::{StagedBatch, StagedBuffer, Staging};
 use crate::config::StreamConfig;
 use crate::error_output::{ErrorRecord, SPOOL_CORRUPT};
 use crate::output::Output;
 use crate::record::{MAX_RECORD_BYTES, now_ms};
-use crate::spool::{Copy, Damage, Item, RangeSet, Reader, Recovery, Spool};
+use crate::spool::{Copy, Damage, Item, Opened, RangeSet, Reader, Spool};
 use crate::transform::{Failure, Input};
 
 /// Firehose's default limit of active partitions per stream: a record that would
@@ -52,14 +54,14 @@ const READ_RETRY: Duration = Duration::from_secs(1);
 
 /// An open buffer and when it must be sealed.
 struct Slot {
-    buffer: Buffer,
+    buffer: StagedBuffer,
     deadline: Option<Instant>,
 }
 
 impl Slot {
-    fn new(limit: usize) -> Self {
+    fn new(staging: &Arc<Staging>, limit: usize) -> Self {
         Self {
-            buffer: Buffer::new(limit),
+            buffer: StagedBuffer::new(staging.clone(), limit),
             deadline: None,
         }
     }
@@ -72,6 +74,8 @@ pub struct Runner {
     /// The destination's buffers (one per partition), the backup's, and one per
     /// error output type.
     slots: BTreeMap<SlotKey, Slot>,
+    /// Where the open buffers' records wait on disk.
+    staging: Arc<Staging>,
     /// The stream's transform plugins, if it has any.
     routing: Option<Routing>,
     /// Where transformed records land before going to their partitions' buffers,
@@ -82,23 +86,31 @@ pub struct Runner {
     deliverer: Arc<Deliverer>,
     spool: Arc<Spool>,
     in_flight: Arc<Semaphore>,
+    /// The daemon's memory for batches being delivered.
+    memory: DeliveryMemory,
     deliveries: JoinSet<()>,
 }
 
 impl Runner {
     pub fn new(
         config: &StreamConfig,
-        reader: Reader,
-        recovery: Recovery,
+        opened: Opened,
         deliverer: Deliverer,
-        spool: Arc<Spool>,
+        staging: Arc<Staging>,
+        memory: DeliveryMemory,
         routing: Option<Routing>,
     ) -> Self {
+        let Opened {
+            spool,
+            reader,
+            recovery,
+        } = opened;
         Self {
             stream: config.name.clone(),
             reader,
             recovering: Recovering::new(recovery),
             slots: BTreeMap::new(),
+            staging,
             routing,
             landing: Vec::new(),
             size_limit: config.buffering.size_bytes(),
@@ -106,6 +118,7 @@ impl Runner {
             deliverer: Arc::new(deliverer),
             spool,
             in_flight: Arc::new(Semaphore::new(config.max_in_flight_objects)),
+            memory,
             deliveries: JoinSet::new(),
         }
     }
@@ -290,11 +303,11 @@ impl Runner {
                 },
             )
         } else {
-            let limit = self.size_limit;
+            let (limit, staging) = (self.size_limit, &self.staging);
             let slot = self
                 .slots
                 .entry(SlotKey::of(Output::Data))
-                .or_insert_with(|| Slot::new(limit));
+                .or_insert_with(|| Slot::new(staging, limit));
             let start = slot.buffer.storage().len();
             let routes = routing.run(&inputs, slot.buffer.storage());
             if written_in_order(&routes, start) {
@@ -478,7 +491,8 @@ impl Runner {
         let (limit, interval) = (self.size_limit, self.interval);
         // Most records go to a buffer that exists: look it up before cloning the key.
         if !self.slots.contains_key(&slot) {
-            self.slots.insert(slot.clone(), Slot::new(limit));
+            self.slots
+                .insert(slot.clone(), Slot::new(&self.staging, limit));
         }
         let Some(entry) = self.slots.get_mut(&slot) else {
             return; // inserted just above
@@ -533,22 +547,37 @@ impl Runner {
         }
     }
 
-    /// Names a sealed batch and hands it to a delivery task.
-    async fn dispatch(&mut self, slot: SlotKey, batch: SealedBatch) {
+    /// Names a sealed batch and hands it to a delivery task, which reads it
+    /// back from its staging files once it has a delivery slot: sealed buffers
+    /// wait on disk, not in memory.
+    async fn dispatch(&mut self, slot: SlotKey, staged: StagedBatch) {
         let key = self
             .deliverer
-            .key_for(&slot.output, batch.first_arrival_ms(), &slot.partition);
-        let delivery = Delivery {
-            id: self.spool.next_batch_id(),
-            key,
-            batch,
-            output: slot.output,
-            needs_seal: true,
-            conversion_errors_sealed: false,
-            retry_spent: Duration::ZERO,
-            codec: None,
+            .key_for(&slot.output, staged.first_arrival_ms(), &slot.partition);
+        let id = self.spool.next_batch_id();
+        let Ok(permit) = self.in_flight.clone().acquire_owned().await else {
+            return; // the semaphore is never closed
         };
-        self.spawn_delivery(delivery).await;
+        let memory = self
+            .memory
+            .take(staged.record_count(), staged.bytes())
+            .await;
+        let (deliverer, stream) = (self.deliverer.clone(), self.stream.clone());
+        self.deliveries.spawn(async move {
+            let batch = load(&stream, staged).await;
+            let delivery = Delivery {
+                id,
+                key,
+                batch,
+                output: slot.output,
+                needs_seal: true,
+                conversion_errors_sealed: false,
+                retry_spent: Duration::ZERO,
+                codec: None,
+            };
+            deliverer.deliver(delivery).await;
+            drop((permit, memory));
+        });
     }
 
     /// Waits for a free delivery slot: when the destination is slow, this is where
@@ -562,6 +591,28 @@ impl Runner {
             deliverer.deliver(delivery).await;
             drop(permit);
         });
+    }
+}
+
+/// Reads a sealed buffer back from its staging files, off the async threads,
+/// until it can: its records are in the spool too, but only these files hold
+/// what the processors made of them.
+async fn load(stream: &str, staged: StagedBatch) -> SealedBatch {
+    let staged = Arc::new(staged);
+    let mut wait = READ_RETRY;
+    loop {
+        let s = staged.clone();
+        match tokio::task::spawn_blocking(move || s.load()).await {
+            Ok(Ok(batch)) => return batch,
+            Ok(Err(e)) => {
+                tracing::error!(stream = %stream, error = %e, records = staged.record_count(), "cannot read a sealed buffer back from its staging file, will retry");
+            }
+            Err(e) => {
+                tracing::error!(stream = %stream, error = %e, "reading a sealed buffer back failed, will retry");
+            }
+        }
+        tokio::time::sleep(wait).await;
+        wait = (wait * 2).min(Duration::from_secs(60));
     }
 }
 
@@ -654,28 +705,40 @@ mod tests {
     }
 
     fn start(c: &Config) -> (StreamHandle, Arc<MemorySink>, tokio::task::JoinHandle<()>) {
+        start_with(c, None)
+    }
+
+    /// Starts the stream with `destination` for its data (by default objects
+    /// in the memory sink, which also takes the error output).
+    fn start_with(
+        c: &Config,
+        destination: Option<Arc<dyn crate::sinks::destination::Destination>>,
+    ) -> (StreamHandle, Arc<MemorySink>, tokio::task::JoinHandle<()>) {
         let stream = &c.delivery_streams[0];
         let sink = Arc::new(MemorySink::default());
         let opened = Spool::open(&stream.name, &c.spool, false, crate::disk::os()).unwrap();
         let handle = StreamHandle::new(stream.clone(), opened.spool.clone(), 1 << 20, 1);
         let layout = KeyLayout::new("", "").unwrap();
-        let destination = crate::sinks::objects::ObjectsDestination::new(
-            sink.clone(),
-            stream.compression,
-            stream.compression.default_level(),
-            None,
-        );
+        let destination = destination.unwrap_or_else(|| {
+            Arc::new(crate::sinks::objects::ObjectsDestination::new(
+                sink.clone(),
+                stream.compression,
+                stream.compression.default_level(),
+                None,
+            ))
+        });
         let sinks = crate::pipeline::deliver::Sinks {
-            destination: Arc::new(destination),
+            destination,
             objects: sink.clone(),
         };
         let deliverer = Deliverer::new(stream, layout, None, sinks, opened.spool.clone(), false, 1);
+        let staging = Staging::open(opened.spool.disk(), opened.spool.dir()).unwrap();
         let runner = Runner::new(
             stream,
-            opened.reader,
-            opened.recovery,
+            opened,
             deliverer,
-            opened.spool,
+            staging,
+            crate::pipeline::memory::DeliveryMemory::new(256),
             None,
         );
         (handle, sink, tokio::spawn(runner.run()))
@@ -758,6 +821,94 @@ mod tests {
         assert_eq!(keys.len(), 1, "{keys:?}");
         assert!(keys[0].starts_with("1970/01/01/00/default-1-"), "{keys:?}");
         assert_eq!(&objects[0].body[..], b"a");
+    }
+
+    /// A destination whose encoder refuses every batch, as zip at level 0 did
+    /// before it was stored: counts the attempts.
+    #[derive(Default)]
+    struct RefusingEncoder(std::sync::atomic::AtomicUsize);
+
+    impl crate::sinks::destination::Destination for RefusingEncoder {
+        fn deliver<'a>(
+            &'a self,
+            offer: crate::sinks::destination::Offer<'a>,
+        ) -> BoxFuture<'a, crate::sinks::destination::Outcome> {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            async move {
+                let refused = crate::sinks::objects::off_thread(|| {
+                    Err::<(), _>(crate::encode::EncodeError::new(
+                        "unsupported Zip archive: Unsupported compression level",
+                    ))
+                })
+                .await;
+                let error = refused.expect_err("the encoder refuses");
+                crate::sinks::destination::Outcome::refused(offer.pending.clone(), error, false)
+            }
+            .boxed()
+        }
+        fn holds<'a>(
+            &'a self,
+            _key: &'a str,
+        ) -> BoxFuture<'a, Result<bool, crate::sinks::SinkError>> {
+            async { Ok(false) }.boxed()
+        }
+        fn converter<'a>(
+            &'a self,
+            _key: &'a str,
+        ) -> BoxFuture<
+            'a,
+            Result<Option<Arc<crate::encode::parquet::ParquetEncoder>>, crate::sinks::SinkError>,
+        > {
+            async { Ok(None) }.boxed()
+        }
+        fn describe(&self) -> String {
+            "refusing encoder".into()
+        }
+    }
+
+    /// Regression (wedges issue): an encoder failure, which repeats identically
+    /// on every attempt, was retried for ever (past `retry_duration_seconds = 0`
+    /// too), so the records reached neither the destination nor the error
+    /// output. Now they are error records after the first attempt, whatever the
+    /// retry duration.
+    #[tokio::test(start_paused = true)]
+    async fn a_batch_that_cannot_be_encoded_goes_to_the_error_output_after_one_attempt() {
+        for retry_duration_seconds in [0, 300] {
+            let dir = tempfile::tempdir().unwrap();
+            let mut c = config(dir.path(), 5, 1);
+            let crate::config::DestinationConfig::Local(local) =
+                &mut c.delivery_streams[0].destination
+            else {
+                panic!("the default stream writes to a local folder");
+            };
+            local.retry_duration_seconds = retry_duration_seconds;
+            let refusing = Arc::new(RefusingEncoder::default());
+            let (handle, sink, task) = start_with(&c, Some(refusing.clone()));
+            handle
+                .ingest(vec![Record::new(&b"never-encoded"[..], 1)])
+                .await
+                .unwrap();
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            settle().await;
+            handle.close();
+            task.await.unwrap();
+            assert_eq!(refusing.0.load(Ordering::SeqCst), 1, "retried");
+            let objects = sink.0.lock().unwrap();
+            assert_eq!(objects.len(), 1, "retry {retry_duration_seconds}");
+            assert!(
+                objects[0].key.contains("delivery-failed"),
+                "{}",
+                objects[0].key
+            );
+            let line: serde_json::Value = serde_json::from_slice(&objects[0].body).unwrap();
+            assert_eq!(line["errorCode"], "EncodeError");
+            assert_eq!(line["attemptsMade"], 1);
+            use base64::Engine;
+            let raw = base64::engine::general_purpose::STANDARD
+                .decode(line["rawData"].as_str().unwrap())
+                .unwrap();
+            assert_eq!(raw, b"never-encoded");
+        }
     }
 
     /// A restart that finds a sealed, undelivered batch delivers it under the key it

@@ -37,12 +37,14 @@ pub enum FailureKind {
     Transient,
     /// Permission, missing bucket or folder: needs an operator.
     Configuration,
-    /// The destination refuses this payload for good (HTTP 413): retrying cannot
-    /// help, so its records go to the error output at once.
+    /// The payload is refused for good, by the destination (HTTP 413) or by
+    /// this process's encoder (a codec or conversion that fails the same way on
+    /// every attempt): retrying cannot help, so its records go to the error
+    /// output after this attempt.
     Permanent,
-    /// This process could not make the payload (an encoder out of resources or
-    /// panicked): retried without using the retry duration, since the
-    /// destination was not even asked.
+    /// This process could not make the payload for a reason that may pass (an
+    /// encoder task that panicked or was cancelled): retried, within the retry
+    /// duration like every other failure.
     Local,
 }
 

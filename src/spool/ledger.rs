@@ -13,6 +13,13 @@
 //! live state is written to the other and it becomes the current one. Each file
 //! starts with a generation number that is mixed into every entry's CRC, so entries
 //! left over from an older generation never read as current.
+//!
+//! The live state grows with the records that sealed batches hold in scattered
+//! ranges (one partition's batch among hundreds is a range per record). When it
+//! takes more than half a file, both files grow to four times the state, so a
+//! seal never fails for the size of its batch. Recording a delivery moves ranges
+//! from a sealed batch to the delivered set, so the state stays about the size
+//! the seal made it, within the files as they are, a full disk or not.
 
 use std::collections::BTreeMap;
 use std::io;
@@ -28,12 +35,15 @@ use crate::output::Output;
 const MAGIC: &[u8; 8] = b"SLLEDGR\x01";
 /// Magic and generation.
 const HEADER_LEN: u64 = 16;
-/// Each file's size. A seal entry is about 100 bytes plus its key, so this holds
-/// thousands of seals between two compactions, while the live state is a few
-/// seals per delivery in flight.
-const FILE_BYTES: u64 = 1024 * 1024;
-/// Compact when the current file is this full.
-const COMPACT_AT: u64 = FILE_BYTES * 3 / 4;
+/// Each file's least size. A seal entry of a batch of consecutive records is
+/// about 100 bytes plus its key, so this holds thousands of seals between two
+/// compactions, while the live state is a few seals per delivery in flight.
+const MIN_FILE_BYTES: u64 = 1024 * 1024;
+
+/// Compact when the current file of `file_bytes` is this full.
+fn compact_at(file_bytes: u64) -> u64 {
+    file_bytes / 4 * 3
+}
 
 /// A sealed batch: its records, the key its object is written under and what the
 /// object holds. Several batches may hold the same records (a backup copy, or the
@@ -104,6 +114,8 @@ pub struct Ledger {
     current: usize,
     generation: u64,
     offset: u64,
+    /// The size both files are allocated to (at least [`MIN_FILE_BYTES`]).
+    file_bytes: u64,
     sync: bool,
     watermark: u64,
     /// Delivered records above the watermark (every copy they owe).
@@ -131,13 +143,15 @@ impl Ledger {
     /// copy too; without, a record whose primary copy is written is delivered.
     pub fn open(disk: Arc<dyn Disk>, dir: &Path, sync: bool, backup: bool) -> io::Result<Self> {
         let mut best: Option<(usize, u64, Vec<Entry>, u64)> = None;
+        let mut file_bytes = MIN_FILE_BYTES;
         for i in 0..2 {
             let path = file_path(dir, i);
             if !disk.exists(&path)? {
-                allocate(disk.as_ref(), &path)?;
+                allocate(disk.as_ref(), &path, MIN_FILE_BYTES)?;
                 continue;
             }
             let raw = disk.read(&path)?;
+            file_bytes = file_bytes.max(raw.len() as u64);
             if let Some((generation, entries, end)) = read_entries(&raw)
                 && best.as_ref().is_none_or(|b| generation > b.1)
             {
@@ -146,6 +160,10 @@ impl Ledger {
         }
         let (current, generation, entries, offset) = best.unwrap_or((0, 0, Vec::new(), 0));
         let file = disk.open(&file_path(dir, current), Mode::ReadWrite)?;
+        if file.size()? < file_bytes {
+            // The other file had grown: appends here may reach as far.
+            file.allocate(file_bytes)?;
+        }
         let mut ledger = Self {
             disk,
             dir: dir.to_path_buf(),
@@ -153,6 +171,7 @@ impl Ledger {
             current,
             generation,
             offset,
+            file_bytes,
             sync,
             watermark: 0,
             delivered: RangeSet::new(),
@@ -289,7 +308,7 @@ impl Ledger {
 
     fn append(&mut self, entry: Entry) -> io::Result<()> {
         let frame = encode(self.generation, &entry)?;
-        if self.offset + frame.len() as u64 > COMPACT_AT {
+        if self.offset + frame.len() as u64 > compact_at(self.file_bytes) {
             self.apply(entry);
             return self.rewrite();
         }
@@ -333,22 +352,37 @@ impl Ledger {
         for entry in &state {
             out.extend_from_slice(&encode(generation, entry)?);
         }
-        if out.len() as u64 > FILE_BYTES {
-            return Err(io::Error::other(format!(
-                "the spool ledger's live state ({} bytes, {} sealed batches) does not fit its {FILE_BYTES}-byte file",
-                out.len(),
-                self.pending.len()
-            )));
-        }
+        let state = out.len() as u64;
+        let file_bytes = if state > self.file_bytes / 2 {
+            let grown = (state * 4).next_power_of_two();
+            tracing::info!(dir = %self.dir.display(), state_bytes = state, sealed_batches = self.pending.len(),
+                from_bytes = self.file_bytes, to_bytes = grown, "the spool ledger grows");
+            grown
+        } else {
+            self.file_bytes
+        };
         let file = self
             .disk
             .open(&file_path(&self.dir, next), Mode::ReadWrite)?;
+        let mut file_bytes = file_bytes;
+        let size = file.size()?;
+        if size < file_bytes
+            && let Err(e) = file.allocate(file_bytes)
+        {
+            // A full disk: the state may still fit the file as it is.
+            if state > size.max(self.file_bytes) {
+                return Err(e);
+            }
+            tracing::warn!(dir = %self.dir.display(), error = %e, "cannot grow the spool ledger, keeping its size");
+            file_bytes = self.file_bytes;
+        }
         file.write_all_at(&out, 0)?;
         file.sync()?;
         self.file = file;
         self.current = next;
         self.generation = generation;
-        self.offset = out.len() as u64;
+        self.offset = state;
+        self.file_bytes = file_bytes;
         Ok(())
     }
 }
@@ -367,9 +401,9 @@ fn both(other_done: &mut RangeSet, this_done: &mut RangeSet, seqs: RangeSet) -> 
 
 /// Creates a ledger file with all its space allocated, so writing it never fails for
 /// want of space.
-fn allocate(disk: &dyn Disk, path: &Path) -> io::Result<()> {
+fn allocate(disk: &dyn Disk, path: &Path, bytes: u64) -> io::Result<()> {
     let file = disk.open(path, Mode::Create)?;
-    file.allocate(FILE_BYTES)?;
+    file.allocate(bytes)?;
     file.sync()?;
     if let Some(dir) = path.parent() {
         disk.sync_dir(dir)?;
@@ -583,6 +617,63 @@ mod tests {
         assert_eq!(l.watermark, watermark);
         assert_eq!(l.retry_spent, spent, "retry clocks survive compaction");
         assert_eq!(l.primary_done, primary_done);
+    }
+
+    /// Regression (wedges issue): a 128 MiB batch of 100-byte records of one
+    /// partition among 500 holds 1,342,177 one-record ranges. Its seal did not
+    /// fit the ledger's 1 MiB file, so every seal failed (`Spool.SealFailed`)
+    /// and nothing was delivered. Now the files grow; four such batches in
+    /// flight seal, one is delivered, and a restart finds the rest as sealed.
+    #[test]
+    fn batches_of_a_million_scattered_records_seal_and_read_back() {
+        const PARTITIONS: u64 = 500;
+        let records = 128 * 1024 * 1024 / 100;
+        let scattered = |p: u64| -> RangeSet {
+            (0..records)
+                .map(|i| (i * PARTITIONS + p, i * PARTITIONS + p + 1))
+                .collect::<Vec<_>>()
+                .into()
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let mut l = Ledger::open(crate::disk::os(), dir.path(), false, false).unwrap();
+        let seals: Vec<Seal> = (0..4)
+            .map(|p| Seal {
+                batch: p + 1,
+                key: format!("tenant={p}/key-{p}"),
+                seqs: scattered(p),
+                output: Output::Data,
+                codec: Some(("GZIP".into(), 5)),
+            })
+            .collect();
+        assert_eq!(seals[0].seqs.range_count() as u64, records);
+        for seal in &seals {
+            l.seal(seal.clone()).unwrap();
+        }
+        // Record 0 is partition 0's: delivered; record 1 is not.
+        assert_eq!(
+            l.mark_delivered(1, seals[0].seqs.clone(), Copy::Primary)
+                .unwrap(),
+            1
+        );
+        // Small seals and deliveries after the large ones, past a compaction.
+        for b in 5..2_000u64 {
+            let at = records * PARTITIONS + b * 10;
+            l.seal(seal(b, at..at + 10)).unwrap();
+            l.mark_delivered(b, seal(b, at..at + 10).seqs, Copy::Primary)
+                .unwrap();
+        }
+        assert!(l.file_bytes > MIN_FILE_BYTES, "the files did not grow");
+        drop(l);
+        let l = Ledger::open(crate::disk::os(), dir.path(), false, false).unwrap();
+        assert_eq!(
+            l.pending().cloned().collect::<Vec<_>>(),
+            seals[1..].to_vec()
+        );
+        assert_eq!(l.watermark(), 1);
+        assert!(
+            l.delivered().contains(PARTITIONS * 7) && !l.delivered().contains(PARTITIONS * 7 + 1)
+        );
+        assert_eq!(l.last_batch(), 1_999);
     }
 
     #[test]

@@ -101,9 +101,14 @@ impl ObjectsDestination {
             written
         };
         let (written, uploaded) = tokio::join!(convert, upload);
-        let (rows, bytes) = match written {
-            Ok((rows, _, bytes)) => (rows, bytes),
-            Err(error) => return Outcome::refused(offer.pending.clone(), error, false),
+        let (rows, bytes) = match (written, &uploaded) {
+            (Ok((rows, _, bytes)), _) => (rows, bytes),
+            // The conversion stopped because the upload did (its pieces had
+            // nowhere to go): the upload's failure is the one to retry.
+            (Err(_), Err(error)) => {
+                return Outcome::refused(offer.pending.clone(), error.clone(), false);
+            }
+            (Err(error), Ok(())) => return Outcome::refused(offer.pending.clone(), error, false),
         };
         match uploaded {
             Ok(()) => Outcome {
@@ -163,19 +168,25 @@ impl Destination for ObjectsDestination {
     }
 }
 
-/// Runs an encoder off the async threads. Its failure (exhausted resources, a
-/// panic) is this process's, not the destination's: `FailureKind::Local`.
+/// Runs an encoder off the async threads. An error it returns is about the
+/// batch and the settings, which the next attempt has too: `Permanent`, so the
+/// records go to the error output instead of being retried for ever (zip at a
+/// level the codec refused did that). A task that panicked or was cancelled
+/// is `Local`: retried within the retry duration.
 pub async fn off_thread<T: Send + 'static>(
     encode: impl FnOnce() -> Result<T, crate::encode::EncodeError> + Send + 'static,
 ) -> Result<T, SinkError> {
-    let local = |message: String| SinkError {
-        kind: FailureKind::Local,
-        code: "EncodeError".to_string(),
+    let error = |kind, message: String| SinkError {
+        kind,
+        code: ENCODE_ERROR.to_string(),
         message,
     };
     match tokio::task::spawn_blocking(encode).await {
         Ok(Ok(out)) => Ok(out),
-        Ok(Err(e)) => Err(local(e.to_string())),
-        Err(e) => Err(local(e.to_string())),
+        Ok(Err(e)) => Err(error(FailureKind::Permanent, e.to_string())),
+        Err(e) => Err(error(FailureKind::Local, e.to_string())),
     }
 }
+
+/// The error code of a batch that could not be encoded.
+pub const ENCODE_ERROR: &str = "EncodeError";

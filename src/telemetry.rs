@@ -102,6 +102,25 @@ pub fn partition_count_exceeded(stream: &str) {
     counter!("sluice_partition_count_exceeded_total", "stream" => stream.to_string()).increment(1);
 }
 
+/// An open buffer sealed before its size or interval because the spool was
+/// nearly full and it held the spool's oldest record.
+pub fn early_seal(stream: &str) {
+    counter!("sluice_early_seals_total", "stream" => stream.to_string()).increment(1);
+}
+
+/// Bytes of a stream's open buffers waiting in staging files (on disk, in the
+/// page cache: not the daemon's own memory).
+pub fn staged_bytes(stream: &str, bytes: u64) {
+    gauge!("sluice_staged_bytes", "stream" => stream.to_string()).set(bytes as f64);
+}
+
+/// Bytes of `server.delivery_memory_mb` that loaded batches hold now (data,
+/// marks), and the budget: with the ingest memory, what the daemon's memory is.
+pub fn delivery_memory(held: u64, budget: u64) {
+    gauge!("sluice_delivery_memory_bytes").set(held as f64);
+    gauge!("sluice_delivery_memory_budget_bytes").set(budget as f64);
+}
+
 /// How far a Kinesis shard's reader is behind the stream's tip (Firehose's
 /// `DataReadFromKinesisStream` lag, the KCL's `MillisBehindLatest`).
 pub fn kinesis_behind(stream: &str, shard: &str, millis: u64) {

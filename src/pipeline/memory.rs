@@ -35,17 +35,41 @@ impl DeliveryMemory {
 
     /// Waits for the share of a batch of `records` records and `bytes` bytes:
     /// at least 1 MiB, at most the whole budget (a batch larger than the
-    /// budget goes alone). Held until the permit drops.
-    pub async fn take(&self, records: usize, bytes: usize) -> OwnedSemaphorePermit {
+    /// budget goes alone). Held until the share drops.
+    pub async fn take(&self, records: usize, bytes: usize) -> Share {
         let need = (bytes + records * PER_RECORD).div_ceil(MIB);
         let share = u32::try_from(need)
             .unwrap_or(u32::MAX)
             .clamp(1, self.total_mb);
-        match self.permits.clone().acquire_many_owned(share).await {
+        let permit = match self.permits.clone().acquire_many_owned(share).await {
             Ok(permit) => permit,
             // The semaphore is never closed.
             Err(_) => unreachable!("the delivery memory is never closed"),
+        };
+        self.report();
+        Share {
+            permit: Some(permit),
+            memory: self.clone(),
         }
+    }
+
+    fn report(&self) {
+        let budget = u64::from(self.total_mb) * MIB as u64;
+        let free = self.permits.available_permits() as u64 * MIB as u64;
+        crate::telemetry::delivery_memory(budget.saturating_sub(free), budget);
+    }
+}
+
+/// A batch's share of the delivery memory, given back when dropped.
+pub struct Share {
+    permit: Option<OwnedSemaphorePermit>,
+    memory: DeliveryMemory,
+}
+
+impl Drop for Share {
+    fn drop(&mut self) {
+        drop(self.permit.take());
+        self.memory.report();
     }
 }
 

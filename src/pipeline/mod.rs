@@ -284,12 +284,10 @@ impl Streams {
                 routing
             }
         });
-        let staging =
-            staged::Staging::open(opened.spool.disk(), opened.spool.dir()).map_err(|source| {
-                StartError::Staging {
-                    stream: name.clone(),
-                    source,
-                }
+        let staging = staged::Staging::open(opened.spool.disk(), opened.spool.dir(), &name)
+            .map_err(|source| StartError::Staging {
+                stream: name.clone(),
+                source,
             })?;
         let runner = runner::Runner::new(
             &p.stream,

@@ -139,7 +139,10 @@ impl Runner {
                         break;
                     }
                     match self.reader.read().await {
-                        Ok(items) => self.take(items).await,
+                        Ok(items) => {
+                            self.take(items).await;
+                            self.relieve_spool().await;
+                        }
                         Err(e) => {
                             tracing::error!(stream = %self.stream, error = %e, "cannot read the spool, will retry");
                             tokio::time::sleep(READ_RETRY).await;
@@ -527,6 +530,47 @@ impl Runner {
         self.slots.values().filter_map(|s| s.deadline).min()
     }
 
+    /// When the spool is nearly full and everything in it has been read, the
+    /// open buffer holding its oldest record is sealed before its size or
+    /// interval: the segment it pins can then go once it is delivered. Without
+    /// this, 24 partitions of 64 MiB fill a 1 GiB spool before any buffer does,
+    /// and puts are refused until the interval (up to 900 s) ends. Buffering
+    /// hints are hints, as in Firehose; the delivery slots bound how many early
+    /// seals can be made while a destination is slow.
+    async fn relieve_spool(&mut self) {
+        if !self.reader.caught_up() || !self.spool.nearly_full() {
+            return;
+        }
+        let oldest = self
+            .slots
+            .iter()
+            .filter(|(_, slot)| !slot.buffer.is_empty())
+            .min_by_key(|(_, slot)| slot.buffer.oldest_seq())
+            .map(|(key, _)| key.clone());
+        let Some(key) = oldest else {
+            return;
+        };
+        tracing::debug!(stream = %self.stream, output = ?key.output, partition = ?key.partition,
+            "the spool is nearly full: sealing the buffer that holds its oldest record");
+        crate::telemetry::early_seal(&self.stream);
+        self.flush_one(&key).await;
+    }
+
+    /// Seals and dispatches the buffer of `key`.
+    async fn flush_one(&mut self, key: &SlotKey) {
+        let Some(slot) = self.slots.get_mut(key) else {
+            return;
+        };
+        slot.deadline = None;
+        let sealed = slot.buffer.seal();
+        if !key.partition.is_empty() {
+            self.slots.remove(key);
+        }
+        if let Some(batch) = sealed {
+            self.dispatch(key.clone(), batch).await;
+        }
+    }
+
     /// Seals and dispatches the buffers that `due` picks.
     async fn flush(&mut self, due: impl Fn(&Slot) -> bool) {
         let mut sealed = Vec::new();
@@ -732,7 +776,7 @@ mod tests {
             objects: sink.clone(),
         };
         let deliverer = Deliverer::new(stream, layout, None, sinks, opened.spool.clone(), false, 1);
-        let staging = Staging::open(opened.spool.disk(), opened.spool.dir()).unwrap();
+        let staging = Staging::open(opened.spool.disk(), opened.spool.dir(), &stream.name).unwrap();
         let runner = Runner::new(
             stream,
             opened,
@@ -821,6 +865,30 @@ mod tests {
         assert_eq!(keys.len(), 1, "{keys:?}");
         assert!(keys[0].starts_with("1970/01/01/00/default-1-"), "{keys:?}");
         assert_eq!(&objects[0].body[..], b"a");
+    }
+
+    /// Regression (wedges issue): buffers larger than the spool (24 partitions
+    /// of 64 MiB in a 1 GiB spool) never filled, and puts were refused until
+    /// the interval ended. A nearly full spool whose records are all read
+    /// seals the buffer holding its oldest record at once.
+    #[tokio::test(start_paused = true)]
+    async fn a_nearly_full_spool_seals_the_buffer_holding_its_oldest_record() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut c = config(dir.path(), 5, 900);
+        c.spool.max_size_mb = 1;
+        let (handle, sink, task) = start(&c);
+        let records: Vec<Record> = (0..800)
+            .map(|i| Record::new(format!("{i:01023}").into_bytes(), 1))
+            .collect();
+        handle.ingest(records).await.unwrap();
+        settle().await;
+        {
+            let objects = sink.0.lock().unwrap();
+            assert_eq!(objects.len(), 1, "not sealed before its interval");
+            assert_eq!(objects[0].body.len(), 800 * 1023);
+        }
+        handle.close();
+        task.await.unwrap();
     }
 
     /// A destination whose encoder refuses every batch, as zip at level 0 did

@@ -33,35 +33,57 @@ pub struct Staging {
     disk: Arc<dyn Disk>,
     dir: PathBuf,
     next_id: AtomicU64,
+    stream: String,
+    /// Bytes in the staging files (for `/metrics`).
+    bytes: AtomicU64,
 }
 
 impl Staging {
     /// The staging folder in `spool_dir`, emptied: what an earlier run left is
     /// rebuilt from the spool.
-    pub fn open(disk: Arc<dyn Disk>, spool_dir: &Path) -> io::Result<Arc<Self>> {
+    pub fn open(disk: Arc<dyn Disk>, spool_dir: &Path, stream: &str) -> io::Result<Arc<Self>> {
         let dir = spool_dir.join("buffers");
         disk.create_dir_all(&dir)?;
         for (name, _) in disk.list(&dir)? {
             disk.remove(&dir.join(name))?;
         }
+        crate::telemetry::staged_bytes(stream, 0);
         Ok(Arc::new(Self {
             disk,
             dir,
             next_id: AtomicU64::new(0),
+            stream: stream.to_string(),
+            bytes: AtomicU64::new(0),
         }))
+    }
+
+    /// Counts bytes written to (or, negative, removed from) staging files.
+    fn count(&self, delta: i64) {
+        let now = if delta >= 0 {
+            self.bytes.fetch_add(delta as u64, Ordering::Relaxed) + delta as u64
+        } else {
+            let gone = delta.unsigned_abs();
+            self.bytes
+                .fetch_sub(gone, Ordering::Relaxed)
+                .saturating_sub(gone)
+        };
+        crate::telemetry::staged_bytes(&self.stream, now);
     }
 
     fn path(&self, id: u64, what: &str) -> PathBuf {
         self.dir.join(format!("{id}.{what}"))
     }
 
-    /// Removes a file that may not exist; a failure is logged (the folder is
-    /// emptied at the next start anyway).
-    fn remove(&self, path: &Path) {
-        if let Err(e) = self.disk.remove(path)
-            && e.kind() != io::ErrorKind::NotFound
-        {
-            tracing::warn!(path = %path.display(), error = %e, "cannot remove a staging file");
+    /// Removes the files of `spills` that were written; a failure is logged
+    /// (the folder is emptied at the next start anyway).
+    fn remove(&self, spills: [&Spill; 2]) {
+        for spill in spills.into_iter().filter(|s| s.file.is_some()) {
+            self.count(-(spill.written as i64));
+            if let Err(e) = self.disk.remove(&spill.path)
+                && e.kind() != io::ErrorKind::NotFound
+            {
+                tracing::warn!(path = %spill.path.display(), error = %e, "cannot remove a staging file");
+            }
         }
     }
 }
@@ -93,10 +115,13 @@ impl Spill {
 
     /// Writes `bytes` to the file, or keeps them in memory if it cannot be
     /// written.
-    fn write(&mut self, disk: &dyn Disk, bytes: &[u8]) {
+    fn write(&mut self, staging: &Staging, bytes: &[u8]) {
         if !self.failed {
-            match self.append(disk, bytes) {
-                Ok(()) => return,
+            match self.append(staging.disk.as_ref(), bytes) {
+                Ok(()) => {
+                    staging.count(bytes.len() as i64);
+                    return;
+                }
                 Err(e) => {
                     tracing::warn!(path = %self.path.display(), error = %e,
                         "cannot write an open buffer to its staging file, keeping the rest of it in memory");
@@ -146,6 +171,8 @@ pub struct StagedBuffer {
     bytes: usize,
     records: usize,
     first_arrival_ms: i64,
+    /// The lowest spool sequence number among the records.
+    oldest_seq: u64,
     /// The previous record's first sequence number and arrival time: marks are
     /// stored as differences from them.
     last_seq: u64,
@@ -177,6 +204,7 @@ impl StagedBuffer {
             bytes: 0,
             records: 0,
             first_arrival_ms: i64::MAX,
+            oldest_seq: u64::MAX,
             last_seq: 0,
             last_arrival_ms: 0,
         }
@@ -261,6 +289,7 @@ impl StagedBuffer {
         self.bytes += len;
         self.records += 1;
         self.first_arrival_ms = self.first_arrival_ms.min(arrival_ms);
+        self.oldest_seq = self.oldest_seq.min(seqs.start);
         if self.accounted >= WRITE_AT && self.accounted == self.tail.len() {
             self.write_out();
         }
@@ -274,8 +303,7 @@ impl StagedBuffer {
     /// before they are accounted one by one).
     fn write_out(&mut self) {
         if self.accounted > 0 {
-            self.data
-                .write(self.staging.disk.as_ref(), &self.tail[..self.accounted]);
+            self.data.write(&self.staging, &self.tail[..self.accounted]);
             self.tail.drain(..self.accounted);
             self.accounted = 0;
         }
@@ -287,10 +315,15 @@ impl StagedBuffer {
 
     fn staging_write_marks(&mut self) {
         if !self.mark_tail.is_empty() {
-            self.marks
-                .write(self.staging.disk.as_ref(), &self.mark_tail);
+            self.marks.write(&self.staging, &self.mark_tail);
             self.mark_tail.clear();
         }
+    }
+
+    /// The lowest spool sequence number of its records (`u64::MAX` when empty):
+    /// the buffer holding the lowest holds the spool's oldest segment.
+    pub fn oldest_seq(&self) -> u64 {
+        self.oldest_seq
     }
 
     /// Seals the records the buffer holds (interval reached, shutdown). Bytes
@@ -317,6 +350,7 @@ impl StagedBuffer {
         self.bytes = 0;
         self.records = 0;
         self.first_arrival_ms = i64::MAX;
+        self.oldest_seq = u64::MAX;
         self.last_seq = 0;
         self.last_arrival_ms = 0;
         Some(batch)
@@ -325,11 +359,7 @@ impl StagedBuffer {
 
 impl Drop for StagedBuffer {
     fn drop(&mut self) {
-        for spill in [&self.data, &self.marks] {
-            if spill.file.is_some() {
-                self.staging.remove(&spill.path);
-            }
-        }
+        self.staging.remove([&self.data, &self.marks]);
     }
 }
 
@@ -394,11 +424,7 @@ impl StagedBatch {
 
 impl Drop for StagedBatch {
     fn drop(&mut self) {
-        for spill in [&self.data, &self.marks] {
-            if spill.file.is_some() {
-                self.staging.remove(&spill.path);
-            }
-        }
+        self.staging.remove([&self.data, &self.marks]);
     }
 }
 
@@ -456,7 +482,10 @@ mod tests {
     #[test]
     fn records_written_in_place_seal_as_pushed_ones_do() {
         let dir = tempfile::tempdir().unwrap();
-        let mut b = StagedBuffer::new(Staging::open(crate::disk::os(), dir.path()).unwrap(), 10);
+        let mut b = StagedBuffer::new(
+            Staging::open(crate::disk::os(), dir.path(), "s").unwrap(),
+            10,
+        );
         assert!(push(&mut b, "ab", 1, 0).is_none());
         b.storage().extend_from_slice(b"cdefghijklmn");
         assert!(b.push_written(4, 2, 1..2).is_none()); // "cdef"
@@ -487,7 +516,7 @@ mod tests {
     #[test]
     fn interleaved_buffers_wait_on_disk_and_read_back_as_pushed() {
         let dir = tempfile::tempdir().unwrap();
-        let staging = Staging::open(crate::disk::os(), dir.path()).unwrap();
+        let staging = Staging::open(crate::disk::os(), dir.path(), "s").unwrap();
         let mut buffers: Vec<StagedBuffer> = (0..50)
             .map(|_| StagedBuffer::new(staging.clone(), 64 << 20))
             .collect();
@@ -550,6 +579,6 @@ mod tests {
         }
         assert_eq!(files(&staging), 0, "loaded batches leave no files");
         drop(buffers);
-        assert!(Staging::open(crate::disk::os(), dir.path()).is_ok());
+        assert!(Staging::open(crate::disk::os(), dir.path(), "s").is_ok());
     }
 }

@@ -279,6 +279,14 @@ impl Spool {
         self.shared.backlog()
     }
 
+    /// Whether the spool holds three quarters of `spool.max_size_mb` or more:
+    /// past it, a stream whose open buffers hold its oldest records seals them
+    /// early rather than let puts be refused until their interval ends.
+    pub fn nearly_full(&self) -> bool {
+        let size = self.shared.size.load(Ordering::Acquire);
+        size >= self.shared.max / 4 * 3
+    }
+
     /// The disk the spool's files are on.
     pub fn disk(&self) -> Arc<dyn Disk> {
         self.shared.disk.clone()

@@ -60,8 +60,11 @@ impl RangeSet {
         let Some(&(first, _)) = other.ranges.first() else {
             return;
         };
-        if self.ranges.last().is_none_or(|&(_, e)| e <= first) {
-            // Commonly `other` follows: append (merging at the seam).
+        if self.ranges.last().is_none_or(|&(_, e)| e <= first)
+            || other.ranges.len() < self.ranges.len() / 64
+        {
+            // Commonly `other` follows: append (merging at the seam). A few
+            // ranges into many: each goes in by binary search.
             for r in other.iter() {
                 self.insert(r);
             }
@@ -102,22 +105,24 @@ impl RangeSet {
         self.ranges = merged;
     }
 
-    /// Removes `other`'s numbers, in one pass over both (partitioned batches hold
+    /// Removes `other`'s numbers in one pass over this set, finding where each
+    /// of its ranges meets `other` by binary search (partitioned batches hold
     /// thousands of scattered ranges, so pairing every range with every other
-    /// one was the delivery path's top cost).
+    /// one was the delivery path's top cost; and a small delivery must not walk
+    /// a pending batch's million ranges).
     pub fn subtract(&mut self, other: &RangeSet) {
         if self.is_empty() || other.is_empty() {
             return;
         }
         let mut kept = Vec::with_capacity(self.ranges.len());
-        let mut others = other.ranges.iter().peekable();
+        let mut at = 0;
         for &(s, e) in &self.ranges {
             // Ranges of `other` ending before this one starts are behind us for good.
-            while others.next_if(|&&(_, oe)| oe <= s).is_some() {}
+            at += other.ranges[at..].partition_point(|&(_, oe)| oe <= s);
             let mut start = s;
             // One of `other`'s ranges may span several of ours: look ahead without
-            // consuming.
-            for &(os, oe) in others.clone() {
+            // moving `at`.
+            for &(os, oe) in &other.ranges[at..] {
                 if os >= e {
                     break;
                 }

@@ -1,7 +1,9 @@
 //! Sluice: a self-hosted delivery daemon that speaks the Amazon Data Firehose API.
 //!
-//! Data flow: source → ingest → spool (durable; the acknowledgement point) → buffer
-//! per destination → encoder → sink, with failed records going to the error output. See `../shared/architecture.md` and the README.
+//! Data flow: source → ingest → spool (durable; the acknowledgement point) →
+//! processors → buffer per destination and partition (staged on disk) → encoder →
+//! sink, with failed records going to the error output. The README's Layout
+//! section maps the modules.
 
 pub mod admin;
 pub mod config;

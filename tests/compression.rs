@@ -108,6 +108,16 @@ fn gzip_level_1_and_firehose_spelling_work() {
     assert!(key.ends_with(".gz"), "{key}");
 }
 
+/// Regression (wedges issue): `compression = "zip"` with `compression_level = 0`
+/// passed `sluice check`, then every encoding failed and the records were
+/// retried for ever. Level 0 is a stored entry, as `zip -0` writes; Python's
+/// zipfile reads it, and so does gzip at level 0.
+#[test]
+fn level_0_stores_for_zip_and_gzip() {
+    deliver_with("zip", "compression_level = 0");
+    deliver_with("gzip", "compression_level = 0");
+}
+
 #[test]
 fn zip_holds_one_uuid_named_deflated_entry() {
     let config = one_stream_config("c", "compression = \"zip\"");

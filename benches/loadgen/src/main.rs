@@ -12,6 +12,7 @@
 
 mod codecs;
 mod landed;
+mod numbered;
 mod records;
 mod yardstick;
 
@@ -121,6 +122,14 @@ struct Args {
     bodies: usize,
     #[arg(long, default_value_t = 42)]
     seed: u64,
+    /// Number every record (`"seq"`, and `"tenant"` from `--tenants`) and write
+    /// each request's numbers and answer to this file, for
+    /// `benches/verify_numbered.py` (NDJSON mode).
+    #[arg(long)]
+    numbered_log: Option<PathBuf>,
+    /// Tenants the numbered records are spread over, interleaved.
+    #[arg(long, default_value_t = 24)]
+    tenants: u64,
     /// Instead of driving a daemon, measure deflate backends on the same records.
     #[arg(long)]
     codecs: bool,
@@ -293,13 +302,24 @@ async fn drive(
         .then(|| Duration::from_secs_f64(args.connections as f64 / args.rate as f64));
     let started = Instant::now();
     let deadline = started + Duration::from_secs(args.duration);
+    let numbering = match (&args.numbered_log, args.mode) {
+        (None, _) => None,
+        (Some(_), Mode::Ndjson) => Some(Arc::new((
+            numbered::Numbering::new(args.tenants),
+            numbered::Numbering::templates(&bodies),
+        ))),
+        (Some(_), mode) => bail!("--numbered-log numbers NDJSON records, not {mode:?}"),
+    };
     let bodies = Arc::new(bodies);
     let mut tasks = Vec::new();
     for conn in 0..args.connections {
         let (client, uri, bodies, mode) = (client.clone(), uri.clone(), bodies.clone(), args.mode);
+        let numbering = numbering.clone();
+        let batch = args.batch;
         tasks.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
             let mut refused: Vec<String> = Vec::new();
+            let mut sent_log: Vec<(u64, usize, numbered::Outcome)> = Vec::new();
             let mut i = conn;
             let mut next = started + gap.map_or(Duration::ZERO, |g| g.mul_f64(conn as f64 / 16.0));
             while Instant::now() < deadline {
@@ -307,8 +327,19 @@ async fn drive(
                     tokio::time::sleep_until(next.into()).await;
                     next += gap;
                 }
-                let body = bodies[i % bodies.len()].clone();
+                let (body, first) = match &numbering {
+                    Some(n) => {
+                        let (body, first) = n.0.number(&n.1[i % n.1.len()]);
+                        (body, Some(first))
+                    }
+                    None => (bodies[i % bodies.len()].clone(), None),
+                };
                 i += 1;
+                let mut log = |outcome| {
+                    if let Some(first) = first {
+                        sent_log.push((first, batch, outcome));
+                    }
+                };
                 let mut req = hyper::Request::post(uri.clone());
                 if mode == Mode::Firehose {
                     req = req
@@ -322,31 +353,44 @@ async fn drive(
                 let resp = match client.request(req).await {
                     Ok(resp) => resp,
                     Err(e) => {
+                        log(numbered::Outcome::Unknown);
                         refused.push(format!("connection: {e}"));
+                        // A daemon being restarted: do not spin.
+                        tokio::time::sleep(Duration::from_millis(50)).await;
                         continue;
                     }
                 };
                 let status = resp.status();
                 let body = resp.into_body().collect().await.map(|b| b.to_bytes());
-                if status.is_success() {
+                if status.is_success() && body.is_ok() {
+                    log(numbered::Outcome::Acked);
                     latencies.push(u32::try_from(sent.elapsed().as_micros()).unwrap_or(u32::MAX));
+                } else if body.is_err() {
+                    log(numbered::Outcome::Unknown);
+                    refused.push(format!("{status} with its body cut off"));
                 } else {
+                    log(numbered::Outcome::Refused);
                     let body = body.map(|b| String::from_utf8_lossy(&b).into_owned());
                     refused.push(format!("{status}: {}", body.unwrap_or_default()));
                     tokio::time::sleep(Duration::from_millis(50)).await;
                 }
             }
-            (latencies, refused)
+            (latencies, refused, sent_log)
         }));
     }
     let mut latencies = Vec::new();
     let mut refused: std::collections::BTreeMap<String, usize> = Default::default();
+    let mut sent_log = Vec::new();
     for t in tasks {
-        let (l, r) = t.await?;
+        let (l, r, s) = t.await?;
         latencies.extend(l);
+        sent_log.extend(s);
         for reason in r {
             *refused.entry(reason).or_default() += 1;
         }
+    }
+    if let Some(path) = &args.numbered_log {
+        numbered::write_log(path, &sent_log)?;
     }
     let load_secs = started.elapsed().as_secs_f64();
     let acked_records = (latencies.len() * args.batch * args.sub_records) as u64;

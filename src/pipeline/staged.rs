@@ -36,7 +36,14 @@ pub struct Staging {
     stream: String,
     /// Bytes in the staging files (for `/metrics`).
     bytes: AtomicU64,
+    /// Which opening of the folder this is: file names carry it, so a runner
+    /// being retired by a reload never removes the files of the one that
+    /// replaces it.
+    instance: u64,
 }
+
+/// Openings of staging folders in this process.
+static OPENINGS: AtomicU64 = AtomicU64::new(0);
 
 impl Staging {
     /// The staging folder in `spool_dir`, emptied: what an earlier run left is
@@ -54,6 +61,7 @@ impl Staging {
             next_id: AtomicU64::new(0),
             stream: stream.to_string(),
             bytes: AtomicU64::new(0),
+            instance: OPENINGS.fetch_add(1, Ordering::Relaxed),
         }))
     }
 
@@ -71,7 +79,7 @@ impl Staging {
     }
 
     fn path(&self, id: u64, what: &str) -> PathBuf {
-        self.dir.join(format!("{id}.{what}"))
+        self.dir.join(format!("{}-{id}.{what}", self.instance))
     }
 
     /// Removes the files of `spills` that were written; a failure is logged

@@ -1,7 +1,8 @@
 """Decodes an object with a standard reader and writes the raw bytes to stdout.
 
-Usage: decode.py FORMAT FILE, FORMAT one of zip | hadoop_snappy.
-zip: Python's zipfile; prints the single entry's name on stderr.
+Usage: decode.py FORMAT FILE, FORMAT one of zip | zip-stored | hadoop_snappy.
+zip: Python's zipfile; prints the single entry's name on stderr; the entry
+must be deflated (zip-stored: stored, as compression_level = 0 writes it).
 hadoop_snappy: python-snappy's Hadoop stream decoder.
 """
 import sys
@@ -12,14 +13,15 @@ import snappy
 
 def main():
     fmt, path = sys.argv[1], sys.argv[2]
-    if fmt == "zip":
+    if fmt in ("zip", "zip-stored"):
+        method = zipfile.ZIP_DEFLATED if fmt == "zip" else zipfile.ZIP_STORED
         with zipfile.ZipFile(path) as z:
             infos = z.infolist()
             sys.stderr.write(json_line(infos))
             if len(infos) != 1:
                 raise SystemExit(f"expected one entry, found {len(infos)}")
-            if infos[0].compress_type != zipfile.ZIP_DEFLATED:
-                raise SystemExit("entry is not deflated")
+            if infos[0].compress_type != method:
+                raise SystemExit(f"entry is not {'deflated' if fmt == 'zip' else 'stored'}")
             sys.stdout.buffer.write(z.read(infos[0]))
     elif fmt == "hadoop_snappy":
         with open(path, "rb") as f:

@@ -71,7 +71,8 @@ stop_daemon() {
   kill -TERM "$pid" 2>/dev/null || true
   wait "$pid" || true
 }
-trap 'kill -9 $pid 2>/dev/null; rm -rf "$dir"' EXIT
+# KEEP=1 keeps the run's folder (config, logs, spool, output) for a look.
+trap 'kill -9 $pid 2>/dev/null; [ -n "${KEEP:-}" ] && echo "kept $dir" || rm -rf "$dir"' EXIT
 start_daemon
 started=$(date +%s)
 "$bench" --target "http://127.0.0.1:$port" --stream bench --mode ndjson --connections 4 --batch 500 \

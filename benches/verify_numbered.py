@@ -26,6 +26,10 @@ def landed(root):
     errors = 0
     for dirpath, _, files in os.walk(root):
         for name in files:
+            if "#" in name:
+                # A local destination's object being written (`<key>#<n>`),
+                # left by a kill: not an object.
+                continue
             path = os.path.join(dirpath, name)
             with open(path, "rb") as f:
                 raw = f.read()

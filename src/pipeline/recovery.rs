@@ -5,17 +5,22 @@
 
 use std::time::Duration;
 
-use super::buffer::{Buffer, SealedBatch};
+use std::sync::Arc;
+
+use super::buffer::SealedBatch;
 use super::deliver::Delivery;
+use super::staged::{StagedBatch, StagedBuffer, Staging};
 use crate::encode::Compression;
 use crate::output::Output;
 use crate::record::{KinesisMeta, Record, now_ms};
 use crate::spool::{Damage, RangeSet, Recovery, Seal};
 
-/// A sealed batch being rebuilt.
+/// A sealed batch being rebuilt, in staging files like an open buffer: a
+/// restart may find as many batches sealed as were in flight, each up to
+/// 128 MiB.
 struct Rebuild {
     seal: Seal,
-    buffer: Buffer,
+    buffer: StagedBuffer,
     /// Per record, its Kinesis metadata: a transform that runs again needs it.
     kinesis: Vec<Option<KinesisMeta>>,
 }
@@ -29,9 +34,12 @@ pub struct Claimed {
     pub backup: bool,
 }
 
-/// A batch rebuilt from the spool, and its records' Kinesis metadata.
+/// A batch rebuilt from the spool, and its records' Kinesis metadata. Its
+/// records wait on disk (`staged`) until the runner has memory to load them
+/// into `delivery.batch`.
 pub struct Rebuilt {
     pub delivery: Delivery,
+    pub staged: Option<StagedBatch>,
     pub kinesis: Vec<Option<KinesisMeta>>,
 }
 
@@ -48,7 +56,7 @@ pub struct Recovering {
 
 impl Recovering {
     /// `None` when there is nothing to recover.
-    pub fn new(recovery: Recovery) -> Option<Self> {
+    pub fn new(recovery: Recovery, staging: &Arc<Staging>) -> Option<Self> {
         if recovery.pending.is_empty()
             && recovery.delivered.is_empty()
             && recovery.primary_done.is_empty()
@@ -62,7 +70,7 @@ impl Recovering {
             .into_iter()
             .map(|seal| Rebuild {
                 seal,
-                buffer: Buffer::new(usize::MAX),
+                buffer: StagedBuffer::new(staging.clone(), usize::MAX),
                 kinesis: Vec::new(),
             })
             .collect();
@@ -185,10 +193,11 @@ impl Recovering {
                     conversion_errors_sealed: r.seal.output == Output::Data
                         && conversion_errors.contains(&r.seal.seqs),
                     key: r.seal.key,
-                    batch: r.buffer.seal().unwrap_or_else(SealedBatch::empty),
+                    batch: SealedBatch::empty(),
                     output: r.seal.output,
                     needs_seal: false,
                 },
+                staged: r.buffer.seal(),
                 kinesis: r.kinesis,
             })
             .collect()

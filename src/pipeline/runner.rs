@@ -14,7 +14,7 @@ use tokio::time::Instant;
 
 use super::buffer::{Buffer, SealedBatch};
 use super::deliver::{Deliverer, Delivery};
-use super::memory::DeliveryMemory;
+use super::memory::{DeliveryMemory, Share};
 use super::recovery::{Claimed, Rebuilt, Recovering};
 use super::routing::{Landed, Routed, Routing, error_line, written_in_order};
 use super::staged::{StagedBatch, StagedBuffer, Staging};
@@ -108,7 +108,7 @@ impl Runner {
         Self {
             stream: config.name.clone(),
             reader,
-            recovering: Recovering::new(recovery),
+            recovering: Recovering::new(recovery, &staging),
             slots: BTreeMap::new(),
             staging,
             routing,
@@ -277,10 +277,21 @@ impl Runner {
         let Some(recovering) = self.recovering.take() else {
             return;
         };
-        for rebuilt in recovering.into_deliveries() {
+        for mut rebuilt in recovering.into_deliveries() {
+            let share = match rebuilt.staged.take() {
+                Some(staged) => {
+                    let share = self
+                        .memory
+                        .take(staged.record_count(), staged.bytes())
+                        .await;
+                    rebuilt.delivery.batch = load(&self.stream, staged).await;
+                    Some(share)
+                }
+                None => None,
+            };
             let delivery = self.transform_rebuilt(rebuilt).await;
             tracing::info!(stream = %self.stream, key = %delivery.key, records = delivery.batch.record_count(), "delivering a batch sealed before the last stop");
-            self.spawn_delivery(delivery).await;
+            self.spawn_delivery(delivery, share).await;
         }
     }
 
@@ -417,6 +428,7 @@ impl Runner {
         let Rebuilt {
             mut delivery,
             kinesis,
+            ..
         } = rebuilt;
         let needs_transform = matches!(
             delivery.output,
@@ -625,15 +637,16 @@ impl Runner {
     }
 
     /// Waits for a free delivery slot: when the destination is slow, this is where
-    /// the stream waits, and its backlog grows in the spool.
-    async fn spawn_delivery(&mut self, delivery: Delivery) {
+    /// the stream waits, and its backlog grows in the spool. `share` (the
+    /// batch's delivery memory) is given back when the delivery ends.
+    async fn spawn_delivery(&mut self, delivery: Delivery, share: Option<Share>) {
         let Ok(permit) = self.in_flight.clone().acquire_owned().await else {
             return; // the semaphore is never closed
         };
         let deliverer = self.deliverer.clone();
         self.deliveries.spawn(async move {
             deliverer.deliver(delivery).await;
-            drop(permit);
+            drop((permit, share));
         });
     }
 }

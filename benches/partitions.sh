@@ -72,7 +72,11 @@ stop_daemon() {
   wait "$pid" || true
 }
 # KEEP=1 keeps the run's folder (config, logs, spool, output) for a look.
-trap 'kill -9 $pid 2>/dev/null; [ -n "${KEEP:-}" ] && echo "kept $dir" || rm -rf "$dir"' EXIT
+cleanup() {
+  kill -9 "$pid" 2>/dev/null || true
+  if [ -n "${KEEP:-}" ]; then echo "kept $dir"; else rm -rf "$dir"; fi
+}
+trap cleanup EXIT
 start_daemon
 started=$(date +%s)
 "$bench" --target "http://127.0.0.1:$port" --stream bench --mode ndjson --connections 4 --batch 500 \

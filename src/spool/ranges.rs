@@ -55,25 +55,27 @@ impl RangeSet {
         }
     }
 
-    /// Adds every number of `other`, in one pass over both.
+    /// Adds every number of `other`: appended when it follows, else merged
+    /// into the stretch of this set it overlaps, in one splice (a delivered
+    /// partition's scattered records go into a delivered set of millions of
+    /// ranges: inserting them one by one moved the whole set each time).
     pub fn extend(&mut self, other: &RangeSet) {
-        let Some(&(first, _)) = other.ranges.first() else {
+        let (Some(&(first, _)), Some(&(_, last))) = (other.ranges.first(), other.ranges.last())
+        else {
             return;
         };
-        if self.ranges.last().is_none_or(|&(_, e)| e <= first)
-            || other.ranges.len() < self.ranges.len() / 64
-        {
-            // Commonly `other` follows: append (merging at the seam). A few
-            // ranges into many: each goes in by binary search.
+        if self.ranges.last().is_none_or(|&(_, e)| e <= first) {
             for r in other.iter() {
                 self.insert(r);
             }
             return;
         }
-        let mut merged: Vec<(u64, u64)> =
-            Vec::with_capacity(self.ranges.len() + other.ranges.len());
+        // The ranges of this set that touch or overlap `other`'s span.
+        let lo = self.ranges.partition_point(|&(_, e)| e < first);
+        let hi = self.ranges.partition_point(|&(s, _)| s <= last);
+        let mut merged: Vec<(u64, u64)> = Vec::with_capacity(hi - lo + other.ranges.len());
         let (mut a, mut b) = (
-            self.ranges.iter().peekable(),
+            self.ranges[lo..hi].iter().peekable(),
             other.ranges.iter().peekable(),
         );
         loop {
@@ -102,7 +104,7 @@ impl RangeSet {
                 _ => merged.push(next),
             }
         }
-        self.ranges = merged;
+        self.ranges.splice(lo..hi, merged);
     }
 
     /// Removes `other`'s numbers in one pass over this set, finding where each
@@ -311,7 +313,11 @@ mod tests {
     proptest! {
         /// Against a plain set of numbers: membership, gaps and trimming agree.
         #[test]
-        fn behaves_as_a_set(ops in proptest::collection::vec((0u64..60, 0u64..8), 0..40), cut in 0u64..70) {
+        fn behaves_as_a_set(
+            ops in proptest::collection::vec((0u64..60, 0u64..8), 0..40),
+            cut in 0u64..70,
+            more in proptest::collection::vec((0u64..70, 1u64..5), 0..12),
+        ) {
             let mut set = RangeSet::new();
             let mut model = BTreeSet::new();
             for (s, n) in ops {
@@ -332,10 +338,14 @@ mod tests {
             let round: RangeSet = serde_json::from_str(&serde_json::to_string(&set).unwrap()).unwrap();
             prop_assert_eq!(&round, &set);
             let mut union = set.clone();
-            let more: RangeSet = vec![(cut, cut + 4), (cut / 3, cut / 3 + 2)].into();
+            let more: RangeSet = more.into_iter().map(|(s, n)| (s, s + n)).collect::<Vec<_>>().into();
             union.extend(&more);
             for x in 0..80 {
                 prop_assert_eq!(union.contains(x), model.contains(&x) || more.contains(x), "extend {}", x);
+            }
+            let rs: Vec<_> = union.iter().collect();
+            for w in rs.windows(2) {
+                prop_assert!(w[0].end < w[1].start, "extend left {:?}", rs);
             }
             let mut minus = set.clone();
             let other: RangeSet = vec![(cut / 2, cut / 2 + 7), (cut, cut + 3)].into();

@@ -49,6 +49,9 @@ impl SlotKey {
     }
 }
 
+/// Bytes of a rebuilt batch's records processed again at a time.
+const REBUILD_PIECE: usize = 4 * 1024 * 1024;
+
 /// How long to wait before reading again after the spool could not be read.
 const READ_RETRY: Duration = Duration::from_secs(1);
 
@@ -280,9 +283,12 @@ impl Runner {
         for mut rebuilt in recovering.into_deliveries() {
             let share = match rebuilt.staged.take() {
                 Some(staged) => {
+                    // Processed again, it is held twice for a while: as read
+                    // back, and as the processors make it anew.
+                    let copies = if self.routing.is_some() { 2 } else { 1 };
                     let share = self
                         .memory
-                        .take(staged.record_count(), staged.bytes())
+                        .take(staged.record_count(), staged.bytes() * copies)
                         .await;
                     rebuilt.delivery.batch = load(&self.stream, staged).await;
                     Some(share)
@@ -437,45 +443,59 @@ impl Runner {
         let Some(routing) = self.routing.as_mut().filter(|_| needs_transform) else {
             return delivery;
         };
-        let seqs = delivery.batch.seqs.clone();
-        let inputs: Vec<Input> = delivery
-            .batch
-            .iter()
-            .zip(seqs.iter().flatten())
-            .zip(kinesis)
-            .map(|(((data, arrival_ms), id), kinesis)| Input {
-                id,
-                data: bytes::Bytes::copy_from_slice(data),
-                arrival_ms,
-                kinesis,
-            })
-            .collect();
-        let mut landed = Vec::new();
-        let routes = routing.run(&inputs, &mut landed);
+        // A piece at a time: the batch is up to 128 MiB, and the inputs, the
+        // processors' output and the new batch would each be a copy of it.
+        let batch = std::mem::replace(&mut delivery.batch, SealedBatch::empty());
+        let seqs = batch.seqs.clone();
+        let mut records = batch.iter().zip(seqs.iter().flatten()).zip(kinesis);
         let mut buffer = Buffer::new(usize::MAX);
+        let mut landed = Vec::new();
         let mut changed = 0;
         let mut failed_now = Vec::new();
-        for (input, route) in inputs.iter().zip(routes) {
-            let seqs = input.id..input.id + 1;
-            match (&delivery.output, route) {
-                (Output::ProcessingFailed, Routed::Failed(line)) => {
-                    buffer.push(&line, input.arrival_ms, seqs);
+        loop {
+            let mut inputs = Vec::new();
+            let mut bytes = 0;
+            for (((data, arrival_ms), id), kinesis) in records.by_ref() {
+                bytes += data.len();
+                inputs.push(Input {
+                    id,
+                    data: bytes::Bytes::copy_from_slice(data),
+                    arrival_ms,
+                    kinesis,
+                });
+                if bytes >= REBUILD_PIECE {
+                    break;
                 }
-                (Output::ProcessingFailed, _) => {
-                    changed += 1;
-                    let failure = Failure::by_host(crate::transform::PROCESSING_FAILED_STATUS, "the record failed processing before the daemon restarted; on replay the plugin answered differently".into());
-                    buffer.push(&error_line(input, &failure), input.arrival_ms, seqs);
-                }
-                (_, Routed::Data { data, .. }) => {
-                    buffer.push(&landed[data], input.arrival_ms, seqs);
-                }
-                (Output::Data, Routed::Failed(line)) => {
-                    changed += 1;
-                    failed_now.push((line, input.arrival_ms, seqs));
-                }
-                (_, Routed::Dropped | Routed::Failed(_)) => changed += 1,
-            };
+            }
+            if inputs.is_empty() {
+                break;
+            }
+            landed.clear();
+            let routes = routing.run(&inputs, &mut landed);
+            for (input, route) in inputs.iter().zip(routes) {
+                let seqs = input.id..input.id + 1;
+                match (&delivery.output, route) {
+                    (Output::ProcessingFailed, Routed::Failed(line)) => {
+                        buffer.push(&line, input.arrival_ms, seqs);
+                    }
+                    (Output::ProcessingFailed, _) => {
+                        changed += 1;
+                        let failure = Failure::by_host(crate::transform::PROCESSING_FAILED_STATUS, "the record failed processing before the daemon restarted; on replay the plugin answered differently".into());
+                        buffer.push(&error_line(input, &failure), input.arrival_ms, seqs);
+                    }
+                    (_, Routed::Data { data, .. }) => {
+                        buffer.push(&landed[data], input.arrival_ms, seqs);
+                    }
+                    (Output::Data, Routed::Failed(line)) => {
+                        changed += 1;
+                        failed_now.push((line, input.arrival_ms, seqs));
+                    }
+                    (_, Routed::Dropped | Routed::Failed(_)) => changed += 1,
+                };
+            }
         }
+        drop(records);
+        drop(batch);
         for (line, arrival_ms, seqs) in failed_now {
             self.push(
                 SlotKey::of(Output::ProcessingFailed),

@@ -27,7 +27,13 @@ mkdir "$cgroup" || { echo "cannot make a memory cgroup at $cgroup (cgroup v1 mem
 echo $((limit_mb * 1024 * 1024)) > "$cgroup/memory.limit_in_bytes"
 dir=$(mktemp -d)
 port=$(free_port)
-trap 'kill -9 $pid 2>/dev/null; sleep 0.5; rmdir "$cgroup" 2>/dev/null; rm -rf "$dir"' EXIT
+cleanup() {
+  kill -9 "$pid" 2>/dev/null || true
+  sleep 0.5
+  rmdir "$cgroup" 2>/dev/null || true
+  rm -rf "$dir"
+}
+trap cleanup EXIT
 cat > "$dir/sluice.toml" <<TOML
 [server]
 listen = "127.0.0.1:$port"
@@ -59,7 +65,10 @@ done
 kill -9 "$pid"; wait "$pid" || true
 wait "$bench_pid" || true
 acked=$(awk '$3 == "Acked" {n += $2} END {print n + 0}' "$dir/sent.log")
-[ -d "$dir/out" ] && { echo "a buffer was delivered before the kill: make the load shorter" >&2; exit 1; }
+if [ -n "$(find "$dir/out" -type f 2>/dev/null | head -1)" ]; then
+  echo "a buffer was delivered before the kill: make the load shorter" >&2
+  exit 1
+fi
 echo "backlog: $acked records acknowledged, $(du -sm "$dir/spool/bench" | awk '{print $1}') MB in the spool, nothing sealed"
 started=$SECONDS
 ( echo $BASHPID > "$cgroup/cgroup.procs"; exec "$sluice" run --config "$dir/sluice.toml" >> "$dir/daemon-2.log" 2>&1 ) &

@@ -68,8 +68,10 @@ start_daemon() {
   until curl -sf "http://127.0.0.1:$port/ready" >/dev/null 2>&1; do sleep 0.1; done
 }
 stop_daemon() {
+  local from=$SECONDS
   kill -TERM "$pid" 2>/dev/null || true
   wait "$pid" || true
+  echo "SIGTERM: the daemon delivered what it held and exited in $((SECONDS - from)) s" >> "$dir/stops"
 }
 # KEEP=1 keeps the run's folder (config, logs, spool, output) for a look.
 cleanup() {
@@ -97,5 +99,6 @@ stop_daemon
 grep -E '^(records acked/s|requests acked)' "$dir/bench.out" || true
 echo "tenants $tenants, $seconds s of load, fault $fault, format ${FORMAT:-gzip}: $acked records acknowledged"
 echo "peak RSS $(( $(cat "$peak_file") / 1024 )) MB (delivery_memory_mb ${MEMORY_MB:-128})"
+cat "$dir/stops"
 echo "seal or ledger failures in the log: $(grep -cE 'SealFailed|LedgerFailed' "$dir/daemon.log" || true)"
 "$venv/bin/python" benches/verify_numbered.py "$dir/sent.log" "$dir/out"

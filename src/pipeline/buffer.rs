@@ -55,6 +55,15 @@ impl SealedBatch {
         self.marked().map(|(data, mark)| (data, mark.arrival_ms))
     }
 
+    /// Each record's end, arrival time and sequence number, for tests to compare.
+    #[cfg(test)]
+    pub fn mark_tuples(&self) -> Vec<(usize, i64, u64)> {
+        self.records
+            .iter()
+            .map(|m| (m.end, m.arrival_ms, m.seq))
+            .collect()
+    }
+
     /// Each record's bytes with its mark, in order.
     pub fn marked(&self) -> impl Iterator<Item = (&[u8], RecordMark)> {
         let starts = std::iter::once(0).chain(self.records.iter().map(|r| r.end));
@@ -123,13 +132,8 @@ mod tests {
         b.push(s.as_bytes(), at, seq..seq + 1)
     }
 
-    /// Each record's end, arrival and sequence number.
     fn marks(sealed: &SealedBatch) -> Vec<(usize, i64, u64)> {
-        sealed
-            .records
-            .iter()
-            .map(|m| (m.end, m.arrival_ms, m.seq))
-            .collect()
+        sealed.mark_tuples()
     }
 
     #[test]

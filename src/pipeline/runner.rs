@@ -781,6 +781,15 @@ mod tests {
         c
     }
 
+    /// The default stream's (local folder's) retry duration.
+    fn set_retry_duration(c: &mut Config, seconds: u64) {
+        let crate::config::DestinationConfig::Local(local) = &mut c.delivery_streams[0].destination
+        else {
+            panic!("the default stream writes to a local folder");
+        };
+        local.retry_duration_seconds = seconds;
+    }
+
     fn start(c: &Config) -> (StreamHandle, Arc<MemorySink>, tokio::task::JoinHandle<()>) {
         start_with(c, None)
     }
@@ -878,11 +887,7 @@ mod tests {
     async fn a_write_that_landed_unanswered_is_not_also_an_error_object() {
         let dir = tempfile::tempdir().unwrap();
         let mut c = config(dir.path(), 5, 1);
-        let crate::config::DestinationConfig::Local(local) = &mut c.delivery_streams[0].destination
-        else {
-            panic!("the default stream writes to a local folder");
-        };
-        local.retry_duration_seconds = 0;
+        set_retry_duration(&mut c, 0);
         let (handle, sink, task) = start(&c);
         sink.1.store(1, Ordering::SeqCst);
         handle
@@ -977,12 +982,7 @@ mod tests {
         for retry_duration_seconds in [0, 300] {
             let dir = tempfile::tempdir().unwrap();
             let mut c = config(dir.path(), 5, 1);
-            let crate::config::DestinationConfig::Local(local) =
-                &mut c.delivery_streams[0].destination
-            else {
-                panic!("the default stream writes to a local folder");
-            };
-            local.retry_duration_seconds = retry_duration_seconds;
+            set_retry_duration(&mut c, retry_duration_seconds);
             let refusing = Arc::new(RefusingEncoder::default());
             let (handle, sink, task) = start_with(&c, Some(refusing.clone()));
             handle

@@ -478,13 +478,8 @@ mod tests {
         b.push(s.as_bytes(), at, seq..seq + 1)
     }
 
-    /// Each record's end, arrival and sequence number.
     fn marks(sealed: &SealedBatch) -> Vec<(usize, i64, u64)> {
-        sealed
-            .records
-            .iter()
-            .map(|m| (m.end, m.arrival_ms, m.seq))
-            .collect()
+        sealed.mark_tuples()
     }
 
     #[test]

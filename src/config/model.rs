@@ -245,8 +245,9 @@ pub struct StreamConfig {
     /// them with plugin instances of its own (a plugin's memory counts once per
     /// thread). Default: the machine's cores, at most 4.
     pub processing_threads: Option<usize>,
-    /// Objects encoded and delivered concurrently; bounds memory at about
-    /// (1 + this) × buffering.size_mb.
+    /// Objects encoded and delivered concurrently; each is read back into memory
+    /// only with its share of `server.delivery_memory_mb` (open buffers wait on
+    /// disk).
     #[serde(default = "default_in_flight")]
     pub max_in_flight_objects: usize,
     pub destination: DestinationConfig,

@@ -136,8 +136,10 @@ fn draw_config(rng: &mut StdRng, world: &World) -> String {
         rng.random_range(1..=2),
         rng.random_range(0..=2),
     );
-    let size_mb = match world.later(|r| r.random_range(0..4)) {
-        0 => 128,
+    let size_mb = match (world.later(|r| r.random_range(0..4)), world.dest) {
+        // Firehose's largest buffer: 64 MiB for an HTTP endpoint, 128 elsewhere.
+        (0, Dest::Http) => 64,
+        (0, _) => 128,
         _ => size_mb,
     };
     let processors = world.plugin.processors();

@@ -153,17 +153,18 @@ impl Runner {
                     }
                     if self.interval.is_zero() && self.reader.caught_up() {
                         // Zero buffering: deliver what has arrived as soon as possible.
-                        self.flush(|_| true).await;
+                        self.flush(|_, _| true).await;
                     }
                 }
                 () = sleep_until(deadline) => {
                     let now = Instant::now();
-                    self.flush(|slot| slot.deadline.is_some_and(|d| d <= now)).await;
+                    self.flush(|_, slot| slot.deadline.is_some_and(|d| d <= now))
+                        .await;
                 }
             }
         }
         self.finish_recovery().await;
-        self.flush(|_| true).await;
+        self.flush(|_, _| true).await;
         while let Some(result) = self.deliveries.join_next().await {
             if let Err(e) = result {
                 tracing::error!(stream = %self.stream, error = %e, "delivery task failed");
@@ -585,29 +586,14 @@ impl Runner {
         tracing::debug!(stream = %self.stream, output = ?key.output, partition = ?key.partition,
             "the spool is nearly full: sealing the buffer that holds its oldest record");
         crate::telemetry::early_seal(&self.stream);
-        self.flush_one(&key).await;
-    }
-
-    /// Seals and dispatches the buffer of `key`.
-    async fn flush_one(&mut self, key: &SlotKey) {
-        let Some(slot) = self.slots.get_mut(key) else {
-            return;
-        };
-        slot.deadline = None;
-        let sealed = slot.buffer.seal();
-        if !key.partition.is_empty() {
-            self.slots.remove(key);
-        }
-        if let Some(batch) = sealed {
-            self.dispatch(key.clone(), batch).await;
-        }
+        self.flush(|k, _| *k == key).await;
     }
 
     /// Seals and dispatches the buffers that `due` picks.
-    async fn flush(&mut self, due: impl Fn(&Slot) -> bool) {
+    async fn flush(&mut self, due: impl Fn(&SlotKey, &Slot) -> bool) {
         let mut sealed = Vec::new();
         for (key, slot) in &mut self.slots {
-            if due(slot) {
+            if due(key, slot) {
                 slot.deadline = None;
                 if let Some(batch) = slot.buffer.seal() {
                     sealed.push((key.clone(), batch));

@@ -99,8 +99,7 @@ impl Staging {
 /// One append-only staging file and the bytes bound for it.
 struct Spill {
     path: PathBuf,
-    /// `None` until the first write, and after a write failed: then the
-    /// rest stays in `pending`.
+    /// `None` until the first write.
     file: Option<Arc<dyn DiskFile>>,
     /// Whether writing failed: nothing more is written.
     failed: bool,
@@ -449,25 +448,12 @@ fn unzigzag(n: u64) -> i64 {
     ((n >> 1) as i64) ^ -((n & 1) as i64)
 }
 
-fn put_varint(out: &mut Vec<u8>, mut n: u64) {
-    while n >= 0x80 {
-        out.push((n as u8) | 0x80);
-        n >>= 7;
-    }
-    out.push(n as u8);
+fn put_varint(out: &mut Vec<u8>, n: u64) {
+    prost::encoding::encode_varint(n, out);
 }
 
 fn take_varint(bytes: &mut &[u8]) -> Option<u64> {
-    let mut n: u64 = 0;
-    for shift in (0..64).step_by(7) {
-        let (&b, rest) = bytes.split_first()?;
-        *bytes = rest;
-        n |= u64::from(b & 0x7f) << shift;
-        if b & 0x80 == 0 {
-            return Some(n);
-        }
-    }
-    None
+    prost::encoding::decode_varint(bytes).ok()
 }
 
 #[cfg(test)]

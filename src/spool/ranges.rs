@@ -210,8 +210,8 @@ impl RangeSet {
         let mut out = Vec::with_capacity(self.ranges.len() * 2 + 8);
         let mut prev = 0;
         for &(s, e) in &self.ranges {
-            put_varint(&mut out, s - prev);
-            put_varint(&mut out, e - s);
+            prost::encoding::encode_varint(s - prev, &mut out);
+            prost::encoding::encode_varint(e - s, &mut out);
             prev = e;
         }
         base64::engine::general_purpose::STANDARD_NO_PAD.encode(out)
@@ -239,27 +239,9 @@ impl RangeSet {
     }
 }
 
-fn put_varint(out: &mut Vec<u8>, mut n: u64) {
-    while n >= 0x80 {
-        out.push((n as u8) | 0x80);
-        n >>= 7;
-    }
-    out.push(n as u8);
-}
-
+/// One varint of a compact range set (prost's LEB128, the Protobuf encoding).
 fn take_varint(bytes: &mut &[u8]) -> Result<u64, String> {
-    let mut n: u64 = 0;
-    for shift in (0..64).step_by(7) {
-        let (&b, rest) = bytes
-            .split_first()
-            .ok_or("a compact range set ends early")?;
-        *bytes = rest;
-        n |= u64::from(b & 0x7f) << shift;
-        if b & 0x80 == 0 {
-            return Ok(n);
-        }
-    }
-    Err("a varint of a compact range set is too long".into())
+    prost::encoding::decode_varint(bytes).map_err(|e| format!("a compact range set: {e}"))
 }
 
 impl Serialize for RangeSet {

@@ -55,6 +55,7 @@ TOML
 [ -n "$format" ] && sed -i 's/^compression = "gzip"$//' "$dir/sluice.toml"
 
 peak_file=$dir/peak
+daemon_peak() { awk '{printf "%d", $1 / 1024}' "$dir/peak.$pid" 2>/dev/null || echo "?"; }
 echo 0 > "$peak_file"
 start_daemon() {
   "$sluice" run --config "$dir/sluice.toml" >> "$dir/daemon.log" 2>&1 &
@@ -62,16 +63,29 @@ start_daemon() {
   # The peak of every daemon of the run (VmHWM only grows within a process).
   ( while kill -0 "$pid" 2>/dev/null; do
       hwm=$(awk '/VmHWM/ {print $2}' "/proc/$pid/status" 2>/dev/null || true)
+      [ -n "$hwm" ] && echo "$hwm" > "$dir/peak.$pid"
       [ -n "$hwm" ] && [ "$hwm" -gt "$(cat "$peak_file")" ] && echo "$hwm" > "$peak_file"
       sleep 0.1
     done ) &
+  # What holds memory, once a second: seconds into the run, RSS, and the
+  # gauges of what is staged, loaded for delivery and spooled (benches/README).
+  ( while kill -0 "$pid" 2>/dev/null; do
+      rss=$(awk '/VmRSS/ {print $2}' "/proc/$pid/status" 2>/dev/null || true)
+      gauges=$({ curl -s --max-time 1 "http://127.0.0.1:$port/metrics" 2>/dev/null || true; } | awk '
+        /^sluice_staged_bytes/ {s += $2} /^sluice_delivery_memory_bytes/ {d += $2}
+        /^sluice_spool_bytes/ {p += $2} /^sluice_backlog_records/ {b += $2}
+        END {printf "staged %d MB, delivery %d MB, spool %d MB, backlog %d", s / 1048576, d / 1048576, p / 1048576, b}')
+      echo "$((SECONDS - run_started)) s pid $pid rss $(( ${rss:-0} / 1024 )) MB $gauges" >> "$dir/samples"
+      sleep 1
+    done ) &
   until curl -sf "http://127.0.0.1:$port/ready" >/dev/null 2>&1; do sleep 0.1; done
 }
+run_started=$SECONDS
 stop_daemon() {
   local from=$SECONDS
   kill -TERM "$pid" 2>/dev/null || true
   wait "$pid" || true
-  echo "SIGTERM: the daemon delivered what it held and exited in $((SECONDS - from)) s" >> "$dir/stops"
+  echo "SIGTERM: the daemon delivered what it held and exited in $((SECONDS - from)) s (its peak RSS $(daemon_peak) MB)" >> "$dir/stops"
 }
 # KEEP=1 keeps the run's folder (config, logs, spool, output) for a look.
 cleanup() {
@@ -86,7 +100,10 @@ started=$(date +%s)
 bench_pid=$!
 if [ "$fault" != none ]; then
   sleep $((seconds / 2))
-  if [ "$fault" = kill ]; then kill -9 "$pid"; wait "$pid" || true; else stop_daemon; fi
+  if [ "$fault" = kill ]; then
+    echo "kill -9 after $((SECONDS - run_started)) s (that daemon's peak RSS $(daemon_peak) MB)" >> "$dir/stops"
+    kill -9 "$pid"; wait "$pid" || true
+  else stop_daemon; fi
   start_daemon
 fi
 wait "$bench_pid"
@@ -100,5 +117,6 @@ grep -E '^(records acked/s|requests acked)' "$dir/bench.out" || true
 echo "tenants $tenants, $seconds s of load, fault $fault, format ${FORMAT:-gzip}: $acked records acknowledged"
 echo "peak RSS $(( $(cat "$peak_file") / 1024 )) MB (delivery_memory_mb ${MEMORY_MB:-128})"
 cat "$dir/stops"
+echo "the last daemon's peak RSS $(daemon_peak) MB"
 echo "seal or ledger failures in the log: $(grep -cE 'SealFailed|LedgerFailed' "$dir/daemon.log" || true)"
 "$venv/bin/python" benches/verify_numbered.py "$dir/sent.log" "$dir/out"

@@ -13,7 +13,7 @@ use super::staged::{StagedBatch, StagedBuffer, Staging};
 use crate::encode::Compression;
 use crate::output::Output;
 use crate::record::{KinesisMeta, Record, now_ms};
-use crate::spool::{Damage, RangeSet, Recovery, Seal};
+use crate::spool::{Damage, RangeSet, Recovery, Seal, SeqBitmap};
 
 /// A sealed batch being rebuilt, in staging files like an open buffer: a
 /// restart may find as many batches sealed as were in flight, each up to
@@ -44,9 +44,9 @@ pub struct Rebuilt {
 }
 
 pub struct Recovering {
-    delivered: RangeSet,
-    primary_done: RangeSet,
-    backup_done: RangeSet,
+    delivered: SeqBitmap,
+    primary_done: SeqBitmap,
+    backup_done: SeqBitmap,
     /// The retry time each batch had used before the stop.
     retry_spent_ms: std::collections::BTreeMap<u64, u64>,
     /// Few: the batches that were in flight at the stop.

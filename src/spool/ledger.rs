@@ -17,9 +17,10 @@
 //! The live state grows with the records that sealed batches hold in scattered
 //! ranges (one partition's batch among hundreds is a range per record). When it
 //! takes more than half a file, both files grow to four times the state, so a
-//! seal never fails for the size of its batch. Recording a delivery moves ranges
-//! from a sealed batch to the delivered set, so the state stays about the size
-//! the seal made it, within the files as they are, a full disk or not.
+//! seal never fails for the size of its batch. Recording a delivery moves a
+//! sealed batch's records to the written sets, compressed bitmaps of at most a
+//! bit a record (`seq_bitmap.rs`), so the state stays about the size the seal
+//! made it, within the files as they are, a full disk or not.
 
 use std::collections::BTreeMap;
 use std::io;
@@ -29,6 +30,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use super::ranges::RangeSet;
+use super::seq_bitmap::SeqBitmap;
 use crate::disk::{Disk, DiskFile, Mode};
 use crate::output::Output;
 
@@ -88,12 +90,21 @@ enum Entry {
     /// Every record below this number is delivered.
     Watermark(u64),
     Sealed(Seal),
-    /// The records are delivered; `batch` is 0 for ranges carried over by
-    /// compaction. `copy` is `None` for every copy (and in ledgers written before
-    /// copies were told apart).
+    /// A batch's records are written; `batch` 0 is no batch (records gone, and
+    /// sets carried over by compaction in ledgers written before `Written`).
+    /// `copy` is `None` for every copy (and in ledgers written before copies
+    /// were told apart).
     Delivered {
         batch: u64,
         seqs: RangeSet,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        copy: Option<Copy>,
+    },
+    /// A set carried over by compaction: records above the watermark with
+    /// every copy written (`copy` `None`) or just the one named. Net of
+    /// pending batches already.
+    Written {
+        seqs: SeqBitmap,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         copy: Option<Copy>,
     },
@@ -119,13 +130,13 @@ pub struct Ledger {
     sync: bool,
     watermark: u64,
     /// Delivered records above the watermark (every copy they owe).
-    delivered: RangeSet,
+    delivered: SeqBitmap,
     /// Whether records owe a backup copy besides their primary one.
     backup: bool,
     /// Records above the watermark with only their primary copy written.
-    primary_done: RangeSet,
+    primary_done: SeqBitmap,
     /// Records above the watermark with only their backup copy written.
-    backup_done: RangeSet,
+    backup_done: SeqBitmap,
     /// Sealed, not yet delivered batches, by batch id.
     pending: BTreeMap<u64, Seal>,
     /// Retry time used by pending batches whose delivery is failing, by batch id.
@@ -174,10 +185,10 @@ impl Ledger {
             file_bytes,
             sync,
             watermark: 0,
-            delivered: RangeSet::new(),
+            delivered: SeqBitmap::new(),
             backup,
-            primary_done: RangeSet::new(),
-            backup_done: RangeSet::new(),
+            primary_done: SeqBitmap::new(),
+            backup_done: SeqBitmap::new(),
             pending: BTreeMap::new(),
             retry_spent: BTreeMap::new(),
             last_batch: 0,
@@ -198,17 +209,17 @@ impl Ledger {
     }
 
     /// Delivered records at or above the watermark.
-    pub fn delivered(&self) -> &RangeSet {
+    pub fn delivered(&self) -> &SeqBitmap {
         &self.delivered
     }
 
     /// Records above the watermark whose primary copy alone is written.
-    pub fn primary_done(&self) -> &RangeSet {
+    pub fn primary_done(&self) -> &SeqBitmap {
         &self.primary_done
     }
 
     /// Records above the watermark whose backup copy alone is written.
-    pub fn backup_done(&self) -> &RangeSet {
+    pub fn backup_done(&self) -> &SeqBitmap {
         &self.backup_done
     }
 
@@ -278,7 +289,6 @@ impl Ledger {
             } => {
                 self.pending.remove(&batch);
                 self.retry_spent.remove(&batch);
-                // Compaction carries sets that are net of pending batches already.
                 if batch != 0 {
                     for other in self.pending.values() {
                         // Another batch writing the same copy holds them still.
@@ -287,23 +297,28 @@ impl Ledger {
                         }
                     }
                 }
-                let copy = copy.filter(|_| self.backup);
-                let done = match copy {
-                    None => seqs,
-                    Some(Copy::Primary) => {
-                        both(&mut self.backup_done, &mut self.primary_done, seqs)
-                    }
-                    Some(Copy::Backup) => both(&mut self.primary_done, &mut self.backup_done, seqs),
-                };
-                self.primary_done.subtract(&done);
-                self.backup_done.subtract(&done);
-                self.delivered.extend(&done);
-                self.watermark = self.delivered.first_gap_from(self.watermark);
-                self.delivered.remove_below(self.watermark);
-                self.primary_done.remove_below(self.watermark);
-                self.backup_done.remove_below(self.watermark);
+                self.written(SeqBitmap::from(&seqs), copy);
             }
+            Entry::Written { seqs, copy } => self.written(seqs, copy),
         }
+    }
+
+    /// Records that `copy` of `seqs` is written (every copy when `None`), and
+    /// moves the watermark past what is now wholly delivered.
+    fn written(&mut self, seqs: SeqBitmap, copy: Option<Copy>) {
+        let copy = copy.filter(|_| self.backup);
+        let done = match copy {
+            None => seqs,
+            Some(Copy::Primary) => both(&mut self.backup_done, &mut self.primary_done, seqs),
+            Some(Copy::Backup) => both(&mut self.primary_done, &mut self.backup_done, seqs),
+        };
+        self.primary_done.subtract(&done);
+        self.backup_done.subtract(&done);
+        self.delivered.union_with(&done);
+        self.watermark = self.delivered.first_gap_from(self.watermark);
+        self.delivered.remove_below(self.watermark);
+        self.primary_done.remove_below(self.watermark);
+        self.backup_done.remove_below(self.watermark);
     }
 
     fn append(&mut self, entry: Entry) -> io::Result<()> {
@@ -336,8 +351,7 @@ impl Ledger {
             (&self.backup_done, Some(Copy::Backup)),
         ] {
             if !seqs.is_empty() {
-                state.push(Entry::Delivered {
-                    batch: 0,
+                state.push(Entry::Written {
                     seqs: seqs.clone(),
                     copy,
                 });
@@ -390,17 +404,13 @@ impl Ledger {
 /// Records one copy of `seqs` as written: those whose other copy is written
 /// already (in `other_done`) are now wholly delivered and returned; the rest are
 /// added to `this_done`.
-fn both(other_done: &mut RangeSet, this_done: &mut RangeSet, seqs: RangeSet) -> RangeSet {
-    let mut only_this = seqs.clone();
-    only_this.subtract(other_done);
-    let mut complete = seqs;
-    complete.subtract(&only_this);
-    this_done.extend(&only_this);
+fn both(other_done: &mut SeqBitmap, this_done: &mut SeqBitmap, mut seqs: SeqBitmap) -> SeqBitmap {
+    let complete = seqs.intersection(other_done);
+    seqs.subtract(&complete);
+    this_done.union_with(&seqs);
     complete
 }
 
-/// Creates a ledger file with all its space allocated, so writing it never fails for
-/// want of space.
 fn allocate(disk: &dyn Disk, path: &Path, bytes: u64) -> io::Result<()> {
     let file = disk.open(path, Mode::Create)?;
     file.allocate(bytes)?;
@@ -506,13 +516,13 @@ mod tests {
         drop(l);
         let mut l = Ledger::open(crate::disk::os(), dir.path(), true, true).unwrap();
         assert_eq!(l.watermark(), 0, "the backup copies are not written yet");
-        assert_eq!(l.primary_done().iter().collect::<Vec<_>>(), vec![0..15]);
+        assert_eq!(l.primary_done(), &SeqBitmap::from(&vec![(0, 15)].into()));
         assert!(l.backup_done().is_empty());
         let mut backup = seal(3, 0..12);
         backup.output = Output::Backup;
         l.seal(backup.clone()).unwrap();
         assert_eq!(l.mark_delivered(3, backup.seqs, Copy::Backup).unwrap(), 12);
-        assert_eq!(l.primary_done().iter().collect::<Vec<_>>(), vec![12..15]);
+        assert_eq!(l.primary_done(), &SeqBitmap::from(&vec![(12, 15)].into()));
         // Backup first, then the primary copy: released the same way.
         l.mark_delivered(4, vec![(15, 20)].into(), Copy::Backup)
             .unwrap();

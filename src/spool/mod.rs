@@ -20,6 +20,7 @@ mod ledger;
 mod ranges;
 mod reader;
 mod segment;
+mod seq_bitmap;
 mod shared;
 mod writer;
 
@@ -37,6 +38,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 pub use ledger::{Copy, Seal};
 pub use ranges::RangeSet;
 pub use reader::{Damage, Item, Reader};
+pub use seq_bitmap::SeqBitmap;
 
 use crate::config::{Durability, SpoolConfig};
 use crate::disk::{Disk, DiskFile};
@@ -85,11 +87,11 @@ pub struct Recovery {
     /// again, under the same keys, as soon as their records are read.
     pub pending: Vec<Seal>,
     /// Records above the watermark that are already delivered.
-    pub delivered: RangeSet,
+    pub delivered: SeqBitmap,
     /// Records whose primary copy alone is written (their backup copy is owed).
-    pub primary_done: RangeSet,
+    pub primary_done: SeqBitmap,
     /// Records whose backup copy alone is written (their primary copy is owed).
-    pub backup_done: RangeSet,
+    pub backup_done: SeqBitmap,
     /// The retry time each pending batch had used, in milliseconds, by batch id.
     pub retry_spent_ms: BTreeMap<u64, u64>,
     /// Records from here on are in no batch sealed before the stop.

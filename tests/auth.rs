@@ -84,18 +84,18 @@ fn curl(daemon: &Daemon, args: &[&str]) -> String {
 
 /// The lines delivered under `root`, sorted, once there are `n`.
 fn wait_for_lines(root: &std::path::Path, n: usize, timeout: Duration) -> Vec<String> {
-    let deadline = std::time::Instant::now() + timeout;
-    loop {
-        let mut lines: Vec<String> = delivered(root)
-            .into_iter()
-            .flat_map(|(line, count)| std::iter::repeat_n(line.trim_end().to_string(), count))
-            .collect();
-        if lines.len() >= n || std::time::Instant::now() > deadline {
-            lines.sort();
-            return lines;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let mut lines = read_until(
+        timeout,
+        || -> Vec<String> {
+            delivered(root)
+                .into_iter()
+                .flat_map(|(line, count)| std::iter::repeat_n(line.trim_end().to_string(), count))
+                .collect()
+        },
+        |lines| lines.len() >= n,
+    );
+    lines.sort();
+    lines
 }
 
 fn sluice_check(dir: &std::path::Path, text: &str) -> std::process::Output {

@@ -193,9 +193,14 @@ fn a_bomb_record_through_the_decompression_processor_lands_in_the_error_output()
         }
         (bombs, delivered)
     };
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while count() != (4, 4) && std::time::Instant::now() < deadline {
-        std::thread::sleep(std::time::Duration::from_millis(200));
-    }
-    assert_eq!(count(), (4, 4));
+    eventually(
+        std::time::Duration::from_secs(20),
+        || {
+            format!(
+                "4 bombs in the error output and 4 records delivered, found {:?}",
+                count()
+            )
+        },
+        || (count() == (4, 4)).then_some(()),
+    );
 }

@@ -12,7 +12,7 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::receiver::{Receiver, Reply};
 use common::*;
@@ -279,20 +279,11 @@ impl Target {
 
 /// Polls `found` until it holds `n` items, for 60 s at most.
 fn wait_for<T>(n: usize, d: &Daemon, what: &str, found: impl Fn() -> Vec<T>) -> Vec<T> {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let items = found();
-        if items.len() >= n {
-            return items;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{} of {n} {what}:\n{}",
-            items.len(),
-            d.log()
-        );
-        std::thread::sleep(Duration::from_millis(300));
-    }
+    eventually(
+        Duration::from_secs(60),
+        || format!("{n} {what}, found {}:\n{}", found().len(), d.log()),
+        || Some(found()).filter(|items| items.len() >= n),
+    )
 }
 
 fn record(id: i64) -> String {
@@ -324,9 +315,10 @@ fn a_batch_sealed_before_a_kill_is_delivered_once(kind: Kind) {
     d.wait_for_log("delivery failed, will retry");
     let dir = d.into_dir(); // SIGKILL
     t.up();
-    let d = daemon(dir, &config);
+    let mut d = daemon(dir, &config);
     let ids = t.wait_delivered(300, &d);
-    std::thread::sleep(Duration::from_secs(2));
+    // Whatever more it would write (a duplicate), the daemon writes before it exits.
+    assert!(d.stop().success(), "{}", d.log());
     assert_eq!(t.delivered(), (0..300).collect::<Vec<_>>(), "{}", d.log());
     assert_eq!(ids.len(), 300);
     assert!(t.errors().is_empty(), "{:?}", t.errors());
@@ -338,13 +330,14 @@ fn refused_records_go_to_the_error_output(kind: Kind) {
     let mut t = Target::new(kind);
     let config = t.config(2, false, "size_mb = 1, interval_seconds = 1");
     t.down();
-    let d = daemon(tempfile::tempdir().expect("tempdir"), &config);
+    let mut d = daemon(tempfile::tempdir().expect("tempdir"), &config);
     let sent = records(0..120);
     put_all(&d, &sent);
     d.wait_for_log("sending the records to the error output");
     t.up();
     let errors = t.wait_errors(120, &d);
-    std::thread::sleep(Duration::from_secs(2));
+    // Whatever more it would write (a duplicate), the daemon writes before it exits.
+    assert!(d.stop().success(), "{}", d.log());
     let errors = if t.errors().len() > errors.len() {
         t.errors()
     } else {

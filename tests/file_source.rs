@@ -9,7 +9,7 @@ use std::fs::OpenOptions;
 use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use base64::Engine;
 use common::*;
@@ -70,8 +70,8 @@ fn appended_lines_and_new_files_are_delivered_once() {
 fn start_at_end_skips_what_was_there_at_the_first_start() {
     let old = lines("old", 0..100);
     let daemon = start("", |logs| append(&logs.join("a.log"), &old));
-    daemon.wait_for_log("file source running");
-    std::thread::sleep(Duration::from_millis(300));
+    // The first scan notes where the file ends.
+    daemon.wait_for_log("tailing a new file");
     let new = lines("new", 0..100);
     append(&daemon.path("logs/a.log"), &new);
     assert_delivered_once(&daemon, &new);
@@ -84,7 +84,7 @@ fn rotation_by_rename_loses_and_repeats_nothing() {
         append(&logs.join("app.log"), &first)
     });
     let logs = daemon.path("logs");
-    std::thread::sleep(Duration::from_millis(200));
+    daemon.wait_for_log("tailing a new file");
     // logrotate's rename: the writer still writes a little to the old file, then
     // reopens the path.
     std::fs::rename(logs.join("app.log"), logs.join("app.log.1")).unwrap();
@@ -146,6 +146,7 @@ fn sigkill_while_lines_are_written_loses_and_repeats_nothing() {
             let batch = lines(&format!("r{round}c{chunk}"), 0..200);
             append(&path, &batch);
             expected.extend(batch);
+            // A writer spread over the daemon's life: the load's shape.
             std::thread::sleep(Duration::from_millis(10));
         }
         let dir = d.into_dir(); // SIGKILL, mid-stream
@@ -199,40 +200,40 @@ fn a_line_over_the_record_limit_goes_to_the_error_output_in_pieces() {
         append(&logs.join("a.log"), &around[5..]);
     });
     assert_delivered_once(&daemon, &around);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let pieces = loop {
-        let errors: Vec<_> = objects(&daemon.path("out"))
-            .into_iter()
-            .filter(|(k, _)| k.starts_with("errors/record-too-large/"))
-            .collect();
-        let lines: Vec<serde_json::Value> = errors
-            .iter()
-            .flat_map(|(_, body)| {
-                String::from_utf8_lossy(body)
-                    .lines()
-                    .map(|l| serde_json::from_str(l).unwrap())
-                    .collect::<Vec<_>>()
-            })
-            .collect();
-        let bytes: usize = lines
-            .iter()
-            .map(|l| {
-                base64::engine::general_purpose::STANDARD
-                    .decode(l["rawData"].as_str().unwrap())
-                    .unwrap()
-                    .len()
-            })
-            .sum();
-        if bytes >= long.len() {
-            break lines;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "error output incomplete:\n{}",
-            daemon.log()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    let pieces = eventually(
+        Duration::from_secs(20),
+        || {
+            format!(
+                "the long line's pieces in the error output:\n{}",
+                daemon.log()
+            )
+        },
+        || {
+            let errors: Vec<_> = objects(&daemon.path("out"))
+                .into_iter()
+                .filter(|(k, _)| k.starts_with("errors/record-too-large/"))
+                .collect();
+            let lines: Vec<serde_json::Value> = errors
+                .iter()
+                .flat_map(|(_, body)| {
+                    String::from_utf8_lossy(body)
+                        .lines()
+                        .map(|l| serde_json::from_str(l).unwrap())
+                        .collect::<Vec<_>>()
+                })
+                .collect();
+            let bytes: usize = lines
+                .iter()
+                .map(|l| {
+                    base64::engine::general_purpose::STANDARD
+                        .decode(l["rawData"].as_str().unwrap())
+                        .unwrap()
+                        .len()
+                })
+                .sum();
+            (bytes >= long.len()).then_some(lines)
+        },
+    );
     // Each piece is an object of its own, and keys within one second do not order
     // objects: the piece that ends the line goes last.
     let mut pieces = pieces;
@@ -278,23 +279,21 @@ fn multi_line_records_are_joined() {
         &daemon.path("logs/a.log"),
         &[trace.clone(), "plain line\n".into(), trace.clone()],
     );
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let bodies: Vec<String> = objects(&daemon.path("out"))
-            .into_iter()
-            .map(|(_, b)| String::from_utf8(b).unwrap())
-            .collect();
-        let all = bodies.concat();
-        if all.len() >= 2 * trace.len() + "plain line\n".len() {
-            // Objects within one second have no order by key: count, do not concatenate.
-            assert_eq!(all.len(), 2 * trace.len() + "plain line\n".len(), "{all}");
-            assert_eq!(all.matches(trace.as_str()).count(), 2, "{all}");
-            assert_eq!(all.replace(trace.as_str(), ""), "plain line\n");
-            break;
-        }
-        assert!(Instant::now() < deadline, "{}", daemon.log());
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let all = eventually(
+        Duration::from_secs(20),
+        || format!("three records delivered:\n{}", daemon.log()),
+        || {
+            let bodies: Vec<String> = objects(&daemon.path("out"))
+                .into_iter()
+                .map(|(_, b)| String::from_utf8(b).unwrap())
+                .collect();
+            Some(bodies.concat()).filter(|all| all.len() >= 2 * trace.len() + "plain line\n".len())
+        },
+    );
+    // Objects within one second have no order by key: count, do not concatenate.
+    assert_eq!(all.len(), 2 * trace.len() + "plain line\n".len(), "{all}");
+    assert_eq!(all.matches(trace.as_str()).count(), 2, "{all}");
+    assert_eq!(all.replace(trace.as_str(), ""), "plain line\n");
     // Records, not lines: three of them.
     assert_eq!(
         metric(&daemon, "sluice_incoming_records_total{stream=\"f\"}"),

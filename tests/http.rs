@@ -4,7 +4,7 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use base64::Engine;
 use common::receiver::{Receiver, Reply};
@@ -264,11 +264,11 @@ fn https_with_a_private_ca_needs_ca_file() {
         &format!(", ca_file = \"{}\"", certs.path().join("ca.pem").display()),
     );
     let mut d = Daemon::start_in(dir, &trusted);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !out.exists() {
-        assert!(Instant::now() < deadline, "{}", d.log());
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    eventually(
+        Duration::from_secs(30),
+        || format!("`out.exists()`:\n{}", d.log()),
+        || out.exists().then_some(()),
+    );
     assert!(d.stop().success());
     let got: Value = serde_json::from_str(
         std::fs::read_to_string(&out)

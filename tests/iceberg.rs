@@ -138,8 +138,7 @@ fn daemon_in(root: &Path, config: &str) -> Daemon {
 
 /// Waits until the table holds at least `n` rows.
 fn wait_rows(root: &Path, warehouse: &str, s3: Option<&Seaweed>, n: usize, d: &Daemon) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
+    let table = || -> Option<Value> {
         if root.join("catalog.db").exists() {
             let out = Command::new(tools().python())
                 .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/py/read_iceberg.py"))
@@ -154,17 +153,17 @@ fn wait_rows(root: &Path, warehouse: &str, s3: Option<&Seaweed>, n: usize, d: &D
             if out.status.success() {
                 let table: Value = serde_json::from_slice(&out.stdout).expect("JSON");
                 if table["rows"].as_array().map_or(0, Vec::len) >= n {
-                    return table;
+                    return Some(table);
                 }
             }
         }
-        assert!(
-            Instant::now() < deadline,
-            "the table did not get {n} rows in 60 s:\n{}",
-            d.log()
-        );
-        std::thread::sleep(Duration::from_millis(500));
-    }
+        None
+    };
+    eventually(
+        Duration::from_secs(60),
+        || format!("the table to get {n} rows:\n{}", d.log()),
+        table,
+    )
 }
 
 #[test]
@@ -295,23 +294,22 @@ fn a_missing_table_without_create_table_sends_the_records_to_the_error_output() 
     let d = daemon_in(root.path(), &config);
     let records = json_lines(5, "id");
     assert!(put_batch(d.addr, "events", &records));
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let errors = loop {
-        let errors: Vec<Value> = objects(&warehouse_dir)
-            .iter()
-            .filter(|(k, _)| k.starts_with("errors/delivery-failed/"))
-            .flat_map(|(_, body)| {
-                String::from_utf8_lossy(body)
-                    .lines()
-                    .map(|l| serde_json::from_str::<Value>(l).expect("an error record"))
-                    .collect::<Vec<_>>()
-            })
-            .collect();
-        if errors.len() >= 5 || Instant::now() > deadline {
-            break errors;
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    };
+    let errors = read_until(
+        Duration::from_secs(60),
+        || -> Vec<Value> {
+            objects(&warehouse_dir)
+                .iter()
+                .filter(|(k, _)| k.starts_with("errors/delivery-failed/"))
+                .flat_map(|(_, body)| {
+                    String::from_utf8_lossy(body)
+                        .lines()
+                        .map(|l| serde_json::from_str::<Value>(l).expect("an error record"))
+                        .collect::<Vec<_>>()
+                })
+                .collect()
+        },
+        |errors| errors.len() >= 5,
+    );
     assert_eq!(
         by_raw(&errors).keys().cloned().collect::<Vec<_>>(),
         records,
@@ -473,6 +471,8 @@ fn two_daemons_append_to_one_table_without_losing_a_commit() {
                         .map(|n| format!("{}\n", record(n)))
                         .collect();
                     assert!(put_batch(d.addr, "events", &batch));
+                    // A load spread over a second, so the two daemons' commits
+                    // interleave (a shape of the load, not a wait).
                     std::thread::sleep(Duration::from_millis(100));
                 }
             });
@@ -514,6 +514,8 @@ fn old_snapshots_are_expired_and_every_row_stays() {
             .collect();
         assert!(put_batch(d.addr, "events", &records));
         wait_rows(root.path(), &warehouse, None, batch * 10 + 10, &d);
+        // Snapshots expire by age (`max_age_seconds = 1`): the appends must be
+        // apart in wall time for some to be old.
         std::thread::sleep(Duration::from_millis(600));
     }
     assert!(d.stop().success(), "{}", d.log());
@@ -887,18 +889,19 @@ impl RestCatalog {
             .spawn()
             .expect("start weed mini");
         let catalog = format!("http://127.0.0.1:{iceberg}");
-        let deadline = Instant::now() + Duration::from_secs(60);
         let addr: std::net::SocketAddr = format!("127.0.0.1:{iceberg}").parse().expect("addr");
-        while http(addr, "GET", "/v1/config?warehouse=s3://lake", &[], b"")
-            .map_or(true, |r| r.status != 200)
-        {
-            assert!(
-                Instant::now() < deadline,
-                "the REST catalog did not start in 60 s:\n{}",
-                std::fs::read_to_string(dir.path().join("weed.log")).unwrap_or_default()
-            );
-            std::thread::sleep(Duration::from_millis(200));
-        }
+        eventually(
+            Duration::from_secs(60),
+            || {
+                let log = std::fs::read_to_string(dir.path().join("weed.log")).unwrap_or_default();
+                format!("the REST catalog to start:\n{log}")
+            },
+            || {
+                http(addr, "GET", "/v1/config?warehouse=s3://lake", &[], b"")
+                    .is_ok_and(|r| r.status == 200)
+                    .then_some(())
+            },
+        );
         Self {
             child,
             _dir: dir,

@@ -76,27 +76,26 @@ fn a_body_of_millions_of_tiny_lines_takes_a_few_bytes_a_line() {
         .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)));
     assert_eq!(answer["RecordCount"], lines, "{answer}");
     // Every line lands (gzip objects of `a\n` lines).
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(240);
-    let landed = loop {
-        let landed: usize = objects(&d.path("out"))
-            .iter()
-            .map(|(key, body)| {
-                assert!(key.ends_with(".gz"), "{key}");
-                let mut text = Vec::new();
-                std::io::Read::read_to_end(
-                    &mut flate2::read::MultiGzDecoder::new(&body[..]),
-                    &mut text,
-                )
-                .unwrap();
-                assert!(text.chunks(2).all(|l| l == b"a\n"), "{key}");
-                text.len() / 2
-            })
-            .sum();
-        if landed >= lines || std::time::Instant::now() > deadline {
-            break landed;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(500));
-    };
+    let landed = read_until(
+        std::time::Duration::from_secs(240),
+        || -> usize {
+            objects(&d.path("out"))
+                .iter()
+                .map(|(key, body)| {
+                    assert!(key.ends_with(".gz"), "{key}");
+                    let mut text = Vec::new();
+                    std::io::Read::read_to_end(
+                        &mut flate2::read::MultiGzDecoder::new(&body[..]),
+                        &mut text,
+                    )
+                    .unwrap();
+                    assert!(text.chunks(2).all(|l| l == b"a\n"), "{key}");
+                    text.len() / 2
+                })
+                .sum()
+        },
+        |&landed| landed >= lines,
+    );
     assert_eq!(landed, lines, "{}", d.log());
     let grew_mb = peak_rss_kb(d.pid()).saturating_sub(before) / 1024;
     eprintln!("{lines} lines landed; peak RSS grew by {grew_mb} MiB");

@@ -191,7 +191,6 @@ fn a_missing_stream_is_retried_and_the_daemon_keeps_running() {
     assert_eq!(listed["DeliveryStreamNames"], serde_json::json!(["k"]));
     kinesis.client(&["create", "orders", "1"]);
     put(&kinesis, 0, 10, 1);
-    std::thread::sleep(Duration::from_millis(100));
     assert_delivered_once(&daemon, &records(0..10));
 }
 
@@ -215,11 +214,11 @@ impl Proxy {
             .args([&port.to_string(), upstream, counter.to_str().unwrap()])
             .spawn()
             .unwrap();
-        let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(std::time::Instant::now() < deadline, "proxy did not start");
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        eventually(
+            Duration::from_secs(10),
+            || format!("the throttling proxy to listen on port {port}"),
+            || std::net::TcpStream::connect(("127.0.0.1", port)).ok(),
+        );
         Self {
             child,
             endpoint: format!("http://127.0.0.1:{port}"),

@@ -2,7 +2,7 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::*;
 
@@ -69,24 +69,22 @@ fn counts_match_what_was_put_and_delivered() {
         Some(1.0)
     );
     // Zero buffering: everything is delivered shortly, and the backlog drains to 0.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while at(r#"sluice_delivered_records_total{stream="m"}"#) != Some(9.0) {
-        assert!(Instant::now() < deadline, "not delivered:\n{}", d.log());
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    while at(r#"sluice_backlog_records{stream="m"}"#) != Some(0.0) {
-        assert!(
-            Instant::now() < deadline,
-            "backlog not drained:\n{}",
-            d.log()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    eventually(
+        Duration::from_secs(10),
+        || format!("nine records delivered:\n{}", d.log()),
+        || (at(r#"sluice_delivered_records_total{stream="m"}"#) == Some(9.0)).then_some(()),
+    );
+    eventually(
+        Duration::from_secs(10),
+        || format!("the backlog to drain:\n{}", d.log()),
+        || (at(r#"sluice_backlog_records{stream="m"}"#) == Some(0.0)).then_some(()),
+    );
     // Everything delivered: the spool's segment is emptied down to its 8-byte header.
-    while at(r#"sluice_spool_bytes{stream="m"}"#) != Some(8.0) {
-        assert!(Instant::now() < deadline, "spool not emptied:\n{}", d.log());
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    eventually(
+        Duration::from_secs(10),
+        || format!("the spool emptied:\n{}", d.log()),
+        || (at(r#"sluice_spool_bytes{stream="m"}"#) == Some(8.0)).then_some(()),
+    );
     let objects = at(r#"sluice_delivered_objects_total{stream="m"}"#).unwrap();
     assert_eq!(objects as usize, common::objects(&d.path("out")).len());
     let stored: usize = common::objects(&d.path("out"))

@@ -100,11 +100,11 @@ fn python_plugins_have_the_standard_library_strptime_included() {
         "no wasm backtrace in the record: {message}"
     );
     assert_eq!(crashed["attemptsMade"], 2);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while delivered_lines(&daemon).len() < 2 {
-        assert!(Instant::now() < deadline, "{}", daemon.log());
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    eventually(
+        Duration::from_secs(30),
+        || format!("`delivered_lines(&daemon).len() >= 2`:\n{}", daemon.log()),
+        || (delivered_lines(&daemon).len() >= 2).then_some(()),
+    );
     // `transform test`, from the daemon's compile cache.
     let cache = daemon.path("data/spool/plugin-cache");
     let dir = tempfile::tempdir().unwrap();
@@ -212,11 +212,11 @@ fn javascript_data_that_is_not_bytes_is_converted_or_failed_loudly() {
         stdout.contains("1 failed Lambda.ProcessingFailedStatus: TypeError: ok() data must be"),
         "{stdout}"
     );
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while delivered_lines(&daemon).len() < 2 {
-        assert!(Instant::now() < deadline, "{}", daemon.log());
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    eventually(
+        Duration::from_secs(30),
+        || format!("`delivered_lines(&daemon).len() >= 2`:\n{}", daemon.log()),
+        || (delivered_lines(&daemon).len() >= 2).then_some(()),
+    );
     assert!(daemon.stop().success());
     let mut lines = delivered_lines(&daemon);
     lines.sort();
@@ -358,18 +358,19 @@ fn health_answers_at_once_and_ready_when_every_plugin_is_loaded() {
     // A fresh spool: the Python plugin compiles (seconds).
     let daemon = Daemon::start_listening(dir, &config);
     // The stream without plugins starts in a moment; the other compiles on.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let ready = http(daemon.addr, "GET", "/ready", &[], b"").unwrap();
-        assert_eq!(ready.status, 503, "{}", daemon.log());
-        let body = String::from_utf8_lossy(&ready.body).into_owned();
-        if body == "starting: slow\n" {
-            break;
-        }
-        assert_eq!(body, "starting: fast, slow\n");
-        assert!(Instant::now() < deadline, "{}", daemon.log());
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    eventually(
+        Duration::from_secs(10),
+        || format!("/ready to say `starting: slow`:\n{}", daemon.log()),
+        || {
+            let ready = http(daemon.addr, "GET", "/ready", &[], b"").unwrap();
+            assert_eq!(ready.status, 503, "{}", daemon.log());
+            let body = String::from_utf8_lossy(&ready.body).into_owned();
+            if body != "starting: slow\n" {
+                assert_eq!(body, "starting: fast, slow\n");
+            }
+            (body == "starting: slow\n").then_some(())
+        },
+    );
     // The stream without plugins takes records already; the other asks to retry.
     assert!(put_batch(daemon.addr, "fast", &["early\n".to_string()]));
     let refused = firehose(
@@ -383,11 +384,11 @@ fn health_answers_at_once_and_ready_when_every_plugin_is_loaded() {
         200 => assert!(daemon.answers("/ready"), "{}", daemon.log()),
         other => panic!("{other}: {}", daemon.log()),
     }
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while !daemon.answers("/ready") {
-        assert!(Instant::now() < deadline, "{}", daemon.log());
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    eventually(
+        Duration::from_secs(120),
+        || format!("`daemon.answers(\"/ready\")`:\n{}", daemon.log()),
+        || daemon.answers("/ready").then_some(()),
+    );
     assert!(put_batch(
         daemon.addr,
         "slow",
@@ -483,11 +484,11 @@ fn a_rust_plugin_built_offline_masks_addresses_and_its_panic_reaches_the_error_r
         message.contains("boom panicked in rust on record"),
         "{message}"
     );
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while delivered_lines(&daemon).is_empty() {
-        assert!(Instant::now() < deadline, "{}", daemon.log());
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    eventually(
+        Duration::from_secs(30),
+        || format!("`!delivered_lines(&daemon).is_empty()`:\n{}", daemon.log()),
+        || (!delivered_lines(&daemon).is_empty()).then_some(()),
+    );
     assert!(daemon.stop().success());
     assert_eq!(delivered_lines(&daemon), ["fine"]);
 }

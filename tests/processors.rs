@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
-use common::{Daemon, objects, py_json, wait_for_objects};
+use common::{Daemon, eventually, objects, py_json, wait_for_objects};
 
 fn put_b64(d: &Daemon, stream: &str, records: &[&str]) -> serde_json::Value {
     let encoded: Vec<String> = records.iter().map(|r| B64.encode(r)).collect();
@@ -312,12 +312,11 @@ fn records_past_the_unpacking_cap_are_throttled_and_land_when_sent_again() {
         lines.sort();
         lines
     };
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    let mut lines = read_lines(&objects(&d.path("out")));
-    while lines.len() < 5 && std::time::Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(200));
-        lines = read_lines(&objects(&d.path("out")));
-    }
+    let lines = eventually(
+        Duration::from_secs(20),
+        || format!("5 lines delivered:\n{}", d.log()),
+        || Some(read_lines(&objects(&d.path("out")))).filter(|lines| lines.len() >= 5),
+    );
     let want: Vec<Vec<u8>> = (0..5u8).map(|i| vec![b'a' + i; 400_000]).collect();
     assert_eq!(lines.len(), 5);
     assert!(lines == want, "each record must land exactly once");

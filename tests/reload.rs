@@ -86,6 +86,7 @@ fn producer(
                 Ok(_) => {}
                 Err(_) => outcome.unknown.extend(records),
             }
+            // A steady load, not a flood: the load's shape.
             std::thread::sleep(Duration::from_millis(15));
         }
         outcome
@@ -160,19 +161,58 @@ fn a_reload_under_load_adds_removes_and_changes_streams_losing_nothing() {
         .iter()
         .map(|s| producer(daemon.addr, s, stop.clone()))
         .collect();
-    std::thread::sleep(Duration::from_millis(2500));
+    // Each phase lasts until every stream it is about has taken 200 more records
+    // and written an object of the version it is at.
+    let incoming = |stream: &str| {
+        let sample = format!("sluice_incoming_records_total{{stream=\"{stream}\"}}");
+        metric(&daemon, &sample).unwrap_or(0.0)
+    };
+    let written = |path: &str, version: &str| {
+        objects(&daemon.path(&format!("out/{path}")))
+            .iter()
+            .any(|(key, _)| key.contains(&format!("-{version}-")))
+    };
+    let phase = |what: &str, streams: &[(&str, &str, &str)]| {
+        let from: Vec<f64> = streams.iter().map(|(s, _, _)| incoming(s)).collect();
+        eventually(
+            Duration::from_secs(60),
+            || format!("{what}:\n{}", daemon.log()),
+            || {
+                streams
+                    .iter()
+                    .zip(&from)
+                    .all(|((s, path, version), from)| {
+                        incoming(s) >= from + 200.0 && written(path, version)
+                    })
+                    .then_some(())
+            },
+        );
+    };
+    let all_four = [
+        ("keep", "keep", "1"),
+        ("moved", "moved-a", "1"),
+        ("shaped", "shaped", "1"),
+        ("gone", "gone", "1"),
+    ];
+    phase("the first streams running", &all_four);
 
     write(after());
     signal(daemon.pid(), "HUP");
     daemon.wait_for_log("configuration reloaded");
-    std::thread::sleep(Duration::from_millis(2500));
+    let reloaded = [
+        ("keep", "keep", "1"),
+        ("moved", "moved-b", "2"),
+        ("shaped", "shaped", "2"),
+        ("new", "new", "1"),
+    ];
+    phase("the reloaded streams running", &reloaded);
 
     // A broken file: refused with the message `sluice check` gives, and the
     // streams run on as they were.
     write(after().replace("size_mb = 1,", "size_mb = 999,"));
     signal(daemon.pid(), "HUP");
     daemon.wait_for_log("configuration reload refused");
-    std::thread::sleep(Duration::from_millis(1500));
+    phase("the streams running on after the refusal", &reloaded);
     stop.store(true, Ordering::Relaxed);
     let outcomes: BTreeMap<&str, Outcome> = names
         .iter()

@@ -6,6 +6,7 @@
 mod common;
 
 use std::io::Read;
+use std::time::Duration;
 
 use base64::Engine;
 use common::*;
@@ -193,21 +194,19 @@ fn hostile_partition_values_go_to_the_error_output_and_the_rest_land() {
         .collect();
     let all: Vec<String> = bad.iter().chain(&good).cloned().collect();
     assert!(put_batch(d.addr, "t", &all), "{}", d.log());
-    let started = std::time::Instant::now();
-    let failed = loop {
-        let found = error_records(&objects(&d.path("out")), "errors/processing-failed/");
-        if found.len() >= bad.len() {
-            break found;
-        }
-        assert!(
-            started.elapsed() < std::time::Duration::from_secs(60),
-            "{} of {} error records:\n{}",
-            found.len(),
-            bad.len(),
-            d.log()
-        );
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    };
+    let errors = || error_records(&objects(&d.path("out")), "errors/processing-failed/");
+    let failed = eventually(
+        Duration::from_secs(60),
+        || {
+            format!(
+                "{} error records, found {}:\n{}",
+                bad.len(),
+                errors().len(),
+                d.log()
+            )
+        },
+        || Some(errors()).filter(|found| found.len() >= bad.len()),
+    );
     assert_delivered_once(&d, &good);
     let stopping = std::time::Instant::now();
     assert!(d.stop().success(), "{}", d.log());
@@ -249,6 +248,8 @@ fn kinesis_latest_keeps_the_records_put_while_sluice_was_stopped() {
         assert_eq!(answer["failed"], 0, "{answer}");
     };
     put(100, 3); // before the first start: LATEST skips these
+    // LATEST is the first start's instant (read AT_TIMESTAMP): these records must
+    // be older than it by kinesis-local's clock, which no condition shows.
     std::thread::sleep(std::time::Duration::from_millis(1500));
     let config = format!(
         "[server]\nlisten = \"{{listen}}\"\n[[delivery_streams]]\nname = \"k\"\n\
@@ -260,7 +261,7 @@ fn kinesis_latest_keeps_the_records_put_while_sluice_was_stopped() {
         kinesis.endpoint
     );
     let mut d = Daemon::start(&config);
-    std::thread::sleep(std::time::Duration::from_millis(500));
+    d.wait_for_log("reading shard");
     assert!(d.stop().success(), "{}", d.log());
     let dir = d.into_dir();
     put(0, 10); // while stopped
@@ -445,11 +446,11 @@ fn backup_copies_survive_kill_9_while_their_buffer_is_open() {
         lines.sort();
         lines
     };
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while lines(&d, "data/").is_empty() {
-        assert!(std::time::Instant::now() < deadline, "{}", d.log());
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    eventually(
+        Duration::from_secs(60),
+        || format!("`!lines(&d, \"data/\").is_empty()`:\n{}", d.log()),
+        || (!lines(&d, "data/").is_empty()).then_some(()),
+    );
     assert!(
         lines(&d, "backup/").is_empty(),
         "the backup buffer is still open"
@@ -511,7 +512,15 @@ fn a_source_checkpoint_is_never_more_durable_than_its_records() {
         .args(["-p", &d.pid().to_string()])
         .spawn()
         .expect("strace (tests/setup/install.sh installs it)");
-    std::thread::sleep(std::time::Duration::from_millis(1000));
+    let status = format!("/proc/{}/status", d.pid());
+    eventually(
+        Duration::from_secs(30),
+        || format!("strace to attach to the daemon:\n{}", d.log()),
+        || {
+            let text = std::fs::read_to_string(&status).unwrap_or_default();
+            (!text.contains("TracerPid:\t0\n")).then_some(())
+        },
+    );
     let mut expected = Vec::new();
     for round in 0..5 {
         let lines: Vec<String> = (0..20).map(|i| format!("line {round} {i}\n")).collect();
@@ -522,14 +531,24 @@ fn a_source_checkpoint_is_never_more_durable_than_its_records() {
             .unwrap();
         std::io::Write::write_all(&mut log, lines.concat().as_bytes()).unwrap();
         expected.extend(lines);
-        std::thread::sleep(std::time::Duration::from_millis(300));
+        // Each round read, spooled and checkpointed before the next is written.
+        eventually(
+            Duration::from_secs(30),
+            || format!("round {round} delivered:\n{}", d.log()),
+            || (delivered(&d.path("out")).len() >= expected.len()).then_some(()),
+        );
     }
     assert!(put_batch(d.addr, "p", &json_lines(5, "p")), "{}", d.log());
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while delivered(&d.path("out")).len() < expected.len() + 5 {
-        assert!(std::time::Instant::now() < deadline, "{}", d.log());
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
+    eventually(
+        Duration::from_secs(30),
+        || {
+            format!(
+                "`delivered(&d.path(\"out\")).len() >= expected.len() + 5`:\n{}",
+                d.log()
+            )
+        },
+        || (delivered(&d.path("out")).len() >= expected.len() + 5).then_some(()),
+    );
     signal(strace.id(), "INT");
     strace.wait().unwrap();
     assert!(d.stop().success(), "{}", d.log());
@@ -593,6 +612,7 @@ fn the_retry_clock_survives_restarts() {
     assert!(put_batch(d.addr, "h", &records), "{}", d.log());
     let mut runs = 1;
     let failed = loop {
+        // Each run lasts 3 s on purpose: shorter than the 5 s retry duration.
         std::thread::sleep(std::time::Duration::from_secs(3));
         let found = error_records(&objects(&d.path("s3")), "errors/http-endpoint-failed/");
         if !found.is_empty() {

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use base64::Engine;
 use common::*;
@@ -85,6 +85,7 @@ fn kill_9_under_load_loses_nothing_acknowledged_and_duplicates_nothing() {
     for round in 0..kills {
         let d = Daemon::start_in(dir, &config);
         let load = Load::start(d.addr, round);
+        // The kill comes at a random moment of the load: that is the test.
         std::thread::sleep(Duration::from_millis(rng.random_range(150..900)));
         let log = d.log();
         sealed_recoveries += count(&log, "delivering a batch sealed before");
@@ -95,6 +96,7 @@ fn kill_9_under_load_loses_nothing_acknowledged_and_duplicates_nothing() {
     }
     let mut d = Daemon::start_in(dir, &config);
     let load = Load::start(d.addr, kills);
+    // Half a second of load on the last daemon, which is stopped cleanly.
     std::thread::sleep(Duration::from_millis(500));
     load.stop.store(true, Ordering::Relaxed);
     acked.extend(load.join());
@@ -332,20 +334,23 @@ fn a_backlog_lives_on_disk_not_in_memory() {
         "peak RSS less mapped files {peak_kb} kB with a 96 MiB backlog"
     );
     std::fs::remove_file(d.path("blocked")).unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
     // Delivered, and the delivered segments deleted or emptied (the current one is
     // emptied just after the last delivery is recorded: a stop in between leaves it
     // for the next start).
-    while metric(&d, r#"sluice_backlog_records{stream="s"}"#) != Some(0.0)
-        || metric(&d, r#"sluice_spool_bytes{stream="s"}"#).unwrap_or(f64::MAX) >= 1024.0 * 1024.0
-    {
-        assert!(
-            Instant::now() < deadline,
-            "backlog not delivered:\n{}",
-            d.log()
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    eventually(
+        Duration::from_secs(60),
+        || {
+            format!(
+                "the backlog delivered and its segments emptied:\n{}",
+                d.log()
+            )
+        },
+        || {
+            let backlog = metric(&d, r#"sluice_backlog_records{stream="s"}"#);
+            let bytes = metric(&d, r#"sluice_spool_bytes{stream="s"}"#).unwrap_or(f64::MAX);
+            (backlog == Some(0.0) && bytes < 1024.0 * 1024.0).then_some(())
+        },
+    );
     assert!(d.stop().success());
     let total: usize = objects(&d.path("blocked/out"))
         .iter()
@@ -393,17 +398,21 @@ fn a_full_disk_answers_503_and_recovers_by_itself() {
         .expect("unshare (util-linux) runs the daemon on its own tmpfs");
     let addr: std::net::SocketAddr = listen.parse().unwrap();
     let read_log = || std::fs::read_to_string(dir.path().join("sluice.log")).unwrap_or_default();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !http(addr, "GET", "/ready", &[], b"").is_ok_and(|r| r.status == 200) {
-        if let Ok(Some(status)) = child.try_wait() {
-            panic!(
-                "the daemon on a tmpfs did not start ({status}); user namespaces must be allowed:\n{}",
-                read_log()
-            );
-        }
-        assert!(Instant::now() < deadline, "not healthy:\n{}", read_log());
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    eventually(
+        Duration::from_secs(20),
+        || format!("the daemon on a tmpfs to be ready:\n{}", read_log()),
+        || {
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!(
+                    "the daemon on a tmpfs did not start ({status}); user namespaces must be allowed:\n{}",
+                    read_log()
+                );
+            }
+            http(addr, "GET", "/ready", &[], b"")
+                .is_ok_and(|r| r.status == 200)
+                .then_some(())
+        },
+    );
     let mut acked = Vec::new();
     let mut refusal = None;
     for b in 0..200 {
@@ -441,16 +450,12 @@ fn a_full_disk_answers_503_and_recovers_by_itself() {
     assert!(http(addr, "GET", "/health", &[], b"").unwrap().status == 200);
     // The destination comes back: delivered records free the disk.
     std::fs::remove_file(dir.path().join("blocked")).unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
     let after = vec![format!("after {}\n", "z".repeat(1000))];
-    while !put_batch(addr, "s", &after) {
-        assert!(
-            Instant::now() < deadline,
-            "never recovered:\n{}",
-            read_log()
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    eventually(
+        Duration::from_secs(60),
+        || format!("a put accepted once the disk has room:\n{}", read_log()),
+        || put_batch(addr, "s", &after).then_some(()),
+    );
     acked.extend(after);
     signal(child.id(), "TERM");
     let status = child.wait().unwrap();

@@ -7,7 +7,7 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use base64::Engine;
 use common::*;
@@ -181,23 +181,22 @@ fn processing_threads_transform_runs_of_a_batch_on_instances_of_their_own() {
         assert!(put_batch(daemon.addr, "t", &records), "{}", daemon.log());
     }
     let failed = wait_for_errors(&daemon, "processing-failed", failing.len());
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let bodies = loop {
-        let bodies: Vec<Vec<Value>> = objects(&daemon.path("out"))
-            .iter()
-            .filter(|(k, _)| !k.starts_with("errors/"))
-            .map(|(_, body)| {
-                String::from_utf8_lossy(body)
-                    .lines()
-                    .map(|l| serde_json::from_str::<Value>(l).unwrap())
-                    .collect()
-            })
-            .collect();
-        if bodies.iter().map(Vec::len).sum::<usize>() >= kept.len() || Instant::now() > deadline {
-            break bodies;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    let bodies = read_until(
+        Duration::from_secs(60),
+        || -> Vec<Vec<Value>> {
+            objects(&daemon.path("out"))
+                .iter()
+                .filter(|(k, _)| !k.starts_with("errors/"))
+                .map(|(_, body)| {
+                    String::from_utf8_lossy(body)
+                        .lines()
+                        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+                        .collect()
+                })
+                .collect()
+        },
+        |bodies| bodies.iter().map(Vec::len).sum::<usize>() >= kept.len(),
+    );
     assert!(daemon.stop().success());
     // Each object holds its records in the order they were put (objects of one
     // second sort by their UUIDs, so not across objects).
@@ -574,20 +573,19 @@ fn records_from_kinesis_carry_their_metadata_to_the_plugin() {
         kinesis.endpoint
     );
     let mut daemon = Daemon::start(&text);
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let got: BTreeMap<i64, Value> = loop {
-        let got: BTreeMap<i64, Value> = delivered(&daemon.path("out"))
-            .keys()
-            .map(|l| {
-                let v: Value = serde_json::from_str(l).unwrap();
-                (v["i"].as_i64().unwrap(), v)
-            })
-            .collect();
-        if got.len() == 20 || Instant::now() > deadline {
-            break got;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    let got = read_until(
+        Duration::from_secs(60),
+        || -> BTreeMap<i64, Value> {
+            delivered(&daemon.path("out"))
+                .keys()
+                .map(|l| {
+                    let v: Value = serde_json::from_str(l).unwrap();
+                    (v["i"].as_i64().unwrap(), v)
+                })
+                .collect()
+        },
+        |got| got.len() == 20,
+    );
     assert!(daemon.stop().success());
     assert_eq!(got.len(), 20, "{}", daemon.log());
     let shards: std::collections::BTreeSet<&str> = placed
@@ -779,22 +777,24 @@ fn a_default_componentize_js_build_loads_and_reaches_only_granted_hosts() {
         );
         assert_eq!(landed[0].1, records[0].as_bytes(), "{name}");
     }
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !seen.lock().unwrap().iter().any(|l| l.contains("/granted"))
-        || daemon
-            .log()
-            .matches("refused the plugin's HTTP request")
-            .count()
-            < 2
-    {
-        assert!(
-            Instant::now() < deadline,
-            "seen {:?}:\n{}",
-            seen.lock().unwrap(),
-            daemon.log()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    eventually(
+        Duration::from_secs(20),
+        || {
+            format!(
+                "a granted request and two refused, seen {:?}:\n{}",
+                seen.lock().unwrap(),
+                daemon.log()
+            )
+        },
+        || {
+            let granted = seen.lock().unwrap().iter().any(|l| l.contains("/granted"));
+            let refused = daemon
+                .log()
+                .matches("refused the plugin's HTTP request")
+                .count();
+            (granted && refused >= 2).then_some(())
+        },
+    );
     assert!(daemon.stop().success());
     let seen = seen.lock().unwrap();
     assert!(

@@ -6,7 +6,7 @@ use std::collections::VecDeque;
 use std::io::Read;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
@@ -117,20 +117,11 @@ impl Receiver {
     }
 
     pub fn wait_for(&self, n: usize, d: &Daemon) -> Vec<Seen> {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            let seen = self.seen();
-            if seen.len() >= n {
-                return seen;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{} requests of {n}:\n{}",
-                seen.len(),
-                d.log()
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        super::eventually(
+            Duration::from_secs(60),
+            || format!("{n} requests, seen {}:\n{}", self.seen().len(), d.log()),
+            || Some(self.seen()).filter(|seen| seen.len() >= n),
+        )
     }
 }
 

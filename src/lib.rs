@@ -5,7 +5,7 @@
 //! sink, with failed records going to the error output. The README's Layout
 //! section maps the modules.
 
-pub mod admin;
+pub mod api;
 pub mod config;
 pub mod credentials;
 pub mod daemon;

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::error::{ApiError, ErrorKind};
-use super::firehose::{check_stream_name, find_stream};
+use super::streams::{check_stream_name, find_stream};
 use super::{ApiState, Caller};
 use crate::config::{
     DestinationConfig, ObjectDestination, ProcessorConfig, SourceConfig, StreamConfig,

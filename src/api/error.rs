@@ -6,6 +6,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use super::{AMZ_JSON, request_id_header};
+use crate::sources::direct_put::NotTaken;
 
 /// An error answer of the Firehose API.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -103,6 +104,13 @@ impl ApiError {
 
     pub fn serialization(detail: impl std::fmt::Display) -> Self {
         Self::new(ErrorKind::Serialization, detail.to_string())
+    }
+}
+
+/// Records the direct-PUT source did not take: the producer retries them.
+impl From<NotTaken> for ApiError {
+    fn from(NotTaken(message): NotTaken) -> Self {
+        Self::new(ErrorKind::ServiceUnavailable, message)
     }
 }
 

@@ -16,13 +16,12 @@ use base64::Engine;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use serde::Deserialize;
 
-use super::budget::Claim;
+use super::body::{self, BodyError};
 use super::error::{ApiError, ErrorKind};
-use super::{AMZ_JSON, ApiState, BodyError, Caller, control, request_id_header};
-use crate::config::{SourceConfig, is_valid_stream_name};
-use crate::pipeline::{IngestError, StreamHandle};
+use super::streams::{check_stream_name, find_put_stream, null_violation};
+use super::{AMZ_JSON, ApiState, Caller, control, request_id_header};
 use crate::record::{Record, now_ms};
-use crate::records::Records;
+use crate::sources::direct_put::{self, Claim};
 use crate::telemetry;
 
 pub use crate::record::MAX_RECORD_BYTES;
@@ -53,7 +52,7 @@ pub async fn handle(
     headers: HeaderMap,
     request: Request,
 ) -> Response {
-    let caller = match super::check_headers(&state, &request) {
+    let caller = match body::check_headers(&state, &request) {
         Ok(caller) => caller,
         Err(e) => return e.into_response(),
     };
@@ -70,14 +69,14 @@ pub async fn handle(
         )),
         Some(op) => {
             let mut claim = state.budget.claim();
-            match super::read_body(&state, &headers, request, &caller, &mut claim).await {
+            match body::read_body(&state, &headers, request, &caller, &mut claim).await {
                 Err(BodyError::TooLarge) => Err(too_large(op)),
                 Err(BodyError::Broken(e)) => Err(ApiError::serialization(e)),
                 Err(BodyError::Api(e)) => Err(e),
                 // Decoding the records' base64 holds up to the body's size again.
                 Ok(body) => match claim.grow(body.len()).await {
                     Ok(()) => dispatch(&state, &caller, op, &body, &mut claim).await,
-                    Err(e) => Err(e),
+                    Err(e) => Err(e.into()),
                 },
             }
         }
@@ -178,8 +177,8 @@ async fn put_record(
     state.auth.load().allows(caller.as_ref(), name)?;
     let stream = &find_put_stream(state, name)?;
     // One record is within the cap: it unpacks whole, or is refused whole.
-    let unpacked = super::unpack::unpack(stream, records.into(), claim).await?;
-    ingest(stream, unpacked.records).await?;
+    let unpacked = direct_put::unpack(stream, records.into(), claim).await?;
+    direct_put::ingest(stream, unpacked.records).await?;
     telemetry::put_request(stream.name(), "PutRecord");
     let mut out = String::with_capacity(96);
     out.push_str("{\"RecordId\":\"");
@@ -235,9 +234,9 @@ async fn put_record_batch(
     state.auth.load().allows(caller.as_ref(), name)?;
     let stream = &find_put_stream(state, name)?;
     let count = records.len();
-    let unpacked = super::unpack::unpack(stream, records.into(), claim).await?;
+    let unpacked = direct_put::unpack(stream, records.into(), claim).await?;
     let taken = unpacked.taken;
-    ingest(stream, unpacked.records).await?;
+    direct_put::ingest(stream, unpacked.records).await?;
     telemetry::put_request(stream.name(), "PutRecordBatch");
     let first = state.record_ids.reserve(taken);
     let mut out = String::with_capacity(64 + count * 64);
@@ -312,76 +311,6 @@ fn decode(
             record
         })
         .collect())
-}
-
-fn null_violation(member: &str) -> String {
-    format!("Value null at '{member}' failed to satisfy constraint: Member must not be null")
-}
-
-/// Firehose's constraints on `DeliveryStreamName`, as Smithy words them.
-pub fn check_stream_name(name: Option<&str>, violations: &mut Vec<String>) {
-    let Some(name) = name else {
-        violations.push(null_violation("deliveryStreamName"));
-        return;
-    };
-    if is_valid_stream_name(name) {
-        return;
-    }
-    let constraint = if name.is_empty() {
-        "Member must have length greater than or equal to 1".to_string()
-    } else if name.len() > 64 {
-        "Member must have length less than or equal to 64".to_string()
-    } else {
-        "Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+".to_string()
-    };
-    violations.push(format!(
-        "Value '{name}' at 'deliveryStreamName' failed to satisfy constraint: {constraint}"
-    ));
-}
-
-/// The running stream `name`. One still starting (its plugins compiling, its
-/// spool recovering) is refused as retryable, as a stream being reloaded is.
-pub fn find_stream(state: &ApiState, name: &str) -> Result<StreamHandle, ApiError> {
-    if let Some(stream) = state.streams.load().get(name) {
-        return Ok(stream.clone());
-    }
-    if state.starting.load().contains(name) {
-        return Err(ApiError::new(
-            ErrorKind::ServiceUnavailable,
-            format!("Firehose {name} is starting; retry shortly."),
-        ));
-    }
-    Err(ApiError::stream_not_found(name, &state.server.account_id))
-}
-
-/// The stream named `name`, if it takes direct puts: a stream fed by a file or
-/// standard input refuses them, as Firehose refuses puts to a stream with a Kinesis
-/// source (its source's checkpoints count on being the only writer).
-pub fn find_put_stream(state: &ApiState, name: &str) -> Result<StreamHandle, ApiError> {
-    let stream = find_stream(state, name)?;
-    match stream.config().source {
-        SourceConfig::DirectPut => Ok(stream),
-        ref other => Err(ApiError::new(
-            ErrorKind::InvalidArgument,
-            format!(
-                "This operation is not permitted on a delivery stream whose source is {}.",
-                other.kind()
-            ),
-        )),
-    }
-}
-
-/// Hands records to the stream; the caller answers only after this succeeds.
-pub async fn ingest(stream: &StreamHandle, records: impl Into<Records>) -> Result<(), ApiError> {
-    stream.ingest(records).await.map_err(|e| {
-        let message = match e {
-            IngestError::Full => "Slow down.",
-            IngestError::NoSpace => "Slow down. The delivery stream's spool disk is full.",
-            IngestError::Io(_) => "Slow down. The delivery stream cannot store records right now.",
-            IngestError::ShuttingDown => "The delivery stream is shutting down.",
-        };
-        ApiError::new(ErrorKind::ServiceUnavailable, message)
-    })
 }
 
 #[cfg(test)]

@@ -1,7 +1,10 @@
-//! The direct-PUT source: Firehose's JSON 1.1 API on `POST /` (so AWS SDKs and the
-//! AWS CLI work unchanged) and an NDJSON endpoint for plain HTTP clients.
+//! The front door: one HTTP router for Firehose's JSON 1.1 API on `POST /` (its
+//! data and control operations, so AWS SDKs and the AWS CLI work unchanged, with
+//! SigV4 checked), the NDJSON endpoint for plain HTTP clients, and the status
+//! endpoints. Records it accepts go to the direct-PUT source
+//! (`crate::sources::direct_put`), which knows nothing of HTTP.
 
-mod budget;
+mod body;
 mod content_encoding;
 mod control;
 mod error;
@@ -9,15 +12,13 @@ mod firehose;
 mod ndjson;
 mod record_id;
 mod sigv4;
-mod unpack;
+mod status;
+mod streams;
 
 use std::sync::Arc;
 
 use axum::Router;
-use axum::body::Bytes;
-use axum::body::{Body, HttpBody};
-use axum::extract::Request;
-use axum::http::{HeaderMap, HeaderValue};
+use axum::http::HeaderValue;
 use axum::routing::post;
 
 pub use error::{ApiError, ErrorKind};
@@ -25,6 +26,7 @@ pub use sigv4::Verifier;
 
 use crate::config::ServerConfig;
 use crate::pipeline::{Starting, StreamTable};
+use crate::sources::direct_put::Budget;
 use crate::swap::Swap;
 
 /// AWS JSON 1.1's content type, used for every answer of the Firehose API.
@@ -46,7 +48,7 @@ pub struct ApiState {
     pub started_at: f64,
     pub record_ids: record_id::RecordIds,
     /// The memory requests in flight may hold, together.
-    pub budget: budget::Budget,
+    pub budget: Budget,
     /// Renders `/metrics`; `None` when the recorder could not be installed.
     pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
     /// Checks requests' SigV4 signatures (`server.auth`), replaced by a reload.
@@ -57,7 +59,7 @@ pub struct ApiState {
 /// `None` when the server does not ask for signatures.
 pub type Caller = Option<sigv4::Pending>;
 
-/// The HTTP routes of the direct-PUT source, plus `/health` and `/ready`.
+/// Every HTTP route: the Firehose API, the NDJSON endpoint and the status endpoints.
 pub fn router(
     streams: StreamTable,
     starting: Starting,
@@ -71,115 +73,15 @@ pub fn router(
         server: server.clone(),
         started_at: chrono::Utc::now().timestamp_millis() as f64 / 1000.0,
         record_ids: record_id::RecordIds::new(),
-        budget: budget::Budget::new(server.ingest_memory_bytes()),
+        budget: Budget::new(server.ingest_memory_bytes()),
         metrics,
         auth,
     });
     Router::new()
         .route("/", post(firehose::handle))
         .route("/delivery-streams/{name}/records", post(ndjson::handle))
-        .merge(crate::admin::router())
+        .merge(status::router())
         .with_state(state)
-}
-
-/// The request's signature as far as its headers tell (a known key, a fresh
-/// time): checked before the body is read, so that an unsigned request costs
-/// no body.
-fn check_headers(state: &ApiState, request: &Request) -> Result<Caller, ApiError> {
-    state.auth.load().check_headers(
-        request.method(),
-        request.uri(),
-        request.headers(),
-        chrono::Utc::now(),
-    )
-}
-
-/// Why a body could not be had.
-enum BodyError {
-    /// Longer than [`MAX_BODY_BYTES`].
-    TooLarge,
-    /// The connection broke while it was read.
-    Broken(String),
-    /// Decoding it failed, or the memory to hold it was not free.
-    Api(ApiError),
-}
-
-/// Reads the request's body, checks the caller's signature over it, and undoes
-/// its `Content-Encoding` (off the async
-/// threads when it is encoded), at most `server.max_decoded_body_mb` of it, each
-/// step claiming the memory it is about to hold first. On `Ok`, `claim` holds the
-/// body's size.
-async fn read_body(
-    state: &ApiState,
-    headers: &HeaderMap,
-    request: Request,
-    caller: &Caller,
-    claim: &mut budget::Claim<'_>,
-) -> Result<Bytes, BodyError> {
-    // A body without a length may be as long as the limit.
-    let announced = headers
-        .get(axum::http::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
-    let expected = announced.map_or(MAX_BODY_BYTES, |n| n.min(MAX_BODY_BYTES + 1));
-    claim.grow(expected).await.map_err(BodyError::Api)?;
-    if announced.is_some_and(|n| n > MAX_BODY_BYTES) {
-        return Err(BodyError::TooLarge);
-    }
-    let within = std::time::Duration::from_secs(state.server.body_timeout_seconds);
-    let body = tokio::time::timeout(within, read_limited(request.into_body(), expected))
-        .await
-        .map_err(|_| {
-            BodyError::Api(ApiError::new(
-                ErrorKind::RequestTimeout,
-                format!("the request body did not arrive within {within:?}"),
-            ))
-        })??;
-    claim.shrink_to(body.len());
-    if let Some(signed) = caller {
-        // The signature covers the body as sent, before it is decoded.
-        signed.verify(&body).map_err(BodyError::Api)?;
-    }
-    if !content_encoding::is_encoded(headers) {
-        return Ok(body);
-    }
-    let cap = state.server.max_decoded_body_bytes();
-    claim.grow(cap).await.map_err(BodyError::Api)?;
-    let headers = headers.clone();
-    let decoded =
-        tokio::task::spawn_blocking(move || content_encoding::decode(&headers, body, cap))
-            .await
-            .map_err(|e| {
-                BodyError::Api(ApiError::new(ErrorKind::InternalFailure, e.to_string()))
-            })?;
-    let decoded = decoded.map_err(|e| {
-        let kind = match e {
-            content_encoding::DecodeError::Unsupported(_) => ErrorKind::UnsupportedEncoding,
-            content_encoding::DecodeError::TooLarge { .. } => ErrorKind::TooLarge,
-            content_encoding::DecodeError::Corrupt { .. } => ErrorKind::InvalidArgument,
-        };
-        BodyError::Api(ApiError::new(kind, e.to_string()))
-    })?;
-    // The encoded body is gone: only the decoded one is held.
-    claim.shrink_to(decoded.len());
-    Ok(decoded)
-}
-
-/// The body's bytes, read into one buffer of the size announced (so a body is
-/// never held twice, as chunks and as their copy), at most [`MAX_BODY_BYTES`].
-async fn read_limited(mut body: Body, announced: usize) -> Result<Bytes, BodyError> {
-    let mut out = Vec::with_capacity(announced.min(MAX_BODY_BYTES));
-    while let Some(frame) =
-        std::future::poll_fn(|cx| std::pin::Pin::new(&mut body).poll_frame(cx)).await
-    {
-        let frame = frame.map_err(|e| BodyError::Broken(e.to_string()))?;
-        if let Ok(data) = frame.into_data() {
-            if out.len() + data.len() > MAX_BODY_BYTES {
-                return Err(BodyError::TooLarge);
-            }
-            out.extend_from_slice(&data);
-        }
-    }
-    Ok(Bytes::from(out))
 }
 
 /// A fresh `x-amzn-RequestId` value.

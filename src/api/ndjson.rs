@@ -11,11 +11,13 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
+use super::ApiState;
+use super::body::{self, BodyError};
 use super::error::{ApiError, ErrorKind};
-use super::firehose::{find_put_stream, ingest};
-use super::{ApiState, BodyError};
+use super::streams::find_put_stream;
 use crate::record::now_ms;
 use crate::records::Lines;
+use crate::sources::direct_put::{self, ingest};
 use crate::telemetry;
 
 pub async fn handle(
@@ -40,10 +42,10 @@ async fn put_lines(
     headers: &HeaderMap,
     request: Request,
 ) -> Result<(usize, usize), ApiError> {
-    let caller = super::check_headers(state, &request)?;
+    let caller = body::check_headers(state, &request)?;
     let stream = &find_put_stream(state, name)?;
     let mut claim = state.budget.claim();
-    let body = match super::read_body(state, headers, request, &caller, &mut claim).await {
+    let body = match body::read_body(state, headers, request, &caller, &mut claim).await {
         // The key may write to this stream: asked once its signature is checked.
         Ok(body) => {
             state.auth.load().allows(caller.as_ref(), name)?;
@@ -72,7 +74,7 @@ async fn put_lines(
         .await?;
     let lines = Lines::split(body, now_ms()).map_err(|e| ApiError::validation(&[e.to_string()]))?;
     let (count, bytes) = (lines.len(), lines.body_len());
-    let unpacked = super::unpack::unpack(stream, lines.into(), &mut claim).await?;
+    let unpacked = direct_put::unpack(stream, lines.into(), &mut claim).await?;
     if unpacked.taken < count {
         // One body is taken whole or not at all: it must be sent smaller.
         return Err(ApiError::new(

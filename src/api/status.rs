@@ -11,7 +11,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
-use crate::sources::direct_put::ApiState;
+use super::ApiState;
 
 pub fn router() -> Router<Arc<ApiState>> {
     Router::new()

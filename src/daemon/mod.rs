@@ -15,9 +15,9 @@ use anyhow::Context;
 use tokio::net::TcpListener;
 use tokio::sync::{Notify, oneshot};
 
+use crate::api::{self, Verifier};
 use crate::config::Config;
 use crate::pipeline::{Retiring, Streams};
-use crate::sources::direct_put::{self, Verifier};
 use crate::swap::Swap;
 use crate::tls::ServerTls;
 use reload::{Plan, plugin_digest};
@@ -52,7 +52,7 @@ pub async fn run(path: Option<PathBuf>, config: Config) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {}", config.server.listen))?;
     let addr = listener.local_addr()?;
     let mut streams = Streams::new(&config, crate::disk::os());
-    let app = direct_put::router(
+    let app = api::router(
         streams.table(),
         streams.starting(),
         auth.clone(),

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use super::error::{ApiError, ErrorKind};
+use super::NotTaken;
 
 /// How long a claim waits for memory that other requests hold.
 pub const WAIT: Duration = Duration::from_secs(1);
@@ -65,7 +65,7 @@ impl Claim<'_> {
 
     /// Claims `bytes` more, waiting up to [`WAIT`] for them. A request larger
     /// than the whole budget gets the whole budget (it runs alone).
-    pub async fn grow(&mut self, bytes: usize) -> Result<(), ApiError> {
+    pub async fn grow(&mut self, bytes: usize) -> Result<(), NotTaken> {
         let want = bytes.min(self.budget.total - self.bytes());
         if want == 0 {
             return Ok(());
@@ -96,9 +96,9 @@ impl Claim<'_> {
     }
 }
 
-fn throttled() -> ApiError {
+fn throttled() -> NotTaken {
     crate::telemetry::ingest_throttled("memory");
-    ApiError::new(ErrorKind::ServiceUnavailable, "Slow down.")
+    NotTaken("Slow down.".into())
 }
 
 #[cfg(test)]
@@ -115,8 +115,7 @@ mod tests {
         let mut b = budget.claim();
         let started = tokio::time::Instant::now();
         let err = b.grow(50).await.unwrap_err();
-        assert_eq!(err.kind, ErrorKind::ServiceUnavailable);
-        assert_eq!(err.message, "Slow down.");
+        assert_eq!(err, NotTaken("Slow down.".into()));
         assert!(started.elapsed() >= WAIT);
         assert_eq!(b.bytes(), 0, "a throttled claim holds nothing");
         a.shrink_to(10);

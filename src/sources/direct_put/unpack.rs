@@ -5,8 +5,8 @@
 //! Records past the cap are not taken: `PutRecordBatch` answers them as
 //! throttled, one by one, and the producer sends them again.
 
+use super::NotTaken;
 use super::budget::Claim;
-use super::error::ApiError;
 use crate::pipeline::StreamHandle;
 use crate::record::Record;
 use crate::records::Records;
@@ -27,7 +27,7 @@ pub async fn unpack(
     stream: &StreamHandle,
     records: Records,
     claim: &mut Claim<'_>,
-) -> Result<Unpacked, ApiError> {
+) -> Result<Unpacked, NotTaken> {
     let Some(cap) = stream.unpacking().map(|u| u.cap()) else {
         let taken = records.len();
         return Ok(Unpacked { records, taken });
@@ -57,10 +57,5 @@ pub async fn unpack(
         }
     })
     .await
-    .map_err(|e| {
-        ApiError::new(
-            super::error::ErrorKind::ServiceUnavailable,
-            format!("Slow down. Unpacking the records failed: {e}"),
-        )
-    })
+    .map_err(|e| NotTaken(format!("Slow down. Unpacking the records failed: {e}")))
 }

@@ -10,7 +10,8 @@
 # deliver). Then every acknowledged record must have landed exactly once
 # (benches/verify_numbered.py). Prints records acknowledged, the daemons' peak
 # RSS (VmHWM, sampled every 0.1 s), seal and ledger failures in the logs, and the
-# verifier's line. MEMORY_MB sets server.delivery_memory_mb (default 128).
+# verifier's line. MEMORY_MB sets server.delivery_memory_mb (default 128); KEEP=1 keeps
+# the run's folder, with `samples`: RSS and gauges once a second.
 #
 #   [FORMAT=parquet] [MEMORY_MB=N] benches/partitions.sh TENANTS [SECONDS] [none|term|kill]
 set -euo pipefail
@@ -68,7 +69,7 @@ start_daemon() {
       sleep 0.1
     done ) &
   # What holds memory, once a second: seconds into the run, RSS, and the
-  # gauges of what is staged, loaded for delivery and spooled (benches/README).
+  # gauges of what is staged, loaded for delivery and spooled.
   ( while kill -0 "$pid" 2>/dev/null; do
       rss=$(awk '/VmRSS/ {print $2}' "/proc/$pid/status" 2>/dev/null || true)
       gauges=$({ curl -s --max-time 1 "http://127.0.0.1:$port/metrics" 2>/dev/null || true; } | awk '

@@ -11,29 +11,28 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use chrono::{DateTime, Utc};
 use tokio::time::Instant;
-use uuid::Uuid;
 
-use super::buffer::{Buffer, SealedBatch};
+use super::buffer::SealedBatch;
 use super::error_lines::{conversion_error_lines, conversion_failures, oversized_lines};
-use super::retry_clock::RetryClock;
+use super::retry::{Retrier, RetryClock};
 use crate::config::StreamConfig;
 use crate::encode::Compression;
-use crate::encode::parquet::ConversionError;
-use crate::keys::{KeyContext, KeyLayout, PartitionCheck, Prefix, check_key, object_suffix};
+use crate::keys::{KeyLayout, PartitionCheck, Prefix};
 use crate::output::{Failure, Output};
-use crate::record::now_ms;
-use crate::sinks::destination::{Destination, Offer, Refusal, all_records, key_uuid};
-use crate::sinks::objects::{PARQUET_EXTENSION, off_thread};
-use crate::sinks::retry::Backoff;
-use crate::sinks::{FailureKind, Object, Sink, SinkError};
+use crate::sinks::destination::{Destination, Offer, all_records, key_uuid};
+use crate::sinks::objects::off_thread;
+use crate::sinks::{FailureKind, Object, Sink};
 use crate::spool::{Copy, RangeSet, Seal, Spool};
 use crate::telemetry;
 
+mod error_batches;
 mod misfits;
+mod naming;
 
+use error_batches::{Failed, failure};
 use misfits::Misfits;
+use naming::Naming;
 
 /// A sealed batch with the key it is written under.
 pub struct Delivery {
@@ -61,14 +60,6 @@ pub struct Sinks {
     pub objects: Arc<dyn Sink>,
 }
 
-/// Records a batch could not deliver within the retry duration, and why.
-struct Failed {
-    failure: Failure,
-    seqs: RangeSet,
-    /// The data batch whose last attempt failed, if it may have landed anyway.
-    key: Option<String>,
-}
-
 /// What storing a batch leaves to do.
 #[derive(Default)]
 struct Stored {
@@ -82,24 +73,18 @@ struct Stored {
 /// Where a stream's objects are named and written.
 pub struct Deliverer {
     stream: String,
-    /// The version number in object names (see `pipeline::version`).
-    version: u64,
     compression: Compression,
     level: u32,
     /// Whether data batches are converted to Parquet: their seal names no codec.
     converts: bool,
-    extension: String,
-    backup_extension: String,
-    layout: KeyLayout,
-    backup: Option<Prefix>,
-    /// The time zone of keys (Firehose's `CustomTimeZone`).
-    zone: chrono_tz::Tz,
+    /// Keys of the stream's objects.
+    naming: Naming,
     retry_duration: Duration,
     /// Whether records come from Kinesis (their error records name their ids).
     kinesis_source: bool,
     sinks: Sinks,
     spool: Arc<Spool>,
-    backoff: Backoff,
+    retry: Retrier,
 }
 
 impl Deliverer {
@@ -113,129 +98,43 @@ impl Deliverer {
         converts: bool,
         version: u64,
     ) -> Self {
-        let raw_extension = config
-            .file_extension
-            .clone()
-            .unwrap_or_else(|| config.compression.extension().to_string());
+        let retry = Retrier::new(&config.name, sinks.destination.describe());
         Self {
             stream: config.name.clone(),
-            version,
             compression: config.compression,
             level: config
                 .compression_level
                 .unwrap_or(config.compression.default_level()),
-            extension: match converts {
-                true => config
-                    .file_extension
-                    .clone()
-                    .unwrap_or_else(|| PARQUET_EXTENSION.to_string()),
-                false => raw_extension.clone(),
-            },
-            // Backups hold the records as received, whatever the format.
-            backup_extension: match converts {
-                true => config.compression.extension().to_string(),
-                false => raw_extension,
-            },
             converts,
-            layout,
-            backup,
-            // Validated at load: an unknown name cannot get here.
-            zone: config
-                .destination
-                .layout()
-                .time_zone
-                .and_then(|z| z.parse().ok())
-                .unwrap_or(chrono_tz::UTC),
+            naming: Naming::new(config, layout, backup, converts, version),
             retry_duration: Duration::from_secs(config.destination.layout().retry_duration_seconds),
             kinesis_source: matches!(config.source, crate::config::SourceConfig::Kinesis(_)),
             sinks,
             spool,
-            backoff: Backoff::default(),
+            retry,
         }
     }
 
-    /// The partition keys the prefix uses (`!{partitionKeyFromLambda:name}`) and
-    /// the check each record's values pass before it is buffered.
+    /// The partition keys the prefix uses and the check each record's values
+    /// pass before it is buffered.
     pub fn partition_check(&self) -> PartitionCheck {
-        let suffix = object_suffix(
-            &self.stream,
-            self.version,
-            DateTime::<Utc>::UNIX_EPOCH.fixed_offset(),
-            &Uuid::nil(),
-            &self.extension,
-        );
-        self.layout.partition_check(suffix.len())
+        self.naming.partition_check()
     }
 
     /// Whether records also go to a source backup.
     pub fn has_backup(&self) -> bool {
-        self.backup.is_some()
+        self.naming.has_backup()
     }
 
-    /// The key of a new object: Firehose's layout, named after its oldest record.
-    /// Error objects go under the error prefix and are not compressed.
-    /// `partition_keys` fill `!{partitionKeyFromLambda:...}` in the prefix.
+    /// The key of a new object (see [`Naming::key`]) under the stream's layout.
     pub fn key_for(
         &self,
         output: &Output,
         first_arrival_ms: i64,
         partition_keys: &BTreeMap<String, String>,
     ) -> String {
-        self.key_in(&self.layout, output, first_arrival_ms, partition_keys)
-    }
-
-    /// The key of an error object made of the records of the data batch
-    /// `data_key`: under the error prefix of its destination table, if it has
-    /// one of its own, else the stream's.
-    fn error_key_for(&self, output: &Output, first_arrival_ms: i64, data_key: &str) -> String {
-        let layout = self
-            .sinks
-            .destination
-            .error_layout(data_key)
-            .unwrap_or(&self.layout);
-        self.key_in(layout, output, first_arrival_ms, &BTreeMap::new())
-    }
-
-    fn key_in(
-        &self,
-        layout: &KeyLayout,
-        output: &Output,
-        first_arrival_ms: i64,
-        partition_keys: &BTreeMap<String, String>,
-    ) -> String {
-        let instant = DateTime::<Utc>::from_timestamp_millis(first_arrival_ms)
-            .unwrap_or_else(Utc::now)
-            .with_timezone(&self.zone)
-            .fixed_offset();
-        let ctx = KeyContext {
-            instant,
-            error_output_type: output.error_output_type(),
-            partition_keys,
-        };
-        let (prefix, extension) = match (output, &self.backup) {
-            _ if output.is_error_output() => (layout.render_error(&ctx), ""),
-            (Output::Backup, Some(backup)) => (backup.render(&ctx), self.backup_extension.as_str()),
-            (Output::Backup, None) => {
-                (Prefix::empty().render(&ctx), self.backup_extension.as_str())
-            }
-            _ => (layout.prefix().render(&ctx), self.extension.as_str()),
-        };
-        let id = Uuid::new_v4();
-        let suffix = object_suffix(&self.stream, self.version, instant, &id, extension);
-        let key =
-            prefix.and_then(|prefix| Ok(check_key(&(prefix.clone() + &suffix)).map(|()| prefix)?));
-        match key {
-            Ok(prefix) => prefix + &suffix,
-            Err(e) => {
-                // Config validation and the partition check before buffering make
-                // this unreachable; were it reached, the object still gets a key it
-                // can be written under rather than one retried forever.
-                let fallback = fallback_prefix(output, instant);
-                tracing::error!(stream = %self.stream, error = %e, fallback = %fallback,
-                    "cannot evaluate the prefix into a writable key, writing the object under the fallback layout");
-                fallback + &suffix
-            }
-        }
+        self.naming
+            .key(None, output, first_arrival_ms, partition_keys)
     }
 
     /// Delivers one batch. Returns once it is stored (or its records are stored in
@@ -266,10 +165,11 @@ impl Deliverer {
                 error_batches.push(errors);
             }
         }
-        self.until_ok("Spool.LedgerFailed", || {
-            self.spool.delivered(id, seqs.clone(), copy)
-        })
-        .await;
+        self.retry
+            .until_ok("Spool.LedgerFailed", || {
+                self.spool.delivered(id, seqs.clone(), copy)
+            })
+            .await;
         for errors in error_batches {
             Box::pin(self.deliver(errors)).await;
         }
@@ -304,7 +204,9 @@ impl Deliverer {
                 Err(e) if e.kind == FailureKind::Permanent => return false,
                 Err(e) => {
                     attempt += 1;
-                    self.wait_after_failure(attempt, &e.code, &e.message).await;
+                    self.retry
+                        .wait_after_failure(attempt, &e.code, &e.message)
+                        .await;
                 }
             }
         }
@@ -324,7 +226,8 @@ impl Deliverer {
             output: d.output.clone(),
             codec,
         };
-        self.until_ok("Spool.SealFailed", || self.spool.seal(seal.clone()))
+        self.retry
+            .until_ok("Spool.SealFailed", || self.spool.seal(seal.clone()))
             .await;
     }
 
@@ -416,6 +319,7 @@ impl Deliverer {
             let Some(error) = retried else { break };
             self.keep_clock(&clock).await;
             let waited = self
+                .retry
                 .wait_after_failure(attempt, &error.code, &error.message)
                 .await;
             clock.waited(waited);
@@ -424,102 +328,6 @@ impl Deliverer {
             failed,
             conversion_errors: conversion.into_errors(),
         }
-    }
-
-    /// The failure of refused records that get no more attempts.
-    fn give_up(
-        &self,
-        batch: &SealedBatch,
-        key: &str,
-        refusal: Refusal,
-        attempts: u32,
-        permanent: bool,
-    ) -> Failed {
-        let Refusal {
-            records,
-            error,
-            may_have_landed,
-        } = refusal;
-        tracing::error!(
-            stream = %self.stream, destination = %self.sinks.destination.describe(), key = %key,
-            attempts, records = records.len(), code = %error.code, error = %error.message,
-            permanent, "delivery failed for the whole retry duration or for good, sending the records to the error output"
-        );
-        Failed {
-            failure: failure(&error, attempts),
-            seqs: seqs_at(batch, &records),
-            key: may_have_landed.then(|| key.to_string()),
-        }
-    }
-
-    /// The batch of a data batch's records that did not convert. It holds the
-    /// whole batch's sequence numbers, so its seal stays small however scattered
-    /// the failures are; a rebuild re-converts the records to find them.
-    fn conversion_errors(
-        &self,
-        batch: &SealedBatch,
-        failed: &[(usize, ConversionError)],
-        data_key: &str,
-    ) -> Delivery {
-        let mut buffer = Buffer::new(usize::MAX);
-        let mut failed = failed.iter().map(|(i, _)| *i).peekable();
-        for (i, ((data, arrival), seq)) in batch.iter().zip(batch.seqs.iter().flatten()).enumerate()
-        {
-            if failed.next_if_eq(&i).is_some() {
-                buffer.push(data, arrival, seq..seq + 1);
-            }
-        }
-        let mut errors = buffer.seal().unwrap_or_else(SealedBatch::empty);
-        errors.seqs = batch.seqs.clone();
-        let output = Output::ConversionErrors {
-            ending_ms: now_ms(),
-            data_key: Some(data_key.to_string()),
-        };
-        Delivery {
-            id: self.spool.next_batch_id(),
-            key: self.error_key_for(&output, errors.first_arrival_ms(), data_key),
-            batch: errors,
-            output,
-            needs_seal: false,
-            conversion_errors_sealed: false,
-            retry_spent: Duration::ZERO,
-            codec: None,
-        }
-    }
-
-    /// The Kinesis sequence and subsequence numbers of the records at `failures`,
-    /// by spool number, read back from the spool (batches keep only the data). Empty
-    /// unless the stream reads Kinesis.
-    async fn kinesis_ids(
-        &self,
-        batch: &SealedBatch,
-        failures: &[(usize, ConversionError)],
-    ) -> BTreeMap<u64, (String, u64)> {
-        let mut ids = BTreeMap::new();
-        if !self.kinesis_source || failures.is_empty() {
-            return ids;
-        }
-        let mut seqs = RangeSet::new();
-        for (i, _) in failures {
-            if let Some(mark) = batch.records.get(*i) {
-                seqs.insert(mark.seq..mark.seq + 1);
-            }
-        }
-        // Best effort: the error records are written without the ids rather than
-        // held up by a spool that cannot be read.
-        let records = match self.spool.fetch(seqs.clone()).await {
-            Ok(records) => records,
-            Err(e) => {
-                tracing::warn!(stream = %self.stream, error = %e, "cannot read the Kinesis ids of records that did not convert");
-                Vec::new()
-            }
-        };
-        for (record, seq) in records.into_iter().zip(seqs.iter().flatten()) {
-            if let Some(k) = record.kinesis {
-                ids.insert(seq, (k.sequence_number, k.sub_sequence_number));
-            }
-        }
-        ids
     }
 
     /// Encodes a batch into one object and stores it.
@@ -584,7 +392,9 @@ impl Deliverer {
                 Ok(converter) => return converter,
                 Err(e) => {
                     attempt += 1;
-                    self.wait_after_failure(attempt, &e.code, &e.message).await;
+                    self.retry
+                        .wait_after_failure(attempt, &e.code, &e.message)
+                        .await;
                 }
             }
         }
@@ -621,6 +431,7 @@ impl Deliverer {
                 return Err(failure(&error, attempt));
             }
             let waited = self
+                .retry
                 .wait_after_failure(attempt, &error.code, &error.message)
                 .await;
             clock.waited(waited);
@@ -672,6 +483,7 @@ impl Deliverer {
                 self.keep_clock(clock).await;
             }
             let waited = self
+                .retry
                 .wait_after_failure(attempt, &error.code, &error.message)
                 .await;
             clock.waited(waited);
@@ -684,102 +496,5 @@ impl Deliverer {
         if let Err(e) = self.spool.retrying(clock.batch(), clock.spent()).await {
             tracing::warn!(stream = %self.stream, error = %e, "cannot record the retry clock");
         }
-    }
-
-    /// The error batch for records whose delivery failed: each record becomes a
-    /// Firehose error record carrying the failure.
-    async fn failed(&self, output: &Output, data_key: &str, failed: Failed) -> Delivery {
-        let Failed { failure, seqs, key } = failed;
-        let seqs = &seqs;
-        let records = loop {
-            match self.spool.fetch(seqs.clone()).await {
-                Ok(records) => break records,
-                Err(e) => {
-                    self.wait_after_failure(1, "Spool.ReadFailed", &e.to_string())
-                        .await;
-                }
-            }
-        };
-        let mut buffer = Buffer::new(usize::MAX);
-        for (record, seq) in records.iter().zip(seqs.iter().flatten()) {
-            let line = failure.error_line(record, seq, self.sinks.destination.failed_output_type());
-            buffer.push(&line, record.arrival_ms, seq..seq + 1);
-        }
-        let mut batch = buffer.seal().unwrap_or_else(SealedBatch::empty);
-        // The records stay owned by this batch even if some could not be read back.
-        batch.seqs = seqs.clone();
-        tracing::debug!(stream = %self.stream, from = ?output, records = records.len(), "records sent to the error output");
-        let output = Output::Errors {
-            output_type: self.sinks.destination.failed_output_type().to_string(),
-            failure: Some(failure),
-            may_have_landed: key,
-        };
-        Delivery {
-            id: self.spool.next_batch_id(),
-            key: self.error_key_for(&output, batch.first_arrival_ms(), data_key),
-            batch,
-            output,
-            needs_seal: true,
-            conversion_errors_sealed: false,
-            retry_spent: Duration::ZERO,
-            codec: None,
-        }
-    }
-
-    /// Retries a spool operation until it succeeds: without it the batch cannot be
-    /// delivered safely, and giving up would lose it.
-    async fn until_ok<F, Fut>(&self, code: &str, op: F)
-    where
-        F: Fn() -> Fut,
-        Fut: std::future::Future<Output = std::io::Result<()>>,
-    {
-        let mut attempt = 0u32;
-        while let Err(e) = op().await {
-            attempt += 1;
-            self.wait_after_failure(attempt, code, &e.to_string()).await;
-        }
-    }
-
-    /// Logs a failed attempt and waits before the next one; returns the wait.
-    async fn wait_after_failure(&self, attempt: u32, code: &str, error: &str) -> Duration {
-        telemetry::delivery_failed(&self.stream, code);
-        let wait = self.backoff.delay(attempt);
-        tracing::warn!(
-            stream = %self.stream, destination = %self.sinks.destination.describe(), attempt, code, error,
-            retry_in_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
-            "delivery failed, will retry"
-        );
-        tokio::time::sleep(wait).await;
-        wait
-    }
-}
-
-/// The layout of an object whose configured prefix cannot make a key:
-/// `<error-output-type or data>/yyyy/MM/dd/HH/`, which is always writable.
-fn fallback_prefix(output: &Output, instant: DateTime<chrono::FixedOffset>) -> String {
-    let top = output.error_output_type().unwrap_or(match output {
-        Output::Backup => "backup",
-        _ => "data",
-    });
-    format!("{top}/{}", instant.format("%Y/%m/%d/%H/"))
-}
-
-/// The sequence numbers of the batch's records at these positions.
-fn seqs_at(batch: &SealedBatch, positions: &RangeSet) -> RangeSet {
-    let mut out = RangeSet::new();
-    for (i, seq) in batch.seqs.iter().flatten().enumerate() {
-        if positions.contains(i as u64) {
-            out.insert(seq..seq + 1);
-        }
-    }
-    out
-}
-
-fn failure(error: &SinkError, attempts: u32) -> Failure {
-    Failure {
-        code: error.code.clone(),
-        message: error.message.clone(),
-        attempts,
-        ending_ms: now_ms(),
     }
 }

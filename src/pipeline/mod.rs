@@ -12,7 +12,7 @@ mod memory;
 #[cfg(test)]
 mod power_cut_tests;
 mod recovery;
-mod retry_clock;
+mod retry;
 mod routing;
 mod runner;
 mod staged;

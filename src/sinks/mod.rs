@@ -12,7 +12,6 @@ pub mod iceberg;
 pub mod local;
 pub mod object_store;
 pub mod objects;
-pub mod retry;
 pub mod s3;
 
 use bytes::{Bytes, BytesMut};

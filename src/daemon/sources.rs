@@ -8,11 +8,8 @@ use std::sync::Arc;
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 
-use crate::config::SourceConfig;
 use crate::pipeline::StreamHandle;
-use crate::sources::file::FileTail;
-use crate::sources::kinesis::KinesisTail;
-use crate::sources::stdin;
+use crate::sources;
 
 /// A running source and how to stop it.
 struct Running {
@@ -23,36 +20,25 @@ struct Running {
 /// The streams' running sources, by stream name.
 pub struct Sources {
     running: BTreeMap<String, Running>,
-    /// Told when standard input ends (the daemon then stops, its job done).
-    input_ended: Arc<Notify>,
+    /// What sources get besides their stream.
+    context: sources::Context,
 }
 
 impl Sources {
     pub fn new(input_ended: Arc<Notify>) -> Self {
         Self {
             running: BTreeMap::new(),
-            input_ended,
+            context: sources::Context { input_ended },
         }
     }
 
     /// Starts the source of `stream`, if it has one besides the API.
     pub fn start(&mut self, stream: &StreamHandle) -> anyhow::Result<()> {
-        let (stop, stopping) = watch::channel(false);
-        let task = match &stream.config().source {
-            SourceConfig::DirectPut => return Ok(()),
-            SourceConfig::File(file) => {
-                tokio::spawn(FileTail::open(stream.clone(), file)?.run(stopping))
-            }
-            SourceConfig::Kinesis(kinesis) => {
-                tokio::spawn(KinesisTail::open(stream.clone(), kinesis)?.run(stopping))
-            }
-            SourceConfig::Stdin(config) => tokio::spawn(stdin::run(
-                stream.clone(),
-                config.clone(),
-                stopping,
-                self.input_ended.clone(),
-            )),
+        let Some(source) = sources::open(stream, &self.context)? else {
+            return Ok(());
         };
+        let (stop, stopping) = watch::channel(false);
+        let task = tokio::spawn(source.run(stopping));
         self.running
             .insert(stream.name().to_string(), Running { stop, task });
         Ok(())

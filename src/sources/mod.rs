@@ -1,6 +1,25 @@
 //! Sources turn outside input into records for a delivery stream. They know nothing
-//! about buffering or sinks: they call `StreamHandle::ingest` and acknowledge only
-//! when it returns `Ok`.
+//! about buffering or sinks.
+//!
+//! The contract every source follows:
+//! - It is opened from its stream's config and the stream's handle
+//!   ([`open`], the one list of source kinds), before the stream takes records;
+//!   a config it cannot start with is an error then, not later.
+//! - It runs until told to stop ([`Source::run`]) or its input ends, and hands
+//!   records to the spool only through [`hand_to_spool`]: unpacked as the
+//!   stream says, in pieces, pausing (never dropping) while the spool is full.
+//! - It acknowledges or checkpoints only what the spool holds: a checkpoint is
+//!   written after the records it covers are durable, and an intent written
+//!   before a hand-over lets a restart count what reached the spool, so a kill
+//!   -9 at any point neither loses nor repeats a record on one instance (file,
+//!   Kinesis). Standard input has nothing to resume from: a pipe's unread bytes
+//!   die with the pipe.
+//! - Told to stop, it hands over what it has read and returns; nothing is left
+//!   between it and the spool.
+//!
+//! The API's records (direct PUT) are pushed by producers rather than pulled:
+//! `direct_put` hands them to the spool and the producer's answer is the
+//! acknowledgement, so it has no task to run here.
 
 pub mod direct_put;
 pub mod file;
@@ -9,12 +28,45 @@ pub mod lines;
 pub mod state_file;
 pub mod stdin;
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::watch;
+use futures::future::BoxFuture;
+use tokio::sync::{Notify, watch};
 
+use crate::config::SourceConfig;
 use crate::pipeline::{IngestError, StreamHandle};
 use crate::record::Record;
+
+/// A running source's task (see the module's contract).
+pub trait Source: Send {
+    /// Reads into the stream until `stop` turns true or the input ends.
+    fn run(self: Box<Self>, stop: watch::Receiver<bool>) -> BoxFuture<'static, ()>;
+}
+
+/// What sources may need of the daemon besides their stream.
+#[derive(Clone)]
+pub struct Context {
+    /// Told when standard input ends (the daemon then stops, its job done).
+    pub input_ended: Arc<Notify>,
+}
+
+/// Opens the source of `stream`: `None` for a stream fed by the API alone.
+pub fn open(stream: &StreamHandle, context: &Context) -> anyhow::Result<Option<Box<dyn Source>>> {
+    let source: Box<dyn Source> = match &stream.config().source {
+        SourceConfig::DirectPut => return Ok(None),
+        SourceConfig::File(config) => Box::new(file::FileTail::open(stream.clone(), config)?),
+        SourceConfig::Kinesis(config) => {
+            Box::new(kinesis::KinesisTail::open(stream.clone(), config)?)
+        }
+        SourceConfig::Stdin(config) => Box::new(stdin::StdinTail::new(
+            stream.clone(),
+            config.clone(),
+            context.input_ended.clone(),
+        )),
+    };
+    Ok(Some(source))
+}
 
 /// Whether a source writes a checkpoint after handing records over.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

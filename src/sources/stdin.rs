@@ -5,6 +5,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use futures::future::BoxFuture;
 use tokio::io::AsyncReadExt;
 use tokio::sync::{Notify, watch};
 
@@ -19,9 +20,33 @@ const TICK: Duration = Duration::from_millis(250);
 /// Records per spool append.
 const BATCH_RECORDS: usize = 500;
 
+/// Standard input, read into one stream.
+pub struct StdinTail {
+    stream: StreamHandle,
+    config: StdinSource,
+    /// Notified when the input ends.
+    ended: Arc<Notify>,
+}
+
+impl StdinTail {
+    pub fn new(stream: StreamHandle, config: StdinSource, ended: Arc<Notify>) -> Self {
+        Self {
+            stream,
+            config,
+            ended,
+        }
+    }
+}
+
+impl super::Source for StdinTail {
+    fn run(self: Box<Self>, stop: watch::Receiver<bool>) -> BoxFuture<'static, ()> {
+        Box::pin(run(self.stream, self.config, stop, self.ended))
+    }
+}
+
 /// Reads standard input into `stream` until it ends (then `ended` is notified) or
 /// `stop` turns true. A bad multi-line pattern is refused by `sluice check`.
-pub async fn run(
+async fn run(
     stream: StreamHandle,
     config: StdinSource,
     mut stop: watch::Receiver<bool>,

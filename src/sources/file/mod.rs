@@ -365,3 +365,12 @@ fn find(position: &Position) -> Option<(PathBuf, File)> {
         })
         .find_map(|e| same(&e.path()).map(|file| (e.path(), file)))
 }
+
+impl crate::sources::Source for FileTail {
+    fn run(
+        self: Box<Self>,
+        stop: watch::Receiver<bool>,
+    ) -> futures::future::BoxFuture<'static, ()> {
+        Box::pin((*self).run(stop))
+    }
+}

@@ -408,3 +408,12 @@ fn save(shared: &Shared, checkpoint: &Checkpoint) {
         tracing::error!(stream = %shared.stream.name(), error = %e, "cannot write the kinesis source checkpoint");
     }
 }
+
+impl crate::sources::Source for KinesisTail {
+    fn run(
+        self: Box<Self>,
+        stop: watch::Receiver<bool>,
+    ) -> futures::future::BoxFuture<'static, ()> {
+        Box::pin((*self).run(stop))
+    }
+}

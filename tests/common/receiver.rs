@@ -228,6 +228,7 @@ async fn receive(
         ),
         Reply::WrongRequestId => ok("not-the-request-id"),
         Reply::Slow(wait) => {
+            // A slow endpoint: the delay is the answer the test scripted.
             tokio::time::sleep(wait).await;
             ok(&request_id)
         }

@@ -132,9 +132,15 @@ def main():
             placed.append({"i": i, "partition_key": f"pk{i}", "shard": answer["ShardId"], "sequence": answer["SequenceNumber"]})
         print(json.dumps(placed))
     elif command == "reshard":
-        k.update_shard_count(StreamName=stream, TargetShardCount=int(sys.argv[4]), ScalingType="UNIFORM_SCALING")
-        time.sleep(0.2)
-        print(json.dumps({"shards": wait_active(k, stream)["OpenShardCount"]}))
+        target = int(sys.argv[4])
+        k.update_shard_count(StreamName=stream, TargetShardCount=target, ScalingType="UNIFORM_SCALING")
+        # The stream may read ACTIVE before the update starts: wait for its shards.
+        for _ in range(200):
+            summary = wait_active(k, stream)
+            if summary["OpenShardCount"] == target:
+                break
+            time.sleep(0.1)
+        print(json.dumps({"shards": summary["OpenShardCount"]}))
     elif command == "first-sequence":
         shard = k.list_shards(StreamName=stream)["Shards"][0]["ShardId"]
         it = k.get_shard_iterator(StreamName=stream, ShardId=shard, ShardIteratorType="TRIM_HORIZON")["ShardIterator"]

@@ -1,0 +1,43 @@
+//! S3, on SeaweedFS.
+
+use crate::common::{BUCKET, Seaweed};
+use crate::{ERRORS, Target, bucket_objects, ids_in_objects, s3_settings};
+
+pub struct S3 {
+    scratch: tempfile::TempDir,
+    seaweed: Seaweed,
+}
+
+impl Target for S3 {
+    fn new() -> Self {
+        Self {
+            scratch: tempfile::tempdir().expect("tempdir"),
+            seaweed: Seaweed::start(),
+        }
+    }
+
+    fn destination(&self, retry: u64, _convert: bool) -> String {
+        format!(
+            "{{ type = \"s3\", bucket = \"{BUCKET}\", {}, retry_duration_seconds = {retry}, {ERRORS} }}",
+            s3_settings(&self.seaweed)
+        )
+    }
+
+    fn down(&mut self) {
+        self.seaweed.kill();
+    }
+
+    fn up(&mut self) {
+        self.seaweed.run();
+    }
+
+    fn objects(&self) -> Vec<(String, Vec<u8>)> {
+        bucket_objects(&self.seaweed)
+    }
+
+    fn delivered(&self) -> Vec<i64> {
+        ids_in_objects(&self.objects(), self.scratch.path())
+    }
+}
+
+crate::suite!(S3);

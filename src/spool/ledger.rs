@@ -542,6 +542,36 @@ mod tests {
         assert_eq!(l.watermark(), 30);
     }
 
+    /// Ledgers written before the written sets were bitmaps carried them across
+    /// a compaction as `Delivered` entries of batch 0: they still read, one
+    /// copy's set included.
+    #[test]
+    fn written_sets_of_older_ledgers_still_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut l = Ledger::open(crate::disk::os(), dir.path(), true, true).unwrap();
+        for (seqs, copy) in [
+            (vec![(10, 20), (30, 31)], None),
+            (vec![(40, 45)], Some(Copy::Primary)),
+            (vec![(50, 52)], Some(Copy::Backup)),
+        ] {
+            l.append(Entry::Delivered {
+                batch: 0,
+                seqs: seqs.into(),
+                copy,
+            })
+            .unwrap();
+        }
+        drop(l);
+        let l = Ledger::open(crate::disk::os(), dir.path(), true, true).unwrap();
+        let members = |set: &SeqBitmap| (0..60).filter(|&n| set.contains(n)).collect::<Vec<_>>();
+        let mut delivered: Vec<u64> = (10..20).collect();
+        delivered.push(30);
+        assert_eq!(members(l.delivered()), delivered);
+        assert_eq!(members(l.primary_done()), (40..45).collect::<Vec<_>>());
+        assert_eq!(members(l.backup_done()), (50..52).collect::<Vec<_>>());
+        assert_eq!(l.watermark(), 0);
+    }
+
     #[test]
     fn state_survives_reopening() {
         let dir = tempfile::tempdir().unwrap();

@@ -1,0 +1,48 @@
+//! A tailed log file (`{dir}/logs/a.log`), read from its beginning.
+
+use std::io::Write;
+use std::ops::Range;
+use std::path::Path;
+
+use crate::Feed;
+use crate::common::Daemon;
+
+pub struct File;
+
+/// Appends the lines numbered `range` to the daemon folder's log.
+fn append(dir: &Path, range: Range<usize>) -> Vec<String> {
+    let lines: Vec<String> = range.map(|i| format!("f{i}\n")).collect();
+    let mut log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("logs/a.log"))
+        .expect("the log");
+    log.write_all(lines.concat().as_bytes())
+        .expect("lines appended");
+    lines
+}
+
+impl Feed for File {
+    fn new() -> Self {
+        Self
+    }
+
+    fn source(&self) -> String {
+        "source = { type = \"file\", paths = [\"{dir}/logs/*.log\"], start_at = \"beginning\", poll_interval_ms = 50 }"
+            .into()
+    }
+
+    fn prepare(&self, dir: &Path) {
+        std::fs::create_dir_all(dir.join("logs")).expect("logs folder");
+    }
+
+    fn produce(&mut self, d: &Daemon, range: Range<usize>) -> Vec<String> {
+        append(d.dir.path(), range)
+    }
+
+    fn produce_while_stopped(&mut self, dir: &Path, range: Range<usize>) -> Vec<String> {
+        append(dir, range)
+    }
+}
+
+crate::suite!(File: records_taken_before_a_kill_are_delivered_once, a_restart_resumes_where_it_stopped);

@@ -122,6 +122,11 @@ def main():
     elif command == "put":
         per = int(sys.argv[6]) if len(sys.argv) > 6 else 1
         print(json.dumps(put(k, stream, int(sys.argv[4]), int(sys.argv[5]), per)))
+    elif command == "put-big":
+        # One record of `size` bytes: `x`s and a newline.
+        size = int(sys.argv[4])
+        answer = k.put_record(StreamName=stream, Data=b"x" * (size - 1) + b"\n", PartitionKey="big")
+        print(json.dumps({"shard": answer["ShardId"]}))
     elif command == "put-cloudwatch":
         print(json.dumps(put_cloudwatch(k, stream, int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6]))))
     elif command == "put-each":

@@ -43,6 +43,21 @@ impl Feed for File {
     fn produce_while_stopped(&mut self, dir: &Path, range: Range<usize>) -> Vec<String> {
         append(dir, range)
     }
+
+    /// A line of `bytes` bytes (its pieces go to the error output).
+    fn produce_oversized(&mut self, d: &Daemon, bytes: usize) -> Vec<u8> {
+        let line = format!("{}\n", "x".repeat(bytes - 1));
+        let mut log = std::fs::OpenOptions::new()
+            .append(true)
+            .open(d.path("logs/a.log"))
+            .expect("the log");
+        log.write_all(line.as_bytes()).expect("line appended");
+        line.into_bytes()
+    }
 }
 
-crate::suite!(File: records_taken_before_a_kill_are_delivered_once, a_restart_resumes_where_it_stopped);
+crate::suite!(File:
+    records_taken_before_a_kill_are_delivered_once,
+    a_restart_resumes_where_it_stopped,
+    an_oversized_record_goes_to_the_error_output_and_the_rest_on,
+);

@@ -45,6 +45,20 @@ impl Feed for Kinesis {
     fn produce_while_stopped(&mut self, _dir: &Path, range: Range<usize>) -> Vec<String> {
         self.put(range)
     }
+
+    /// One Kinesis record of `bytes` bytes: Kinesis takes up to 1 MiB, Firehose
+    /// 1,000 KiB.
+    fn produce_oversized(&mut self, _d: &Daemon, bytes: usize) -> Vec<u8> {
+        self.server
+            .client(&["put-big", "orders", &bytes.to_string()]);
+        let mut data = vec![b'x'; bytes - 1];
+        data.push(b'\n');
+        data
+    }
 }
 
-crate::suite!(Kinesis: records_taken_before_a_kill_are_delivered_once, a_restart_resumes_where_it_stopped);
+crate::suite!(Kinesis:
+    records_taken_before_a_kill_are_delivered_once,
+    a_restart_resumes_where_it_stopped,
+    an_oversized_record_goes_to_the_error_output_and_the_rest_on,
+);

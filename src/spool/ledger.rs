@@ -411,6 +411,8 @@ fn both(other_done: &mut SeqBitmap, this_done: &mut SeqBitmap, mut seqs: SeqBitm
     complete
 }
 
+/// Creates a ledger file with all its space allocated, so writing it never fails for
+/// want of space.
 fn allocate(disk: &dyn Disk, path: &Path, bytes: u64) -> io::Result<()> {
     let file = disk.open(path, Mode::Create)?;
     file.allocate(bytes)?;

@@ -1,5 +1,5 @@
 //! Sets of sequence numbers as sorted, merged half-open ranges: which records a sealed
-//! batch holds, and which records are delivered.
+//! batch holds (the ledger's sets of written records are bitmaps, `seq_bitmap.rs`).
 //!
 //! A batch of one partition among many holds one range per record (its records
 //! interleave with the other partitions' in the spool), so a set can have a
@@ -164,24 +164,6 @@ impl RangeSet {
         self.ranges.get(i).is_some_and(|&(s, _)| s < r.end)
     }
 
-    /// The first number not in the set at or after `from`: how far a run of
-    /// consecutive members starting at `from` reaches.
-    pub fn first_gap_from(&self, from: u64) -> u64 {
-        match self.at_or_before(from).map(|i| self.ranges[i].1) {
-            Some(e) if e > from => e,
-            _ => from,
-        }
-    }
-
-    /// Removes every number below `below`.
-    pub fn remove_below(&mut self, below: u64) {
-        let gone = self.ranges.partition_point(|&(_, e)| e <= below);
-        self.ranges.drain(..gone);
-        if let Some(first) = self.ranges.first_mut() {
-            first.0 = first.0.max(below);
-        }
-    }
-
     pub fn iter(&self) -> impl Iterator<Item = Range<u64>> + '_ {
         self.ranges.iter().map(|&(s, e)| s..e)
     }
@@ -293,7 +275,7 @@ mod tests {
     use super::*;
 
     proptest! {
-        /// Against a plain set of numbers: membership, gaps and trimming agree.
+        /// Against a plain set of numbers: membership, union and difference agree.
         #[test]
         fn behaves_as_a_set(
             ops in proptest::collection::vec((0u64..60, 0u64..8), 0..40),
@@ -308,8 +290,6 @@ mod tests {
             }
             for x in 0..70 {
                 prop_assert_eq!(set.contains(x), model.contains(&x), "contains {}", x);
-                let gap = (x..).find(|y| !model.contains(y)).unwrap();
-                prop_assert_eq!(set.first_gap_from(x), gap);
             }
             prop_assert_eq!(set.len(), model.len() as u64);
             // Stored ranges are disjoint and never adjacent.
@@ -335,10 +315,6 @@ mod tests {
             for x in 0..70 {
                 prop_assert_eq!(minus.contains(x), model.contains(&x) && !other.contains(x), "subtract {}", x);
             }
-            set.remove_below(cut);
-            model.retain(|&x| x >= cut);
-            prop_assert_eq!(set.len(), model.len() as u64);
-            prop_assert!(set.iter().all(|r| r.start >= cut));
         }
     }
 

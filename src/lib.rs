@@ -6,8 +6,8 @@
 //! section maps the modules.
 
 pub mod api;
+pub mod aws;
 pub mod config;
-pub mod credentials;
 pub mod daemon;
 pub mod descriptors;
 pub mod disk;

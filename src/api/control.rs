@@ -3,18 +3,13 @@
 
 use std::borrow::Cow;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD as BASE64;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::error::{ApiError, ErrorKind};
 use super::streams::{check_stream_name, find_stream};
 use super::{ApiState, Caller};
-use crate::config::{
-    DestinationConfig, ObjectDestination, ProcessorConfig, SourceConfig, StreamConfig,
-    SubRecordType,
-};
+use crate::config::StreamConfig;
 
 /// Firehose's default page size for `ListDeliveryStreams`.
 const DEFAULT_LIST_LIMIT: usize = 10;
@@ -50,7 +45,7 @@ pub fn list(state: &ApiState, caller: &Caller, body: &[u8]) -> Result<String, Ap
             input
                 .stream_type
                 .as_deref()
-                .is_none_or(|t| t == stream_type(&s.config().source))
+                .is_none_or(|t| t == s.config().source.kind().stream_type())
         })
         .map(|(name, _)| name)
         .filter(|n| auth.allows(caller.as_ref(), n).is_ok())
@@ -80,47 +75,17 @@ pub fn describe(state: &ApiState, caller: &Caller, body: &[u8]) -> Result<String
             "DeliveryStreamName": config.name,
             "DeliveryStreamARN": arn,
             "DeliveryStreamStatus": "ACTIVE",
-            "DeliveryStreamType": stream_type(&config.source),
+            "DeliveryStreamType": config.source.kind().stream_type(),
             "VersionId": stream.version().to_string(),
             "CreateTimestamp": state.started_at,
             "LastUpdateTimestamp": state.started_at,
             "DeliveryStreamEncryptionConfiguration": { "Status": "DISABLED" },
-            "Source": source_description(&config.source, state),
+            "Source": config.source.kind().description(&state.server, state.started_at),
             "Destinations": [destination_description(config)],
             "HasMoreDestinations": false,
         }
     })
     .to_string())
-}
-
-/// Firehose's `DeliveryStreamType`; file and stdin sources are Sluice's own.
-fn stream_type(source: &SourceConfig) -> &'static str {
-    match source {
-        SourceConfig::DirectPut => "DirectPut",
-        SourceConfig::Kinesis(_) => "KinesisStreamAsSource",
-        SourceConfig::File(_) => "FileAsSource",
-        SourceConfig::Stdin(_) => "StdinAsSource",
-    }
-}
-
-fn source_description(source: &SourceConfig, state: &ApiState) -> Value {
-    match source {
-        SourceConfig::DirectPut => {
-            json!({ "DirectPutSourceDescription": { "ThroughputHintInMBs": 5 } })
-        }
-        SourceConfig::Kinesis(k) => json!({ "KinesisStreamSourceDescription": {
-            "KinesisStreamARN": format!(
-                "arn:aws:kinesis:{}:{}:stream/{}",
-                k.region.as_deref().unwrap_or(&state.server.region),
-                state.server.account_id,
-                k.stream_name
-            ),
-            "RoleARN": "arn:aws:iam::000000000000:role/sluice",
-            "DeliveryStartTimestamp": state.started_at,
-        }}),
-        SourceConfig::File(f) => json!({ "FileSourceDescription": { "Paths": f.paths } }),
-        SourceConfig::Stdin(_) => json!({ "StdinSourceDescription": {} }),
-    }
 }
 
 pub fn list_tags(state: &ApiState, caller: &Caller, body: &[u8]) -> Result<String, ApiError> {
@@ -169,36 +134,9 @@ fn destination_description(config: &StreamConfig) -> Value {
         "CompressionFormat": config.compression.firehose_name(),
         "EncryptionConfiguration": { "NoEncryptionConfig": "NoEncryption" },
     });
-    let (bucket_arn, description) = match &config.destination {
-        DestinationConfig::Local(local) => (local.arn(), "ExtendedS3DestinationDescription"),
-        DestinationConfig::S3(s3) => (s3.arn(), "ExtendedS3DestinationDescription"),
-        DestinationConfig::Http(http) => (
-            match &http.error_destination {
-                ObjectDestination::Local(local) => local.arn(),
-                ObjectDestination::S3(s3) => s3.arn(),
-            },
-            "HttpEndpointDestinationDescription",
-        ),
-        DestinationConfig::Iceberg(iceberg) => (
-            match iceberg.error_destination() {
-                Ok(ObjectDestination::Local(local)) => local.arn(),
-                Ok(ObjectDestination::S3(s3)) => s3.arn(),
-                Err(_) => String::new(),
-            },
-            "IcebergDestinationDescription",
-        ),
-    };
-    s3["BucketARN"] = json!(bucket_arn);
-    let backup = config.destination.layout().backup_prefix.is_some();
-    let processing = processing_configuration(config);
-    let destination = match &config.destination {
-        DestinationConfig::Http(http) => {
-            let name = http.name.as_deref().unwrap_or(&config.name);
-            http.description(name, processing, backup, s3)
-        }
-        DestinationConfig::Iceberg(iceberg) => iceberg.description(processing, s3),
-        _ => crate::sinks::objects::description(config, processing, backup, s3),
-    };
+    let kind = config.destination.kind();
+    s3["BucketARN"] = json!(kind.error_bucket_arn());
+    let (description, destination) = kind.description(config, processing_configuration(config), s3);
     json!({ "DestinationId": "destinationId-000000000001", description: destination })
 }
 
@@ -209,44 +147,12 @@ fn processing_configuration(config: &StreamConfig) -> Value {
         .processors
         .iter()
         .map(|p| {
-            let parameter = |name: &str, value: String| json!({ "ParameterName": name, "ParameterValue": value });
-            let parameters = match p {
-                ProcessorConfig::Decompression(_) => {
-                    vec![parameter("CompressionFormat", "GZIP".to_string())]
-                }
-                ProcessorConfig::CloudwatchLogs(c) => vec![parameter(
-                    "DataMessageExtraction",
-                    c.data_message_extraction.to_string(),
-                )],
-                ProcessorConfig::Deaggregation(d) => {
-                    let mut list = vec![parameter(
-                        "SubRecordType",
-                        match d.sub_record_type {
-                            SubRecordType::Json => "JSON",
-                            SubRecordType::Delimited => "DELIMITED",
-                        }
-                        .to_string(),
-                    )];
-                    if let Some(delimiter) = &d.delimiter {
-                        list.push(parameter("Delimiter", BASE64.encode(delimiter)));
-                    }
-                    list
-                }
-                ProcessorConfig::Wasm(wasm) => vec![
-                    parameter("LambdaArn", wasm.module.display().to_string()),
-                    parameter("NumberOfRetries", wasm.retries.to_string()),
-                    parameter("BufferSizeInMBs", wasm.batch_mb.to_string()),
-                ],
-                ProcessorConfig::MetadataExtraction(m) => vec![
-                    parameter("MetadataExtractionQuery", m.query.clone()),
-                    parameter("JsonParsingEngine", "JQ-1.6".to_string()),
-                ],
-                // Firehose's takes no parameters: its delimiter is a newline.
-                ProcessorConfig::AppendDelimiter(d) if d.delimiter == "\n" => Vec::new(),
-                ProcessorConfig::AppendDelimiter(d) => {
-                    vec![parameter("Delimiter", BASE64.encode(&d.delimiter))]
-                }
-            };
+            let parameters: Vec<Value> = p
+                .kind()
+                .parameters()
+                .into_iter()
+                .map(|(name, value)| json!({ "ParameterName": name, "ParameterValue": value }))
+                .collect();
             json!({ "Type": p.firehose_type(), "Parameters": parameters })
         })
         .collect();

@@ -2,7 +2,7 @@
 
 use super::ApiState;
 use super::error::{ApiError, ErrorKind};
-use crate::config::{SourceConfig, is_valid_stream_name};
+use crate::config::is_valid_stream_name;
 use crate::pipeline::StreamHandle;
 
 /// Firehose's constraints on `DeliveryStreamName`, as Smithy words them.
@@ -46,16 +46,17 @@ pub fn find_stream(state: &ApiState, name: &str) -> Result<StreamHandle, ApiErro
 /// source (its source's checkpoints count on being the only writer).
 pub fn find_put_stream(state: &ApiState, name: &str) -> Result<StreamHandle, ApiError> {
     let stream = find_stream(state, name)?;
-    match stream.config().source {
-        SourceConfig::DirectPut => Ok(stream),
-        ref other => Err(ApiError::new(
-            ErrorKind::InvalidArgument,
-            format!(
-                "This operation is not permitted on a delivery stream whose source is {}.",
-                other.kind()
-            ),
-        )),
+    let source = stream.config().source.kind();
+    if source.takes_puts() {
+        return Ok(stream);
     }
+    Err(ApiError::new(
+        ErrorKind::InvalidArgument,
+        format!(
+            "This operation is not permitted on a delivery stream whose source is {}.",
+            source.type_name()
+        ),
+    ))
 }
 
 /// Smithy's words for a required member that is missing.

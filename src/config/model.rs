@@ -50,12 +50,10 @@ pub const DEFAULT_DELIVERY_MEMORY_MB: u64 = 256;
 /// Objects encoded and delivered at once per stream (bounds memory and CPU).
 pub const DEFAULT_MAX_IN_FLIGHT_OBJECTS: usize = 4;
 
-pub use crate::sinks::http::{
-    DEFAULT_HTTP_REQUEST_TIMEOUT_SECONDS, DEFAULT_HTTP_RETRY_DURATION_SECONDS, HttpBackupMode,
-    HttpContentEncoding, HttpDestination, MAX_HTTP_RETRY_DURATION_SECONDS,
-};
-pub use crate::sinks::local::LocalDestination;
-pub use crate::sinks::s3::S3Destination;
+pub use crate::processors::kinds::ProcessorConfig;
+pub use crate::sinks::settings::{DestinationConfig, ObjectDestination, ObjectLayout};
+pub use crate::sources::kinds::SourceConfig;
+pub use crate::transform::WasmProcessor;
 
 /// The whole configuration file.
 #[derive(Debug, Clone, Deserialize)]
@@ -286,37 +284,20 @@ impl StreamConfig {
         })
     }
 
-    /// The metadata extraction query, if the stream has one.
+    /// How the destination keys and buffers records apart (see
+    /// [`crate::sinks::settings::DestinationKind::routing`]).
+    pub fn routing(&self) -> crate::sinks::settings::KeyRouting {
+        self.destination.kind().routing(self)
+    }
+
     /// The prefix of data keys: the destination's; for an Iceberg table
-    /// `<namespace>/<table>/`, either one taken from the records' routing
-    /// metadata (see `sinks::iceberg::routing`), so that records bound for
-    /// different tables are buffered apart and each batch's key names its table.
+    /// `<namespace>/<table>/`, so that records bound for different tables are
+    /// buffered apart and each batch's key names its table.
     pub fn data_prefix(&self) -> String {
-        match &self.destination {
-            DestinationConfig::Iceberg(i) => self.table_routing(i).prefix,
-            d => d.layout().prefix.to_string(),
-        }
+        self.routing().prefix
     }
 
-    /// The partition keys a record may lack, and the value it then takes (an
-    /// Iceberg table's configured names, for records without routing metadata).
-    pub fn partition_defaults(&self) -> std::collections::BTreeMap<String, String> {
-        match &self.destination {
-            DestinationConfig::Iceberg(i) => self.table_routing(i).defaults,
-            _ => std::collections::BTreeMap::new(),
-        }
-    }
-
-    fn table_routing(
-        &self,
-        iceberg: &crate::sinks::iceberg::IcebergDestination,
-    ) -> crate::sinks::iceberg::TableRouting {
-        let query_keys = self
-            .metadata_query()
-            .and_then(crate::processors::metadata_extraction::MetadataExtraction::key_names);
-        iceberg.routing(query_keys.as_deref(), self.plugins().next().is_some())
-    }
-
+    /// The metadata extraction query, if the stream has one.
     pub fn metadata_query(&self) -> Option<&str> {
         self.processors.iter().find_map(|p| match p {
             ProcessorConfig::MetadataExtraction(m) => Some(m.query.as_str()),
@@ -335,193 +316,6 @@ impl StreamConfig {
 
 fn default_in_flight() -> usize {
     DEFAULT_MAX_IN_FLIGHT_OBJECTS
-}
-
-/// One step of record processing.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
-pub enum ProcessorConfig {
-    /// Firehose's `Decompression`: gzip records are inflated as they enter the
-    /// stream (CloudWatch Logs subscription payloads are gzip).
-    Decompression(DecompressionProcessor),
-    /// Firehose's `CloudWatchLogProcessing`: a CloudWatch Logs subscription
-    /// message becomes one record per log event; control messages are dropped.
-    CloudwatchLogs(CloudWatchLogsProcessor),
-    /// Firehose's `RecordDeAggregation`: concatenated JSON objects (or JSON
-    /// lines), or delimited sub-records, become one record each.
-    Deaggregation(DeaggregationProcessor),
-    /// A WebAssembly component of the `sluice:transform` world (`transforms/wit/`).
-    Wasm(WasmProcessor),
-    /// Firehose's `MetadataExtraction`: a jq object expression whose values fill
-    /// `!{partitionKeyFromQuery:...}`.
-    MetadataExtraction(MetadataExtractionProcessor),
-    /// Firehose's `AppendDelimiterToRecord`: a delimiter after each record in
-    /// delivered objects.
-    AppendDelimiter(AppendDelimiterProcessor),
-}
-
-impl ProcessorConfig {
-    /// Firehose's `ProcessorType` for it.
-    pub fn firehose_type(&self) -> &'static str {
-        match self {
-            Self::Decompression(_) => "Decompression",
-            Self::CloudwatchLogs(_) => "CloudWatchLogProcessing",
-            Self::Deaggregation(_) => "RecordDeAggregation",
-            Self::Wasm(_) => "Lambda",
-            Self::MetadataExtraction(_) => "MetadataExtraction",
-            Self::AppendDelimiter(_) => "AppendDelimiterToRecord",
-        }
-    }
-
-    /// Its `type` in the config file.
-    pub fn type_name(&self) -> &'static str {
-        match self {
-            Self::Decompression(_) => "decompression",
-            Self::CloudwatchLogs(_) => "cloudwatch_logs",
-            Self::Deaggregation(_) => "deaggregation",
-            Self::Wasm(_) => "wasm",
-            Self::MetadataExtraction(_) => "metadata_extraction",
-            Self::AppendDelimiter(_) => "append_delimiter",
-        }
-    }
-
-    /// Its place in Firehose's processing order (contract §6.5).
-    pub fn stage(&self) -> u8 {
-        match self {
-            Self::Decompression(_) => 0,
-            Self::CloudwatchLogs(_) => 1,
-            Self::Deaggregation(_) => 2,
-            Self::Wasm(_) => 3,
-            Self::MetadataExtraction(_) => 4,
-            Self::AppendDelimiter(_) => 6,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DecompressionProcessor {
-    /// Firehose's `CompressionFormat`; `gzip` is the only one (as in Firehose).
-    #[serde(default)]
-    pub format: DecompressionFormat,
-}
-
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum DecompressionFormat {
-    #[default]
-    Gzip,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CloudWatchLogsProcessor {
-    /// Firehose's `DataMessageExtraction`: each log event's message becomes a
-    /// record. Must be true, as in Firehose (without it, decompression alone
-    /// delivers the subscription messages whole).
-    pub data_message_extraction: bool,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DeaggregationProcessor {
-    /// Firehose's `SubRecordType`.
-    pub sub_record_type: SubRecordType,
-    /// For `delimited`: what separates sub-records (Firehose's `Delimiter`, given
-    /// here as text, not base64).
-    pub delimiter: Option<String>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SubRecordType {
-    /// Concatenated JSON values, on one line or as JSON lines.
-    Json,
-    /// Sub-records separated by `delimiter`.
-    Delimited,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct MetadataExtractionProcessor {
-    /// One jq object expression, up to 50 keys: `{customer: .customer_id}`.
-    pub query: String,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AppendDelimiterProcessor {
-    /// What follows each record; Firehose's is a newline.
-    #[serde(default = "default_record_delimiter")]
-    pub delimiter: String,
-}
-
-fn default_record_delimiter() -> String {
-    "\n".to_string()
-}
-
-/// A WASM transform plugin and the limits it runs under. Defaults follow Firehose's
-/// Lambda processor: 3 retries, 1 MB batches; 5 s is Sluice's (a Lambda may run 5 min).
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct WasmProcessor {
-    /// The component (`.wasm`), relative to the working directory.
-    pub module: std::path::PathBuf,
-    /// Passed to the plugin's `init` (Lambda's environment, in effect).
-    #[serde(default)]
-    pub params: std::collections::BTreeMap<String, String>,
-    /// Longest a call may run before it is stopped (an epoch deadline).
-    #[serde(default = "default_plugin_timeout")]
-    pub timeout_ms: u64,
-    /// Largest size of each of the plugin's linear memories.
-    #[serde(default = "default_plugin_memory")]
-    pub memory_mb: u64,
-    /// Most records in one call.
-    #[serde(default = "default_plugin_batch_records")]
-    pub batch_records: usize,
-    /// Most record bytes in one call (Lambda's `BufferSizeInMBs`).
-    #[serde(default = "default_plugin_batch_mb")]
-    pub batch_mb: u64,
-    /// Calls after a failed one (trap, timeout, memory cap), each on a fresh
-    /// instance, before the batch goes to the error output (`NumberOfRetries`).
-    #[serde(default = "default_plugin_retries")]
-    pub retries: u32,
-    /// Environment variables passed through to the plugin by name (none by default).
-    #[serde(default)]
-    pub env: Vec<String>,
-    /// Host directories the plugin may read: guest path → host path (none by default).
-    #[serde(default)]
-    pub read_dirs: std::collections::BTreeMap<String, std::path::PathBuf>,
-    /// Lets the plugin open network connections (off by default).
-    #[serde(default)]
-    pub network: bool,
-    /// With `network`, the hosts (`name` or `name:port`) the plugin may send
-    /// `wasi:http` requests to; every other request is refused.
-    #[serde(default)]
-    pub allowed_hosts: Vec<String>,
-    /// Sends the plugin's stdout/stderr to the daemon's own instead of its log.
-    #[serde(default)]
-    pub inherit_stdio: bool,
-}
-
-fn default_plugin_timeout() -> u64 {
-    5_000
-}
-
-fn default_plugin_memory() -> u64 {
-    128
-}
-
-fn default_plugin_batch_records() -> usize {
-    500
-}
-
-fn default_plugin_batch_mb() -> u64 {
-    1
-}
-
-fn default_plugin_retries() -> u32 {
-    3
 }
 
 /// Firehose's `ParquetSerDe.BlockSizeBytes` default: 256 MiB row groups.
@@ -596,147 +390,6 @@ impl ParquetFormat {
     }
 }
 
-/// Where a stream's records come from.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
-pub enum SourceConfig {
-    /// Firehose's `PutRecord` / `PutRecordBatch` and the NDJSON endpoint.
-    #[default]
-    DirectPut,
-    /// Log files tailed as a sidecar: one record per line.
-    File(FileSource),
-    /// The daemon's standard input, one record per line; the daemon stops (after
-    /// delivering everything) at the end of the input.
-    Stdin(StdinSource),
-    /// A Kinesis data stream (AWS or a compatible server), every shard read.
-    Kinesis(KinesisSource),
-}
-
-impl SourceConfig {
-    /// The name logs and `sluice check` use.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Self::DirectPut => "direct_put",
-            Self::File(_) => "file",
-            Self::Stdin(_) => "stdin",
-            Self::Kinesis(_) => "kinesis",
-        }
-    }
-}
-
-/// Where tailing starts in a file found at start-up with no checkpoint.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum StartAt {
-    /// Only lines written from now on (as `tail -f`).
-    #[default]
-    End,
-    /// The whole file.
-    Beginning,
-}
-
-/// Tailing files matched by glob patterns.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FileSource {
-    /// Glob patterns (`/var/log/app/*.log`); files that start matching later are
-    /// picked up, from their beginning.
-    pub paths: Vec<String>,
-    /// For files present at the first start: `end` (default) or `beginning`.
-    #[serde(default)]
-    pub start_at: StartAt,
-    /// What ends a record; it is kept at the end of the record (default `"\n"`).
-    #[serde(default = "default_delimiter")]
-    pub delimiter: String,
-    /// Joins continuation lines to the line they continue.
-    pub multiline: Option<MultilineConfig>,
-    /// How often files are checked for new data, rotation and new matches.
-    #[serde(default = "default_poll_ms")]
-    pub poll_interval_ms: u64,
-}
-
-/// Reading standard input.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct StdinSource {
-    /// What ends a record; it is kept at the end of the record (default `"\n"`).
-    #[serde(default = "default_delimiter")]
-    pub delimiter: String,
-    /// Joins continuation lines to the line they continue.
-    pub multiline: Option<MultilineConfig>,
-}
-
-/// Multi-line records (stack traces): a line matching `pattern` starts a record and
-/// the lines that do not match are joined to it; `negate = false` inverts this: a
-/// matching line continues the record before it.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct MultilineConfig {
-    /// A regular expression (Rust `regex` syntax).
-    pub pattern: String,
-    #[serde(default)]
-    pub negate: bool,
-    /// A record waiting for continuation lines is sent after this long without one.
-    #[serde(default = "default_multiline_timeout")]
-    pub timeout_ms: u64,
-}
-
-/// Where reading starts in a shard with no checkpoint (Firehose's default: LATEST).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
-pub enum StartingPosition {
-    #[serde(rename = "TRIM_HORIZON", alias = "trim_horizon")]
-    TrimHorizon,
-    #[default]
-    #[serde(rename = "LATEST", alias = "latest")]
-    Latest,
-    /// From `timestamp` on.
-    #[serde(rename = "AT_TIMESTAMP", alias = "at_timestamp")]
-    AtTimestamp,
-}
-
-/// Reading a Kinesis data stream.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct KinesisSource {
-    pub stream_name: String,
-    /// A Kinesis-compatible endpoint (`http://127.0.0.1:4568`); default AWS's for
-    /// the region.
-    pub endpoint: Option<String>,
-    /// Default `AWS_REGION`, `AWS_DEFAULT_REGION`, or `us-east-1`.
-    pub region: Option<String>,
-    /// For shards with no checkpoint: `TRIM_HORIZON`, `LATEST` (default) or
-    /// `AT_TIMESTAMP` (with `timestamp`). Shards created by a reshard are read
-    /// from their start.
-    #[serde(default)]
-    pub starting_position: StartingPosition,
-    /// RFC 3339 time for `AT_TIMESTAMP`.
-    pub timestamp: Option<String>,
-    /// Credentials; without them, the `profile`, then the AWS environment variables.
-    pub access_key_id: Option<String>,
-    pub secret_access_key: Option<Secret>,
-    pub session_token: Option<Secret>,
-    pub profile: Option<String>,
-    /// How long a shard with no new records waits before asking again.
-    #[serde(default = "default_idle_poll_ms")]
-    pub idle_poll_ms: u64,
-}
-
-fn default_idle_poll_ms() -> u64 {
-    1000
-}
-
-fn default_poll_ms() -> u64 {
-    250
-}
-
-fn default_delimiter() -> String {
-    "\n".into()
-}
-
-fn default_multiline_timeout() -> u64 {
-    1000
-}
-
 /// When a buffer is delivered: at `size_mb` of records (before compression) or
 /// `interval_seconds` after its first record, whichever comes first.
 #[derive(Debug, Clone, Copy, Deserialize)]
@@ -763,47 +416,6 @@ impl BufferingConfig {
     }
 }
 
-/// Where a stream's objects go.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
-pub enum DestinationConfig {
-    /// A folder on local disk; object keys become relative paths.
-    Local(LocalDestination),
-    /// An S3-compatible object store: AWS S3, MinIO, SeaweedFS, ...
-    S3(S3Destination),
-    /// An HTTP endpoint that speaks Firehose's HTTP delivery protocol.
-    Http(HttpDestination),
-    /// An Apache Iceberg table (its settings live with its sink).
-    Iceberg(crate::sinks::iceberg::IcebergDestination),
-}
-
-/// Where an HTTP destination's failed records (and, with `AllData`, all records)
-/// are written: Firehose requires an S3 backup for HTTP endpoints, and so does Sluice.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
-pub enum ObjectDestination {
-    Local(LocalDestination),
-    S3(S3Destination),
-}
-
-/// Firehose's S3 retry duration: failed deliveries are retried for a day.
-pub const DEFAULT_RETRY_DURATION_SECONDS: u64 = 86_400;
-/// The longest retry duration accepted: a week of records waiting on disk.
-pub const MAX_RETRY_DURATION_SECONDS: u64 = 7 * 86_400;
-
-/// The default `retry_duration_seconds` of object destinations (local, S3).
-pub fn default_retry_duration() -> u64 {
-    DEFAULT_RETRY_DURATION_SECONDS
-}
-
-/// Firehose's `S3BackupMode` for S3 destinations: a copy of the source records.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
-pub enum BackupMode {
-    #[default]
-    Disabled,
-    Enabled,
-}
-
 /// A credential: kept out of logs and `Debug` output.
 #[derive(Clone, Deserialize)]
 #[serde(transparent)]
@@ -822,61 +434,5 @@ impl Secret {
 impl std::fmt::Debug for Secret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("\"***\"")
-    }
-}
-
-/// What every object destination has: where keys go and how failures are handled.
-pub struct ObjectLayout<'a> {
-    pub prefix: &'a str,
-    /// Firehose's `CustomTimeZone`: the IANA zone of the time in keys (UTC if unset).
-    pub time_zone: Option<&'a str>,
-    pub error_output_prefix: &'a str,
-    pub retry_duration_seconds: u64,
-    pub backup_prefix: Option<&'a str>,
-}
-
-impl ObjectDestination {
-    pub fn layout(&self) -> ObjectLayout<'_> {
-        match self {
-            Self::Local(l) => l.layout(),
-            Self::S3(s) => s.layout(),
-        }
-    }
-}
-
-impl DestinationConfig {
-    /// Keys and failure handling. For an HTTP endpoint: its retry duration, and the
-    /// error destination's prefixes (`AllData` backs up under its `prefix`).
-    pub fn layout(&self) -> ObjectLayout<'_> {
-        match self {
-            Self::Local(l) => l.layout(),
-            Self::S3(s) => s.layout(),
-            Self::Http(h) => {
-                let errors = h.error_destination.layout();
-                ObjectLayout {
-                    prefix: errors.prefix,
-                    time_zone: errors.time_zone,
-                    error_output_prefix: errors.error_output_prefix,
-                    retry_duration_seconds: h.retry_duration_seconds,
-                    backup_prefix: (h.s3_backup_mode == HttpBackupMode::AllData)
-                        .then_some(errors.prefix),
-                }
-            }
-            Self::Iceberg(i) => i.layout(),
-        }
-    }
-
-    pub fn error_output_prefix(&self) -> &str {
-        self.layout().error_output_prefix
-    }
-
-    /// A short description for logs (`local:/data/out`, `s3://bucket`, the URL).
-    pub fn describe(&self) -> String {
-        match self {
-            Self::Local(l) => format!("local:{}", l.path.display()),
-            Self::S3(s) => format!("s3://{}", s.bucket),
-            Self::Http(h) => h.url.clone(),
-            Self::Iceberg(i) => i.describe(),
-        }
     }
 }

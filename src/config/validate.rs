@@ -3,10 +3,9 @@
 use std::collections::HashSet;
 
 use super::{
-    Config, ConfigError, ConfigErrors, DELIVERY_MEMORY_MB_RANGE, DestinationConfig, FormatConfig,
-    INGEST_MEMORY_MB_RANGE, KinesisSource, MAX_DECODED_BODY_MB, MAX_HTTP_RETRY_DURATION_SECONDS,
-    MAX_RETRY_DURATION_SECONDS, MAX_SHUTDOWN_TIMEOUT_SECONDS, ParquetFormat, ProcessorConfig,
-    SourceConfig, StartingPosition, StreamConfig, SubRecordType,
+    Config, ConfigError, ConfigErrors, DELIVERY_MEMORY_MB_RANGE, FormatConfig,
+    INGEST_MEMORY_MB_RANGE, MAX_DECODED_BODY_MB, MAX_SHUTDOWN_TIMEOUT_SECONDS, ParquetFormat,
+    ProcessorConfig, StreamConfig,
 };
 use crate::keys::{KeyLayout, PrefixField, parse_backup_prefix};
 
@@ -105,7 +104,7 @@ pub fn validate(config: &Config) -> Result<(), ConfigErrors> {
     let stdin_streams = config
         .delivery_streams
         .iter()
-        .filter(|s| matches!(s.source, SourceConfig::Stdin(_)))
+        .filter(|s| s.source.kind().reads_stdin())
         .count();
     if stdin_streams > 1 {
         errors.push(ConfigError::new(
@@ -131,102 +130,6 @@ pub fn validate(config: &Config) -> Result<(), ConfigErrors> {
     }
 }
 
-/// Patterns, delimiters and multi-line expressions of file and stdin sources.
-fn validate_source(
-    source: &SourceConfig,
-    at: &dyn Fn(&str) -> String,
-    errors: &mut Vec<ConfigError>,
-) {
-    let (delimiter, multiline) = match source {
-        SourceConfig::DirectPut => return,
-        SourceConfig::File(file) => {
-            if file.paths.is_empty() {
-                errors.push(ConfigError::new(
-                    at("source.paths"),
-                    "at least one path pattern is required",
-                ));
-            }
-            for (i, pattern) in file.paths.iter().enumerate() {
-                if let Err(e) = glob::Pattern::new(pattern) {
-                    errors.push(ConfigError::new(
-                        at(&format!("source.paths[{i}]")),
-                        format!("`{pattern}` is not a valid glob pattern: {e}"),
-                    ));
-                }
-            }
-            if file.poll_interval_ms < 10 {
-                errors.push(ConfigError::new(
-                    at("source.poll_interval_ms"),
-                    format!(
-                        "{} is out of range (accepted: 10 or more)",
-                        file.poll_interval_ms
-                    ),
-                ));
-            }
-            (&file.delimiter, &file.multiline)
-        }
-        SourceConfig::Stdin(stdin) => (&stdin.delimiter, &stdin.multiline),
-        SourceConfig::Kinesis(kinesis) => {
-            validate_kinesis(kinesis, at, errors);
-            return;
-        }
-    };
-    if delimiter.is_empty() {
-        errors.push(ConfigError::new(
-            at("source.delimiter"),
-            "must not be empty",
-        ));
-    }
-    if let Some(multiline) = multiline
-        && let Err(e) = crate::sources::lines::Multiline::new(multiline)
-    {
-        errors.push(ConfigError::new(at("source.multiline.pattern"), e));
-    }
-}
-
-fn validate_kinesis(k: &KinesisSource, at: &dyn Fn(&str) -> String, errors: &mut Vec<ConfigError>) {
-    if !(1..=128).contains(&k.stream_name.len()) {
-        errors.push(ConfigError::new(
-            at("source.stream_name"),
-            "must be 1 to 128 characters",
-        ));
-    }
-    if let Some(endpoint) = &k.endpoint
-        && !(endpoint.starts_with("http://") || endpoint.starts_with("https://"))
-    {
-        errors.push(ConfigError::new(
-            at("source.endpoint"),
-            format!("`{endpoint}` must start with http:// or https://"),
-        ));
-    }
-    if k.access_key_id.is_some() != k.secret_access_key.is_some() {
-        errors.push(ConfigError::new(
-            at("source.access_key_id"),
-            "access_key_id and secret_access_key go together",
-        ));
-    }
-    match (k.starting_position, &k.timestamp) {
-        (StartingPosition::AtTimestamp, None) => errors.push(ConfigError::new(
-            at("source.timestamp"),
-            "AT_TIMESTAMP needs a timestamp (RFC 3339, such as 2026-11-24T12:00:00Z)",
-        )),
-        (StartingPosition::AtTimestamp, Some(t))
-            if chrono::DateTime::parse_from_rfc3339(t).is_err() =>
-        {
-            errors.push(ConfigError::new(
-                at("source.timestamp"),
-                format!("`{t}` is not an RFC 3339 time (such as 2026-11-24T12:00:00Z)"),
-            ))
-        }
-        (StartingPosition::AtTimestamp, Some(_)) => {}
-        (_, Some(_)) => errors.push(ConfigError::new(
-            at("source.timestamp"),
-            "only applies to starting_position = \"AT_TIMESTAMP\"",
-        )),
-        (_, None) => {}
-    }
-}
-
 /// Firehose's rules for record format conversion, and the columns' own.
 fn validate_parquet(
     s: &StreamConfig,
@@ -238,12 +141,6 @@ fn validate_parquet(
         errors.push(ConfigError::new(
             at("compression"),
             "must be `none` when format.type = \"parquet\": Parquet compresses inside the file (set format.compression)",
-        ));
-    }
-    if matches!(s.destination, DestinationConfig::Http(_)) {
-        errors.push(ConfigError::new(
-            at("format.type"),
-            "`parquet` needs an object destination (local or s3), as in Firehose",
         ));
     }
     if !(1..=1024).contains(&format.block_size_mb) {
@@ -324,26 +221,8 @@ pub fn is_valid_stream_name(name: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
 }
 
-/// A metadata extraction query compiles, and names at most Firehose's 50 keys.
-fn validate_query(query: &str, at: &str, errors: &mut Vec<ConfigError>) {
-    use crate::processors::metadata_extraction::{MAX_KEYS, MetadataExtraction};
-    if let Err(e) = MetadataExtraction::new(query) {
-        errors.push(ConfigError::new(at, format!("does not compile: {e}")));
-    } else if let Some(keys) = MetadataExtraction::key_names(query)
-        && keys.len() > MAX_KEYS
-    {
-        errors.push(ConfigError::new(
-            at,
-            format!(
-                "names {} keys, over Firehose's limit of {MAX_KEYS}",
-                keys.len()
-            ),
-        ));
-    }
-}
-
-/// Plugin limits: Lambda's bounds where Firehose has them (6 MB payloads, 5 minute
-/// calls), and a memory cap a 64-bit host can give.
+/// Each processor's own checks, and Firehose's rule that a stream takes each
+/// built-in processor once (plugins chain).
 fn validate_processors(
     s: &StreamConfig,
     at: &dyn Fn(&str) -> String,
@@ -351,83 +230,19 @@ fn validate_processors(
 ) {
     let mut seen = std::collections::BTreeSet::new();
     for (i, processor) in s.processors.iter().enumerate() {
+        let kind = processor.kind();
         let key = |field: &str| at(&format!("processors[{i}].{field}"));
-        // Every built-in processor is taken once; plugins chain.
-        if !matches!(processor, ProcessorConfig::Wasm(_)) && !seen.insert(processor.firehose_type())
-        {
-            let hint = match processor {
-                ProcessorConfig::MetadataExtraction(_) => " (one query of up to 50 keys)",
-                _ => "",
-            };
+        if !kind.chains() && !seen.insert(kind.firehose_type()) {
             errors.push(ConfigError::new(
                 key("type"),
-                format!("a stream takes one {}{hint}", processor.type_name()),
+                format!(
+                    "a stream takes one {}{}",
+                    kind.type_name(),
+                    kind.one_per_stream_hint()
+                ),
             ));
         }
-        let p = match processor {
-            ProcessorConfig::Decompression(_) => continue,
-            ProcessorConfig::CloudwatchLogs(c) => {
-                if !c.data_message_extraction {
-                    errors.push(ConfigError::new(
-                        key("data_message_extraction"),
-                        "must be true, as in Firehose (without it, use decompression alone to deliver the subscription messages whole)",
-                    ));
-                }
-                continue;
-            }
-            ProcessorConfig::Deaggregation(d) => {
-                match (d.sub_record_type, d.delimiter.as_deref()) {
-                    (SubRecordType::Delimited, None | Some("")) => errors.push(ConfigError::new(
-                        key("delimiter"),
-                        "is required for sub_record_type = \"delimited\"",
-                    )),
-                    (SubRecordType::Json, Some(_)) => errors.push(ConfigError::new(
-                        key("delimiter"),
-                        "applies only to sub_record_type = \"delimited\"",
-                    )),
-                    _ => {}
-                }
-                continue;
-            }
-            ProcessorConfig::Wasm(p) => p,
-            ProcessorConfig::MetadataExtraction(m) => {
-                validate_query(&m.query, &key("query"), errors);
-                continue;
-            }
-            ProcessorConfig::AppendDelimiter(d) => {
-                if d.delimiter.is_empty() || d.delimiter.len() > 1024 {
-                    errors.push(ConfigError::new(
-                        key("delimiter"),
-                        "must be 1 to 1,024 bytes",
-                    ));
-                }
-                if matches!(s.format, FormatConfig::Parquet(_)) {
-                    errors.push(ConfigError::new(
-                        key("type"),
-                        "does not apply to Parquet: records become rows, not delimited bytes",
-                    ));
-                }
-                continue;
-            }
-        };
-        let ranges: [(&str, u64, u64, u64); 5] = [
-            ("timeout_ms", p.timeout_ms, 1, 300_000),
-            ("memory_mb", p.memory_mb, 1, 4096),
-            ("batch_records", p.batch_records as u64, 1, 10_000),
-            ("batch_mb", p.batch_mb, 1, 6),
-            ("retries", u64::from(p.retries), 0, 300),
-        ];
-        for (field, value, min, max) in ranges {
-            if !(min..=max).contains(&value) {
-                errors.push(ConfigError::new(
-                    key(field),
-                    format!("{value} is out of range (accepted: {min} to {max})"),
-                ));
-            }
-        }
-        if p.module.as_os_str().is_empty() {
-            errors.push(ConfigError::new(key("module"), "is empty"));
-        }
+        kind.check(s, &key, errors);
     }
 }
 
@@ -459,13 +274,13 @@ fn validate_partition_keys(
                         format!("uses `!{{partitionKeyFromQuery:{key}}}`, but the metadata_extraction query has no key `{key}`"),
                     ));
                 }
-                // An Iceberg table's routing metadata may also name the
-                // record's `operation` (refused unless `insert` as it is routed).
-                let iceberg = matches!(s.destination, DestinationConfig::Iceberg(_));
+                // Records routed to a table may also name their `operation`
+                // (refused unless `insert` as it is routed).
+                let inserts_only = s.routing().inserts_only;
                 for key in keys
                     .iter()
                     .filter(|q| !used.contains(&q.as_str()))
-                    .filter(|q| !(iceberg && q.as_str() == "operation"))
+                    .filter(|q| !(inserts_only && q.as_str() == "operation"))
                 {
                     errors.push(ConfigError::new(
                         at("destination.prefix"),
@@ -553,23 +368,14 @@ fn validate_stream(s: &StreamConfig, at: &dyn Fn(&str) -> String, errors: &mut V
             "must be at least 1",
         ));
     }
-    validate_source(&s.source, at, errors);
+    s.source.kind().check(at, errors);
     if let FormatConfig::Parquet(format) = &s.format {
         validate_parquet(s, format, at, errors);
     }
-    match &s.destination {
-        DestinationConfig::Local(local) => local.validate(at, errors),
-        DestinationConfig::S3(s3) => s3.validate(at, errors),
-        DestinationConfig::Http(http) => http.validate(s, at, errors),
-        DestinationConfig::Iceberg(iceberg) => iceberg.validate(s, at, errors),
-    }
-    let layout = s.destination.layout();
-    let max_retry = match s.destination {
-        DestinationConfig::Http(_) | DestinationConfig::Iceberg(_) => {
-            MAX_HTTP_RETRY_DURATION_SECONDS
-        }
-        _ => MAX_RETRY_DURATION_SECONDS,
-    };
+    let destination = s.destination.kind();
+    destination.check(s, at, errors);
+    let layout = destination.layout();
+    let max_retry = destination.max_retry_duration_seconds();
     if layout.retry_duration_seconds > max_retry {
         errors.push(ConfigError::new(
             at("destination.retry_duration_seconds"),

@@ -299,7 +299,7 @@ impl Daemon {
 fn log_running(s: &crate::pipeline::StreamHandle) {
     let c = s.config();
     tracing::info!(
-        stream = %c.name, source = c.source.kind(), destination = c.destination.describe(),
+        stream = %c.name, source = c.source.kind().type_name(), destination = c.destination.describe(),
         compression = c.compression.firehose_name(), size_mb = c.buffering.size_mb,
         interval_seconds = c.buffering.interval_seconds, version = s.version(),
         "delivery stream running"

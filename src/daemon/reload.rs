@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use sha2::Digest as _;
 
-use crate::config::{Config, ProcessorConfig, SourceConfig, StreamConfig};
+use crate::config::{Config, ProcessorConfig, StreamConfig};
 
 /// What the new configuration changes in the running one.
 #[derive(Debug, Default)]
@@ -56,7 +56,7 @@ impl Plan {
             .filter(|name| !kept.contains(*name))
             .map(|name| name.to_string())
             .collect();
-        let stdin = |s: &StreamConfig| matches!(s.source, SourceConfig::Stdin(_));
+        let stdin = |s: &StreamConfig| s.source.kind().reads_stdin();
         let touched = plan
             .added
             .iter()

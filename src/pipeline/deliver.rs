@@ -20,9 +20,9 @@ use crate::config::StreamConfig;
 use crate::encode::Compression;
 use crate::keys::{KeyLayout, PartitionCheck, Prefix};
 use crate::output::{Failure, Output};
-use crate::sinks::destination::{Destination, Offer, all_records, key_uuid};
+use crate::sinks::destination::{Offer, all_records, key_uuid};
 use crate::sinks::objects::off_thread;
-use crate::sinks::{FailureKind, Object, Sink};
+use crate::sinks::{FailureKind, Object, Sinks};
 use crate::spool::{Copy, RangeSet, Seal, Spool};
 use crate::telemetry;
 
@@ -50,14 +50,6 @@ pub struct Delivery {
     /// For a batch sealed before the last stop: the compression and level it was
     /// sealed with (its key names them), whatever the config says now.
     pub codec: Option<(Compression, u32)>,
-}
-
-/// Where a stream's batches go: the destination of data batches, and the
-/// object store that takes error records and backups (the destination's bucket
-/// or folder, or an HTTP endpoint's `error_destination`).
-pub struct Sinks {
-    pub destination: Arc<dyn Destination>,
-    pub objects: Arc<dyn Sink>,
 }
 
 /// What storing a batch leaves to do.
@@ -108,7 +100,7 @@ impl Deliverer {
             converts,
             naming: Naming::new(config, layout, backup, converts, version),
             retry_duration: Duration::from_secs(config.destination.layout().retry_duration_seconds),
-            kinesis_source: matches!(config.source, crate::config::SourceConfig::Kinesis(_)),
+            kinesis_source: config.source.kind().records_carry_ids(),
             sinks,
             spool,
             retry,

@@ -28,23 +28,14 @@ use tokio::task::JoinHandle;
 pub use buffer::{Buffer, SealedBatch};
 pub use ingest::{IngestError, StreamHandle};
 
-use crate::config::{
-    Config, DestinationConfig, FormatConfig, HttpContentEncoding, ObjectDestination, ServerConfig,
-    SpoolConfig, StreamConfig,
-};
+use crate::config::{Config, FormatConfig, ServerConfig, SpoolConfig, StreamConfig};
 use crate::disk::Disk;
-use crate::encode::parquet::ParquetEncoder;
 use crate::keys::{KeyLayout, Prefix, parse_backup_prefix};
 use crate::processors::Processing;
-use crate::sinks::http::{HttpClient, HttpEndpoint};
-use crate::sinks::iceberg::IcebergTables;
-use crate::sinks::object_store::ObjectStoreSink;
-use crate::sinks::objects::ObjectsDestination;
-use crate::sinks::{Sink, SinkError};
+use crate::sinks::Sinks;
 use crate::sources::state_file::StateFile;
 use crate::spool::{OpenError, Spool};
 use crate::swap::Swap;
-use deliver::Sinks;
 
 /// Loads a stream's plugins on a blocking thread, with compiled components cached
 /// beside the spools so a restart does not compile them again.
@@ -94,7 +85,11 @@ async fn prepare(
         FormatConfig::Parquet(format) => Some(Arc::new(format.encoder().map_err(destination)?)),
     };
     let converts = parquet.is_some();
-    let sinks = build_sinks(stream, server, parquet).map_err(|e| destination(e.to_string()))?;
+    let sinks = stream
+        .destination
+        .kind()
+        .start(stream, server, parquet)
+        .map_err(|e| destination(e.to_string()))?;
     let chains = load_plugins(stream, spool_dir).await?;
     let processing = Processing::new(stream, chains).map_err(destination)?;
     Ok(Prepared {
@@ -274,11 +269,11 @@ impl Streams {
             p.converts,
             version,
         );
-        let iceberg = matches!(p.stream.destination, DestinationConfig::Iceberg(_));
+        let keys = p.stream.routing();
         let routing = p.processing.map(|processing| {
             let routing = routing::Routing::new(&name, processing, deliverer.partition_check())
-                .with_defaults(p.stream.partition_defaults());
-            if iceberg {
+                .with_defaults(keys.defaults);
+            if keys.inserts_only {
                 routing.inserts_only()
             } else {
                 routing
@@ -406,60 +401,4 @@ impl Retiring {
     pub fn name(&self) -> &str {
         self.0.handle.name()
     }
-}
-
-/// The stream's destination of data batches and the object store of its error
-/// records and backups.
-fn build_sinks(
-    stream: &StreamConfig,
-    server: &ServerConfig,
-    parquet: Option<Arc<ParquetEncoder>>,
-) -> Result<Sinks, SinkError> {
-    let store = |d: &ObjectDestination| -> Result<Arc<dyn Sink>, SinkError> {
-        Ok(match d {
-            ObjectDestination::Local(local) => Arc::new(ObjectStoreSink::local(&local.path)?),
-            ObjectDestination::S3(s3) => Arc::new(crate::sinks::s3::sink(s3)?),
-        })
-    };
-    let objects = |store: Arc<dyn Sink>| {
-        let level = stream
-            .compression_level
-            .unwrap_or(stream.compression.default_level());
-        let destination =
-            ObjectsDestination::new(store.clone(), stream.compression, level, parquet.clone());
-        Sinks {
-            destination: Arc::new(destination),
-            objects: store,
-        }
-    };
-    Ok(match &stream.destination {
-        DestinationConfig::Local(local) => objects(Arc::new(ObjectStoreSink::local(&local.path)?)),
-        DestinationConfig::S3(s3) => objects(Arc::new(crate::sinks::s3::sink(s3)?)),
-        DestinationConfig::Http(http) => {
-            let gzip = match http.content_encoding {
-                HttpContentEncoding::None => None,
-                HttpContentEncoding::Gzip => Some(
-                    stream
-                        .compression_level
-                        .unwrap_or(crate::encode::Compression::Gzip.default_level()),
-                ),
-            };
-            let client = HttpClient::new(http, &server.stream_arn(&stream.name))?;
-            Sinks {
-                destination: Arc::new(HttpEndpoint::new(client, gzip)),
-                objects: store(&http.error_destination)?,
-            }
-        }
-        DestinationConfig::Iceberg(iceberg) => {
-            let errors = iceberg.error_destination().map_err(|message| SinkError {
-                kind: crate::sinks::FailureKind::Configuration,
-                code: "Iceberg.InvalidWarehouse".to_string(),
-                message,
-            })?;
-            Sinks {
-                destination: Arc::new(IcebergTables::new(iceberg)),
-                objects: store(&errors)?,
-            }
-        }
-    })
 }

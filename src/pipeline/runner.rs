@@ -656,7 +656,7 @@ mod tests {
         else {
             panic!("the default stream writes to a local folder");
         };
-        local.retry_duration_seconds = seconds;
+        local.keys.retry_duration_seconds = seconds;
     }
 
     fn start(c: &Config) -> (StreamHandle, Arc<MemorySink>, tokio::task::JoinHandle<()>) {
@@ -682,7 +682,7 @@ mod tests {
                 None,
             ))
         });
-        let sinks = crate::pipeline::deliver::Sinks {
+        let sinks = crate::sinks::Sinks {
             destination,
             objects: sink.clone(),
         };

@@ -7,8 +7,55 @@
 use bytes::Bytes;
 use serde::Deserialize;
 
+use super::kinds::ProcessorKind;
 use super::unpacking::{Refused, Unpacker};
+use crate::config::{ConfigError, StreamConfig};
 use crate::output::PROCESSING_FAILED;
+
+/// `{ type = "cloudwatch_logs", data_message_extraction = true }`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CloudWatchLogsProcessor {
+    /// Firehose's `DataMessageExtraction`: each log event's message becomes a
+    /// record. Must be true, as in Firehose (without it, decompression alone
+    /// delivers the subscription messages whole).
+    pub data_message_extraction: bool,
+}
+
+impl ProcessorKind for CloudWatchLogsProcessor {
+    fn firehose_type(&self) -> &'static str {
+        "CloudWatchLogProcessing"
+    }
+
+    fn type_name(&self) -> &'static str {
+        "cloudwatch_logs"
+    }
+
+    fn stage(&self) -> u8 {
+        1
+    }
+
+    fn check(
+        &self,
+        _s: &StreamConfig,
+        key: &dyn Fn(&str) -> String,
+        errors: &mut Vec<ConfigError>,
+    ) {
+        if !self.data_message_extraction {
+            errors.push(ConfigError::new(
+                key("data_message_extraction"),
+                "must be true, as in Firehose (without it, use decompression alone to deliver the subscription messages whole)",
+            ));
+        }
+    }
+
+    fn parameters(&self) -> Vec<(&'static str, String)> {
+        vec![(
+            "DataMessageExtraction",
+            self.data_message_extraction.to_string(),
+        )]
+    }
+}
 
 /// The error code of a record that is not a CloudWatch Logs subscription
 /// message (Firehose guards such input with `InvalidSourceException`).

@@ -4,11 +4,82 @@
 //! `delimited`: sub-records separated by a delimiter. As in Firehose, a record
 //! of more than 500 sub-records is passed whole.
 
+use base64::Engine as _;
 use bytes::Bytes;
+use serde::Deserialize;
 
+use super::kinds::ProcessorKind;
 use super::unpacking::{Refused, Unpacker};
-use crate::config::{DeaggregationProcessor, SubRecordType};
+use crate::config::{ConfigError, StreamConfig};
 use crate::output::PROCESSING_FAILED;
+
+/// `{ type = "deaggregation", sub_record_type = "json" }`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeaggregationProcessor {
+    /// Firehose's `SubRecordType`.
+    pub sub_record_type: SubRecordType,
+    /// For `delimited`: what separates sub-records (Firehose's `Delimiter`, given
+    /// here as text, not base64).
+    pub delimiter: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SubRecordType {
+    /// Concatenated JSON values, on one line or as JSON lines.
+    Json,
+    /// Sub-records separated by `delimiter`.
+    Delimited,
+}
+
+impl ProcessorKind for DeaggregationProcessor {
+    fn firehose_type(&self) -> &'static str {
+        "RecordDeAggregation"
+    }
+
+    fn type_name(&self) -> &'static str {
+        "deaggregation"
+    }
+
+    fn stage(&self) -> u8 {
+        2
+    }
+
+    fn check(
+        &self,
+        _s: &StreamConfig,
+        key: &dyn Fn(&str) -> String,
+        errors: &mut Vec<ConfigError>,
+    ) {
+        match (self.sub_record_type, self.delimiter.as_deref()) {
+            (SubRecordType::Delimited, None | Some("")) => errors.push(ConfigError::new(
+                key("delimiter"),
+                "is required for sub_record_type = \"delimited\"",
+            )),
+            (SubRecordType::Json, Some(_)) => errors.push(ConfigError::new(
+                key("delimiter"),
+                "applies only to sub_record_type = \"delimited\"",
+            )),
+            _ => {}
+        }
+    }
+
+    fn parameters(&self) -> Vec<(&'static str, String)> {
+        let kind = match self.sub_record_type {
+            SubRecordType::Json => "JSON",
+            SubRecordType::Delimited => "DELIMITED",
+        };
+        let mut list = vec![("SubRecordType", kind.to_string())];
+        if let Some(delimiter) = &self.delimiter {
+            list.push((
+                "Delimiter",
+                base64::engine::general_purpose::STANDARD.encode(delimiter),
+            ));
+        }
+        list
+    }
+}
 
 /// Firehose's quirk: a record of more sub-records than this is not split.
 pub const MAX_SUB_RECORDS: usize = 500;

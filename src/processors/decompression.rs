@@ -6,8 +6,53 @@
 use std::io::Read as _;
 
 use bytes::Bytes;
+use serde::Deserialize;
 
+use super::kinds::ProcessorKind;
 use super::unpacking::{Refused, Unpacker};
+use crate::config::{ConfigError, StreamConfig};
+
+/// `{ type = "decompression" }`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DecompressionProcessor {
+    /// Firehose's `CompressionFormat`; `gzip` is the only one (as in Firehose).
+    #[serde(default)]
+    pub format: DecompressionFormat,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DecompressionFormat {
+    #[default]
+    Gzip,
+}
+
+impl ProcessorKind for DecompressionProcessor {
+    fn firehose_type(&self) -> &'static str {
+        "Decompression"
+    }
+
+    fn type_name(&self) -> &'static str {
+        "decompression"
+    }
+
+    fn stage(&self) -> u8 {
+        0
+    }
+
+    fn check(
+        &self,
+        _s: &StreamConfig,
+        _key: &dyn Fn(&str) -> String,
+        _errors: &mut Vec<ConfigError>,
+    ) {
+    }
+
+    fn parameters(&self) -> Vec<(&'static str, String)> {
+        vec![("CompressionFormat", "GZIP".to_string())]
+    }
+}
 
 /// Firehose's error output type for records that did not decompress.
 pub const DECOMPRESSION_FAILED: &str = "decompression-failed";

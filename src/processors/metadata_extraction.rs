@@ -10,11 +10,70 @@ use jaq_core::load::parse::Term;
 use jaq_core::load::{Arena, File, Loader};
 use jaq_core::{Ctx, Vars, data, unwrap_valr};
 use jaq_json::Val;
+use serde::Deserialize;
 
 use super::field_query::FieldQuery;
+use super::kinds::ProcessorKind;
 use super::{Batch, METADATA_EXTRACTION_FAILED, Processor};
+use crate::config::{ConfigError, StreamConfig};
 use crate::keys::query_key;
 use crate::transform::{Failure, Verdict};
+
+/// `{ type = "metadata_extraction", query = "{customer: .customer_id}" }`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetadataExtractionProcessor {
+    /// One jq object expression, up to 50 keys: `{customer: .customer_id}`.
+    pub query: String,
+}
+
+impl ProcessorKind for MetadataExtractionProcessor {
+    fn firehose_type(&self) -> &'static str {
+        "MetadataExtraction"
+    }
+
+    fn type_name(&self) -> &'static str {
+        "metadata_extraction"
+    }
+
+    fn stage(&self) -> u8 {
+        4
+    }
+
+    fn one_per_stream_hint(&self) -> &'static str {
+        " (one query of up to 50 keys)"
+    }
+
+    /// The query compiles, and names at most Firehose's 50 keys.
+    fn check(
+        &self,
+        _s: &StreamConfig,
+        key: &dyn Fn(&str) -> String,
+        errors: &mut Vec<ConfigError>,
+    ) {
+        let at = key("query");
+        if let Err(e) = MetadataExtraction::new(&self.query) {
+            errors.push(ConfigError::new(at, format!("does not compile: {e}")));
+        } else if let Some(keys) = MetadataExtraction::key_names(&self.query)
+            && keys.len() > MAX_KEYS
+        {
+            errors.push(ConfigError::new(
+                at,
+                format!(
+                    "names {} keys, over Firehose's limit of {MAX_KEYS}",
+                    keys.len()
+                ),
+            ));
+        }
+    }
+
+    fn parameters(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("MetadataExtractionQuery", self.query.clone()),
+            ("JsonParsingEngine", "JQ-1.6".to_string()),
+        ]
+    }
+}
 
 /// Firehose's limit of keys in one query.
 pub const MAX_KEYS: usize = 50;

@@ -13,6 +13,7 @@ pub mod cloudwatch_logs;
 pub mod deaggregation;
 pub mod decompression;
 mod field_query;
+pub mod kinds;
 pub mod metadata_extraction;
 mod plugins;
 pub mod unpacking;
@@ -120,7 +121,8 @@ impl Processing {
                 // Keys with a default (an Iceberg table's routing metadata) may be
                 // null or missing: the record then takes the default.
                 let optional = stream
-                    .partition_defaults()
+                    .routing()
+                    .defaults
                     .into_keys()
                     .filter_map(|k| k.strip_prefix("partitionKeyFromQuery:").map(str::to_string))
                     .collect();

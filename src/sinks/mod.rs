@@ -13,11 +13,20 @@ pub mod local;
 pub mod object_store;
 pub mod objects;
 pub mod s3;
+pub mod settings;
 
 use bytes::{Bytes, BytesMut};
 use futures::FutureExt;
 use futures::future::BoxFuture;
 use tokio::sync::{mpsc, oneshot};
+
+/// Where a stream's batches go: the destination of data batches, and the
+/// object store that takes error records and backups (the destination's bucket
+/// or folder, or an HTTP endpoint's `error_destination`).
+pub struct Sinks {
+    pub destination: std::sync::Arc<dyn destination::Destination>,
+    pub objects: std::sync::Arc<dyn Sink>,
+}
 
 /// An object ready to store: key, body and the metadata Firehose sets on it.
 #[derive(Debug, Clone)]

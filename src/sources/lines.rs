@@ -12,9 +12,55 @@
 use std::time::{Duration, Instant};
 
 use regex::bytes::Regex;
+use serde::Deserialize;
 
-use crate::config::MultilineConfig;
+use crate::config::ConfigError;
 use crate::record::MAX_RECORD_BYTES;
+
+/// Multi-line records (stack traces): a line matching `pattern` starts a record and
+/// the lines that do not match are joined to it; `negate = false` inverts this: a
+/// matching line continues the record before it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MultilineConfig {
+    /// A regular expression (Rust `regex` syntax).
+    pub pattern: String,
+    #[serde(default)]
+    pub negate: bool,
+    /// A record waiting for continuation lines is sent after this long without one.
+    #[serde(default = "default_multiline_timeout")]
+    pub timeout_ms: u64,
+}
+
+fn default_multiline_timeout() -> u64 {
+    1000
+}
+
+/// A line source's default delimiter: a newline.
+pub fn default_delimiter() -> String {
+    "\n".into()
+}
+
+/// `sluice check`'s checks of a line source's delimiter and multi-line rules;
+/// `at` turns a key under the stream into its path in the file.
+pub fn check_cutting(
+    delimiter: &str,
+    multiline: Option<&MultilineConfig>,
+    at: &dyn Fn(&str) -> String,
+    errors: &mut Vec<ConfigError>,
+) {
+    if delimiter.is_empty() {
+        errors.push(ConfigError::new(
+            at("source.delimiter"),
+            "must not be empty",
+        ));
+    }
+    if let Some(multiline) = multiline
+        && let Err(e) = Multiline::new(multiline)
+    {
+        errors.push(ConfigError::new(at("source.multiline.pattern"), e));
+    }
+}
 
 /// A record cut from the stream, and the offset just past its last byte.
 #[derive(Debug, Clone, PartialEq, Eq)]

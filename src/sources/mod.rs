@@ -2,9 +2,9 @@
 //! about buffering or sinks.
 //!
 //! The contract every source follows:
-//! - It is opened from its stream's config and the stream's handle
-//!   ([`open`], the one list of source kinds), before the stream takes records;
-//!   a config it cannot start with is an error then, not later.
+//! - It is opened from its stream's config and the stream's handle ([`open`];
+//!   `kinds` is the one list of source kinds), before the stream takes
+//!   records; a config it cannot start with is an error then, not later.
 //! - It runs until told to stop ([`Source::run`]) or its input ends, and hands
 //!   records to the spool only through [`hand_to_spool`]: unpacked as the
 //!   stream says, in pieces, pausing (never dropping) while the spool is full.
@@ -23,6 +23,7 @@
 
 pub mod direct_put;
 pub mod file;
+pub mod kinds;
 pub mod kinesis;
 pub mod lines;
 pub mod state_file;
@@ -34,7 +35,6 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 use tokio::sync::{Notify, watch};
 
-use crate::config::SourceConfig;
 use crate::pipeline::{IngestError, StreamHandle};
 use crate::record::Record;
 
@@ -53,19 +53,7 @@ pub struct Context {
 
 /// Opens the source of `stream`: `None` for a stream fed by the API alone.
 pub fn open(stream: &StreamHandle, context: &Context) -> anyhow::Result<Option<Box<dyn Source>>> {
-    let source: Box<dyn Source> = match &stream.config().source {
-        SourceConfig::DirectPut => return Ok(None),
-        SourceConfig::File(config) => Box::new(file::FileTail::open(stream.clone(), config)?),
-        SourceConfig::Kinesis(config) => {
-            Box::new(kinesis::KinesisTail::open(stream.clone(), config)?)
-        }
-        SourceConfig::Stdin(config) => Box::new(stdin::StdinTail::new(
-            stream.clone(),
-            config.clone(),
-            context.input_ended.clone(),
-        )),
-    };
-    Ok(Some(source))
+    stream.config().source.kind().open(stream, context)
 }
 
 /// Whether a source writes a checkpoint after handing records over.

@@ -12,9 +12,9 @@ use wasmtime_wasi_http::body::HyperOutgoingBody;
 use wasmtime_wasi_http::types::{HostFutureIncomingResponse, OutgoingRequestConfig};
 use wasmtime_wasi_http::{HttpResult, WasiHttpCtx, WasiHttpView};
 
+use super::WasmProcessor;
 use super::bindings::TransformerImports;
 use super::log_stream::{LogStream, LogTags, Tail};
-use crate::config::WasmProcessor;
 
 /// The state of one instance's store.
 pub struct HostState {

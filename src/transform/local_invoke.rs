@@ -11,8 +11,8 @@ use std::time::Instant;
 use base64::Engine;
 use bytes::Bytes;
 
+use super::WasmProcessor;
 use super::{Chain, Input, LoadedFrom, Plugin, Verdict};
-use crate::config::WasmProcessor;
 
 /// What to run.
 pub struct Invocation {

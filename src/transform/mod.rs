@@ -9,6 +9,7 @@ mod abi;
 mod bindings;
 mod chain;
 mod compile_cache;
+mod config;
 mod engine;
 mod host;
 pub mod local_invoke;
@@ -16,15 +17,14 @@ mod log_stream;
 mod plugin;
 
 pub use chain::{Chain, Failure, Input, PROCESSING_FAILED_STATUS, Verdict};
+pub use config::WasmProcessor;
 pub use engine::{LoadError, Loaded, LoadedFrom};
 pub use plugin::Plugin;
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
-use crate::config::{
-    Config, ConfigError, ConfigErrors, ProcessorConfig, StreamConfig, WasmProcessor,
-};
+use crate::config::{Config, ConfigError, ConfigErrors, ProcessorConfig, StreamConfig};
 
 /// Where compiled plugins are cached: beside the spools, which the daemon owns.
 pub fn cache_dir(spool_dir: &Path) -> PathBuf {

@@ -9,12 +9,12 @@ use std::time::Duration;
 use wasmtime::Store;
 use wasmtime::component::Func;
 
+use super::WasmProcessor;
 use super::abi::{Answer, RecordIn, RecordOut};
 use super::bindings::{Transformer, TransformerPre};
 use super::engine::{LoadError, Loaded, Runtime, TICK};
 use super::host::HostState;
 use super::log_stream::LogTags;
-use crate::config::WasmProcessor;
 
 /// Why one call did not return an answer: a trap (the memory cap included), the
 /// deadline, or `init` failing on a fresh instance.

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use reqwest::header::{CONTENT_ENCODING, CONTENT_TYPE, HeaderMap, HeaderValue};
 
-use crate::config::HttpDestination;
+use super::HttpDestination;
 use crate::sinks::{FailureKind, Object, SinkError};
 
 /// The largest answer read (Firehose's limit).

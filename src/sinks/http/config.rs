@@ -2,10 +2,16 @@
 //! and their checks.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use serde::Deserialize;
+use serde_json::Value;
 
-use crate::config::{ConfigError, ObjectDestination, Secret, StreamConfig};
+use super::{HttpClient, HttpEndpoint};
+use crate::config::{ConfigError, FormatConfig, Secret, ServerConfig, StreamConfig};
+use crate::encode::parquet::ParquetEncoder;
+use crate::sinks::settings::{DestinationKind, ObjectDestination, ObjectLayout};
+use crate::sinks::{SinkError, Sinks};
 
 /// Firehose's HTTP endpoint retry duration default (0 to 7,200 s).
 pub const DEFAULT_HTTP_RETRY_DURATION_SECONDS: u64 = 300;
@@ -72,16 +78,38 @@ pub enum HttpBackupMode {
     AllData,
 }
 
-impl HttpDestination {
-    /// `sluice check`'s checks (with the stream's buffering and compression,
-    /// which an endpoint limits); `at` turns a key under the stream into its
-    /// path in the file.
-    pub fn validate(
-        &self,
-        s: &StreamConfig,
-        at: &dyn Fn(&str) -> String,
-        errors: &mut Vec<ConfigError>,
-    ) {
+impl DestinationKind for HttpDestination {
+    fn describe(&self) -> String {
+        self.url.clone()
+    }
+
+    /// Its retry duration, and the error destination's prefixes (`AllData`
+    /// backs up under its `prefix`).
+    fn layout(&self) -> ObjectLayout<'_> {
+        let errors = self.error_destination.layout();
+        ObjectLayout {
+            prefix: errors.prefix,
+            time_zone: errors.time_zone,
+            error_output_prefix: errors.error_output_prefix,
+            retry_duration_seconds: self.retry_duration_seconds,
+            backup_prefix: (self.s3_backup_mode == HttpBackupMode::AllData)
+                .then_some(errors.prefix),
+        }
+    }
+
+    fn max_retry_duration_seconds(&self) -> u64 {
+        MAX_HTTP_RETRY_DURATION_SECONDS
+    }
+
+    /// With the stream's buffering, compression and format, which an endpoint
+    /// limits.
+    fn check(&self, s: &StreamConfig, at: &dyn Fn(&str) -> String, errors: &mut Vec<ConfigError>) {
+        if matches!(s.format, FormatConfig::Parquet(_)) {
+            errors.push(ConfigError::new(
+                at("format.type"),
+                "`parquet` needs an object destination (local or s3), as in Firehose",
+            ));
+        }
         if !(self.url.starts_with("https://") || self.url.starts_with("http://"))
             || self.url.len() > 1000
         {
@@ -128,14 +156,42 @@ impl HttpDestination {
                 format!("cannot read {}: {e}", path.display()),
             ));
         }
-        if let ObjectDestination::S3(s3) = &self.error_destination {
-            let at = |key: &str| {
-                at(&format!(
-                    "destination.error_destination.{}",
-                    key.trim_start_matches("destination.")
-                ))
-            };
-            s3.validate(&at, errors);
-        }
+        self.error_destination.check(
+            &|key| at(&format!("destination.error_destination.{key}")),
+            errors,
+        );
+    }
+
+    fn start(
+        &self,
+        s: &StreamConfig,
+        server: &ServerConfig,
+        _parquet: Option<Arc<ParquetEncoder>>,
+    ) -> Result<Sinks, SinkError> {
+        let gzip = match self.content_encoding {
+            HttpContentEncoding::None => None,
+            HttpContentEncoding::Gzip => Some(
+                s.compression_level
+                    .unwrap_or(crate::encode::Compression::Gzip.default_level()),
+            ),
+        };
+        let client = HttpClient::new(self, &server.stream_arn(&s.name))?;
+        Ok(Sinks {
+            destination: Arc::new(HttpEndpoint::new(client, gzip)),
+            objects: self.error_destination.store()?,
+        })
+    }
+
+    fn error_bucket_arn(&self) -> String {
+        self.error_destination.arn()
+    }
+
+    fn description(&self, s: &StreamConfig, processing: Value, s3: Value) -> (&'static str, Value) {
+        let name = self.name.as_deref().unwrap_or(&s.name);
+        let backup = self.s3_backup_mode == HttpBackupMode::AllData;
+        (
+            "HttpEndpointDestinationDescription",
+            self.endpoint_description(name, processing, backup, s3),
+        )
     }
 }

@@ -8,7 +8,13 @@ impl HttpDestination {
     /// Firehose's `HttpEndpointDestinationDescription`: `name` is the
     /// endpoint's, `s3` the error destination as its S3 configuration, `backup`
     /// whether every record is also written there (`AllData`).
-    pub fn description(&self, name: &str, processing: Value, backup: bool, s3: Value) -> Value {
+    pub fn endpoint_description(
+        &self,
+        name: &str,
+        processing: Value,
+        backup: bool,
+        s3: Value,
+    ) -> Value {
         json!({
             "ProcessingConfiguration": processing,
             "EndpointConfiguration": { "Url": self.url, "Name": name },

@@ -24,7 +24,7 @@ pub async fn open(config: &IcebergDestination) -> Result<Arc<dyn Catalog>, Strin
             OpenDalStorageFactory::S3 {
                 customized_credential_load: None,
             },
-            s3_props(config),
+            s3_props(config)?,
         ),
         Warehouse::Local(path) => {
             std::fs::create_dir_all(&path).map_err(|e| {
@@ -84,30 +84,26 @@ pub async fn open(config: &IcebergDestination) -> Result<Arc<dyn Catalog>, Strin
     }
 }
 
-/// The S3 settings of the warehouse's file IO.
-fn s3_props(config: &IcebergDestination) -> HashMap<String, String> {
-    let region = config
-        .region
-        .clone()
-        .or_else(|| std::env::var("AWS_REGION").ok())
-        .or_else(|| std::env::var("AWS_DEFAULT_REGION").ok())
-        .unwrap_or_else(|| "us-east-1".to_string());
-    let mut props = HashMap::from([(S3_REGION.to_string(), region)]);
-    if let Some(endpoint) = &config.endpoint {
+/// The S3 settings of the warehouse's file IO; keys from the settings or a
+/// profile, else the AWS environment variables (read by the file IO itself).
+fn s3_props(config: &IcebergDestination) -> Result<HashMap<String, String>, String> {
+    let aws = &config.aws;
+    let mut props = HashMap::from([(S3_REGION.to_string(), aws.region())]);
+    if let Some(endpoint) = &aws.endpoint {
         props.insert(S3_ENDPOINT.to_string(), endpoint.clone());
         props.insert(S3_PATH_STYLE_ACCESS.to_string(), "true".to_string());
     }
-    if let (Some(id), Some(secret)) = (&config.access_key_id, &config.secret_access_key) {
-        props.insert(S3_ACCESS_KEY_ID.to_string(), id.clone());
+    if let Some(keys) = aws.static_keys()? {
+        props.insert(S3_ACCESS_KEY_ID.to_string(), keys.access_key_id);
         props.insert(
             S3_SECRET_ACCESS_KEY.to_string(),
-            secret.expose().to_string(),
+            keys.secret_access_key.expose().to_string(),
         );
+        if let Some(token) = keys.session_token {
+            props.insert(S3_SESSION_TOKEN.to_string(), token.expose().to_string());
+        }
     }
-    if let Some(token) = &config.session_token {
-        props.insert(S3_SESSION_TOKEN.to_string(), token.expose().to_string());
-    }
-    props
+    Ok(props)
 }
 
 /// The database URI for sqlx: the file is created when missing, and its folder

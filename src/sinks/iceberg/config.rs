@@ -2,21 +2,31 @@
 //! checks (`sluice check` reports them with their key paths).
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use serde::Deserialize;
+use serde_json::Value;
 
-use crate::config::{
-    ConfigError, FormatConfig, LocalDestination, ObjectDestination, ObjectLayout, S3Destination,
-    Secret, StreamConfig,
-};
+use crate::aws::AwsConnection;
+use crate::config::{ConfigError, FormatConfig, Secret, ServerConfig, StreamConfig};
 use crate::encode::parquet::Column;
+use crate::encode::parquet::ParquetEncoder;
 use crate::keys::KeyLayout;
+use crate::sinks::local::LocalDestination;
+use crate::sinks::s3::S3Destination;
+use crate::sinks::settings::{
+    BackupMode, DestinationKind, KeyRouting, ObjectDestination, ObjectKeys, ObjectLayout,
+};
+use crate::sinks::{FailureKind, SinkError, Sinks};
 
+use super::IcebergTables;
 use super::maintenance::ExpireSnapshots;
 use super::types;
 
 /// Firehose's default retry duration for Iceberg destinations (0 to 7,200 s).
 const DEFAULT_RETRY_DURATION_SECONDS: u64 = 300;
+/// Firehose's longest retry duration for Iceberg destinations.
+const MAX_RETRY_DURATION_SECONDS: u64 = 7_200;
 
 /// `destination = { type = "iceberg", ... }`: records land in Parquet data files
 /// of an Apache Iceberg table, one snapshot per sealed buffer.
@@ -29,17 +39,10 @@ pub struct IcebergDestination {
     /// folder (`file:///var/lib/lake` or an absolute path). Error records go to
     /// the same bucket or folder, under `error_output_prefix`.
     pub warehouse: String,
-    /// An S3-compatible endpoint (`http://127.0.0.1:9000`, path-style requests);
-    /// AWS S3 in `region` without it.
-    pub endpoint: Option<String>,
-    /// The region to sign for; default `AWS_REGION`, `AWS_DEFAULT_REGION`, or
-    /// `us-east-1`.
-    pub region: Option<String>,
-    /// Credentials, as the S3 destination's; without them the standard AWS
-    /// environment variables and files are used.
-    pub access_key_id: Option<String>,
-    pub secret_access_key: Option<Secret>,
-    pub session_token: Option<Secret>,
+    /// Endpoint, region and credentials of the warehouse's bucket, as every
+    /// AWS-backed component's.
+    #[serde(flatten)]
+    pub aws: AwsConnection,
     /// The table's namespace (Firehose's `DestinationDatabaseName`); dots make
     /// nested namespaces. May take a record's routing metadata:
     /// `!{partitionKeyFromQuery:destinationDatabaseName}`.
@@ -192,43 +195,22 @@ impl IcebergDestination {
     /// Where error records are written: the warehouse's bucket (keys from its
     /// root, as Firehose's error bucket) or folder.
     pub fn error_destination(&self) -> Result<ObjectDestination, String> {
+        let keys = ObjectKeys {
+            prefix: String::new(),
+            error_output_prefix: self.error_output_prefix.clone(),
+            time_zone: self.time_zone.clone(),
+            retry_duration_seconds: self.retry_duration_seconds,
+            s3_backup_mode: BackupMode::Disabled,
+            backup_prefix: String::new(),
+        };
         Ok(match self.warehouse()? {
             Warehouse::S3 { bucket, .. } => ObjectDestination::S3(S3Destination {
                 bucket,
-                endpoint: self.endpoint.clone(),
-                region: self.region.clone(),
-                access_key_id: self.access_key_id.clone(),
-                secret_access_key: self.secret_access_key.clone(),
-                session_token: self.session_token.clone(),
-                profile: None,
-                prefix: String::new(),
-                error_output_prefix: self.error_output_prefix.clone(),
-                time_zone: self.time_zone.clone(),
-                retry_duration_seconds: self.retry_duration_seconds,
-                s3_backup_mode: Default::default(),
-                backup_prefix: String::new(),
+                aws: self.aws.clone(),
+                keys,
             }),
-            Warehouse::Local(path) => ObjectDestination::Local(LocalDestination {
-                path,
-                prefix: String::new(),
-                error_output_prefix: self.error_output_prefix.clone(),
-                time_zone: self.time_zone.clone(),
-                retry_duration_seconds: self.retry_duration_seconds,
-                s3_backup_mode: Default::default(),
-                backup_prefix: String::new(),
-            }),
+            Warehouse::Local(path) => ObjectDestination::Local(LocalDestination { path, keys }),
         })
-    }
-
-    /// Keys of error objects and the retry duration.
-    pub fn layout(&self) -> ObjectLayout<'_> {
-        ObjectLayout {
-            prefix: "",
-            time_zone: self.time_zone.as_deref(),
-            error_output_prefix: &self.error_output_prefix,
-            retry_duration_seconds: self.retry_duration_seconds,
-            backup_prefix: None,
-        }
     }
 
     /// The key layout of error records of batches bound for `namespace.table`,
@@ -244,9 +226,11 @@ impl IcebergDestination {
             })
             .collect()
     }
+}
 
+impl DestinationKind for IcebergDestination {
     /// `lake.logs.events`, for logs.
-    pub fn describe(&self) -> String {
+    fn describe(&self) -> String {
         format!(
             "iceberg:{}.{}.{}",
             self.catalog.name(),
@@ -255,16 +239,25 @@ impl IcebergDestination {
         )
     }
 
+    /// Keys of error objects and the retry duration.
+    fn layout(&self) -> ObjectLayout<'_> {
+        ObjectLayout {
+            prefix: "",
+            time_zone: self.time_zone.as_deref(),
+            error_output_prefix: &self.error_output_prefix,
+            retry_duration_seconds: self.retry_duration_seconds,
+            backup_prefix: None,
+        }
+    }
+
+    fn max_retry_duration_seconds(&self) -> u64 {
+        MAX_RETRY_DURATION_SECONDS
+    }
+
     /// The checks `sluice check` runs, and what does not go with a table in the
     /// stream `s`: the table's schema decides the columns and Parquet its file
-    /// format, so the stream's own format and compression do not apply. `at`
-    /// turns a key under the stream into its path in the file.
-    pub fn validate(
-        &self,
-        s: &StreamConfig,
-        at: &dyn Fn(&str) -> String,
-        errors: &mut Vec<ConfigError>,
-    ) {
+    /// format, so the stream's own format and compression do not apply.
+    fn check(&self, s: &StreamConfig, at: &dyn Fn(&str) -> String, errors: &mut Vec<ConfigError>) {
         if matches!(s.format, FormatConfig::Parquet(_)) {
             errors.push(ConfigError::new(
                 at("format"),
@@ -327,20 +320,8 @@ impl IcebergDestination {
                 "a table name has no dots (put the namespace in `namespace`)",
             ));
         }
-        if let Some(endpoint) = &self.endpoint
-            && !(endpoint.starts_with("http://") || endpoint.starts_with("https://"))
-        {
-            errors.push(ConfigError::new(
-                at("destination.endpoint"),
-                format!("`{endpoint}` must start with http:// or https://"),
-            ));
-        }
-        if self.access_key_id.is_some() != self.secret_access_key.is_some() {
-            errors.push(ConfigError::new(
-                at("destination.access_key_id"),
-                "access_key_id and secret_access_key go together",
-            ));
-        }
+        self.aws
+            .check(&|key| at(&format!("destination.{key}")), errors);
         if self
             .expire_snapshots
             .as_ref()
@@ -399,5 +380,54 @@ impl IcebergDestination {
                 errors.push(ConfigError::new(at("destination.create_table"), e));
             }
         }
+    }
+
+    /// Records are buffered per table: the data prefix names the table,
+    /// taken from a record's routing metadata where the stream supplies it.
+    fn routing(&self, s: &StreamConfig) -> KeyRouting {
+        let query_keys = s
+            .metadata_query()
+            .and_then(crate::processors::metadata_extraction::MetadataExtraction::key_names);
+        let routing = self.table_routing(query_keys.as_deref(), s.plugins().next().is_some());
+        KeyRouting {
+            prefix: routing.prefix,
+            defaults: routing.defaults,
+            inserts_only: true,
+        }
+    }
+
+    fn start(
+        &self,
+        _s: &StreamConfig,
+        _server: &ServerConfig,
+        _parquet: Option<Arc<ParquetEncoder>>,
+    ) -> Result<Sinks, SinkError> {
+        let errors = self.error_destination().map_err(|message| SinkError {
+            kind: FailureKind::Configuration,
+            code: "Iceberg.InvalidWarehouse".to_string(),
+            message,
+        })?;
+        Ok(Sinks {
+            destination: Arc::new(IcebergTables::new(self)),
+            objects: errors.store()?,
+        })
+    }
+
+    fn error_bucket_arn(&self) -> String {
+        self.error_destination()
+            .map(|errors| errors.arn())
+            .unwrap_or_default()
+    }
+
+    fn description(
+        &self,
+        _s: &StreamConfig,
+        processing: Value,
+        s3: Value,
+    ) -> (&'static str, Value) {
+        (
+            "IcebergDestinationDescription",
+            self.table_description(processing, s3),
+        )
     }
 }

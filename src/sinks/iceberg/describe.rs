@@ -8,7 +8,7 @@ impl IcebergDestination {
     /// Firehose's `IcebergDestinationDescription`: the table and the tables with
     /// settings of their own as destination table configurations, the catalog as
     /// a `sluice` ARN.
-    pub fn description(&self, processing: Value, mut s3: Value) -> Value {
+    pub fn table_description(&self, processing: Value, mut s3: Value) -> Value {
         let (kind, uri) = match &self.catalog {
             CatalogConfig::Sql { uri, .. } => ("sql", uri),
             CatalogConfig::Rest { uri, .. } => ("rest", uri),

@@ -31,7 +31,7 @@ impl IcebergDestination {
     /// The routing of a stream whose `metadata_extraction` query yields
     /// `query_keys` (if it has one) and which has plugins or not. A name the
     /// config writes as an expression is used as written.
-    pub fn routing(&self, query_keys: Option<&[String]>, has_plugins: bool) -> TableRouting {
+    pub fn table_routing(&self, query_keys: Option<&[String]>, has_plugins: bool) -> TableRouting {
         let mut defaults = BTreeMap::new();
         let mut name = |configured: &str, key: &str| -> String {
             if configured.contains("!{") {
@@ -74,10 +74,10 @@ mod tests {
     #[test]
     fn routing_metadata_overrides_the_configured_names_by_their_firehose_names() {
         let d = destination("logs", "events");
-        assert_eq!(d.routing(None, false).prefix, "logs/events/");
-        assert!(d.routing(None, false).defaults.is_empty());
+        assert_eq!(d.table_routing(None, false).prefix, "logs/events/");
+        assert!(d.table_routing(None, false).defaults.is_empty());
         let keys = vec![TABLE_KEY.to_string(), "other".to_string()];
-        let r = d.routing(Some(&keys), false);
+        let r = d.table_routing(Some(&keys), false);
         assert_eq!(
             r.prefix,
             "logs/!{partitionKeyFromQuery:destinationTableName}/"
@@ -89,7 +89,7 @@ mod tests {
                 "events".to_string()
             )])
         );
-        let r = d.routing(None, true);
+        let r = d.table_routing(None, true);
         assert_eq!(
             r.prefix,
             "!{partitionKeyFromLambda:destinationDatabaseName}/!{partitionKeyFromLambda:destinationTableName}/"
@@ -105,7 +105,7 @@ mod tests {
         // Written as an expression: used as written, no default.
         let d = destination("logs", "!{partitionKeyFromQuery:kind}");
         let keys = vec!["kind".to_string(), TABLE_KEY.to_string()];
-        let r = d.routing(Some(&keys), false);
+        let r = d.table_routing(Some(&keys), false);
         assert_eq!(r.prefix, "logs/!{partitionKeyFromQuery:kind}/");
         assert!(r.defaults.is_empty());
     }

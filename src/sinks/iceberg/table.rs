@@ -34,6 +34,7 @@ use super::maintenance::Expiry;
 use super::types;
 use crate::encode::EncodeError;
 use crate::encode::parquet::{ConversionError, DeserializerConfig, ParquetEncoder, WriterSettings};
+use crate::sinks::settings::DestinationKind as _;
 use crate::sinks::{FailureKind, SinkError};
 
 /// The snapshot summary property that names the sealed buffer a snapshot holds.

@@ -13,6 +13,7 @@ use super::config::IcebergDestination;
 use super::table::IcebergTable;
 use crate::keys::KeyLayout;
 use crate::sinks::SinkError;
+use crate::sinks::settings::DestinationKind as _;
 
 /// Tables by namespace and name, sharing one catalog connection.
 pub struct IcebergTables {

@@ -4,63 +4,69 @@
 //! them.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use serde::Deserialize;
+use serde_json::Value;
 
-use crate::config::{BackupMode, ConfigError, ObjectLayout};
+use super::object_store::ObjectStoreSink;
+use super::settings::{DestinationKind, ObjectKeys, ObjectLayout};
+use super::{SinkError, Sinks};
+use crate::config::{ConfigError, ServerConfig, StreamConfig};
+use crate::encode::parquet::ParquetEncoder;
 
 /// `destination = { type = "local", path = "/var/lib/sluice/out", ... }`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LocalDestination {
     pub path: PathBuf,
-    /// Firehose's `Prefix`, with its `!{...}` expressions.
-    #[serde(default)]
-    pub prefix: String,
-    /// Firehose's `ErrorOutputPrefix`.
-    #[serde(default)]
-    pub error_output_prefix: String,
-    /// Firehose's `CustomTimeZone`: an IANA name (`Asia/Tokyo`) for the time in
-    /// object keys, prefix and suffix alike; UTC if unset.
-    pub time_zone: Option<String>,
-    /// How long a failing delivery is retried before its records go to the error
-    /// output (as `delivery-failed`).
-    #[serde(default = "crate::config::default_retry_duration")]
-    pub retry_duration_seconds: u64,
-    /// `Enabled` also writes every record, as received, under `backup_prefix`.
-    #[serde(default)]
-    pub s3_backup_mode: BackupMode,
-    #[serde(default)]
-    pub backup_prefix: String,
+    /// Prefixes, time zone, retry duration and backup, as every object destination's.
+    #[serde(flatten)]
+    pub keys: ObjectKeys,
 }
 
 impl LocalDestination {
-    pub fn layout(&self) -> ObjectLayout<'_> {
-        ObjectLayout {
-            prefix: &self.prefix,
-            time_zone: self.time_zone.as_deref(),
-            error_output_prefix: &self.error_output_prefix,
-            retry_duration_seconds: self.retry_duration_seconds,
-            backup_prefix: (self.s3_backup_mode == BackupMode::Enabled)
-                .then_some(self.backup_prefix.as_str()),
-        }
-    }
-}
-
-impl LocalDestination {
-    /// `sluice check`'s checks; `at` turns a key under `destination` into its
-    /// path in the file.
-    pub fn validate(&self, at: &dyn Fn(&str) -> String, errors: &mut Vec<ConfigError>) {
+    /// The checks of its own keys; `at` turns one (`path`) into its path in the file.
+    pub fn check_own(&self, at: &dyn Fn(&str) -> String, errors: &mut Vec<ConfigError>) {
         if self.path.as_os_str().is_empty() {
-            errors.push(ConfigError::new(
-                at("destination.path"),
-                "must not be empty",
-            ));
+            errors.push(ConfigError::new(at("path"), "must not be empty"));
         }
     }
 
     /// The `BucketARN` `DescribeDeliveryStream` shows for the folder.
     pub fn arn(&self) -> String {
         format!("arn:sluice:local:::{}", self.path.display())
+    }
+}
+
+impl DestinationKind for LocalDestination {
+    fn describe(&self) -> String {
+        format!("local:{}", self.path.display())
+    }
+
+    fn layout(&self) -> ObjectLayout<'_> {
+        self.keys.layout()
+    }
+
+    fn check(&self, _s: &StreamConfig, at: &dyn Fn(&str) -> String, errors: &mut Vec<ConfigError>) {
+        self.check_own(&|key| at(&format!("destination.{key}")), errors);
+    }
+
+    fn start(
+        &self,
+        s: &StreamConfig,
+        _server: &ServerConfig,
+        parquet: Option<Arc<ParquetEncoder>>,
+    ) -> Result<Sinks, SinkError> {
+        let store = Arc::new(ObjectStoreSink::local(&self.path)?);
+        Ok(super::objects::sinks(store, s, parquet))
+    }
+
+    fn error_bucket_arn(&self) -> String {
+        self.arn()
+    }
+
+    fn description(&self, s: &StreamConfig, processing: Value, s3: Value) -> (&'static str, Value) {
+        super::objects::description(s, processing, s3)
     }
 }

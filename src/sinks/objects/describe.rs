@@ -7,9 +7,13 @@ use crate::config::{FormatConfig, ParquetFormat, StreamConfig};
 use crate::encode::parquet::{DeserializerConfig, WriterVersion};
 
 /// The stream's `ExtendedS3DestinationDescription`: `s3` holds the members
-/// every destination shares (bucket ARN, prefixes, buffering), `backup`
-/// whether records are also backed up.
-pub fn description(config: &StreamConfig, processing: Value, backup: bool, mut s3: Value) -> Value {
+/// every destination shares (bucket ARN, prefixes, buffering).
+pub fn description(
+    config: &StreamConfig,
+    processing: Value,
+    mut s3: Value,
+) -> (&'static str, Value) {
+    let backup = config.destination.layout().backup_prefix.is_some();
     s3["S3BackupMode"] = json!(if backup { "Enabled" } else { "Disabled" });
     s3["ProcessingConfiguration"] = processing;
     if config.data_prefix().contains("!{partitionKeyFrom") {
@@ -27,7 +31,7 @@ pub fn description(config: &StreamConfig, processing: Value, backup: bool, mut s
     if let FormatConfig::Parquet(format) = &config.format {
         s3["DataFormatConversionConfiguration"] = data_format_conversion(format);
     }
-    s3
+    ("ExtendedS3DestinationDescription", s3)
 }
 
 /// Firehose's `DataFormatConversionConfiguration`; the schema is the declared

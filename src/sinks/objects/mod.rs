@@ -13,12 +13,29 @@ use futures::future::BoxFuture;
 use tokio::sync::oneshot;
 
 use super::destination::{Destination, Offer, Outcome, key_uuid};
-use super::{FailureKind, Object, Sink, SinkError};
+use super::{FailureKind, Object, Sink, SinkError, Sinks};
 use crate::encode::Compression;
 use crate::encode::parquet::ParquetEncoder;
 use crate::encode::pieces::Pieces;
 
 pub use describe::description;
+
+/// The sinks of an object destination: batches become objects in `store`, as
+/// error records and backups do.
+pub fn sinks(
+    store: Arc<dyn Sink>,
+    stream: &crate::config::StreamConfig,
+    parquet: Option<Arc<ParquetEncoder>>,
+) -> Sinks {
+    let level = stream
+        .compression_level
+        .unwrap_or(stream.compression.default_level());
+    let destination = ObjectsDestination::new(store.clone(), stream.compression, level, parquet);
+    Sinks {
+        destination: Arc::new(destination),
+        objects: store,
+    }
+}
 
 /// The extension of converted objects, as Firehose's.
 pub const PARQUET_EXTENSION: &str = ".parquet";

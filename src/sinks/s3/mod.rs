@@ -14,10 +14,14 @@ use object_store::{BackoffConfig, ClientOptions, RetryConfig};
 
 use serde::Deserialize;
 
+use serde_json::Value;
+
 use super::object_store::ObjectStoreSink;
-use super::{FailureKind, SinkError};
-use crate::config::{BackupMode, ConfigError, ObjectLayout, Secret};
-use crate::credentials::{profile_keys, region};
+use super::settings::{DestinationKind, ObjectKeys, ObjectLayout};
+use super::{FailureKind, SinkError, Sinks};
+use crate::aws::AwsConnection;
+use crate::config::{ConfigError, ServerConfig, StreamConfig};
+use crate::encode::parquet::ParquetEncoder;
 
 /// A request that takes longer has failed and is retried by the stream.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
@@ -30,7 +34,7 @@ pub fn sink(config: &S3Destination) -> Result<ObjectStoreSink, SinkError> {
         code: "S3.InvalidConfiguration".into(),
         message,
     };
-    let region = region(config.region.as_deref());
+    let region = config.aws.region();
     // Sluice's own retries (with the stream's retry duration) replace the client's.
     let retry = RetryConfig {
         backoff: BackoffConfig::default(),
@@ -46,35 +50,19 @@ pub fn sink(config: &S3Destination) -> Result<ObjectStoreSink, SinkError> {
                 .with_timeout(REQUEST_TIMEOUT)
                 .with_connect_timeout(CONNECT_TIMEOUT),
         );
-    if let Some(endpoint) = &config.endpoint {
+    if let Some(endpoint) = &config.aws.endpoint {
         builder = builder
             .with_endpoint(endpoint)
             .with_allow_http(endpoint.starts_with("http://"))
             .with_virtual_hosted_style_request(false);
     }
-    let profile = config
-        .profile
-        .clone()
-        .or_else(|| std::env::var("AWS_PROFILE").ok());
-    match (&config.access_key_id, &config.secret_access_key, profile) {
-        (Some(id), Some(secret), _) => {
-            builder = builder
-                .with_access_key_id(id)
-                .with_secret_access_key(secret.expose());
-            if let Some(token) = &config.session_token {
-                builder = builder.with_token(token.expose());
-            }
+    if let Some(keys) = config.aws.static_keys().map_err(invalid)? {
+        builder = builder
+            .with_access_key_id(keys.access_key_id)
+            .with_secret_access_key(keys.secret_access_key.expose());
+        if let Some(token) = keys.session_token {
+            builder = builder.with_token(token.expose());
         }
-        (_, _, Some(profile)) => {
-            let keys = profile_keys(&profile).map_err(invalid)?;
-            builder = builder
-                .with_access_key_id(keys.access_key_id)
-                .with_secret_access_key(keys.secret_access_key.expose());
-            if let Some(token) = keys.session_token {
-                builder = builder.with_token(token.expose());
-            }
-        }
-        _ => {}
     }
     let store = builder
         .build()
@@ -87,79 +75,63 @@ pub fn sink(config: &S3Destination) -> Result<ObjectStoreSink, SinkError> {
 pub struct S3Destination {
     /// The bucket; it must exist (Sluice does not create it).
     pub bucket: String,
-    /// An S3-compatible endpoint such as `http://127.0.0.1:8333`: requests are
-    /// path-style, and plain HTTP is allowed for `http://` endpoints. Without it,
-    /// AWS S3 in `region`.
-    pub endpoint: Option<String>,
-    /// The region to sign for; default `AWS_REGION`, `AWS_DEFAULT_REGION`, or
-    /// `us-east-1`.
-    pub region: Option<String>,
-    /// Credentials; without them, the `profile`, then the standard AWS environment
-    /// variables, then the instance or container role are used.
-    pub access_key_id: Option<String>,
-    pub secret_access_key: Option<Secret>,
-    pub session_token: Option<Secret>,
-    /// A profile of `~/.aws/credentials` (or `AWS_SHARED_CREDENTIALS_FILE`).
-    pub profile: Option<String>,
-    #[serde(default)]
-    pub prefix: String,
-    #[serde(default)]
-    pub error_output_prefix: String,
-    /// Firehose's `CustomTimeZone` (see the local destination's).
-    pub time_zone: Option<String>,
-    #[serde(default = "crate::config::default_retry_duration")]
-    pub retry_duration_seconds: u64,
-    #[serde(default)]
-    pub s3_backup_mode: BackupMode,
-    #[serde(default)]
-    pub backup_prefix: String,
+    /// Endpoint, region and credentials, as every AWS-backed component's.
+    #[serde(flatten)]
+    pub aws: AwsConnection,
+    /// Prefixes, time zone, retry duration and backup, as every object destination's.
+    #[serde(flatten)]
+    pub keys: ObjectKeys,
 }
 
 impl S3Destination {
-    pub fn layout(&self) -> ObjectLayout<'_> {
-        ObjectLayout {
-            prefix: &self.prefix,
-            time_zone: self.time_zone.as_deref(),
-            error_output_prefix: &self.error_output_prefix,
-            retry_duration_seconds: self.retry_duration_seconds,
-            backup_prefix: (self.s3_backup_mode == BackupMode::Enabled)
-                .then_some(self.backup_prefix.as_str()),
-        }
-    }
-}
-
-impl S3Destination {
-    /// `sluice check`'s checks; `at` turns a key under `destination` into its
-    /// path in the file.
-    pub fn validate(&self, at: &dyn Fn(&str) -> String, errors: &mut Vec<ConfigError>) {
+    /// The checks of its own keys; `at` turns one (`bucket`) into its path in the file.
+    pub fn check_own(&self, at: &dyn Fn(&str) -> String, errors: &mut Vec<ConfigError>) {
         if !is_valid_bucket_name(&self.bucket) {
             errors.push(ConfigError::new(
-                at("destination.bucket"),
+                at("bucket"),
                 format!(
                     "`{}` is not a valid bucket name (3 to 63 characters of a-z 0-9 . -, starting and ending with a letter or digit)",
                     self.bucket
                 ),
             ));
         }
-        if let Some(endpoint) = &self.endpoint
-            && !(endpoint.starts_with("http://") || endpoint.starts_with("https://"))
-        {
-            errors.push(ConfigError::new(
-                at("destination.endpoint"),
-                format!("`{endpoint}` must start with http:// or https://"),
-            ));
-        }
-        if self.access_key_id.is_some() != self.secret_access_key.is_some() {
-            errors.push(ConfigError::new(
-                at("destination.access_key_id"),
-                "access_key_id and secret_access_key go together",
-            ));
-        }
+        self.aws.check(at, errors);
     }
 
     /// The `BucketARN` `DescribeDeliveryStream` shows.
     pub fn arn(&self) -> String {
         format!("arn:aws:s3:::{}", self.bucket)
+    }
+}
+
+impl DestinationKind for S3Destination {
+    fn describe(&self) -> String {
+        format!("s3://{}", self.bucket)
+    }
+
+    fn layout(&self) -> ObjectLayout<'_> {
+        self.keys.layout()
+    }
+
+    fn check(&self, _s: &StreamConfig, at: &dyn Fn(&str) -> String, errors: &mut Vec<ConfigError>) {
+        self.check_own(&|key| at(&format!("destination.{key}")), errors);
+    }
+
+    fn start(
+        &self,
+        s: &StreamConfig,
+        _server: &ServerConfig,
+        parquet: Option<Arc<ParquetEncoder>>,
+    ) -> Result<Sinks, SinkError> {
+        Ok(super::objects::sinks(Arc::new(sink(self)?), s, parquet))
+    }
+
+    fn error_bucket_arn(&self) -> String {
+        self.arn()
+    }
+
+    fn description(&self, s: &StreamConfig, processing: Value, s3: Value) -> (&'static str, Value) {
+        super::objects::description(s, processing, s3)
     }
 }
 

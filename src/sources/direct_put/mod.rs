@@ -4,9 +4,11 @@
 //! JSON) is the front door's, `crate::api`; this side knows nothing of HTTP.
 
 mod budget;
+mod config;
 mod unpack;
 
 pub use budget::{Budget, Claim};
+pub use config::DirectPutSource;
 pub use unpack::{Unpacked, unpack};
 
 use crate::pipeline::{IngestError, StreamHandle};

@@ -9,7 +9,10 @@
 //! handed over and it is forgotten.
 
 mod checkpoint;
+mod config;
 mod tracked;
+
+pub use config::{FileSource, StartAt};
 
 use std::collections::BTreeSet;
 use std::fs::File;
@@ -22,7 +25,6 @@ use tokio::sync::watch;
 use checkpoint::{Checkpoint, FILE_NAME, Intent, Position};
 use tracked::{LineRules, Tracked, identify, is_same};
 
-use crate::config::{FileSource, StartAt};
 use crate::pipeline::StreamHandle;
 use crate::record::{Record, now_ms};
 use crate::sources::lines::{Cut, Multiline};

@@ -9,7 +9,7 @@ use aws_sigv4::sign::v4;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::credentials::StaticKeys;
+use crate::aws::credentials::StaticKeys;
 
 const TARGET_PREFIX: &str = "Kinesis_20131202.";
 const CONTENT_TYPE: &str = "application/x-amz-json-1.1";

@@ -11,6 +11,9 @@
 mod aggregation;
 mod checkpoint;
 mod client;
+mod config;
+
+pub use config::{KinesisSource, StartingPosition};
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
@@ -23,8 +26,7 @@ use tokio::time::{Instant, sleep, sleep_until};
 use checkpoint::{Checkpoint, FILE_NAME, Intent, ShardProgress};
 use client::{IteratorStart, KinesisClient, KinesisError, Records, Shard};
 
-use crate::config::{KinesisSource, StartingPosition};
-use crate::credentials::{StaticKeys, profile_keys, region};
+use crate::aws::credentials::StaticKeys;
 use crate::pipeline::StreamHandle;
 use crate::record::{KinesisMeta, Record, now_ms};
 use crate::sources::state_file::StateFile;
@@ -74,27 +76,17 @@ impl KinesisTail {
             stream: stream.name().to_string(),
             message,
         };
-        let region = region(config.region.as_deref());
+        let region = config.aws.region();
         let endpoint = config
+            .aws
             .endpoint
             .clone()
             .unwrap_or_else(|| format!("https://kinesis.{region}.amazonaws.com"));
-        let keys = match (&config.access_key_id, &config.secret_access_key) {
-            (Some(id), Some(secret)) => StaticKeys {
-                access_key_id: id.clone(),
-                secret_access_key: secret.clone(),
-                session_token: config.session_token.clone(),
-            },
-            _ => match config
-                .profile
-                .clone()
-                .or_else(|| std::env::var("AWS_PROFILE").ok())
-            {
-                Some(profile) => profile_keys(&profile).map_err(fail)?,
-                None => StaticKeys::from_env().ok_or_else(|| {
-                    fail("no credentials: set access_key_id and secret_access_key, a profile, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY".into())
-                })?,
-            },
+        let keys = match config.aws.static_keys().map_err(fail)? {
+            Some(keys) => keys,
+            None => StaticKeys::from_env().ok_or_else(|| {
+                fail("no credentials: set access_key_id and secret_access_key, a profile, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY".into())
+            })?,
         };
         let mut start = match config.starting_position {
             StartingPosition::TrimHorizon => IteratorStart::TrimHorizon,

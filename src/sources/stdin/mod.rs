@@ -9,7 +9,10 @@ use futures::future::BoxFuture;
 use tokio::io::AsyncReadExt;
 use tokio::sync::{Notify, watch};
 
-use crate::config::StdinSource;
+mod config;
+
+pub use config::StdinSource;
+
 use crate::pipeline::StreamHandle;
 use crate::record::{Record, now_ms};
 use crate::sources::lines::{Cut, LineCutter, Multiline};
@@ -38,7 +41,7 @@ impl StdinTail {
     }
 }
 
-impl super::Source for StdinTail {
+impl crate::sources::Source for StdinTail {
     fn run(self: Box<Self>, stop: watch::Receiver<bool>) -> BoxFuture<'static, ()> {
         Box::pin(run(self.stream, self.config, stop, self.ended))
     }

@@ -190,7 +190,13 @@ fn main() -> ExitCode {
                     return ExitCode::FAILURE;
                 }
             };
-            match runtime.block_on(sluice::daemon::run(path, config)) {
+            let outcome = runtime.block_on(sluice::daemon::run(path, config));
+            // Everything the daemon promised is done once `run` returns; what
+            // may still sit in the blocking pool is a read of standard input
+            // that cannot be cancelled (a pipe whose writer stays open), which
+            // dropping the runtime would wait on for ever.
+            runtime.shutdown_background();
+            match outcome {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     tracing::error!(error = format!("{e:#}"), "sluice stopped");

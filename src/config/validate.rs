@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use super::{
     Config, ConfigError, ConfigErrors, DELIVERY_MEMORY_MB_RANGE, FormatConfig,
     INGEST_MEMORY_MB_RANGE, MAX_DECODED_BODY_MB, MAX_SHUTDOWN_TIMEOUT_SECONDS, ParquetFormat,
-    ProcessorConfig, StreamConfig,
+    StreamConfig,
 };
 use crate::keys::{KeyLayout, PrefixField, parse_backup_prefix};
 

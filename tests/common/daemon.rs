@@ -3,7 +3,8 @@
 
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::process::{Child, ChildStdin, Command, ExitStatus, Output, Stdio};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use super::*;
@@ -11,6 +12,8 @@ use super::*;
 /// A running daemon, stopped (SIGKILL) when dropped if the test did not stop it.
 pub struct Daemon {
     child: Option<Child>,
+    /// The write end of the daemon's standard input, for a stdin source.
+    stdin: Mutex<Option<ChildStdin>>,
     pub addr: SocketAddr,
     pub dir: tempfile::TempDir,
     /// Whether the listener serves TLS (`[server.tls]` in the config).
@@ -90,18 +93,21 @@ impl Daemon {
             }
             None => Command::new(env!("CARGO_BIN_EXE_sluice")),
         };
-        let child = command
+        let mut child = command
             .args(["run", "--config"])
             .arg(&path)
             .current_dir(dir.path())
             .env("SLUICE_LOG", "info,sluice=debug")
             .envs(env.iter().copied())
+            .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
             .expect("spawn sluice");
+        let stdin = Mutex::new(child.stdin.take());
         Self {
             child: Some(child),
+            stdin,
             addr,
             dir,
             tls: config.contains("[server.tls]"),
@@ -151,6 +157,16 @@ impl Daemon {
 
     fn log_path(&self) -> PathBuf {
         self.dir.path().join("sluice.log")
+    }
+
+    /// Takes the write end of the daemon's standard input (once); dropping it
+    /// ends the input.
+    pub fn take_stdin(&self) -> ChildStdin {
+        self.stdin
+            .lock()
+            .expect("stdin lock")
+            .take()
+            .expect("the daemon's stdin was taken already")
     }
 
     /// The daemon's process id.

@@ -112,6 +112,11 @@ pub fn delivered(root: &Path) -> BTreeMap<String, usize> {
 /// Waits until every one of `expected` is delivered, then checks that each was
 /// delivered once and nothing else was.
 pub fn assert_delivered_once(daemon: &Daemon, expected: &[String]) {
+    assert_delivered_once_within(daemon, expected, Duration::from_secs(30));
+}
+
+/// As [`assert_delivered_once`], waiting up to `deadline`.
+pub fn assert_delivered_once_within(daemon: &Daemon, expected: &[String], deadline: Duration) {
     let missing = |got: &BTreeMap<String, usize>| -> Vec<String> {
         expected
             .iter()
@@ -120,7 +125,7 @@ pub fn assert_delivered_once(daemon: &Daemon, expected: &[String]) {
             .collect()
     };
     let got = eventually(
-        Duration::from_secs(30),
+        deadline,
         || {
             let missing = missing(&delivered(&daemon.path("out")));
             format!(
@@ -140,6 +145,7 @@ pub fn assert_delivered_once(daemon: &Daemon, expected: &[String]) {
         twice.len(),
         &twice[..twice.len().min(3)]
     );
+    let expected: std::collections::BTreeSet<&String> = expected.iter().collect();
     let unexpected: Vec<_> = got.keys().filter(|l| !expected.contains(l)).collect();
     assert!(
         unexpected.is_empty(),

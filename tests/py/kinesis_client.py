@@ -69,9 +69,10 @@ def aggregate(records):
     return KPL_MAGIC + message + hashlib.md5(message).digest()
 
 
-def put(k, stream, first, count, per_record):
+def put(k, stream, first, count, per_record, pad=0):
+    """Records k<i> (then `pad` bytes of p), a newline ending each."""
     entries = []
-    users = [(f"pk{i}", f"k{i}\n".encode()) for i in range(first, first + count)]
+    users = [(f"pk{i}", f"k{i}{'p' * pad}\n".encode()) for i in range(first, first + count)]
     if per_record > 1:
         for at in range(0, len(users), per_record):
             chunk = users[at : at + per_record]
@@ -121,7 +122,8 @@ def main():
         print(json.dumps({"shards": wait_active(k, stream)["OpenShardCount"]}))
     elif command == "put":
         per = int(sys.argv[6]) if len(sys.argv) > 6 else 1
-        print(json.dumps(put(k, stream, int(sys.argv[4]), int(sys.argv[5]), per)))
+        pad = int(sys.argv[7]) if len(sys.argv) > 7 else 0
+        print(json.dumps(put(k, stream, int(sys.argv[4]), int(sys.argv[5]), per, pad)))
     elif command == "put-big":
         # One record of `size` bytes: `x`s and a newline.
         size = int(sys.argv[4])

@@ -2,8 +2,8 @@
 
 use std::ops::Range;
 
-use crate::Feed;
 use crate::common::{Daemon, put_batch};
+use crate::{Feed, lines};
 
 pub struct DirectPut;
 
@@ -17,8 +17,8 @@ impl Feed for DirectPut {
     }
 
     /// Every record is acknowledged (a request that is not fails the test).
-    fn produce(&mut self, d: &Daemon, range: Range<usize>) -> Vec<String> {
-        let lines: Vec<String> = range.map(|i| format!("d{i}\n")).collect();
+    fn produce(&mut self, d: &Daemon, range: Range<usize>, pad: usize) -> Vec<String> {
+        let lines = lines('d', range, pad);
         for chunk in lines.chunks(100) {
             assert!(put_batch(d.addr, "s", chunk), "{}", d.log());
         }
@@ -26,4 +26,7 @@ impl Feed for DirectPut {
     }
 }
 
-crate::suite!(DirectPut: records_taken_before_a_kill_are_delivered_once);
+crate::suite!(DirectPut:
+    records_taken_before_a_kill_are_delivered_once,
+    a_stop_delivers_everything_taken,
+);

@@ -4,14 +4,14 @@ use std::io::Write;
 use std::ops::Range;
 use std::path::Path;
 
-use crate::Feed;
 use crate::common::Daemon;
+use crate::{Feed, lines};
 
 pub struct File;
 
 /// Appends the lines numbered `range` to the daemon folder's log.
-fn append(dir: &Path, range: Range<usize>) -> Vec<String> {
-    let lines: Vec<String> = range.map(|i| format!("f{i}\n")).collect();
+fn append(dir: &Path, range: Range<usize>, pad: usize) -> Vec<String> {
+    let lines = lines('f', range, pad);
     let mut log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -36,12 +36,12 @@ impl Feed for File {
         std::fs::create_dir_all(dir.join("logs")).expect("logs folder");
     }
 
-    fn produce(&mut self, d: &Daemon, range: Range<usize>) -> Vec<String> {
-        append(d.dir.path(), range)
+    fn produce(&mut self, d: &Daemon, range: Range<usize>, pad: usize) -> Vec<String> {
+        append(d.dir.path(), range, pad)
     }
 
     fn produce_while_stopped(&mut self, dir: &Path, range: Range<usize>) -> Vec<String> {
-        append(dir, range)
+        append(dir, range, 0)
     }
 
     /// A line of `bytes` bytes (its pieces go to the error output).
@@ -60,4 +60,6 @@ crate::suite!(File:
     records_taken_before_a_kill_are_delivered_once,
     a_restart_resumes_where_it_stopped,
     an_oversized_record_goes_to_the_error_output_and_the_rest_on,
+    a_stop_delivers_everything_taken,
+    a_full_spool_pauses_the_source_and_nothing_is_dropped,
 );

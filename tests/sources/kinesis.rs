@@ -4,21 +4,23 @@
 use std::ops::Range;
 use std::path::Path;
 
-use crate::Feed;
 use crate::common::{Daemon, KinesisLocal};
+use crate::{Feed, lines};
 
 pub struct Kinesis {
     server: KinesisLocal,
 }
 
 impl Kinesis {
-    /// Puts the records numbered `range` (`k<i>\n`, as `kinesis_client.py put`
-    /// makes them).
-    fn put(&self, range: Range<usize>) -> Vec<String> {
+    /// Puts the records numbered `range`, padded with `pad` bytes, one user
+    /// record a Kinesis record (as `kinesis_client.py put` makes them).
+    fn put(&self, range: Range<usize>, pad: usize) -> Vec<String> {
         let (first, count) = (range.start.to_string(), range.len().to_string());
-        let answer = self.server.client(&["put", "orders", &first, &count, "1"]);
+        let answer = self
+            .server
+            .client(&["put", "orders", &first, &count, "1", &pad.to_string()]);
         assert_eq!(answer["failed"], 0, "{answer}");
-        range.map(|i| format!("k{i}\n")).collect()
+        lines('k', range, pad)
     }
 }
 
@@ -38,12 +40,12 @@ impl Feed for Kinesis {
         )
     }
 
-    fn produce(&mut self, _d: &Daemon, range: Range<usize>) -> Vec<String> {
-        self.put(range)
+    fn produce(&mut self, _d: &Daemon, range: Range<usize>, pad: usize) -> Vec<String> {
+        self.put(range, pad)
     }
 
     fn produce_while_stopped(&mut self, _dir: &Path, range: Range<usize>) -> Vec<String> {
-        self.put(range)
+        self.put(range, 0)
     }
 
     /// One Kinesis record of `bytes` bytes: Kinesis takes up to 1 MiB, Firehose
@@ -61,4 +63,6 @@ crate::suite!(Kinesis:
     records_taken_before_a_kill_are_delivered_once,
     a_restart_resumes_where_it_stopped,
     an_oversized_record_goes_to_the_error_output_and_the_rest_on,
+    a_stop_delivers_everything_taken,
+    a_full_spool_pauses_the_source_and_nothing_is_dropped,
 );

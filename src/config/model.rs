@@ -270,6 +270,11 @@ impl StreamConfig {
         hex::encode(sha2::Sha256::digest(settings.to_string().as_bytes()))
     }
 
+    /// The compression of its objects, at its level: resolved here once.
+    pub fn codec(&self) -> crate::encode::Codec {
+        crate::encode::Codec::new(self.compression, self.compression_level)
+    }
+
     /// [`Self::processing_threads`], or its default.
     pub fn processing_threads(&self) -> usize {
         self.processing_threads

@@ -3,6 +3,7 @@
 //! Encoders know nothing about transport: they take bytes and return bytes plus the
 //! metadata (file extension, `Content-Encoding`) a sink needs to store them.
 
+mod codec;
 pub mod compression;
 mod hadoop_snappy;
 pub mod parquet;
@@ -10,6 +11,7 @@ pub mod pieces;
 mod snappy_java;
 mod zip;
 
+pub use codec::Codec;
 pub use compression::{Compression, EncodeError};
 
 /// Uncompressed bytes per snappy block, as snappy-java's default block size (32 KiB).

@@ -65,6 +65,16 @@ impl SealedBatch {
     }
 
     /// Each record's bytes with its mark, in order.
+    /// Each record as the error lines of whole batches read it.
+    pub fn error_records(&self) -> impl Iterator<Item = crate::error_output::BatchRecord<'_>> {
+        self.marked()
+            .map(|(data, mark)| crate::error_output::BatchRecord {
+                data,
+                seq: mark.seq,
+                arrival_ms: mark.arrival_ms,
+            })
+    }
+
     pub fn marked(&self) -> impl Iterator<Item = (&[u8], RecordMark)> {
         let starts = std::iter::once(0).chain(self.records.iter().map(|r| r.end));
         starts

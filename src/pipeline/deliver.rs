@@ -14,10 +14,11 @@ use bytes::Bytes;
 use tokio::time::Instant;
 
 use super::buffer::SealedBatch;
-use super::error_lines::{conversion_error_lines, conversion_failures, oversized_lines};
+use super::conversion_failures::conversion_failures;
 use super::retry::{Retrier, RetryClock};
 use crate::config::StreamConfig;
-use crate::encode::Compression;
+use crate::encode::{Codec, Compression};
+use crate::error_output::{conversion_error_lines, oversized_lines};
 use crate::keys::{KeyLayout, PartitionCheck, Prefix};
 use crate::output::{Failure, Output};
 use crate::sinks::destination::{Offer, all_records, key_uuid};
@@ -49,7 +50,7 @@ pub struct Delivery {
     pub retry_spent: Duration,
     /// For a batch sealed before the last stop: the compression and level it was
     /// sealed with (its key names them), whatever the config says now.
-    pub codec: Option<(Compression, u32)>,
+    pub codec: Option<Codec>,
 }
 
 /// What storing a batch leaves to do.
@@ -65,8 +66,8 @@ struct Stored {
 /// Where a stream's objects are named and written.
 pub struct Deliverer {
     stream: String,
-    compression: Compression,
-    level: u32,
+    /// The stream's codec, for objects sealed from now on.
+    codec: Codec,
     /// Whether data batches are converted to Parquet: their seal names no codec.
     converts: bool,
     /// Keys of the stream's objects.
@@ -93,10 +94,7 @@ impl Deliverer {
         let retry = Retrier::new(&config.name, sinks.destination.describe());
         Self {
             stream: config.name.clone(),
-            compression: config.compression,
-            level: config
-                .compression_level
-                .unwrap_or(config.compression.default_level()),
+            codec: config.codec(),
             converts,
             naming: Naming::new(config, layout, backup, converts, version),
             retry_duration: Duration::from_secs(config.destination.layout().retry_duration_seconds),
@@ -206,9 +204,7 @@ impl Deliverer {
 
     async fn seal(&self, d: &Delivery) {
         let codec = match (&d.output, self.converts) {
-            (Output::Data, false) | (Output::Backup, _) => {
-                Some((self.compression.firehose_name().to_string(), self.level))
-            }
+            (Output::Data, false) | (Output::Backup, _) => Some(self.codec),
             _ => None,
         };
         let seal = Seal {
@@ -327,12 +323,11 @@ impl Deliverer {
         let mut clock = RetryClock::new(d.id, d.retry_spent);
         let mut records = d.batch.record_count();
         // Error objects are NDJSON as written; the others take the stream's codec.
-        let compression = if d.output.is_error_output() {
-            Compression::None
+        let codec = if d.output.is_error_output() {
+            Codec::new(Compression::None, None)
         } else {
-            d.codec.map_or(self.compression, |(c, _)| c)
+            d.codec.unwrap_or(self.codec)
         };
-        let level = d.codec.map_or(self.level, |(_, level)| level);
         let entry = key_uuid(&d.key);
         let batch = Arc::new(d.batch);
         let body = match d.output {
@@ -348,17 +343,17 @@ impl Deliverer {
                     .await?;
                 records = failures.len();
                 let kinesis = self.kinesis_ids(&batch, &failures).await;
-                conversion_error_lines(&batch, &failures, ending_ms, &kinesis)
+                conversion_error_lines(batch.error_records(), &failures, ending_ms, &kinesis)
             }
             Output::Oversized => {
                 self.encode(batch, &d.output, &mut clock, |batch| {
-                    Ok(oversized_lines(batch))
+                    Ok(oversized_lines(batch.error_records()))
                 })
                 .await?
             }
             _ => {
                 self.encode(batch, &d.output, &mut clock, move |batch| {
-                    compression.encode(&batch.data, level, &entry)
+                    codec.encode(&batch.data, &entry)
                 })
                 .await?
             }
@@ -370,7 +365,7 @@ impl Deliverer {
         let object = Object {
             key: d.key,
             body: Bytes::from(body),
-            content_encoding: compression.content_encoding(),
+            content_encoding: codec.compression.content_encoding(),
         };
         self.put(object, records, &d.output, &mut clock).await
     }

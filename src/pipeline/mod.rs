@@ -4,8 +4,8 @@
 //! its own spool, task and delivery slots.
 
 pub(crate) mod buffer;
+mod conversion_failures;
 mod deliver;
-mod error_lines;
 mod ingest;
 mod marks;
 mod memory;

@@ -10,7 +10,6 @@ use std::sync::Arc;
 use super::buffer::SealedBatch;
 use super::deliver::Delivery;
 use super::staged::{StagedBatch, StagedBuffer, Staging};
-use crate::encode::Compression;
 use crate::output::Output;
 use crate::record::{KinesisMeta, Record, now_ms};
 use crate::spool::{Damage, RangeSet, Recovery, Seal, SeqBitmap};
@@ -125,7 +124,7 @@ impl Recovering {
                 }
                 Output::Refused { .. } => {
                     if let Some(refusal) = &record.refused {
-                        let line = crate::output::refused_line(record, refusal);
+                        let line = crate::error_output::refused_line(record, refusal);
                         r.buffer.push(&line, record.arrival_ms, seq..seq + 1);
                     }
                     r.kinesis.push(None);
@@ -135,7 +134,12 @@ impl Recovering {
                     output_type,
                     ..
                 } => {
-                    let line = failure.error_line(record, seq, output_type);
+                    let line = crate::error_output::delivery_failed_line(
+                        failure,
+                        record,
+                        seq,
+                        output_type,
+                    );
                     r.buffer.push(&line, record.arrival_ms, seq..seq + 1);
                     r.kinesis.push(None);
                 }
@@ -187,9 +191,7 @@ impl Recovering {
                     retry_spent: Duration::from_millis(
                         spent.get(&r.seal.batch).copied().unwrap_or(0),
                     ),
-                    codec: r.seal.codec.as_ref().and_then(|(name, level)| {
-                        Some((Compression::try_from(name.clone()).ok()?, *level))
-                    }),
+                    codec: r.seal.codec,
                     conversion_errors_sealed: r.seal.output == Output::Data
                         && conversion_errors.contains(&r.seal.seqs),
                     key: r.seal.key,

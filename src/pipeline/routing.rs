@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, HashSet};
 use std::ops::Range;
 
-use crate::error_output::ErrorRecord;
+use crate::error_output::processing_failed_line;
 use crate::keys::PartitionCheck;
 use crate::processors::{METADATA_EXTRACTION_FAILED, Processing};
 use crate::transform::{Failure, Input, Verdict};
@@ -106,7 +106,7 @@ impl Routing {
             .zip(verdicts)
             .map(
                 |(input, verdict)| match self.inserts_only.then(|| refused_operation(&verdict)) {
-                    Some(Some(failure)) => Routed::Failed(error_line(input, &failure)),
+                    Some(Some(failure)) => Routed::Failed(processing_failed_line(input, &failure)),
                     _ => route(
                         input,
                         verdict,
@@ -187,7 +187,7 @@ pub fn route(
                             ),
                         };
                         let failure = Failure::by_host(METADATA_EXTRACTION_FAILED, message);
-                        return Routed::Failed(error_line(input, &failure));
+                        return Routed::Failed(processing_failed_line(input, &failure));
                     };
                     partition.insert(name.clone(), value.clone());
                 }
@@ -199,7 +199,7 @@ pub fn route(
                         METADATA_EXTRACTION_FAILED,
                         format!("partition keys {partition:?}: {e}"),
                     );
-                    return Routed::Failed(error_line(input, &failure));
+                    return Routed::Failed(processing_failed_line(input, &failure));
                 }
                 if passed.0.len() >= Passed::MAX {
                     passed.0.clear();
@@ -209,7 +209,7 @@ pub fn route(
             Routed::Data { partition, data }
         }
         Verdict::Dropped => Routed::Dropped,
-        Verdict::Failed(failure) => Routed::Failed(error_line(input, &failure)),
+        Verdict::Failed(failure) => Routed::Failed(processing_failed_line(input, &failure)),
     }
 }
 
@@ -229,22 +229,6 @@ fn refused_operation(verdict: &Verdict) -> Option<Failure> {
             "operation `{operation}`: Sluice appends rows to Iceberg tables (insert) only; update and delete need equality delete files, which the Iceberg crate it uses cannot commit yet"
         ),
     ))
-}
-
-/// The `processing-failed` error record of a record, with its data as received.
-pub fn error_line(input: &Input, failure: &Failure) -> Vec<u8> {
-    ErrorRecord {
-        attempts_made: failure.attempts,
-        arrival_timestamp: input.arrival_ms,
-        error_code: failure.code,
-        error_message: &failure.message,
-        attempt_ending_timestamp: failure.ending_ms,
-        raw_data: &input.data,
-        lambda_arn: failure.plugin.as_deref(),
-        subsequence_number: None,
-        data_id: None,
-    }
-    .to_line()
 }
 
 #[cfg(test)]

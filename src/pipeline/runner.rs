@@ -16,13 +16,13 @@ use super::buffer::SealedBatch;
 use super::deliver::{Deliverer, Delivery};
 use super::memory::{DeliveryMemory, Share};
 use super::recovery::{Claimed, Recovering};
-use super::routing::{Landed, Routed, Routing, error_line, written_in_order};
+use super::routing::{Landed, Routed, Routing, written_in_order};
 use super::staged::{StagedBatch, StagedBuffer, Staging};
 use crate::config::StreamConfig;
-use crate::error_output::{ErrorRecord, SPOOL_CORRUPT};
+use crate::error_output::{SPOOL_CORRUPT, processing_failed_line};
 use crate::output::Output;
 use crate::record::{MAX_RECORD_BYTES, now_ms};
-use crate::spool::{Copy, Damage, Item, Opened, RangeSet, Reader, Spool};
+use crate::spool::{Copy, Item, Opened, RangeSet, Reader, Spool};
 use crate::transform::{Failure, Input};
 
 mod rebuilt;
@@ -197,7 +197,7 @@ impl Runner {
                         continue;
                     }
                     if let Some(refusal) = &record.refused {
-                        let line = crate::output::refused_line(&record, refusal);
+                        let line = crate::error_output::refused_line(&record, refusal);
                         let output = Output::Refused {
                             output_type: refusal.output_type.clone(),
                         };
@@ -235,7 +235,7 @@ impl Runner {
                     .await;
                 }
                 Item::Damaged(damage) => {
-                    let line = damaged_line(&damage);
+                    let line = crate::error_output::damaged_line(&damage, now_ms());
                     if let Some(r) = &mut self.recovering
                         && r.claim_damage(&damage, &line)
                     {
@@ -338,7 +338,7 @@ impl Runner {
                                 "the stream has {MAX_ACTIVE_PARTITIONS} active partitions already"
                             ),
                         );
-                        let line = error_line(&input, &failure);
+                        let line = processing_failed_line(&input, &failure);
                         self.push(
                             SlotKey::of(Output::ProcessingFailed),
                             &line,
@@ -562,30 +562,6 @@ async fn load(stream: &str, staged: StagedBatch) -> SealedBatch {
     }
 }
 
-/// The error record for a stretch of the spool that failed its checksum.
-fn damaged_line(damage: &Damage) -> Vec<u8> {
-    let message = format!(
-        "spool data failed its CRC check ({} at offset {}, holding record(s) {} to {})",
-        damage.segment.display(),
-        damage.offset,
-        damage.seqs.start,
-        damage.seqs.end - 1
-    );
-    let now = now_ms();
-    ErrorRecord {
-        attempts_made: 1,
-        arrival_timestamp: now,
-        error_code: "Spool.Corrupt",
-        error_message: &message,
-        attempt_ending_timestamp: now,
-        raw_data: &damage.raw,
-        lambda_arn: None,
-        subsequence_number: None,
-        data_id: None,
-    }
-    .to_line()
-}
-
 async fn sleep_until(deadline: Option<Instant>) {
     match deadline {
         Some(at) => tokio::time::sleep_until(at).await,
@@ -677,8 +653,7 @@ mod tests {
         let destination = destination.unwrap_or_else(|| {
             Arc::new(crate::sinks::objects::ObjectsDestination::new(
                 sink.clone(),
-                stream.compression,
-                stream.compression.default_level(),
+                crate::encode::Codec::new(stream.compression, None),
                 None,
             ))
         });

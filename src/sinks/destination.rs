@@ -9,7 +9,7 @@ use std::sync::Arc;
 use futures::future::BoxFuture;
 
 use super::SinkError;
-use crate::encode::Compression;
+use crate::encode::Codec;
 use crate::encode::parquet::{ConversionError, ParquetEncoder};
 use crate::keys::KeyLayout;
 use crate::pipeline::buffer::SealedBatch;
@@ -27,7 +27,7 @@ pub struct Offer<'a> {
     pub pending: &'a RangeSet,
     /// For a batch sealed before the last stop: the compression and level its
     /// key names, whatever the config says now.
-    pub codec: Option<(Compression, u32)>,
+    pub codec: Option<Codec>,
     /// Whether the batch was sealed before the last stop (rebuilt from the spool).
     pub rebuilt: bool,
     /// Told which records do not convert, before anything is committed.

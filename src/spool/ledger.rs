@@ -32,6 +32,7 @@ use serde::{Deserialize, Serialize};
 use super::ranges::RangeSet;
 use super::seq_bitmap::SeqBitmap;
 use crate::disk::{Disk, DiskFile, Mode};
+use crate::encode::{Codec, Compression};
 use crate::output::Output;
 
 const MAGIC: &[u8; 8] = b"SLLEDGR\x01";
@@ -57,11 +58,29 @@ pub struct Seal {
     pub key: String,
     pub seqs: RangeSet,
     pub output: Output,
-    /// How the object's body is encoded (a codec name and level the spool does
-    /// not interpret), so a rebuild after a restart with an edited config still
-    /// writes what the key's extension says. `None` in ledgers from before.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub codec: Option<(String, u32)>,
+    /// How the object's body is encoded, so a rebuild after a restart with an
+    /// edited config still writes what the key's extension says. `None` in
+    /// ledgers from before, and for a name this version does not know.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "known_codec"
+    )]
+    pub codec: Option<Codec>,
+}
+
+/// A seal's codec, or `None` when it names a compression this version does not
+/// know (the batch is then encoded as the stream says now).
+fn known_codec<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Codec>, D::Error> {
+    let written = Option::<(String, u32)>::deserialize(deserializer)?;
+    Ok(written.and_then(|(name, level)| {
+        Some(Codec {
+            compression: Compression::try_from(name).ok()?,
+            level,
+        })
+    }))
 }
 
 /// Which copy of its records a delivered batch wrote. With a source backup a
@@ -684,7 +703,7 @@ mod tests {
                 key: format!("tenant={p}/key-{p}"),
                 seqs: scattered(p),
                 output: Output::Data,
-                codec: Some(("GZIP".into(), 5)),
+                codec: Some(Codec::new(Compression::Gzip, Some(5))),
             })
             .collect();
         assert_eq!(seals[0].seqs.range_count() as u64, records);

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use super::{Deliverer, Delivery};
 use crate::encode::parquet::ConversionError;
+use crate::error_output::delivery_failed_line;
 use crate::output::{Failure, Output};
 use crate::pipeline::buffer::{Buffer, SealedBatch};
 use crate::record::now_ms;
@@ -146,7 +147,12 @@ impl Deliverer {
         };
         let mut buffer = Buffer::new(usize::MAX);
         for (record, seq) in records.iter().zip(seqs.iter().flatten()) {
-            let line = failure.error_line(record, seq, self.sinks.destination.failed_output_type());
+            let line = delivery_failed_line(
+                &failure,
+                record,
+                seq,
+                self.sinks.destination.failed_output_type(),
+            );
             buffer.push(&line, record.arrival_ms, seq..seq + 1);
         }
         let mut batch = buffer.seal().unwrap_or_else(SealedBatch::empty);

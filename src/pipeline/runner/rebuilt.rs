@@ -3,11 +3,12 @@
 //! transforms (a piece at a time, within the delivery memory).
 
 use super::{Runner, SlotKey, load};
+use crate::error_output::processing_failed_line;
 use crate::output::Output;
 use crate::pipeline::buffer::{Buffer, SealedBatch};
 use crate::pipeline::deliver::Delivery;
 use crate::pipeline::recovery::Rebuilt;
-use crate::pipeline::routing::{Routed, error_line};
+use crate::pipeline::routing::Routed;
 use crate::transform::{Failure, Input};
 
 /// Bytes of a rebuilt batch's records processed again at a time.
@@ -95,7 +96,11 @@ impl Runner {
                     (Output::ProcessingFailed, _) => {
                         changed += 1;
                         let failure = Failure::by_host(crate::transform::PROCESSING_FAILED_STATUS, "the record failed processing before the daemon restarted; on replay the plugin answered differently".into());
-                        buffer.push(&error_line(input, &failure), input.arrival_ms, seqs);
+                        buffer.push(
+                            &processing_failed_line(input, &failure),
+                            input.arrival_ms,
+                            seqs,
+                        );
                     }
                     (_, Routed::Data { data, .. }) => {
                         buffer.push(&landed[data], input.arrival_ms, seqs);

@@ -171,8 +171,8 @@ impl DestinationKind for HttpDestination {
         let gzip = match self.content_encoding {
             HttpContentEncoding::None => None,
             HttpContentEncoding::Gzip => Some(
-                s.compression_level
-                    .unwrap_or(crate::encode::Compression::Gzip.default_level()),
+                crate::encode::Codec::new(crate::encode::Compression::Gzip, s.compression_level)
+                    .level,
             ),
         };
         let client = HttpClient::new(self, &server.stream_arn(&s.name))?;

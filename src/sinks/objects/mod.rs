@@ -14,7 +14,7 @@ use tokio::sync::oneshot;
 
 use super::destination::{Destination, Offer, Outcome, key_uuid};
 use super::{FailureKind, Object, Sink, SinkError, Sinks};
-use crate::encode::Compression;
+use crate::encode::Codec;
 use crate::encode::parquet::ParquetEncoder;
 use crate::encode::pieces::Pieces;
 
@@ -27,10 +27,7 @@ pub fn sinks(
     stream: &crate::config::StreamConfig,
     parquet: Option<Arc<ParquetEncoder>>,
 ) -> Sinks {
-    let level = stream
-        .compression_level
-        .unwrap_or(stream.compression.default_level());
-    let destination = ObjectsDestination::new(store.clone(), stream.compression, level, parquet);
+    let destination = ObjectsDestination::new(store.clone(), stream.codec(), parquet);
     Sinks {
         destination: Arc::new(destination),
         objects: store,
@@ -47,33 +44,26 @@ const FORMAT_SWITCHED: &str = "Sluice.FormatSwitched";
 /// Batches stored as objects in `store`.
 pub struct ObjectsDestination {
     store: Arc<dyn Sink>,
-    compression: Compression,
-    level: u32,
+    codec: Codec,
     /// Converts batches to Parquet, when the stream's format says so.
     parquet: Option<Arc<ParquetEncoder>>,
 }
 
 impl ObjectsDestination {
-    pub fn new(
-        store: Arc<dyn Sink>,
-        compression: Compression,
-        level: u32,
-        parquet: Option<Arc<ParquetEncoder>>,
-    ) -> Self {
+    pub fn new(store: Arc<dyn Sink>, codec: Codec, parquet: Option<Arc<ParquetEncoder>>) -> Self {
         Self {
             store,
-            compression,
-            level,
+            codec,
             parquet,
         }
     }
 
     /// Encodes the batch with its codec into one object and stores it.
     async fn store_encoded(&self, offer: Offer<'_>) -> Outcome {
-        let (compression, level) = offer.codec.unwrap_or((self.compression, self.level));
+        let codec = offer.codec.unwrap_or(self.codec);
         let entry = key_uuid(offer.key);
         let batch = offer.batch.clone();
-        let body = match off_thread(move || compression.encode(&batch.data, level, &entry)).await {
+        let body = match off_thread(move || codec.encode(&batch.data, &entry)).await {
             Ok(body) => body,
             Err(error) => return Outcome::refused(offer.pending.clone(), error, false),
         };
@@ -81,7 +71,7 @@ impl ObjectsDestination {
         let object = Object {
             key: offer.key.to_string(),
             body: Bytes::from(body),
-            content_encoding: compression.content_encoding(),
+            content_encoding: codec.compression.content_encoding(),
         };
         match self.store.put(object).await {
             Ok(()) => Outcome {

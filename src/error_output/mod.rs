@@ -1,6 +1,13 @@
 //! Firehose's error records: what a record that could not be delivered becomes under
 //! the error output prefix. One JSON object per line, with the record's raw bytes in
-//! base64 and why it failed (contract §4).
+//! base64 and why it failed (contract §4). `lines` makes every one Sluice writes.
+
+mod lines;
+
+pub use lines::{
+    BatchRecord, conversion_error_lines, damaged_line, delivery_failed_line, oversized_lines,
+    processing_failed_line, refused_line,
+};
 
 use base64::Engine;
 use serde::Serialize;

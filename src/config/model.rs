@@ -51,7 +51,8 @@ pub const DEFAULT_DELIVERY_MEMORY_MB: u64 = 256;
 pub const DEFAULT_MAX_IN_FLIGHT_OBJECTS: usize = 4;
 
 pub use crate::processors::kinds::ProcessorConfig;
-pub use crate::sinks::settings::{DestinationConfig, ObjectDestination, ObjectLayout};
+pub use crate::sinks::kinds::{DestinationConfig, ObjectDestination};
+pub use crate::sinks::settings::ObjectLayout;
 pub use crate::sources::kinds::SourceConfig;
 pub use crate::transform::WasmProcessor;
 

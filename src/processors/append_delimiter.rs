@@ -4,7 +4,7 @@
 use base64::Engine as _;
 use serde::Deserialize;
 
-use super::kinds::ProcessorKind;
+use super::settings::ProcessorKind;
 use super::{Batch, Processor};
 use crate::config::{ConfigError, FormatConfig, StreamConfig};
 

@@ -7,7 +7,7 @@
 use bytes::Bytes;
 use serde::Deserialize;
 
-use super::kinds::ProcessorKind;
+use super::settings::ProcessorKind;
 use super::unpacking::{Refused, Unpacker};
 use crate::config::{ConfigError, StreamConfig};
 use crate::output::PROCESSING_FAILED;

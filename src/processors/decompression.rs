@@ -8,7 +8,7 @@ use std::io::Read as _;
 use bytes::Bytes;
 use serde::Deserialize;
 
-use super::kinds::ProcessorKind;
+use super::settings::ProcessorKind;
 use super::unpacking::{Refused, Unpacker};
 use crate::config::{ConfigError, StreamConfig};
 

@@ -1,8 +1,7 @@
-//! The one list of processor kinds, and what each kind's settings tell the
-//! rest of Sluice: its Firehose names, its place in Firehose's order, its
-//! checks and its parameters as `DescribeDeliveryStream` shows them. A new kind
-//! is its file, a variant here and an arm in [`ProcessorConfig::kind`] (and the
-//! stage that runs it: `unpacking` or `Processing`).
+//! The one list of processor kinds. A new kind is its file (its settings and
+//! their [`ProcessorKind`]), a variant here and an arm in
+//! [`ProcessorConfig::kind`] (and the stage that runs it: `unpacking` or
+//! `Processing`).
 
 use serde::Deserialize;
 
@@ -11,7 +10,7 @@ use super::cloudwatch_logs::CloudWatchLogsProcessor;
 use super::deaggregation::DeaggregationProcessor;
 use super::decompression::DecompressionProcessor;
 use super::metadata_extraction::MetadataExtractionProcessor;
-use crate::config::{ConfigError, StreamConfig};
+use super::settings::ProcessorKind;
 use crate::transform::WasmProcessor;
 
 /// One step of record processing.
@@ -64,35 +63,4 @@ impl ProcessorConfig {
     pub fn stage(&self) -> u8 {
         self.kind().stage()
     }
-}
-
-/// What each processor kind's settings provide.
-pub trait ProcessorKind {
-    /// Firehose's `ProcessorType` (`Lambda` for a plugin).
-    fn firehose_type(&self) -> &'static str;
-
-    /// Its `type` in the config file.
-    fn type_name(&self) -> &'static str;
-
-    /// Its place in Firehose's processing order (contract §6.5).
-    fn stage(&self) -> u8;
-
-    /// Whether a stream may list several (plugins chain); every built-in
-    /// processor is taken once.
-    fn chains(&self) -> bool {
-        false
-    }
-
-    /// What to do instead of listing a second one, if anything (said after
-    /// "a stream takes one ...").
-    fn one_per_stream_hint(&self) -> &'static str {
-        ""
-    }
-
-    /// `sluice check`'s checks, with the stream it is in; `key` turns a key of
-    /// the processor (`query`) into its path in the file.
-    fn check(&self, s: &StreamConfig, key: &dyn Fn(&str) -> String, errors: &mut Vec<ConfigError>);
-
-    /// Firehose's `Parameters` for it, as `DescribeDeliveryStream` shows them.
-    fn parameters(&self) -> Vec<(&'static str, String)>;
 }

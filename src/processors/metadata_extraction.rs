@@ -13,7 +13,7 @@ use jaq_json::Val;
 use serde::Deserialize;
 
 use super::field_query::FieldQuery;
-use super::kinds::ProcessorKind;
+use super::settings::ProcessorKind;
 use super::{Batch, METADATA_EXTRACTION_FAILED, Processor};
 use crate::config::{ConfigError, StreamConfig};
 use crate::keys::query_key;

@@ -16,6 +16,7 @@ mod field_query;
 pub mod kinds;
 pub mod metadata_extraction;
 mod plugins;
+pub mod settings;
 pub mod unpacking;
 
 use crate::config::{ProcessorConfig, StreamConfig};

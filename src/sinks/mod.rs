@@ -9,6 +9,7 @@
 pub mod destination;
 pub mod http;
 pub mod iceberg;
+pub mod kinds;
 pub mod local;
 pub mod object_store;
 pub mod objects;

@@ -1,7 +1,7 @@
-//! The destination contract on the configuration side: the one list of
-//! destination kinds, and what each kind's settings tell the rest of Sluice
-//! (checks, key layout, routing, how it starts, how Firehose describes it).
-//! A new kind is its folder, a variant here and an arm in [`DestinationConfig::kind`].
+//! The destination contract on the configuration side: what each destination
+//! kind's settings tell the rest of Sluice (checks, key layout, routing, how
+//! it starts, how Firehose describes it), and the settings object destinations
+//! share. The kinds are listed in `kinds`.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -9,11 +9,7 @@ use std::sync::Arc;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::http::HttpDestination;
-use super::iceberg::IcebergDestination;
-use super::local::LocalDestination;
-use super::s3::S3Destination;
-use super::{Sink, SinkError, Sinks};
+use super::{SinkError, Sinks};
 use crate::config::{ConfigError, ServerConfig, StreamConfig};
 use crate::encode::parquet::ParquetEncoder;
 
@@ -25,46 +21,6 @@ pub const MAX_RETRY_DURATION_SECONDS: u64 = 7 * 86_400;
 /// The default `retry_duration_seconds` of object destinations (local, S3).
 pub fn default_retry_duration() -> u64 {
     DEFAULT_RETRY_DURATION_SECONDS
-}
-
-/// Where a stream's objects go.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
-pub enum DestinationConfig {
-    /// A folder on local disk; object keys become relative paths.
-    Local(LocalDestination),
-    /// An S3-compatible object store: AWS S3, MinIO, SeaweedFS, ...
-    S3(S3Destination),
-    /// An HTTP endpoint that speaks Firehose's HTTP delivery protocol.
-    Http(HttpDestination),
-    /// An Apache Iceberg table.
-    Iceberg(IcebergDestination),
-}
-
-impl DestinationConfig {
-    /// The kind's settings behind the contract.
-    pub fn kind(&self) -> &dyn DestinationKind {
-        match self {
-            Self::Local(d) => d,
-            Self::S3(d) => d,
-            Self::Http(d) => d,
-            Self::Iceberg(d) => d,
-        }
-    }
-
-    /// Keys and failure handling (see [`DestinationKind::layout`]).
-    pub fn layout(&self) -> ObjectLayout<'_> {
-        self.kind().layout()
-    }
-
-    pub fn error_output_prefix(&self) -> &str {
-        self.layout().error_output_prefix
-    }
-
-    /// A short description for logs (`local:/data/out`, `s3://bucket`, the URL).
-    pub fn describe(&self) -> String {
-        self.kind().describe()
-    }
 }
 
 /// What each destination kind's settings provide.
@@ -125,50 +81,6 @@ pub struct KeyRouting {
     /// routing metadata and only inserts are taken; the query may then name
     /// `operation` without the prefix using it.
     pub inserts_only: bool,
-}
-
-/// Where an HTTP destination's failed records (and, with `AllData`, all records)
-/// are written: Firehose requires an S3 backup for HTTP endpoints, and so does Sluice.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
-pub enum ObjectDestination {
-    Local(LocalDestination),
-    S3(S3Destination),
-}
-
-impl ObjectDestination {
-    pub fn layout(&self) -> ObjectLayout<'_> {
-        match self {
-            Self::Local(l) => l.keys.layout(),
-            Self::S3(s) => s.keys.layout(),
-        }
-    }
-
-    /// The store its objects go to.
-    pub fn store(&self) -> Result<Arc<dyn Sink>, SinkError> {
-        Ok(match self {
-            Self::Local(local) => {
-                Arc::new(super::object_store::ObjectStoreSink::local(&local.path)?)
-            }
-            Self::S3(s3) => Arc::new(super::s3::sink(s3)?),
-        })
-    }
-
-    /// Its `BucketARN`.
-    pub fn arn(&self) -> String {
-        match self {
-            Self::Local(local) => local.arn(),
-            Self::S3(s3) => s3.arn(),
-        }
-    }
-
-    /// `sluice check`'s checks; `at` turns a key of the destination into its path.
-    pub fn check(&self, at: &dyn Fn(&str) -> String, errors: &mut Vec<ConfigError>) {
-        match self {
-            Self::Local(local) => local.check_own(at, errors),
-            Self::S3(s3) => s3.check_own(at, errors),
-        }
-    }
 }
 
 /// Firehose's `S3BackupMode` for S3 destinations: a copy of the source records.

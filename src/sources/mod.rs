@@ -26,6 +26,7 @@ pub mod file;
 pub mod kinds;
 pub mod kinesis;
 pub mod lines;
+pub mod settings;
 pub mod state_file;
 pub mod stdin;
 

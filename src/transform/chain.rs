@@ -310,7 +310,7 @@ fn call_checked(
                             })
                             .collect();
                         if let Some(record_id) = emptied {
-                            plugin.tell_emptied(record_id);
+                            plugin.tell_emptied(record_id, EMPTIED);
                         }
                         outcomes
                     }

@@ -3,7 +3,7 @@
 use serde::Deserialize;
 
 use crate::config::{ConfigError, StreamConfig};
-use crate::processors::kinds::ProcessorKind;
+use crate::processors::settings::ProcessorKind;
 
 /// A WASM transform plugin and the limits it runs under. Defaults follow Firehose's
 /// Lambda processor: 3 retries, 1 MB batches; 5 s is Sluice's (a Lambda may run 5 min).

@@ -176,16 +176,16 @@ impl Plugin {
 
     /// Warns, once, that records that had data were answered `ok` with none
     /// (what a JavaScript plugin's binding makes of a string or a plain object
-    /// given as `data`); the chain sends those records to the error output.
-    pub fn tell_emptied(&mut self, record_id: u64) {
+    /// given as `data`); the chain sends those records to the error output and
+    /// says `why`.
+    pub fn tell_emptied(&mut self, record_id: u64, why: &str) {
         if !self.told_emptied {
             self.told_emptied = true;
             tracing::warn!(
                 stream = &*self.tags.stream,
                 plugin = self.name(),
                 record_id,
-                "{} (told once); those records go to the error output",
-                super::chain::EMPTIED
+                "{why} (told once); those records go to the error output"
             );
         }
     }

@@ -10,7 +10,8 @@ use serde_json::Value;
 use super::{HttpClient, HttpEndpoint};
 use crate::config::{ConfigError, FormatConfig, Secret, ServerConfig, StreamConfig};
 use crate::encode::parquet::ParquetEncoder;
-use crate::sinks::settings::{DestinationKind, ObjectDestination, ObjectLayout};
+use crate::sinks::kinds::ObjectDestination;
+use crate::sinks::settings::{DestinationKind, ObjectLayout};
 use crate::sinks::{SinkError, Sinks};
 
 /// Firehose's HTTP endpoint retry duration default (0 to 7,200 s).

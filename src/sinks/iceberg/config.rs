@@ -12,11 +12,10 @@ use crate::config::{ConfigError, FormatConfig, Secret, ServerConfig, StreamConfi
 use crate::encode::parquet::Column;
 use crate::encode::parquet::ParquetEncoder;
 use crate::keys::KeyLayout;
+use crate::sinks::kinds::ObjectDestination;
 use crate::sinks::local::LocalDestination;
 use crate::sinks::s3::S3Destination;
-use crate::sinks::settings::{
-    BackupMode, DestinationKind, KeyRouting, ObjectDestination, ObjectKeys, ObjectLayout,
-};
+use crate::sinks::settings::{BackupMode, DestinationKind, KeyRouting, ObjectKeys, ObjectLayout};
 use crate::sinks::{FailureKind, SinkError, Sinks};
 
 use super::IcebergTables;

@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 
 use crate::config::{ConfigError, ServerConfig};
 use crate::pipeline::StreamHandle;
-use crate::sources::kinds::SourceKind;
+use crate::sources::settings::SourceKind;
 use crate::sources::{Context, Source};
 
 /// `source = { type = "direct_put" }`, the default: records come through

@@ -7,7 +7,7 @@ use super::KinesisTail;
 use crate::aws::AwsConnection;
 use crate::config::{ConfigError, ServerConfig};
 use crate::pipeline::StreamHandle;
-use crate::sources::kinds::SourceKind;
+use crate::sources::settings::SourceKind;
 use crate::sources::{Context, Source};
 
 /// Where reading starts in a shard with no checkpoint (Firehose's default: LATEST).

@@ -6,8 +6,8 @@ use serde_json::{Value, json};
 use super::StdinTail;
 use crate::config::{ConfigError, ServerConfig};
 use crate::pipeline::StreamHandle;
-use crate::sources::kinds::SourceKind;
 use crate::sources::lines::{MultilineConfig, check_cutting, default_delimiter};
+use crate::sources::settings::SourceKind;
 use crate::sources::{Context, Source};
 
 /// Reading standard input.

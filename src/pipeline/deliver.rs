@@ -308,7 +308,7 @@ impl Deliverer {
             self.keep_clock(&clock).await;
             let waited = self
                 .retry
-                .wait_after_failure(attempt, &error.code, &error.message)
+                .wait_within(attempt, &error.code, &error.message, self.left(&clock))
                 .await;
             clock.waited(waited);
         }
@@ -419,7 +419,12 @@ impl Deliverer {
             }
             let waited = self
                 .retry
-                .wait_after_failure(attempt, &error.code, &error.message)
+                .wait_within(
+                    attempt,
+                    &error.code,
+                    &error.message,
+                    self.left_if(gives_up, clock),
+                )
                 .await;
             clock.waited(waited);
         }
@@ -471,9 +476,29 @@ impl Deliverer {
             }
             let waited = self
                 .retry
-                .wait_after_failure(attempt, &error.code, &error.message)
+                .wait_within(
+                    attempt,
+                    &error.code,
+                    &error.message,
+                    self.left_if(gives_up, clock),
+                )
                 .await;
             clock.waited(waited);
+        }
+    }
+
+    /// What is left of the retry duration on `clock`.
+    fn left(&self, clock: &RetryClock) -> Duration {
+        self.retry_duration.saturating_sub(clock.spent())
+    }
+
+    /// What is left of the retry duration for an object that `gives_up` once
+    /// it is over; no limit for one retried until stored (error objects).
+    fn left_if(&self, gives_up: bool, clock: &RetryClock) -> Duration {
+        if gives_up {
+            self.left(clock)
+        } else {
+            Duration::MAX
         }
     }
 

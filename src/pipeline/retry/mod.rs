@@ -31,8 +31,22 @@ impl Retrier {
 
     /// Logs a failed attempt and waits before the next one; returns the wait.
     pub async fn wait_after_failure(&self, attempt: u32, code: &str, error: &str) -> Duration {
+        self.wait_within(attempt, code, error, Duration::MAX).await
+    }
+
+    /// As [`Self::wait_after_failure`], waiting no longer than what is `left`
+    /// of the retry duration, so that the last attempt comes as it ends (as
+    /// Firehose retries until the duration is over), not up to a whole
+    /// backoff step after it.
+    pub async fn wait_within(
+        &self,
+        attempt: u32,
+        code: &str,
+        error: &str,
+        left: Duration,
+    ) -> Duration {
         telemetry::delivery_failed(&self.stream, code);
-        let wait = self.backoff.delay(attempt);
+        let wait = self.backoff.delay(attempt).min(left);
         tracing::warn!(
             stream = %self.stream, destination = %self.destination, attempt, code, error,
             retry_in_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),

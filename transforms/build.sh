@@ -2,7 +2,7 @@
 # Builds the example plugins into components: transforms/build.sh OUT_DIR [extra.c|extra.js ...]
 #
 #   C           clang (wasm32-wasi, Debian's clang + lld + wasi-libc + libclang-rt-dev-wasm32),
-#               wit-bindgen (bindings) and wasm-tools (component new), from crates.io
+#               wit-bindgen (bindings, crates.io) and wasm-tools (component new; crates.io or PyPI)
 #   JavaScript  componentize-js 0.23.0 (npm); set COMPONENTIZE_JS to its cli.js;
 #               built in a copy of the plugin's folder with sdk/js/sluice_transform.js
 #               beside it (componentize-js reads no file above the source's folder)

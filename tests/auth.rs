@@ -22,34 +22,48 @@ fn config(dir: &std::path::Path, tls: bool) -> String {
     let secret_file = dir.join("orders.secret");
     std::fs::write(&secret_file, format!("{}\n", ORDERS_ONLY.1)).unwrap();
     let stream = |name: &str| {
-        format!(
-            "[[delivery_streams]]\nname = \"{name}\"\nbuffering = {{ size_mb = 1, interval_seconds = 0 }}\n\
-             destination = {{ type = \"local\", path = \"{{dir}}/out/{name}\" }}\n"
-        )
+        Stream::new(name)
+            .at_once()
+            .set("destination.path", format!("{{dir}}/out/{name}"))
     };
-    let tls = if tls {
+    let mut conf = Conf::new();
+    if tls {
         let certs = dir.join("certs");
         std::fs::create_dir_all(&certs).unwrap();
         make_certificates(&certs);
-        format!(
-            "[server.tls]\ncert_file = \"{}\"\nkey_file = \"{}\"\n",
-            certs.join("leaf.pem").display(),
-            certs.join("leaf.key").display()
+        conf = conf
+            .set(
+                "server.tls.cert_file",
+                certs.join("leaf.pem").display().to_string(),
+            )
+            .set(
+                "server.tls.key_file",
+                certs.join("leaf.key").display().to_string(),
+            );
+    }
+    conf.set("server.auth.mode", "sigv4")
+        .push(
+            "server.auth.keys",
+            table([
+                ("access_key_id", KEY.0.into()),
+                ("secret_access_key", KEY.1.into()),
+                ("streams", vec!["*"].into()),
+            ]),
         )
-    } else {
-        String::new()
-    };
-    format!(
-        "[server]\nlisten = \"{{listen}}\"\n{tls}[server.auth]\nmode = \"sigv4\"\n\
-         [[server.auth.keys]]\naccess_key_id = \"{}\"\nsecret_access_key = \"{}\"\nstreams = [\"*\"]\n\
-         [[server.auth.keys]]\naccess_key_id = \"{}\"\nsecret_access_key_file = \"{}\"\nstreams = [\"orders\"]\n{}{}",
-        KEY.0,
-        KEY.1,
-        ORDERS_ONLY.0,
-        secret_file.display(),
-        stream("logs"),
-        stream("orders")
-    )
+        .push(
+            "server.auth.keys",
+            table([
+                ("access_key_id", ORDERS_ONLY.0.into()),
+                (
+                    "secret_access_key_file",
+                    secret_file.display().to_string().into(),
+                ),
+                ("streams", vec!["orders"].into()),
+            ]),
+        )
+        .stream(stream("logs"))
+        .stream(stream("orders"))
+        .text()
 }
 
 /// The CA a client must trust to reach `daemon`, when it serves TLS.

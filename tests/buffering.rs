@@ -42,7 +42,9 @@ fn lines_of(objects: &[(String, Vec<u8>)]) -> Vec<String> {
 
 #[test]
 fn size_threshold_seals_objects_of_at_most_size_mb() {
-    let config = one_stream_config("s", "buffering = { size_mb = 1, interval_seconds = 900 }");
+    let config = Conf::new()
+        .stream(Stream::new("s").buffering(1, 900))
+        .text();
     let mut d = Daemon::start(&config);
     // 3 × 500 × 2000 bytes = 3 MB: two full 1 MiB objects are delivered without waiting.
     for b in 0..3 {
@@ -70,7 +72,9 @@ fn size_threshold_seals_objects_of_at_most_size_mb() {
 
 #[test]
 fn interval_delivers_without_shutdown() {
-    let config = one_stream_config("s", "buffering = { size_mb = 128, interval_seconds = 1 }");
+    let config = Conf::new()
+        .stream(Stream::new("s").buffering(128, 1))
+        .text();
     let d = Daemon::start(&config);
     let put_at = Instant::now();
     put(&d, &batch("s", "t", 10, 100));
@@ -85,7 +89,9 @@ fn interval_delivers_without_shutdown() {
 
 #[test]
 fn zero_interval_delivers_as_soon_as_possible() {
-    let config = one_stream_config("s", "buffering = { size_mb = 128, interval_seconds = 0 }");
+    let config = Conf::new()
+        .stream(Stream::new("s").buffering(128, 0))
+        .text();
     let d = Daemon::start(&config);
     put(&d, &batch("s", "z", 3, 50));
     let found = wait_for_objects(&d, &d.path("out"), 1, Duration::from_secs(3));
@@ -128,7 +134,7 @@ fn streams_run_independently_and_all_flush_on_sigterm() {
 
 #[test]
 fn ctrl_c_flushes_too_and_intake_stops() {
-    let config = one_stream_config("s", "");
+    let config = Conf::new().stream(Stream::new("s")).text();
     let mut d = Daemon::start(&config);
     put(&d, &batch("s", "c", 5, 40));
     let addr = d.addr;

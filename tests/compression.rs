@@ -25,13 +25,17 @@ fn payload_lines() -> Vec<String> {
 
 /// Puts the payload (6 batches of 500), stops the daemon, decodes the one object
 /// with a standard reader, checks it is the exact bytes put, and returns its key.
-fn deliver_with(compression: &str, extra: &str) -> String {
+fn deliver_with(compression: &str, extra: Table) -> String {
     deliver_and_read(compression, extra, compression)
 }
 
 /// `deliver_with`, decoding with `reader` (see `decode`).
-fn deliver_and_read(compression: &str, extra: &str, reader: &str) -> String {
-    let config = one_stream_config("c", &format!("compression = \"{compression}\"\n{extra}"));
+fn deliver_and_read(compression: &str, extra: Table, reader: &str) -> String {
+    let mut stream = Stream::new("c").set("compression", compression);
+    for (key, value) in extra {
+        stream = stream.set(&key, value);
+    }
+    let config = Conf::new().stream(stream).text();
     let mut d = Daemon::start(&config);
     let lines = payload_lines();
     for chunk in lines.chunks(500) {
@@ -103,13 +107,13 @@ fn decode(compression: &str, file: &Path) -> Vec<u8> {
 
 #[test]
 fn gzip_opens_with_gunzip() {
-    let key = deliver_with("gzip", "");
+    let key = deliver_with("gzip", Table::new());
     assert!(key.ends_with(".gz"), "{key}");
 }
 
 #[test]
 fn gzip_level_1_and_firehose_spelling_work() {
-    let key = deliver_with("GZIP", "compression_level = 1");
+    let key = deliver_with("GZIP", toml! { compression_level = 1 });
     assert!(key.ends_with(".gz"), "{key}");
 }
 
@@ -119,13 +123,15 @@ fn gzip_level_1_and_firehose_spelling_work() {
 /// zipfile reads it, and so does gzip at level 0.
 #[test]
 fn level_0_stores_for_zip_and_gzip() {
-    deliver_and_read("zip", "compression_level = 0", "zip-stored");
-    deliver_with("gzip", "compression_level = 0");
+    deliver_and_read("zip", toml! { compression_level = 0 }, "zip-stored");
+    deliver_with("gzip", toml! { compression_level = 0 });
 }
 
 #[test]
 fn zip_holds_one_uuid_named_deflated_entry() {
-    let config = one_stream_config("c", "compression = \"zip\"");
+    let config = Conf::new()
+        .stream(Stream::new("c").set("compression", "zip"))
+        .text();
     let mut d = Daemon::start(&config);
     let r = firehose(
         d.addr,
@@ -154,29 +160,29 @@ fn zip_holds_one_uuid_named_deflated_entry() {
         "{key} vs {names:?}"
     );
     // And a large payload round-trips through the same reader.
-    deliver_with("zip", "");
+    deliver_with("zip", Table::new());
 }
 
 #[test]
 fn snappy_opens_with_snappy_java() {
-    let key = deliver_with("snappy", "");
+    let key = deliver_with("snappy", Table::new());
     assert!(key.ends_with(".snappy"), "{key}");
 }
 
 #[test]
 fn hadoop_snappy_opens_with_python_snappy_hadoop_decoder() {
-    let key = deliver_with("hadoop_snappy", "");
+    let key = deliver_with("hadoop_snappy", Table::new());
     assert!(key.ends_with(".snappy"), "{key}");
 }
 
 #[test]
 fn uncompressed_has_no_extension_and_file_extension_replaces_it() {
-    let key = deliver_with("none", "");
+    let key = deliver_with("none", Table::new());
     assert!(
         key.rsplit('/').next().unwrap().split('-').count() == 1 + 1 + 6 + 5,
         "{key}"
     );
-    let key = deliver_with("gzip", "file_extension = \".json.gz\"");
+    let key = deliver_with("gzip", toml! { file_extension = ".json.gz" });
     assert!(
         key.ends_with(".json.gz") && !key.ends_with(".gz.json.gz"),
         "{key}"

@@ -13,10 +13,9 @@ use std::process::Command;
 use common::*;
 
 fn config() -> String {
-    one_stream_config(
-        "s",
-        "compression = \"none\"\nbuffering = { size_mb = 1, interval_seconds = 0 }",
-    )
+    Conf::new()
+        .stream(Stream::new("s").set("compression", "none").at_once())
+        .text()
 }
 
 /// Sends `body` (a file) to the NDJSON endpoint with curl; returns the status
@@ -148,11 +147,16 @@ fn a_gzip_bomb_gets_413_and_memory_stays_flat_and_br_gets_415() {
 /// inflates at most the cap of it), and the records beside it are delivered.
 #[test]
 fn a_bomb_record_through_the_decompression_processor_lands_in_the_error_output() {
-    let d = Daemon::start(&one_stream_config(
-        "s",
-        "compression = \"none\"\nbuffering = { size_mb = 1, interval_seconds = 0 }\n\
-         processors = [{ type = \"decompression\" }]",
-    ));
+    let d = Daemon::start(
+        &Conf::new()
+            .stream(
+                Stream::new("s")
+                    .set("compression", "none")
+                    .at_once()
+                    .processor(toml! { type = "decompression" }),
+            )
+            .text(),
+    );
     let bomb = gzip(&vec![b'a'; 256 << 20]);
     let fine = gzip(b"{\"a\":1}\n");
     let b64 = |data: &[u8]| {

@@ -10,10 +10,13 @@ use common::*;
 use serde_json::json;
 
 fn uncompressed(name: &str) -> String {
-    one_stream_config(
-        name,
-        "compression = \"none\"\nbuffering = { size_mb = 5, interval_seconds = 300 }",
-    )
+    Conf::new()
+        .stream(
+            Stream::new(name)
+                .set("compression", "none")
+                .buffering(5, 300),
+        )
+        .text()
 }
 
 #[test]

@@ -16,13 +16,19 @@ use common::*;
 
 /// A stream `f` tailing `{dir}/logs/*.log` into `{dir}/out`; `source_extra` is added
 /// to the source table.
-fn config(source_extra: &str) -> String {
-    format!(
-        "[server]\nlisten = \"{{listen}}\"\n[[delivery_streams]]\nname = \"f\"\n\
-         source = {{ type = \"file\", paths = [\"{{dir}}/logs/*.log\"], poll_interval_ms = 50{source_extra} }}\n\
-         buffering = {{ size_mb = 1, interval_seconds = 0 }}\n\
-         destination = {{ type = \"local\", path = \"{{dir}}/out\", error_output_prefix = \"errors/!{{firehose:error-output-type}}/\" }}\n"
-    )
+/// Stream `f` tailing `{dir}/logs/*.log`, with `source` keys set on the source.
+fn config(source: Table) -> String {
+    Conf::new()
+        .stream(
+            Stream::new("f")
+                .source(
+                    toml! { type = "file"  paths = ["{dir}/logs/*.log"]  poll_interval_ms = 50 },
+                )
+                .merge("source", source)
+                .at_once()
+                .errors_by_type(),
+        )
+        .text()
 }
 
 fn append(path: &Path, lines: &[String]) {
@@ -41,17 +47,17 @@ fn lines(tag: &str, range: std::ops::Range<usize>) -> Vec<String> {
     range.map(|i| format!("{tag} line {i:06}\n")).collect()
 }
 
-fn start(source_extra: &str, setup: impl FnOnce(&Path)) -> Daemon {
+fn start(source: Table, setup: impl FnOnce(&Path)) -> Daemon {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(dir.path().join("logs")).unwrap();
     setup(&dir.path().join("logs"));
-    Daemon::start_in(dir, &config(source_extra))
+    Daemon::start_in(dir, &config(source))
 }
 
 #[test]
 fn appended_lines_and_new_files_are_delivered_once() {
     let mut all = lines("a", 0..3);
-    let daemon = start(", start_at = \"beginning\"", |logs| {
+    let daemon = start(toml! { start_at = "beginning" }, |logs| {
         append(&logs.join("a.log"), &all)
     });
     let logs = daemon.path("logs");
@@ -69,7 +75,7 @@ fn appended_lines_and_new_files_are_delivered_once() {
 #[test]
 fn start_at_end_skips_what_was_there_at_the_first_start() {
     let old = lines("old", 0..100);
-    let daemon = start("", |logs| append(&logs.join("a.log"), &old));
+    let daemon = start(Table::new(), |logs| append(&logs.join("a.log"), &old));
     // The first scan notes where the file ends.
     daemon.wait_for_log("tailing a new file");
     let new = lines("new", 0..100);
@@ -80,7 +86,7 @@ fn start_at_end_skips_what_was_there_at_the_first_start() {
 #[test]
 fn rotation_by_rename_loses_and_repeats_nothing() {
     let first = lines("first", 0..1000);
-    let daemon = start(", start_at = \"beginning\"", |logs| {
+    let daemon = start(toml! { start_at = "beginning" }, |logs| {
         append(&logs.join("app.log"), &first)
     });
     let logs = daemon.path("logs");
@@ -100,7 +106,7 @@ fn rotation_by_rename_loses_and_repeats_nothing() {
 #[test]
 fn copy_truncate_rotation_loses_and_repeats_nothing() {
     let first = lines("first", 0..500);
-    let daemon = start(", start_at = \"beginning\"", |logs| {
+    let daemon = start(toml! { start_at = "beginning" }, |logs| {
         append(&logs.join("app.log"), &first)
     });
     let logs = daemon.path("logs");
@@ -121,7 +127,7 @@ fn copy_truncate_rotation_loses_and_repeats_nothing() {
 #[test]
 fn a_restart_mid_file_resumes_where_the_spool_ends() {
     let first = lines("first", 0..2000);
-    let mut daemon = start(", start_at = \"beginning\"", |logs| {
+    let mut daemon = start(toml! { start_at = "beginning" }, |logs| {
         append(&logs.join("a.log"), &first)
     });
     assert_delivered_once(&daemon, &first);
@@ -129,13 +135,13 @@ fn a_restart_mid_file_resumes_where_the_spool_ends() {
     let dir = daemon.into_dir();
     let second = lines("second", 0..2000);
     append(&dir.path().join("logs/a.log"), &second);
-    let daemon = Daemon::start_in(dir, &config(", start_at = \"beginning\""));
+    let daemon = Daemon::start_in(dir, &config(toml! { start_at = "beginning" }));
     assert_delivered_once(&daemon, &[first, second].concat());
 }
 
 #[test]
 fn sigkill_while_lines_are_written_loses_and_repeats_nothing() {
-    let daemon = start(", start_at = \"beginning\"", |_| {});
+    let daemon = start(toml! { start_at = "beginning" }, |_| {});
     let path = daemon.path("logs/a.log");
     let mut expected = Vec::new();
     // Kill the daemon three times while a writer appends.
@@ -150,7 +156,10 @@ fn sigkill_while_lines_are_written_loses_and_repeats_nothing() {
             std::thread::sleep(Duration::from_millis(10));
         }
         let dir = d.into_dir(); // SIGKILL, mid-stream
-        daemon = Some(Daemon::start_in(dir, &config(", start_at = \"beginning\"")));
+        daemon = Some(Daemon::start_in(
+            dir,
+            &config(toml! { start_at = "beginning" }),
+        ));
     }
     assert_delivered_once(daemon.as_ref().unwrap(), &expected);
 }
@@ -158,7 +167,7 @@ fn sigkill_while_lines_are_written_loses_and_repeats_nothing() {
 #[test]
 fn a_file_rotated_while_stopped_still_gives_its_unread_tail() {
     let first = lines("first", 0..300);
-    let mut daemon = start(", start_at = \"beginning\"", |logs| {
+    let mut daemon = start(toml! { start_at = "beginning" }, |logs| {
         append(&logs.join("app.log"), &first)
     });
     assert_delivered_once(&daemon, &first);
@@ -170,14 +179,14 @@ fn a_file_rotated_while_stopped_still_gives_its_unread_tail() {
     std::fs::rename(logs.join("app.log"), logs.join("app.log.1")).unwrap();
     let next = lines("next", 0..300);
     append(&logs.join("app.log"), &next);
-    let daemon = Daemon::start_in(dir, &config(", start_at = \"beginning\""));
+    let daemon = Daemon::start_in(dir, &config(toml! { start_at = "beginning" }));
     assert_delivered_once(&daemon, &[first, tail, next].concat());
 }
 
 #[test]
 fn a_file_deleted_while_being_read_is_read_to_its_end() {
     let first = lines("first", 0..100);
-    let daemon = start(", start_at = \"beginning\"", |logs| {
+    let daemon = start(toml! { start_at = "beginning" }, |logs| {
         append(&logs.join("a.log"), &first)
     });
     assert_delivered_once(&daemon, &first);
@@ -194,7 +203,7 @@ fn a_file_deleted_while_being_read_is_read_to_its_end() {
 fn a_line_over_the_record_limit_goes_to_the_error_output_in_pieces() {
     let long = format!("{}\n", "x".repeat(3_000_000));
     let around = lines("ok", 0..10);
-    let daemon = start(", start_at = \"beginning\"", |logs| {
+    let daemon = start(toml! { start_at = "beginning" }, |logs| {
         append(&logs.join("a.log"), &around[..5]);
         append(&logs.join("a.log"), std::slice::from_ref(&long));
         append(&logs.join("a.log"), &around[5..]);
@@ -271,7 +280,7 @@ fn a_line_over_the_record_limit_goes_to_the_error_output_in_pieces() {
 #[test]
 fn multi_line_records_are_joined() {
     let daemon = start(
-        ", start_at = \"beginning\", multiline = { pattern = '^\\S', negate = true, timeout_ms = 200 }",
+        toml! { start_at = "beginning"  multiline = { pattern = "^\\S", negate = true, timeout_ms = 200 } },
         |_| {},
     );
     let trace = "Exception in thread main\n  at a.b(C.java:1)\n  at d.e(F.java:2)\n".to_string();
@@ -303,7 +312,7 @@ fn multi_line_records_are_joined() {
 
 #[test]
 fn direct_puts_to_a_file_stream_are_refused() {
-    let daemon = start("", |_| {});
+    let daemon = start(Table::new(), |_| {});
     let reply = firehose(
         daemon.addr,
         "PutRecord",
@@ -358,7 +367,7 @@ fn stdin_is_read_to_its_end_then_the_daemon_stops_after_delivering() {
 #[test]
 fn an_intent_left_by_a_crash_after_the_append_skips_what_the_spool_holds() {
     let first = lines("first", 0..100);
-    let mut daemon = start(", start_at = \"beginning\"", |logs| {
+    let mut daemon = start(toml! { start_at = "beginning" }, |logs| {
         append(&logs.join("a.log"), &first)
     });
     assert_delivered_once(&daemon, &first);
@@ -378,6 +387,6 @@ fn an_intent_left_by_a_crash_after_the_append_skips_what_the_spool_holds() {
     std::fs::write(&path, checkpoint.to_string()).unwrap();
     let second = lines("second", 0..10);
     append(&dir.path().join("logs/a.log"), &second);
-    let daemon = Daemon::start_in(dir, &config(", start_at = \"beginning\""));
+    let daemon = Daemon::start_in(dir, &config(toml! { start_at = "beginning" }));
     assert_delivered_once(&daemon, &[first, second].concat());
 }

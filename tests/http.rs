@@ -13,13 +13,28 @@ use serde_json::{Value, json};
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
 
-fn config(url: &str, stream_extra: &str, extra: &str) -> String {
-    format!(
-        "[server]\nlisten = \"{{listen}}\"\n[[delivery_streams]]\nname = \"h\"\n\
-         buffering = {{ size_mb = 1, interval_seconds = 1 }}\n{stream_extra}\n\
-         destination = {{ type = \"http\", url = \"{url}\", retry_duration_seconds = 60{extra}, \
-         error_destination = {{ type = \"local\", path = \"{{dir}}/s3\", error_output_prefix = \"errors/!{{firehose:error-output-type}}/\" }} }}\n"
-    )
+/// Stream `h` sending to the endpoint at `url` (retried for 60 s), its failed
+/// records under `{dir}/s3`.
+fn stream(url: &str) -> Stream {
+    Stream::new("h")
+        .buffering(1, 1)
+        .destination(toml! {
+            type = "http"
+            retry_duration_seconds = 60
+            error_destination = {
+                type = "local",
+                path = "{dir}/s3",
+                error_output_prefix = "errors/!{firehose:error-output-type}/"
+            }
+        })
+        .set("destination.url", url)
+}
+
+/// As [`stream`], alone in the file, with `destination` keys set on its endpoint.
+fn config(url: &str, destination: Table) -> String {
+    Conf::new()
+        .stream(stream(url).merge("destination", destination))
+        .text()
 }
 
 /// Waits up to `wait` for the first `http-endpoint-failed` object in the error
@@ -46,16 +61,20 @@ fn as_strings(records: &[Vec<u8>]) -> Vec<String> {
 #[test]
 fn records_arrive_with_firehose_s_headers_and_body_and_all_data_is_backed_up() {
     let rx = Receiver::start(&[]);
-    let config = config(
-        &rx.url(),
-        "",
-        ", access_key = \"k-123\", common_attributes = { env = \"prod\", team = \"\" }, \
-         s3_backup_mode = \"AllData\"",
-    )
-    .replace(
-        "error_output_prefix",
-        "prefix = \"backup/\", error_output_prefix",
-    );
+    let config = Conf::new()
+        .stream(
+            stream(&rx.url())
+                .merge(
+                    "destination",
+                    toml! {
+                        access_key = "k-123"
+                        common_attributes = { env = "prod", team = "" }
+                        s3_backup_mode = "AllData"
+                    },
+                )
+                .set("destination.error_destination.prefix", "backup/"),
+        )
+        .text();
     let mut d = Daemon::start(&config);
     let records = json_lines(30, "r");
     put(&d, &records);
@@ -86,7 +105,7 @@ fn records_arrive_with_firehose_s_headers_and_body_and_all_data_is_backed_up() {
 #[test]
 fn gzip_bodies_are_sent_with_content_encoding() {
     let rx = Receiver::start(&[]);
-    let mut d = Daemon::start(&config(&rx.url(), "", ", content_encoding = \"gzip\""));
+    let mut d = Daemon::start(&config(&rx.url(), toml! { content_encoding = "gzip" }));
     let records = json_lines(100, "g");
     put(&d, &records);
     let seen = rx.wait_for(1, &d);
@@ -104,7 +123,7 @@ fn failures_are_retried_with_the_same_request_id() {
         Reply::Status(503),
         Reply::WrongRequestId,
     ]);
-    let mut d = Daemon::start(&config(&rx.url(), "", ""));
+    let mut d = Daemon::start(&config(&rx.url(), Table::new()));
     put(&d, &json_lines(5, "retry"));
     let seen = rx.wait_for(4, &d);
     assert!(d.stop().success());
@@ -125,7 +144,7 @@ fn failures_are_retried_with_the_same_request_id() {
 #[test]
 fn a_200_that_does_not_conform_is_retried() {
     let rx = Receiver::start(&[Reply::TextPlain, Reply::NoTimestamp]);
-    let mut d = Daemon::start(&config(&rx.url(), "", ""));
+    let mut d = Daemon::start(&config(&rx.url(), Table::new()));
     put(&d, &json_lines(3, "strict"));
     let seen = rx.wait_for(3, &d);
     assert!(d.stop().success());
@@ -146,8 +165,10 @@ fn a_200_that_does_not_conform_is_retried() {
 fn the_retry_window_excludes_the_time_spent_waiting_for_answers() {
     let slow = Reply::Slow(Duration::from_secs(5));
     let rx = Receiver::start(&[slow; 8]);
-    let config = config(&rx.url(), "", ", request_timeout_seconds = 2")
-        .replace("retry_duration_seconds = 60", "retry_duration_seconds = 3");
+    let config = config(
+        &rx.url(),
+        toml! { request_timeout_seconds = 2  retry_duration_seconds = 3 },
+    );
     let mut d = Daemon::start(&config);
     let records = json_lines(2, "window");
     put(&d, &records);
@@ -162,7 +183,7 @@ fn the_retry_window_excludes_the_time_spent_waiting_for_answers() {
 #[test]
 fn a_slow_receiver_times_out_and_is_retried() {
     let rx = Receiver::start(&[Reply::Slow(Duration::from_secs(4))]);
-    let mut d = Daemon::start(&config(&rx.url(), "", ", request_timeout_seconds = 1"));
+    let mut d = Daemon::start(&config(&rx.url(), toml! { request_timeout_seconds = 1 }));
     put(&d, &json_lines(3, "slow"));
     let seen = rx.wait_for(2, &d);
     assert!(d.stop().success());
@@ -180,8 +201,7 @@ fn a_slow_receiver_times_out_and_is_retried() {
 #[test]
 fn a_receiver_down_past_the_retry_duration_sends_records_to_the_error_output() {
     let url = format!("http://127.0.0.1:{}/ingest", free_port());
-    let config =
-        config(&url, "", "").replace("retry_duration_seconds = 60", "retry_duration_seconds = 2");
+    let config = config(&url, toml! { retry_duration_seconds = 2 });
     let mut d = Daemon::start(&config);
     let records = json_lines(4, "down");
     put(&d, &records);
@@ -203,8 +223,9 @@ fn a_receiver_down_past_the_retry_duration_sends_records_to_the_error_output() {
 #[test]
 fn a_large_batch_is_split_to_respect_the_request_limits() {
     let rx = Receiver::start(&[]);
-    let config =
-        config(&rx.url(), "", "").replace("interval_seconds = 1", "interval_seconds = 900");
+    let config = Conf::new()
+        .stream(stream(&rx.url()).buffering(1, 900))
+        .text();
     let mut d = Daemon::start(&config);
     let records: Vec<String> = (0..12_000).map(|i| format!("{i}\n")).collect();
     for chunk in records.chunks(500) {
@@ -247,7 +268,7 @@ fn https_with_a_private_ca_needs_ca_file() {
         .and_then(|p| p.parse().ok())
         .unwrap_or_else(|| panic!("the HTTPS receiver did not start: {ready:?}"));
     let url = format!("https://127.0.0.1:{port}/ingest");
-    let untrusted = Daemon::start(&config(&url, "", ""));
+    let untrusted = Daemon::start(&config(&url, Table::new()));
     let records = json_lines(3, "tls");
     put(&untrusted, &records);
     untrusted.wait_for_log("delivery failed, will retry");
@@ -260,8 +281,10 @@ fn https_with_a_private_ca_needs_ca_file() {
     let dir = untrusted.into_dir();
     let trusted = config(
         &url,
-        "",
-        &format!(", ca_file = \"{}\"", certs.path().join("ca.pem").display()),
+        table([(
+            "ca_file",
+            certs.path().join("ca.pem").display().to_string().into(),
+        )]),
     );
     let mut d = Daemon::start_in(dir, &trusted);
     eventually(
@@ -296,11 +319,11 @@ impl Drop for KillOnDrop {
 #[test]
 fn a_restart_resends_with_the_same_request_id() {
     let rx = Receiver::start(&[Reply::Status(500)]);
-    let d = Daemon::start(&config(&rx.url(), "", ""));
+    let d = Daemon::start(&config(&rx.url(), Table::new()));
     put(&d, &json_lines(7, "crash"));
     rx.wait_for(1, &d);
     let dir = d.into_dir(); // SIGKILL while the batch waits for its retry
-    let mut d = Daemon::start_in(dir, &config(&rx.url(), "", ""));
+    let mut d = Daemon::start_in(dir, &config(&rx.url(), Table::new()));
     let seen = rx.wait_for(2, &d);
     assert!(d.stop().success());
     assert_eq!(seen[1].request_id, seen[0].request_id);
@@ -316,7 +339,7 @@ fn a_restart_resends_with_the_same_request_id() {
 #[test]
 fn a_413_sends_the_records_to_the_error_output_without_retrying() {
     let rx = Receiver::start(&[Reply::Status(413)]);
-    let mut d = Daemon::start(&config(&rx.url(), "", ""));
+    let mut d = Daemon::start(&config(&rx.url(), Table::new()));
     let records = json_lines(2, "big");
     put(&d, &records);
     let first = endpoint_failed(&d, Duration::from_secs(10)).remove(0);
@@ -340,8 +363,7 @@ fn a_413_sends_the_records_to_the_error_output_without_retrying() {
 fn describe_shows_the_http_endpoint() {
     let config = config(
         "https://collector.example/firehose",
-        "",
-        ", name = \"collector\", content_encoding = \"gzip\", common_attributes = { env = \"prod\" }",
+        toml! { name = "collector"  content_encoding = "gzip"  common_attributes = { env = "prod" } },
     );
     let d = Daemon::start(&config);
     let described = py_json("firehose_client.py", &[&d.url(), "describe", "h"]);

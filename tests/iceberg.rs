@@ -12,38 +12,76 @@ use std::time::{Duration, Instant};
 use common::*;
 use serde_json::{Value, json};
 
-const COLUMNS: &str = r#"[
-    { name = "id", type = "bigint" }, { name = "ts", type = "timestamp" },
-    { name = "user", type = "string" }, { name = "ok", type = "boolean" },
-    { name = "qty", type = "int" }, { name = "price", type = "double" },
-    { name = "amount", type = "decimal(10,2)" }, { name = "day", type = "date" },
-    { name = "tags", type = "array<string>" },
-    { name = "geo", type = "struct<lat:double,lon:double>" },
-    { name = "attrs", type = "map<string,string>" } ]"#;
-
-/// An Iceberg stream `events` into `lake.logs.events`; `warehouse` settings and
-/// `extra` destination keys as given.
-fn config(warehouse: &str, extra: &str, buffering: &str) -> String {
-    format!(
-        "[server]\nlisten = \"{{listen}}\"\n[[delivery_streams]]\nname = \"events\"\n\
-         buffering = {{ {buffering} }}\n\
-         destination = {{ type = \"iceberg\", \
-         catalog = {{ type = \"sql\", uri = \"sqlite://{{dir}}/../catalog.db\", name = \"lake\" }}, \
-         {warehouse}, namespace = \"logs\", table = \"events\", \
-         error_output_prefix = \"errors/!{{firehose:error-output-type}}/\"{extra} }}\n"
-    )
+/// The table's columns, one of each type the conversion takes.
+fn columns() -> toml::Value {
+    let columns = toml! {
+        columns = [
+            { name = "id", type = "bigint" }, { name = "ts", type = "timestamp" },
+            { name = "user", type = "string" }, { name = "ok", type = "boolean" },
+            { name = "qty", type = "int" }, { name = "price", type = "double" },
+            { name = "amount", type = "decimal(10,2)" }, { name = "day", type = "date" },
+            { name = "tags", type = "array<string>" },
+            { name = "geo", type = "struct<lat:double,lon:double>" },
+            { name = "attrs", type = "map<string,string>" }
+        ]
+    };
+    columns["columns"].clone()
 }
 
-fn s3_warehouse(s3: &Seaweed) -> String {
-    format!(
-        "warehouse = \"s3://{BUCKET}/warehouse\", endpoint = \"{}\", region = \"us-east-1\", \
-         access_key_id = \"{}\", secret_access_key = \"{}\"",
-        s3.endpoint, S3_USER.0, S3_USER.1
-    )
+/// An Iceberg stream `events` into `lake.logs.events` (a SQLite catalog beside
+/// the daemon's folder), 1 MiB buffers sealed after `interval_seconds`;
+/// `destination` keys (its warehouse among them) set on the destination.
+fn stream(destination: Table, interval_seconds: i64) -> Stream {
+    Stream::new("events")
+        .buffering(1, interval_seconds)
+        .destination(toml! {
+            type = "iceberg"
+            catalog = { type = "sql", uri = "sqlite://{dir}/../catalog.db", name = "lake" }
+            namespace = "logs"
+            table = "events"
+            error_output_prefix = "errors/!{firehose:error-output-type}/"
+        })
+        .merge("destination", destination)
 }
 
-fn create_table(partition_by: &str) -> String {
-    format!(", create_table = {{ columns = {COLUMNS}, partition_by = [{partition_by}] }}")
+/// [`stream`], alone in the file.
+fn config(destination: Table, interval_seconds: i64) -> String {
+    Conf::new()
+        .stream(stream(destination, interval_seconds))
+        .text()
+}
+
+/// A warehouse at `location`.
+fn warehouse(location: &str) -> Table {
+    table([("warehouse", location.into())])
+}
+
+/// The warehouse in SeaweedFS, with its connection keys.
+fn s3_warehouse(s3: &Seaweed) -> Table {
+    table([
+        ("warehouse", format!("s3://{BUCKET}/warehouse").into()),
+        ("endpoint", s3.endpoint.clone().into()),
+        ("region", "us-east-1".into()),
+        ("access_key_id", S3_USER.0.into()),
+        ("secret_access_key", S3_USER.1.into()),
+    ])
+}
+
+/// The table, created when missing with [`columns`] and partitioned by
+/// `partition_by`.
+fn create_table(partition_by: &[&str]) -> Table {
+    table([(
+        "create_table",
+        toml::Value::Table(table([
+            ("columns", columns()),
+            ("partition_by", partition_by.to_vec().into()),
+        ])),
+    )])
+}
+
+/// `a` with the keys of `b` set too.
+fn with(a: Table, b: Table) -> Table {
+    a.into_iter().chain(b).collect()
 }
 
 /// A record of every type, `n` giving its values.
@@ -102,18 +140,13 @@ fn ids(rows: &Value) -> Vec<i64> {
     ids
 }
 
-/// A stream into a table it creates in the local `warehouse`, whose records
-/// pass a `metadata_extraction` processor with `query`.
-fn with_query(warehouse: &str, query: &str) -> String {
-    config(
-        &format!("warehouse = \"{warehouse}\""),
-        &create_table(""),
-        "size_mb = 1, interval_seconds = 900",
-    )
-    .replace(
-        "destination = {",
-        &format!("processors = [{{ type = \"metadata_extraction\", query = '{query}' }}]\ndestination = {{"),
-    )
+/// A stream into a table it creates in the local warehouse at `location`,
+/// whose records pass a `metadata_extraction` processor with `query`.
+fn with_query(location: &str, query: &str) -> Stream {
+    stream(with(warehouse(location), create_table(&[])), 900).processor(table([
+        ("type", "metadata_extraction".into()),
+        ("query", query.into()),
+    ]))
 }
 
 /// The error records of the objects under `prefix` in the local folder `root`.
@@ -170,11 +203,13 @@ fn wait_rows(root: &Path, warehouse: &str, s3: Option<&Seaweed>, n: usize, d: &D
 fn records_become_rows_of_a_created_partitioned_table_read_by_pyiceberg_and_duckdb() {
     let s3 = Seaweed::start();
     let root = tempfile::tempdir().expect("tempdir");
-    let warehouse = format!("s3://{BUCKET}/warehouse");
+    let location = format!("s3://{BUCKET}/warehouse");
     let config = config(
-        &s3_warehouse(&s3),
-        &create_table("\"day(ts)\", \"bucket(4, user)\""),
-        "size_mb = 1, interval_seconds = 900",
+        with(
+            s3_warehouse(&s3),
+            create_table(&["day(ts)", "bucket(4, user)"]),
+        ),
+        900,
     );
     let mut d = daemon_in(root.path(), &config);
     let records: Vec<String> = (0..200).map(|n| format!("{}\n", record(n))).collect();
@@ -187,7 +222,7 @@ fn records_become_rows_of_a_created_partitioned_table_read_by_pyiceberg_and_duck
     assert!(put_batch(d.addr, "events", &misfits));
     assert!(d.stop().success(), "{}", d.log());
 
-    let table = read(root.path(), &warehouse, Some(&s3));
+    let table = read(root.path(), &location, Some(&s3));
     assert_eq!(ids(&table["rows"]), (0..200).collect::<Vec<i64>>());
     let row7 = table["rows"]
         .as_array()
@@ -284,12 +319,11 @@ fn a_missing_table_without_create_table_sends_the_records_to_the_error_output() 
     let root = tempfile::tempdir().expect("tempdir");
     let warehouse_dir = root.path().join("warehouse");
     let config = config(
-        &format!(
-            "warehouse = \"file://{}\", retry_duration_seconds = 2",
-            warehouse_dir.display()
+        with(
+            warehouse(&format!("file://{}", warehouse_dir.display())),
+            toml! { retry_duration_seconds = 2 },
         ),
-        "",
-        "size_mb = 1, interval_seconds = 1",
+        1,
     );
     let d = daemon_in(root.path(), &config);
     let records = json_lines(5, "id");
@@ -324,15 +358,21 @@ fn a_missing_table_without_create_table_sends_the_records_to_the_error_output() 
 #[test]
 fn describe_shows_the_table_and_check_refuses_what_does_not_fit_a_table() {
     let root = tempfile::tempdir().expect("tempdir");
-    let warehouse = format!("warehouse = \"file://{}/wh\"", root.path().display());
+    let location = format!("file://{}/wh", root.path().display());
     let d = daemon_in(
         root.path(),
         &config(
-            &warehouse,
-            &(create_table("\"hour(ts)\"")
-                + ", tables = [{ namespace = \"logs\", table = \"clicks\", \
-                   error_output_prefix = \"clicks/!{firehose:error-output-type}/\" }]"),
-            "size_mb = 1, interval_seconds = 60",
+            with(
+                with(warehouse(&location), create_table(&["hour(ts)"])),
+                toml! {
+                    tables = [{
+                        namespace = "logs",
+                        table = "clicks",
+                        error_output_prefix = "clicks/!{firehose:error-output-type}/"
+                    }]
+                },
+            ),
+            60,
         ),
     );
     let described = firehose(
@@ -358,17 +398,22 @@ fn describe_shows_the_table_and_check_refuses_what_does_not_fit_a_table() {
     assert_eq!(destination["RetryOptions"]["DurationInSeconds"], 300);
 
     let dir = tempfile::tempdir().expect("tempdir");
-    let bad = config(
-        &warehouse,
-        &(create_table("\"week(ts)\", \"bucket(0, id)\"")
-            + ", tables = [{ namespace = \"logs\", table = \"events\", unique_keys = [\"id\"] }]"),
-        "size_mb = 1",
-    )
-    .replace(
-        "buffering = { size_mb = 1 }",
-        "buffering = { size_mb = 1 }\ncompression = \"gzip\"",
-    )
-    .replace("{listen}", "127.0.0.1:0")
+    let bad = Conf::new()
+        .stream(
+            stream(
+                with(
+                    with(
+                        warehouse(&location),
+                        create_table(&["week(ts)", "bucket(0, id)"]),
+                    ),
+                    toml! { tables = [{ namespace = "logs", table = "events", unique_keys = ["id"] }] },
+                ),
+                900,
+            )
+            .set("compression", "gzip"),
+        )
+        .text()
+        .replace("{listen}", "127.0.0.1:0")
     .replace("{dir}", &dir.path().display().to_string());
     std::fs::write(dir.path().join("bad.toml"), bad).expect("config");
     let out = sluice(&["check", "--config", "bad.toml"], dir.path());
@@ -393,11 +438,10 @@ fn describe_shows_the_table_and_check_refuses_what_does_not_fit_a_table() {
 #[test]
 fn kill_9_under_load_commits_every_acknowledged_record_exactly_once() {
     let root = tempfile::tempdir().expect("tempdir");
-    let warehouse = format!("file://{}/wh", root.path().display());
+    let location = format!("file://{}/wh", root.path().display());
     let config = config(
-        &format!("warehouse = \"{warehouse}\""),
-        &create_table("\"bucket(2, user)\""),
-        "size_mb = 1, interval_seconds = 0",
+        with(warehouse(&location), create_table(&["bucket(2, user)"])),
+        0,
     );
     let dir = tempfile::tempdir_in(root.path()).expect("a daemon folder");
     let mut acknowledged = BTreeSet::new();
@@ -418,10 +462,10 @@ fn kill_9_under_load_commits_every_acknowledged_record_exactly_once() {
         dir = Some(d.into_dir()); // SIGKILL
     }
     let mut d = Daemon::start_in(dir.take().expect("the folder"), &config);
-    let table = wait_rows(root.path(), &warehouse, None, acknowledged.len(), &d);
+    let table = wait_rows(root.path(), &location, None, acknowledged.len(), &d);
     assert!(d.stop().success(), "{}", d.log());
     let table = if table["rows"].as_array().map_or(0, Vec::len) == acknowledged.len() {
-        read(root.path(), &warehouse, None)
+        read(root.path(), &location, None)
     } else {
         table
     };
@@ -454,12 +498,8 @@ fn kill_9_under_load_commits_every_acknowledged_record_exactly_once() {
 fn two_daemons_append_to_one_table_without_losing_a_commit() {
     let s3 = Seaweed::start();
     let root = tempfile::tempdir().expect("tempdir");
-    let warehouse = format!("s3://{BUCKET}/warehouse");
-    let config = config(
-        &s3_warehouse(&s3),
-        &create_table(""),
-        "size_mb = 1, interval_seconds = 0",
-    );
+    let location = format!("s3://{BUCKET}/warehouse");
+    let config = config(with(s3_warehouse(&s3), create_table(&[])), 0);
     let mut a = daemon_in(root.path(), &config);
     let mut b = daemon_in(root.path(), &config);
     std::thread::scope(|scope| {
@@ -480,7 +520,7 @@ fn two_daemons_append_to_one_table_without_losing_a_commit() {
     });
     assert!(a.stop().success(), "{}", a.log());
     assert!(b.stop().success(), "{}", b.log());
-    let table = read(root.path(), &warehouse, Some(&s3));
+    let table = read(root.path(), &location, Some(&s3));
     let expected: Vec<i64> = (0..500).chain(10_000..10_500).collect();
     assert_eq!(ids(&table["rows"]), expected);
     let mut per_batch: BTreeMap<String, usize> = BTreeMap::new();
@@ -501,11 +541,13 @@ fn two_daemons_append_to_one_table_without_losing_a_commit() {
 #[test]
 fn old_snapshots_are_expired_and_every_row_stays() {
     let root = tempfile::tempdir().expect("tempdir");
-    let warehouse = format!("file://{}/wh", root.path().display());
+    let location = format!("file://{}/wh", root.path().display());
     let config = config(
-        &format!("warehouse = \"{warehouse}\""),
-        &(create_table("") + ", expire_snapshots = { max_age_seconds = 1, retain_last = 2 }"),
-        "size_mb = 1, interval_seconds = 0",
+        with(
+            with(warehouse(&location), create_table(&[])),
+            toml! { expire_snapshots = { max_age_seconds = 1, retain_last = 2 } },
+        ),
+        0,
     );
     let mut d = daemon_in(root.path(), &config);
     for batch in 0..8 {
@@ -513,13 +555,13 @@ fn old_snapshots_are_expired_and_every_row_stays() {
             .map(|n| format!("{}\n", record(n)))
             .collect();
         assert!(put_batch(d.addr, "events", &records));
-        wait_rows(root.path(), &warehouse, None, batch * 10 + 10, &d);
+        wait_rows(root.path(), &location, None, batch * 10 + 10, &d);
         // Snapshots expire by age (`max_age_seconds = 1`): the appends must be
         // apart in wall time for some to be old.
         std::thread::sleep(Duration::from_millis(600));
     }
     assert!(d.stop().success(), "{}", d.log());
-    let table = read(root.path(), &warehouse, None);
+    let table = read(root.path(), &location, None);
     assert_eq!(ids(&table["rows"]), (0..80).collect::<Vec<i64>>());
     let snapshots = table["snapshots"].as_array().expect("snapshots");
     assert!(
@@ -544,17 +586,26 @@ fn old_snapshots_are_expired_and_every_row_stays() {
 #[test]
 fn each_record_goes_to_the_table_its_routing_metadata_names() {
     let root = tempfile::tempdir().expect("tempdir");
-    let warehouse = format!("file://{}/wh", root.path().display());
-    let config = with_query(&warehouse, "{destinationTableName: .kind}")
-    .replace(
-        "table = \"events\"",
-        "table = \"!{partitionKeyFromQuery:destinationTableName}\"",
-    )
-    .replace(
-        "error_output_prefix = ",
-        "tables = [{ namespace = \"logs\", table = \"clicks\", \
-         error_output_prefix = \"clicks-errors/!{firehose:error-output-type}/\" }], error_output_prefix = ",
-    );
+    let location = format!("file://{}/wh", root.path().display());
+    let config = Conf::new()
+        .stream(
+            with_query(&location, "{destinationTableName: .kind}")
+                .set(
+                    "destination.table",
+                    "!{partitionKeyFromQuery:destinationTableName}",
+                )
+                .merge(
+                    "destination",
+                    toml! {
+                        tables = [{
+                            namespace = "logs",
+                            table = "clicks",
+                            error_output_prefix = "clicks-errors/!{firehose:error-output-type}/"
+                        }]
+                    },
+                ),
+        )
+        .text();
     let mut d = daemon_in(root.path(), &config);
     let mut records: Vec<String> = (0..60)
         .map(|n| {
@@ -585,8 +636,8 @@ fn each_record_goes_to_the_table_its_routing_metadata_names() {
         raws_under("errors/format-conversion-failed/"),
         vec![misfits[1].clone()]
     );
-    let clicks = read_table(root.path(), &warehouse, None, "logs.clicks");
-    let views = read_table(root.path(), &warehouse, None, "logs.views");
+    let clicks = read_table(root.path(), &location, None, "logs.clicks");
+    let views = read_table(root.path(), &location, None, "logs.views");
     assert_eq!(
         ids(&clicks["rows"]),
         (0..60).filter(|n| n % 3 == 0).collect::<Vec<i64>>()
@@ -605,8 +656,10 @@ fn each_record_goes_to_the_table_its_routing_metadata_names() {
 #[test]
 fn routing_metadata_by_its_firehose_name_overrides_the_configured_table() {
     let root = tempfile::tempdir().expect("tempdir");
-    let warehouse = format!("file://{}/wh", root.path().display());
-    let config = with_query(&warehouse, "{destinationTableName: .kind}");
+    let location = format!("file://{}/wh", root.path().display());
+    let config = Conf::new()
+        .stream(with_query(&location, "{destinationTableName: .kind}"))
+        .text();
     let mut d = daemon_in(root.path(), &config);
     let records: Vec<String> = (0..30)
         .map(|n| {
@@ -619,8 +672,8 @@ fn routing_metadata_by_its_firehose_name_overrides_the_configured_table() {
         .collect();
     assert!(put_batch(d.addr, "events", &records));
     assert!(d.stop().success(), "{}", d.log());
-    let clicks = read_table(root.path(), &warehouse, None, "logs.clicks");
-    let events = read(root.path(), &warehouse, None);
+    let clicks = read_table(root.path(), &location, None, "logs.clicks");
+    let events = read(root.path(), &location, None);
     assert_eq!(
         ids(&clicks["rows"]),
         (0..30).filter(|n| n % 3 == 0).collect::<Vec<i64>>()
@@ -638,17 +691,19 @@ fn routing_metadata_by_its_firehose_name_overrides_the_configured_table() {
 #[test]
 fn a_plugins_routing_metadata_routes_its_records() {
     let root = tempfile::tempdir().expect("tempdir");
-    let warehouse = format!("file://{}/wh", root.path().display());
-    let processors = format!(
-        "processors = [{{ type = \"wasm\", module = \"{}\", params = {{ fields = \"destinationTableName\" }} }}]\ndestination = {{",
-        plugin("py-partition")
-    );
-    let config = config(
-        &format!("warehouse = \"{warehouse}\""),
-        &create_table(""),
-        "size_mb = 1, interval_seconds = 900",
-    )
-    .replace("destination = {", &processors);
+    let location = format!("file://{}/wh", root.path().display());
+    let config = Conf::new()
+        .stream(
+            stream(with(warehouse(&location), create_table(&[])), 900).processor(table([
+                ("type", "wasm".into()),
+                ("module", plugin("py-partition").into()),
+                (
+                    "params",
+                    toml::Value::Table(toml! { fields = "destinationTableName" }),
+                ),
+            ])),
+        )
+        .text();
     let mut d = daemon_in(root.path(), &config);
     let records: Vec<String> = (0..20)
         .map(|n| {
@@ -659,8 +714,8 @@ fn a_plugins_routing_metadata_routes_its_records() {
         .collect();
     assert!(put_batch(d.addr, "events", &records));
     assert!(d.stop().success(), "{}", d.log());
-    let clicks = read_table(root.path(), &warehouse, None, "logs.clicks");
-    let views = read_table(root.path(), &warehouse, None, "logs.views");
+    let clicks = read_table(root.path(), &location, None, "logs.clicks");
+    let views = read_table(root.path(), &location, None, "logs.views");
     assert_eq!(
         ids(&clicks["rows"]),
         (0..20).filter(|n| n % 2 == 0).collect::<Vec<i64>>()
@@ -677,8 +732,10 @@ fn a_plugins_routing_metadata_routes_its_records() {
 #[test]
 fn only_inserts_are_appended_and_updates_and_deletes_go_to_the_error_output() {
     let root = tempfile::tempdir().expect("tempdir");
-    let warehouse = format!("file://{}/wh", root.path().display());
-    let config = with_query(&warehouse, "{operation: .op}");
+    let location = format!("file://{}/wh", root.path().display());
+    let config = Conf::new()
+        .stream(with_query(&location, "{operation: .op}"))
+        .text();
     let mut d = daemon_in(root.path(), &config);
     let ops = ["insert", "update", "delete", "INSERT"];
     let records: Vec<String> = (0..40)
@@ -690,7 +747,7 @@ fn only_inserts_are_appended_and_updates_and_deletes_go_to_the_error_output() {
         .collect();
     assert!(put_batch(d.addr, "events", &records));
     assert!(d.stop().success(), "{}", d.log());
-    let table = read(root.path(), &warehouse, None);
+    let table = read(root.path(), &location, None);
     assert_eq!(
         ids(&table["rows"]),
         (0..40)
@@ -723,22 +780,13 @@ fn only_inserts_are_appended_and_updates_and_deletes_go_to_the_error_output() {
 #[test]
 fn a_record_missing_a_required_column_fails_alone() {
     let root = tempfile::tempdir().expect("tempdir");
-    let warehouse = format!("file://{}/wh", root.path().display());
+    let location = format!("file://{}/wh", root.path().display());
     let db = root.path().join("catalog.db");
     py_json(
         "create_iceberg_table.py",
-        &[
-            db.to_str().expect("path"),
-            "lake",
-            &warehouse,
-            "logs.events",
-        ],
+        &[db.to_str().expect("path"), "lake", &location, "logs.events"],
     );
-    let config = config(
-        &format!("warehouse = \"{warehouse}\""),
-        "",
-        "size_mb = 1, interval_seconds = 900",
-    );
+    let config = config(warehouse(&location), 900);
     let mut d = daemon_in(root.path(), &config);
     let mut records: Vec<String> = (0..30)
         .map(|n| format!("{}\n", json!({ "id": n, "msg": format!("m{n}") })))
@@ -750,7 +798,7 @@ fn a_record_missing_a_required_column_fails_alone() {
     records.splice(10..10, misfits.clone());
     assert!(put_batch(d.addr, "events", &records));
     assert!(d.stop().success(), "{}", d.log());
-    let table = read(root.path(), &warehouse, None);
+    let table = read(root.path(), &location, None);
     assert_eq!(ids(&table["rows"]), (0..30).collect::<Vec<i64>>());
     assert_eq!(
         table["schema"][0],
@@ -775,8 +823,8 @@ fn a_record_missing_a_required_column_fails_alone() {
 #[test]
 fn with_schema_evolution_new_keys_become_columns_and_without_it_they_are_ignored() {
     let root = tempfile::tempdir().expect("tempdir");
-    let warehouse = format!("file://{}/wh", root.path().display());
-    let small = ", create_table = { columns = [ { name = \"id\", type = \"bigint\" } ] }";
+    let location = format!("file://{}/wh", root.path().display());
+    let small = toml! { create_table = { columns = [{ name = "id", type = "bigint" }] } };
     let records: Vec<String> = (0..4)
         .map(|n| {
             format!(
@@ -788,15 +836,11 @@ fn with_schema_evolution_new_keys_become_columns_and_without_it_they_are_ignored
     // Off (the default): the keys are ignored, as Firehose ignores them.
     let mut d = daemon_in(
         root.path(),
-        &config(
-            &format!("warehouse = \"{warehouse}\""),
-            small,
-            "size_mb = 1, interval_seconds = 900",
-        ),
+        &config(with(warehouse(&location), small.clone()), 900),
     );
     assert!(put_batch(d.addr, "events", &records));
     assert!(d.stop().success(), "{}", d.log());
-    let table = read(root.path(), &warehouse, None);
+    let table = read(root.path(), &location, None);
     assert_eq!(
         table["schema"].as_array().map(Vec::len),
         Some(1),
@@ -805,14 +849,10 @@ fn with_schema_evolution_new_keys_become_columns_and_without_it_they_are_ignored
     );
     assert_eq!(ids(&table["rows"]), vec![0, 1, 2, 3]);
     // On: a schema update adds them before the data that carries them.
-    let evolving = format!("{small}, schema_evolution = true");
+    let evolving = with(small, toml! { schema_evolution = true });
     let mut d = daemon_in(
         root.path(),
-        &config(
-            &format!("warehouse = \"{warehouse}\""),
-            &evolving,
-            "size_mb = 1, interval_seconds = 900",
-        ),
+        &config(with(warehouse(&location), evolving), 900),
     );
     let more: Vec<String> = (4..8)
         .map(|n| {
@@ -824,7 +864,7 @@ fn with_schema_evolution_new_keys_become_columns_and_without_it_they_are_ignored
         .collect();
     assert!(put_batch(d.addr, "events", &more));
     assert!(d.stop().success(), "{}", d.log());
-    let table = read(root.path(), &warehouse, None);
+    let table = read(root.path(), &location, None);
     assert_eq!(
         table["schema"],
         json!([
@@ -921,17 +961,25 @@ impl Drop for RestCatalog {
 #[test]
 fn a_rest_catalog_takes_the_commits_and_pyiceberg_reads_them_through_it() {
     let rest = RestCatalog::start();
-    let config = format!(
-        "[server]\nlisten = \"{{listen}}\"\n[[delivery_streams]]\nname = \"events\"\n\
-         buffering = {{ size_mb = 1, interval_seconds = 900 }}\n\
-         destination = {{ type = \"iceberg\", catalog = {{ type = \"rest\", uri = \"{}\", name = \"seaweed\" }}, \
-         warehouse = \"s3://lake\", endpoint = \"{}\", region = \"us-east-1\", \
-         access_key_id = \"anonymous\", secret_access_key = \"anonymous\", \
-         namespace = \"logs\", table = \"events\"{} }}\n",
-        rest.catalog,
-        rest.s3,
-        create_table("\"day(ts)\"")
-    );
+    let config = Conf::new()
+        .stream(
+            Stream::new("events")
+                .buffering(1, 900)
+                .destination(toml! {
+                    type = "iceberg"
+                    catalog = { type = "rest", name = "seaweed" }
+                    warehouse = "s3://lake"
+                    region = "us-east-1"
+                    access_key_id = "anonymous"
+                    secret_access_key = "anonymous"
+                    namespace = "logs"
+                    table = "events"
+                })
+                .set("destination.catalog.uri", rest.catalog.clone())
+                .set("destination.endpoint", rest.s3.clone())
+                .merge("destination", create_table(&["day(ts)"])),
+        )
+        .text();
     let mut d = Daemon::start(&config);
     let records: Vec<String> = (0..50).map(|n| format!("{}\n", record(n))).collect();
     assert!(put_batch(d.addr, "events", &records));

@@ -15,15 +15,10 @@ use common::*;
 /// record is acknowledged and delivered exactly once.
 #[test]
 fn requests_past_the_budget_are_throttled_and_succeed_when_retried() {
-    let config = one_stream_config(
-        "s",
-        "compression = \"none\"\nbuffering = { size_mb = 8, interval_seconds = 1 }",
-    )
-    .replacen(
-        "listen = \"{listen}\"\n",
-        "listen = \"{listen}\"\ningest_memory_mb = 16\n",
-        1,
-    );
+    let config = Conf::new()
+        .set("server.ingest_memory_mb", 16)
+        .stream(Stream::new("s").set("compression", "none").buffering(8, 1))
+        .text();
     let d = Daemon::start(&config);
     let out = py_json("concurrent_puts.py", &[&d.url(), "s", "20", "330", "12000"]);
     let failed = out["failed"].as_array().unwrap();
@@ -58,10 +53,11 @@ fn requests_past_the_budget_are_throttled_and_succeed_when_retried() {
 /// allocation per record would take (over a gigabyte), and every line lands.
 #[test]
 fn a_body_of_millions_of_tiny_lines_takes_a_few_bytes_a_line() {
-    let d = Daemon::start(&one_stream_config(
-        "s",
-        "compression = \"gzip\"\nbuffering = { size_mb = 5, interval_seconds = 1 }",
-    ));
+    let d = Daemon::start(
+        &Conf::new()
+            .stream(Stream::new("s").set("compression", "gzip").buffering(5, 1))
+            .text(),
+    );
     let lines = 8 * 1024 * 1024 - 8;
     let body = d.path("tiny.ndjson");
     std::fs::write(&body, b"a\n".repeat(lines)).unwrap();
@@ -110,11 +106,17 @@ fn a_body_of_millions_of_tiny_lines_takes_a_few_bytes_a_line() {
 /// body within the cap is split into its sub-records.
 #[test]
 fn a_body_of_millions_of_tiny_lines_through_deaggregation_is_bounded_by_the_cap() {
-    let d = Daemon::start(&one_stream_config(
-        "s",
-        "compression = \"none\"\nbuffering = { size_mb = 5, interval_seconds = 1 }\n\
-         processors = [{ type = \"deaggregation\", sub_record_type = \"json\" }, { type = \"append_delimiter\" }]",
-    ));
+    let d = Daemon::start(
+        &Conf::new()
+            .stream(
+                Stream::new("s")
+                    .set("compression", "none")
+                    .buffering(5, 1)
+                    .processor(toml! { type = "deaggregation"  sub_record_type = "json" })
+                    .processor(toml! { type = "append_delimiter" }),
+            )
+            .text(),
+    );
     let body = d.path("tiny.ndjson");
     std::fs::write(&body, b"a\n".repeat(8 * 1024 * 1024 - 8)).unwrap();
     let before = peak_rss_kb(d.pid());

@@ -11,19 +11,23 @@ use common::*;
 
 /// A stream `k` reading the Kinesis stream `orders` from TRIM_HORIZON into
 /// `{dir}/out`.
-fn config(kinesis: &KinesisLocal, extra: &str) -> String {
-    config_at(&kinesis.endpoint, extra)
+fn config(kinesis: &KinesisLocal) -> String {
+    Conf::new().stream(stream_at(&kinesis.endpoint)).text()
 }
 
-fn config_at(endpoint: &str, extra: &str) -> String {
-    format!(
-        "[server]\nlisten = \"{{listen}}\"\n[[delivery_streams]]\nname = \"k\"\n\
-         source = {{ type = \"kinesis\", stream_name = \"orders\", endpoint = \"{endpoint}\", \
-         starting_position = \"TRIM_HORIZON\", access_key_id = \"AKTEST\", secret_access_key = \"secret\", \
-         idle_poll_ms = 100{extra} }}\n\
-         buffering = {{ size_mb = 1, interval_seconds = 0 }}\n\
-         destination = {{ type = \"local\", path = \"{{dir}}/out\" }}\n"
-    )
+/// Stream `k` reading `orders` from TRIM_HORIZON at `endpoint` into `{dir}/out`.
+fn stream_at(endpoint: &str) -> Stream {
+    Stream::new("k")
+        .source(toml! {
+            type = "kinesis"
+            stream_name = "orders"
+            starting_position = "TRIM_HORIZON"
+            access_key_id = "AKTEST"
+            secret_access_key = "secret"
+            idle_poll_ms = 100
+        })
+        .set("source.endpoint", endpoint)
+        .at_once()
 }
 
 /// The records `k<i>\n` for i in `range`, as put by `kinesis_client.py put`.
@@ -47,7 +51,7 @@ fn four_shards_a_reshard_and_a_restart_deliver_every_record_once() {
     let kinesis = KinesisLocal::start();
     kinesis.client(&["create", "orders", "4"]);
     put(&kinesis, 0, 2000, 1);
-    let mut daemon = Daemon::start(&config(&kinesis, ""));
+    let mut daemon = Daemon::start(&config(&kinesis));
     assert_delivered_once(&daemon, &records(0..2000));
 
     // Reshard while reading: the parents are closed, children start after them.
@@ -62,7 +66,7 @@ fn four_shards_a_reshard_and_a_restart_deliver_every_record_once() {
     assert!(daemon.stop().success(), "{}", daemon.log());
     let dir = daemon.into_dir();
     put(&kinesis, 5000, 1000, 1);
-    let daemon = Daemon::start_in(dir, &config(&kinesis, ""));
+    let daemon = Daemon::start_in(dir, &config(&kinesis));
     assert_delivered_once(&daemon, &records(0..6000));
 }
 
@@ -73,7 +77,7 @@ fn kpl_aggregated_records_are_unpacked_into_user_records() {
     // 1,000 user records in 50 Kinesis records, and 100 plain ones.
     put(&kinesis, 0, 1000, 20);
     put(&kinesis, 1000, 100, 1);
-    let daemon = Daemon::start(&config(&kinesis, ""));
+    let daemon = Daemon::start(&config(&kinesis));
     assert_delivered_once(&daemon, &records(0..1100));
     assert_eq!(
         metric(&daemon, "sluice_incoming_records_total{stream=\"k\"}"),
@@ -89,13 +93,13 @@ fn an_intent_left_by_a_crash_after_the_append_skips_what_the_spool_holds() {
     let kinesis = KinesisLocal::start();
     kinesis.client(&["create", "orders", "1"]);
     put(&kinesis, 0, 300, 1);
-    let mut daemon = Daemon::start(&config(&kinesis, ""));
+    let mut daemon = Daemon::start(&config(&kinesis));
     assert_delivered_once(&daemon, &records(0..300));
     assert!(daemon.stop().success());
     let dir = daemon.into_dir();
     leave_intent_from_the_start(&kinesis, &dir);
     put(&kinesis, 300, 50, 1);
-    let daemon = Daemon::start_in(dir, &config(&kinesis, ""));
+    let daemon = Daemon::start_in(dir, &config(&kinesis));
     assert_delivered_once(&daemon, &records(0..350));
 }
 
@@ -119,16 +123,21 @@ fn cloudwatch_logs_messages_from_kinesis_unpack_into_events_across_a_crash() {
         assert_eq!(answer["failed"], 0, "{answer}");
     };
     put_cloudwatch(0, 300);
-    let processors = "\nprocessors = [{ type = \"decompression\" }, { type = \"cloudwatch_logs\", data_message_extraction = true }, { type = \"append_delimiter\" }]";
-    let with_processors =
-        |config: String| config.replace("\nbuffering", &format!("{processors}\nbuffering"));
-    let mut daemon = Daemon::start(&with_processors(config(&kinesis, "")));
+    let config = Conf::new()
+        .stream(
+            stream_at(&kinesis.endpoint)
+                .processor(toml! { type = "decompression" })
+                .processor(toml! { type = "cloudwatch_logs"  data_message_extraction = true })
+                .processor(toml! { type = "append_delimiter" }),
+        )
+        .text();
+    let mut daemon = Daemon::start(&config);
     assert_delivered_once(&daemon, &records(0..300));
     assert!(daemon.stop().success());
     let dir = daemon.into_dir();
     leave_intent_from_the_start(&kinesis, &dir);
     put_cloudwatch(300, 50);
-    let daemon = Daemon::start_in(dir, &with_processors(config(&kinesis, "")));
+    let daemon = Daemon::start_in(dir, &config);
     assert_delivered_once(&daemon, &records(0..350));
 }
 
@@ -151,7 +160,7 @@ fn throttled_reads_back_off_and_lose_nothing() {
     put(&kinesis, 0, 500, 1);
     // Every second GetRecords is refused with ProvisionedThroughputExceededException.
     let proxy = Proxy::start(&kinesis.endpoint);
-    let daemon = Daemon::start(&config_at(&proxy.endpoint, ""));
+    let daemon = Daemon::start(&Conf::new().stream(stream_at(&proxy.endpoint)).text());
     put(&kinesis, 500, 500, 1);
     assert_delivered_once(&daemon, &records(0..1000));
     daemon.wait_for_log("read throttled by Kinesis, backing off");
@@ -161,7 +170,7 @@ fn throttled_reads_back_off_and_lose_nothing() {
 #[test]
 fn a_missing_stream_is_retried_and_the_daemon_keeps_running() {
     let kinesis = KinesisLocal::start();
-    let daemon = Daemon::start(&config(&kinesis, ""));
+    let daemon = Daemon::start(&config(&kinesis));
     daemon.wait_for_log("cannot list the shards, will retry");
     let described = firehose(
         daemon.addr,

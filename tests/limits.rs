@@ -11,12 +11,12 @@ use std::time::{Duration, Instant};
 
 use common::*;
 
-fn config(limits: &str) -> String {
-    format!(
-        "[server]\nlisten = \"{{listen}}\"\n{limits}\n[[delivery_streams]]\nname = \"s\"\n\
-         buffering = {{ size_mb = 1, interval_seconds = 0 }}\n\
-         destination = {{ type = \"local\", path = \"{{dir}}/out\" }}\n"
-    )
+/// One stream delivering at once; `server` sets keys of `[server]`.
+fn config(server: Table) -> String {
+    Conf::new()
+        .merge("server", server)
+        .stream(Stream::new("s").at_once())
+        .text()
 }
 
 /// Sends `bytes` one at a time, `gap` apart, until the daemon closes the
@@ -71,7 +71,7 @@ fn trickle(
 #[test]
 fn a_client_trickling_headers_or_a_body_is_cut_off_while_others_are_served() {
     let mut daemon = Daemon::start(&config(
-        "header_timeout_seconds = 2\nbody_timeout_seconds = 2",
+        toml! { header_timeout_seconds = 2  body_timeout_seconds = 2 },
     ));
     let addr = daemon.addr;
     let served = std::thread::spawn(move || {
@@ -137,7 +137,9 @@ fn a_client_trickling_headers_or_a_body_is_cut_off_while_others_are_served() {
 
 #[test]
 fn a_connection_flood_past_the_cap_is_refused_without_memory_growing() {
-    let mut daemon = Daemon::start(&config("max_connections = 20\nheader_timeout_seconds = 60"));
+    let mut daemon = Daemon::start(&config(
+        toml! { max_connections = 20  header_timeout_seconds = 60 },
+    ));
     let addr = daemon.addr;
     assert!(put_batch(addr, "s", &["warm-up\n".to_string()]));
     // Twenty connections hold the cap with half a request each. One opened while
@@ -228,7 +230,7 @@ fn a_connection_flood_past_the_cap_is_refused_without_memory_growing() {
 /// refused at its first level.
 #[test]
 fn deeply_nested_json_is_bounded_and_the_daemon_goes_on() {
-    let mut daemon = Daemon::start(&config(""));
+    let mut daemon = Daemon::start(&config(Table::new()));
     let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
     let skipped = format!(
         "{{\"DeliveryStreamName\":\"s\",\"Records\":[{{\"Data\":\"bmVzdGVkCg==\",\"x\":{deep}}}]}}"

@@ -8,7 +8,7 @@ use common::*;
 
 #[test]
 fn counts_match_what_was_put_and_delivered() {
-    let config = one_stream_config("m", "buffering = { size_mb = 1, interval_seconds = 0 }");
+    let config = Conf::new().stream(Stream::new("m").at_once()).text();
     let d = Daemon::start(&config);
     for _ in 0..3 {
         let r = firehose(

@@ -33,14 +33,23 @@ const ALL_TYPES: &str = r#"columns = [
 
 /// One stream `p` converting to Parquet into `{dir}/out`, errors under
 /// `errors/<type>/`; `format` is the rest of the `[delivery_streams.format]` table.
-fn config(format: &str) -> String {
-    format!(
-        "[server]\nlisten = \"{{listen}}\"\n[[delivery_streams]]\nname = \"p\"\n\
-         buffering = {{ size_mb = 64, interval_seconds = 900 }}\n\
-         destination = {{ type = \"local\", path = \"{{dir}}/out\", \
-         error_output_prefix = \"errors/!{{firehose:error-output-type}}/\" }}\n\
-         [delivery_streams.format]\ntype = \"parquet\"\n{format}\n"
-    )
+/// Stream `p` converting to Parquet with the `format` keys, its buffers held
+/// for 900 s.
+fn config(format: Table) -> String {
+    config_sealed_after(format, 900)
+}
+
+/// As [`config`], buffers delivered after `interval_seconds`.
+fn config_sealed_after(format: Table, interval_seconds: i64) -> String {
+    Conf::new()
+        .stream(
+            Stream::new("p")
+                .buffering(64, interval_seconds)
+                .errors_by_type()
+                .set("format.type", "parquet")
+                .merge("format", format),
+        )
+        .text()
 }
 
 /// Puts the records (in one batch, so they share one file in order), stops the
@@ -89,7 +98,7 @@ fn assert_rows(read: &Value, expected: &[Value]) {
 
 #[test]
 fn every_type_reads_back_the_same_in_pyarrow_and_duckdb() {
-    let mut daemon = Daemon::start(&config(ALL_TYPES));
+    let mut daemon = Daemon::start(&config(ALL_TYPES.parse().expect("ALL_TYPES is TOML")));
     let full = r#"{"b":true,"i8":-128,"i16":32767,"i32":-2147483648,"i64":9007199254740993,
         "f32":1.5,"f64":-2.25e-3,"amount":1234.5,"big":"12345678901234567890123456789.123456789",
         "s":"héllo wörld ✓ 日本語 🎉","c":"abcdef","v":"ünïcödé","d":"2026-11-24",
@@ -195,10 +204,10 @@ fn every_type_reads_back_the_same_in_pyarrow_and_duckdb() {
 
 #[test]
 fn records_that_do_not_convert_go_to_the_error_output_and_the_rest_is_written() {
-    let mut daemon = Daemon::start(&config(
-        r#"compression = "gzip"
-columns = [{ name = "n", type = "int" }, { name = "geo", type = "struct<lat:double>" }]"#,
-    ));
+    let mut daemon = Daemon::start(&config(toml! {
+        compression = "gzip"
+        columns = [{ name = "n", type = "int" }, { name = "geo", type = "struct<lat:double>" }]
+    }));
     let bad = [
         (
             "not json at all",
@@ -280,8 +289,7 @@ columns = [{ name = "n", type = "int" }, { name = "geo", type = "struct<lat:doub
 
 #[test]
 fn conversion_metrics_count_records_and_bytes() {
-    let text = config("columns = [{ name = \"n\", type = \"int\" }]")
-        .replace("interval_seconds = 900", "interval_seconds = 0");
+    let text = config_sealed_after(toml! { columns = [{ name = "n", type = "int" }] }, 0);
     let daemon = Daemon::start(&text);
     let records = vec!["{\"n\":1}".to_string(), "{\"n\":\"x\"}".to_string()];
     assert!(put_batch(daemon.addr, "p", &records));
@@ -305,10 +313,10 @@ fn conversion_metrics_count_records_and_bytes() {
 
 #[test]
 fn hive_is_strict_and_reads_its_timestamp_formats() {
-    let mut daemon = Daemon::start(&config(
-        r#"deserializer = { type = "hive", timestamp_formats = ["dd/MM/yyyy HH:mm:ss", "millis"] }
-columns = [{ name = "n", type = "int" }, { name = "ts", type = "timestamp" }, { name = "s", type = "string" }]"#,
-    ));
+    let mut daemon = Daemon::start(&config(toml! {
+        deserializer = { type = "hive", timestamp_formats = ["dd/MM/yyyy HH:mm:ss", "millis"] }
+        columns = [{ name = "n", type = "int" }, { name = "ts", type = "timestamp" }, { name = "s", type = "string" }]
+    }));
     let objects = convert(
         &mut daemon,
         &[
@@ -346,10 +354,15 @@ columns = [{ name = "n", type = "int" }, { name = "ts", type = "timestamp" }, { 
 
 #[test]
 fn openx_options_map_keys_to_columns() {
-    let mut daemon = Daemon::start(&config(
-        r#"deserializer = { type = "openx", case_insensitive = false, convert_dots_in_json_keys_to_underscores = true, column_to_json_key_mappings = { ts = "@timestamp" } }
-columns = [{ name = "user_id", type = "string" }, { name = "Mixed", type = "int" }, { name = "ts", type = "timestamp" }]"#,
-    ));
+    let mut daemon = Daemon::start(&config(toml! {
+        deserializer = {
+            type = "openx",
+            case_insensitive = false,
+            convert_dots_in_json_keys_to_underscores = true,
+            column_to_json_key_mappings = { ts = "@timestamp" }
+        }
+        columns = [{ name = "user_id", type = "string" }, { name = "Mixed", type = "int" }, { name = "ts", type = "timestamp" }]
+    }));
     let described = firehose(
         daemon.addr,
         "DescribeDeliveryStream",
@@ -394,8 +407,7 @@ fn after_a_crash_the_batch_and_its_conversion_errors_are_written_once() {
     // and its conversion-error batch are sealed, and nothing is written yet.
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("out"), b"not a folder").unwrap();
-    let text = config("columns = [{ name = \"n\", type = \"int\" }]")
-        .replace("interval_seconds = 900", "interval_seconds = 0");
+    let text = config_sealed_after(toml! { columns = [{ name = "n", type = "int" }] }, 0);
     let daemon = Daemon::start_in(dir, &text);
     let records: Vec<String> = (0..200)
         .map(|i| match i % 4 {
@@ -445,10 +457,16 @@ fn every_page_codec_and_writer_version_reads_back() {
         ("GZIP", "V1", true, "GZIP"),
         ("SNAPPY", "V2", false, "SNAPPY"),
     ] {
-        let mut daemon = Daemon::start(&config(&format!(
-            "compression = \"{codec}\"\nwriter_version = \"{version}\"\nenable_dictionary = {dictionary}\n\
-             columns = [{{ name = \"s\", type = \"string\" }}, {{ name = \"n\", type = \"bigint\" }}]"
-        )));
+        let mut daemon = Daemon::start(&config(
+            toml! { columns = [{ name = "s", type = "string" }, { name = "n", type = "bigint" }] }
+                .into_iter()
+                .chain(table([
+                    ("compression", codec.into()),
+                    ("writer_version", version.into()),
+                    ("enable_dictionary", dictionary.into()),
+                ]))
+                .collect(),
+        ));
         let records: Vec<String> = (0..500)
             .map(|i| format!("{{\"s\":\"v{}\",\"n\":{i}}}", i % 7))
             .collect();

@@ -13,39 +13,35 @@ use std::time::Duration;
 
 use common::*;
 
-fn stream(name: &str, path: &str, extra: &str) -> String {
-    format!(
-        "[[delivery_streams]]\nname = \"{name}\"\nbuffering = {{ size_mb = 1, interval_seconds = 1 }}\n{extra}\
-         destination = {{ type = \"local\", path = \"{{dir}}/out/{path}\" }}\n"
-    )
+/// Stream `name` into `{dir}/out/<path>`, sealing each second.
+fn stream(name: &str, path: &str) -> Stream {
+    Stream::new(name)
+        .buffering(1, 1)
+        .set("destination.path", format!("{{dir}}/out/{path}"))
 }
 
-fn config(streams: &[String]) -> String {
-    format!("[server]\nlisten = \"{{listen}}\"\n{}", streams.concat())
+fn config(streams: impl IntoIterator<Item = Stream>) -> String {
+    streams.into_iter().fold(Conf::new(), Conf::stream).text()
 }
 
 /// Before: keep, moved (to `moved-a`), shaped (no processors), gone.
 fn before() -> String {
-    config(&[
-        stream("keep", "keep", ""),
-        stream("moved", "moved-a", ""),
-        stream("shaped", "shaped", ""),
-        stream("gone", "gone", ""),
+    config([
+        stream("keep", "keep"),
+        stream("moved", "moved-a"),
+        stream("shaped", "shaped"),
+        stream("gone", "gone"),
     ])
 }
 
 /// After: keep as it was, moved to `moved-b`, shaped with a delimiter after each
 /// record, gone removed, new added.
 fn after() -> String {
-    config(&[
-        stream("keep", "keep", ""),
-        stream("moved", "moved-b", ""),
-        stream(
-            "shaped",
-            "shaped",
-            "processors = [{ type = \"append_delimiter\" }]\n",
-        ),
-        stream("new", "new", ""),
+    config([
+        stream("keep", "keep"),
+        stream("moved", "moved-b"),
+        stream("shaped", "shaped").processor(toml! { type = "append_delimiter" }),
+        stream("new", "new"),
     ])
 }
 

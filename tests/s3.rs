@@ -12,15 +12,15 @@ use serde_json::json;
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
 
-/// A stream writing to the test bucket with Sluice's credentials; `extra` goes into
-/// the destination table, `stream_extra` into the stream's.
-fn s3_config(s3: &Seaweed, stream_extra: &str, extra: &str) -> String {
-    format!(
-        "[server]\nlisten = \"{{listen}}\"\n[[delivery_streams]]\nname = \"s\"\n{stream_extra}\n\
-         destination = {{ type = \"s3\", bucket = \"{BUCKET}\", endpoint = \"{}\", \
-         access_key_id = \"{}\", secret_access_key = \"{}\"{extra} }}\n",
-        s3.endpoint, S3_USER.0, S3_USER.1
-    )
+/// Stream `s` writing to `bucket` in SeaweedFS with Sluice's credentials.
+fn s3_stream(s3: &Seaweed, bucket: &str) -> Stream {
+    Stream::new("s").destination(table([
+        ("type", "s3".into()),
+        ("bucket", bucket.into()),
+        ("endpoint", s3.endpoint.clone().into()),
+        ("access_key_id", S3_USER.0.into()),
+        ("secret_access_key", S3_USER.1.into()),
+    ]))
 }
 
 /// Puts `records` to the stream `s`; true if all were acknowledged.
@@ -39,12 +39,20 @@ fn gunzip(body: &[u8]) -> String {
 #[test]
 fn objects_land_under_firehose_keys_with_their_bytes_and_encoding() {
     let s3 = Seaweed::start();
-    let config = s3_config(
-        &s3,
-        "compression = \"gzip\"\nbuffering = { size_mb = 1, interval_seconds = 900 }",
-        ", prefix = \"logs/!{timestamp:yyyy}/!{firehose:random-string}/\", \
-         error_output_prefix = \"errors/!{firehose:error-output-type}/!{timestamp:yyyy/MM}/\"",
-    );
+    let config = Conf::new()
+        .stream(
+            s3_stream(&s3, BUCKET)
+                .set("compression", "gzip")
+                .buffering(1, 900)
+                .merge(
+                    "destination",
+                    toml! {
+                        prefix = "logs/!{timestamp:yyyy}/!{firehose:random-string}/"
+                        error_output_prefix = "errors/!{firehose:error-output-type}/!{timestamp:yyyy/MM}/"
+                    },
+                ),
+        )
+        .text();
     let mut d = Daemon::start(&config);
     let records = json_lines(300, "n");
     assert!(put(&d, &records[..150]));
@@ -70,11 +78,9 @@ fn objects_land_under_firehose_keys_with_their_bytes_and_encoding() {
 #[test]
 fn a_buffer_over_8_mb_goes_up_in_parts_and_leaves_no_upload_open() {
     let s3 = Seaweed::start();
-    let config = s3_config(
-        &s3,
-        "buffering = { size_mb = 32, interval_seconds = 900 }",
-        "",
-    );
+    let config = Conf::new()
+        .stream(s3_stream(&s3, BUCKET).buffering(32, 900))
+        .text();
     let mut d = Daemon::start(&config);
     let big = format!("{}\n", "q".repeat(100_000 - 1));
     // 200 records of 100 kB: 20 MB, one object of three 8 MiB parts.
@@ -94,7 +100,9 @@ fn a_buffer_over_8_mb_goes_up_in_parts_and_leaves_no_upload_open() {
 #[test]
 fn an_outage_delays_delivery_and_loses_nothing() {
     let mut s3 = Seaweed::start();
-    let config = s3_config(&s3, "buffering = { size_mb = 1, interval_seconds = 1 }", "");
+    let config = Conf::new()
+        .stream(s3_stream(&s3, BUCKET).buffering(1, 1))
+        .text();
     let mut d = Daemon::start(&config);
     let before = json_lines(100, "before");
     assert!(put(&d, &before));
@@ -132,14 +140,14 @@ fn an_outage_delays_delivery_and_loses_nothing() {
 #[test]
 fn a_retry_duration_that_runs_out_sends_records_to_the_error_output() {
     let s3 = Seaweed::start();
-    let config = format!(
-        "[server]\nlisten = \"{{listen}}\"\n[[delivery_streams]]\nname = \"s\"\n\
-         buffering = {{ size_mb = 1, interval_seconds = 1 }}\n\
-         destination = {{ type = \"s3\", bucket = \"later-bucket\", endpoint = \"{}\", \
-         access_key_id = \"{}\", secret_access_key = \"{}\", retry_duration_seconds = 2, \
-         error_output_prefix = \"errors/!{{firehose:error-output-type}}/\" }}\n",
-        s3.endpoint, S3_USER.0, S3_USER.1
-    );
+    let config = Conf::new()
+        .stream(
+            s3_stream(&s3, "later-bucket")
+                .buffering(1, 1)
+                .set("destination.retry_duration_seconds", 2)
+                .errors_by_type(),
+        )
+        .text();
     let mut d = Daemon::start(&config);
     let records = json_lines(5, "lost?");
     assert!(put(&d, &records));
@@ -182,15 +190,22 @@ fn a_retry_duration_that_runs_out_sends_records_to_the_error_output() {
 #[test]
 fn wrong_credentials_are_reported_and_nothing_is_lost() {
     let s3 = Seaweed::start();
-    let wrong = s3_config(&s3, "buffering = { size_mb = 1, interval_seconds = 1 }", "")
-        .replace(S3_USER.1, "not-the-secret");
+    let wrong = Conf::new()
+        .stream(
+            s3_stream(&s3, BUCKET)
+                .buffering(1, 1)
+                .set("destination.secret_access_key", "not-the-secret"),
+        )
+        .text();
     let d = Daemon::start(&wrong);
     let records = json_lines(50, "kept");
     assert!(put(&d, &records));
     d.wait_for_log("S3.SignatureDoesNotMatch");
     assert!(!d.log().contains("not-the-secret"), "the secret is logged");
     let dir = d.into_dir(); // stopped without delivering: the records are in the spool
-    let right = s3_config(&s3, "buffering = { size_mb = 1, interval_seconds = 1 }", "");
+    let right = Conf::new()
+        .stream(s3_stream(&s3, BUCKET).buffering(1, 1))
+        .text();
     let mut d = Daemon::start_in(dir, &right);
     let objects = s3.wait_for(BUCKET, "", 1, &d);
     assert!(d.stop().success());
@@ -217,13 +232,22 @@ fn profile_credentials_and_source_backup() {
         ),
     )
     .unwrap();
-    let config = format!(
-        "[server]\nlisten = \"{{listen}}\"\n[[delivery_streams]]\nname = \"s\"\n\
-         compression = \"gzip\"\nbuffering = {{ size_mb = 1, interval_seconds = 900 }}\n\
-         destination = {{ type = \"s3\", bucket = \"{BUCKET}\", endpoint = \"{}\", profile = \"sluice\", \
-         prefix = \"data/\", s3_backup_mode = \"Enabled\", backup_prefix = \"backup/\" }}\n",
-        s3.endpoint
-    );
+    let config = Conf::new()
+        .stream(
+            Stream::new("s")
+                .set("compression", "gzip")
+                .buffering(1, 900)
+                .destination(toml! {
+                    type = "s3"
+                    profile = "sluice"
+                    prefix = "data/"
+                    s3_backup_mode = "Enabled"
+                    backup_prefix = "backup/"
+                })
+                .set("destination.bucket", BUCKET)
+                .set("destination.endpoint", s3.endpoint.clone()),
+        )
+        .text();
     let mut d = Daemon::start_in_env(
         dir,
         &config,

@@ -48,12 +48,17 @@ fn segments(spool: &Path) -> Vec<PathBuf> {
     out
 }
 
-fn config(stream: &str, spool: &str, buffering: &str, destination: &str) -> String {
-    format!(
-        "[server]\nlisten = \"{{listen}}\"\n[spool]\n{spool}\n[[delivery_streams]]\nname = \"{stream}\"\n\
-         buffering = {buffering}\ncompression = \"gzip\"\ncompression_level = 1\n\
-         destination = {destination}\n"
-    )
+/// Stream `stream` writing gzip (level 1) objects into `{dir}/out`; `spool`
+/// sets keys of `[spool]`.
+fn config(stream: Stream, spool: Table) -> String {
+    Conf::new()
+        .merge("spool", spool)
+        .stream(
+            stream
+                .set("compression", "gzip")
+                .set("compression_level", 1),
+        )
+        .text()
 }
 
 fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
@@ -73,10 +78,8 @@ fn kill_9_under_load_loses_nothing_acknowledged_and_duplicates_nothing() {
     eprintln!("chaos: SLUICE_CHAOS_SEED={seed} SLUICE_CHAOS_KILLS={kills}");
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
     let config = config(
-        "chaos",
-        "max_size_mb = 16",
-        "{ size_mb = 1, interval_seconds = 1 }",
-        "{ type = \"local\", path = \"{dir}/out\" }",
+        Stream::new("chaos").buffering(1, 1),
+        toml! { max_size_mb = 16 },
     );
     let mut dir = tempfile::tempdir().unwrap();
     let mut acked: Vec<String> = Vec::new();
@@ -184,12 +187,10 @@ impl Load {
 /// kills it: the records are only in the spool.
 fn spooled_and_killed(n: usize, error_prefix: &str) -> (tempfile::TempDir, String, Vec<String>) {
     let config = config(
-        "s",
-        "",
-        "{ size_mb = 128, interval_seconds = 900 }",
-        &format!(
-            "{{ type = \"local\", path = \"{{dir}}/out\", error_output_prefix = \"{error_prefix}\" }}"
-        ),
+        Stream::new("s")
+            .buffering(128, 900)
+            .set("destination.error_output_prefix", error_prefix),
+        Table::new(),
     );
     let d = Daemon::start(&config);
     let records: Vec<String> = (0..n).map(|i| format!("{{\"record\":{i:04}}}\n")).collect();
@@ -276,10 +277,8 @@ fn a_damaged_record_goes_to_the_error_output_and_the_rest_is_delivered() {
 #[test]
 fn a_second_daemon_on_the_same_spool_is_refused_clearly() {
     let config = config(
-        "s",
-        "dir = \"{dir}/shared-spool\"",
-        "{ size_mb = 1, interval_seconds = 0 }",
-        "{ type = \"local\", path = \"{dir}/out\" }",
+        Stream::new("s").at_once(),
+        toml! { dir = "{dir}/shared-spool" },
     );
     let first = Daemon::start(&config);
     let text = config

@@ -27,13 +27,17 @@ fn health(daemon: &Daemon, ca: &Path) -> String {
 }
 
 fn config(certs: &Path) -> String {
-    format!(
-        "[server]\nlisten = \"{{listen}}\"\n[server.tls]\ncert_file = \"{}\"\nkey_file = \"{}\"\n{}",
-        certs.join("served.pem").display(),
-        certs.join("served.key").display(),
-        "[[delivery_streams]]\nname = \"s\"\nbuffering = { size_mb = 1, interval_seconds = 0 }\n\
-         destination = { type = \"local\", path = \"{dir}/out\" }\n"
-    )
+    Conf::new()
+        .set(
+            "server.tls.cert_file",
+            certs.join("served.pem").display().to_string(),
+        )
+        .set(
+            "server.tls.key_file",
+            certs.join("served.key").display().to_string(),
+        )
+        .stream(Stream::new("s").at_once())
+        .text()
 }
 
 #[test]

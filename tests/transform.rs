@@ -13,24 +13,32 @@ use base64::Engine;
 use common::*;
 use serde_json::{Value, json};
 
-/// A stream `t` taking direct puts into `{dir}/out`, with `processors` and `prefix`.
-fn config(processors: &str, prefix: &str) -> String {
-    format!(
-        "[server]\nlisten = \"{{listen}}\"\n[[delivery_streams]]\nname = \"t\"\n\
-         processors = [{processors}]\n\
-         buffering = {{ size_mb = 1, interval_seconds = 0 }}\n\
-         destination = {{ type = \"local\", path = \"{{dir}}/out\", prefix = \"{prefix}\", \
-         error_output_prefix = \"errors/!{{firehose:error-output-type}}/\" }}\n"
-    )
+/// A stream `t` taking direct puts into `{dir}/out` under `prefix`, through the
+/// processor `plugin`.
+fn stream(plugin: Table, prefix: &str) -> Stream {
+    Stream::new("t")
+        .processor(plugin)
+        .at_once()
+        .set("destination.prefix", prefix)
+        .errors_by_type()
+}
+
+/// [`stream`], alone in the file.
+fn config(plugin: Table, prefix: &str) -> String {
+    Conf::new().stream(stream(plugin, prefix)).text()
+}
+
+/// The processor running the test plugin `name`, with `settings`.
+fn wasm(name: &str, settings: Table) -> Table {
+    let mut processor = table([("type", "wasm".into()), ("module", plugin(name).into())]);
+    processor.extend(settings);
+    processor
 }
 
 #[test]
 fn the_c_plugin_drops_records_by_predicate() {
-    let processors = format!(
-        "{{ type = \"wasm\", module = \"{}\", params = {{ contains = \"DEBUG\" }} }}",
-        plugin("c-drop")
-    );
-    let mut daemon = Daemon::start(&config(&processors, ""));
+    let processors = wasm("c-drop", toml! { params = { contains = "DEBUG" } });
+    let mut daemon = Daemon::start(&config(processors, ""));
     let records: Vec<String> = (0..300)
         .map(|i| {
             let level = if i % 3 == 0 { "DEBUG" } else { "INFO" };
@@ -70,11 +78,11 @@ fn the_c_plugin_drops_records_by_predicate() {
 
 #[test]
 fn the_javascript_plugin_enriches_redacts_and_fails_what_is_not_json() {
-    let processors = format!(
-        "{{ type = \"wasm\", module = \"{}\", params = {{ \"add.env\" = \"prod\", redact = \"password,card.number\" }} }}",
-        plugin("js-enrich")
+    let processors = wasm(
+        "js-enrich",
+        toml! { params = { "add.env" = "prod", redact = "password,card.number" } },
     );
-    let mut daemon = Daemon::start(&config(&processors, ""));
+    let mut daemon = Daemon::start(&config(processors, ""));
     let records = vec![
         "{\"user\":\"ann\",\"password\":\"hunter2\",\"card\":{\"number\":\"4111\",\"exp\":\"12/29\"}}\n".to_string(),
         "{\"user\":\"bob\"}\n".to_string(),
@@ -156,12 +164,10 @@ fn the_javascript_plugin_enriches_redacts_and_fails_what_is_not_json() {
 /// in the order it was put, failures in the error output.
 #[test]
 fn processing_threads_transform_runs_of_a_batch_on_instances_of_their_own() {
-    let processors = format!(
-        "{{ type = \"wasm\", module = \"{}\", params = {{ \"add.env\" = \"prod\" }} }}",
-        plugin("js-enrich")
-    );
-    let config =
-        config(&processors, "").replace("processors = [", "processing_threads = 3\nprocessors = [");
+    let processors = wasm("js-enrich", toml! { params = { "add.env" = "prod" } });
+    let config = Conf::new()
+        .stream(stream(processors, "").set("processing_threads", 3))
+        .text();
     let mut daemon = Daemon::start(&config);
     let mut kept = Vec::new();
     let mut failing = Vec::new();
@@ -219,12 +225,12 @@ fn processing_threads_transform_runs_of_a_batch_on_instances_of_their_own() {
 
 #[test]
 fn partition_keys_from_the_python_plugin_choose_the_prefix() {
-    let processors = format!(
-        "{{ type = \"wasm\", module = \"{}\", params = {{ fields = \"customer\", time_field = \"ts\" }} }}",
-        plugin("py-partition")
+    let processors = wasm(
+        "py-partition",
+        toml! { params = { fields = "customer", time_field = "ts" } },
     );
     let prefix = "customer=!{partitionKeyFromLambda:customer}/year=!{partitionKeyFromLambda:year}/";
-    let mut daemon = Daemon::start(&config(&processors, prefix));
+    let mut daemon = Daemon::start(&config(processors, prefix));
     let mut records = Vec::new();
     for i in 0..60 {
         let (customer, ts) = match i % 3 {
@@ -290,11 +296,8 @@ fn partition_keys_from_the_python_plugin_choose_the_prefix() {
 #[test]
 fn a_partition_key_the_plugin_does_not_return_sends_the_record_to_the_error_output() {
     // The C plugin returns no partition keys at all.
-    let processors = format!(
-        "{{ type = \"wasm\", module = \"{}\", params = {{ contains = \"never\" }} }}",
-        plugin("c-drop")
-    );
-    let daemon = Daemon::start(&config(&processors, "!{partitionKeyFromLambda:customer}/"));
+    let processors = wasm("c-drop", toml! { params = { contains = "never" } });
+    let daemon = Daemon::start(&config(processors, "!{partitionKeyFromLambda:customer}/"));
     assert!(
         put_batch(daemon.addr, "t", &["a\n".to_string()]),
         "{}",
@@ -327,11 +330,8 @@ fn cloudwatch_message(kind: &str, messages: &[&str]) -> Vec<u8> {
 
 #[test]
 fn the_cloudwatch_plugin_gunzips_and_splits_log_events_sent_by_boto3() {
-    let processors = format!(
-        "{{ type = \"wasm\", module = \"{}\" }}",
-        plugin("py-cloudwatch")
-    );
-    let mut daemon = Daemon::start(&config(&processors, ""));
+    let processors = wasm("py-cloudwatch", Table::new());
+    let mut daemon = Daemon::start(&config(processors, ""));
     let b64 = |d: Vec<u8>| base64::engine::general_purpose::STANDARD.encode(d);
     let payloads = [
         b64(cloudwatch_message(
@@ -374,11 +374,9 @@ fn the_cloudwatch_plugin_gunzips_and_splits_log_events_sent_by_boto3() {
 /// The misbehaving plugin, one record per call, with a short deadline and a small
 /// memory limit.
 fn misbehave_config(batch_records: usize) -> String {
-    let processors = format!(
-        "{{ type = \"wasm\", module = \"{}\", timeout_ms = 300, memory_mb = 32, retries = 1, batch_records = {batch_records} }}",
-        plugin("misbehave")
-    );
-    config(&processors, "")
+    let mut settings = toml! { timeout_ms = 300  memory_mb = 32  retries = 1 };
+    settings.insert("batch_records".into(), (batch_records as i64).into());
+    config(wasm("misbehave", settings), "")
 }
 
 #[test]
@@ -518,11 +516,8 @@ fn a_restart_loads_the_compiled_plugin_from_the_cache_and_replays_a_sealed_batch
     // raw records by running the plugin again, and write the transformed records.
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("out"), b"not a folder").unwrap();
-    let processors = format!(
-        "{{ type = \"wasm\", module = \"{}\", params = {{ \"add.seen\" = \"yes\" }} }}",
-        plugin("js-enrich")
-    );
-    let text = config(&processors, "");
+    let processors = wasm("js-enrich", toml! { params = { "add.seen" = "yes" } });
+    let text = config(processors, "");
     let daemon = Daemon::start_in(dir, &text);
     assert!(daemon.log().contains("plugin compiled"), "{}", daemon.log());
     let records: Vec<String> = (0..50).map(|i| format!("{{\"i\":{i}}}\n")).collect();
@@ -559,19 +554,22 @@ fn records_from_kinesis_carry_their_metadata_to_the_plugin() {
     let kinesis = KinesisLocal::start();
     assert_eq!(kinesis.client(&["create", "orders", "2"])["shards"], 2);
     let placed = kinesis.client(&["put-each", "orders", "20"]);
-    let processors = format!(
-        "{{ type = \"wasm\", module = \"{}\" }}",
-        plugin("js-enrich")
-    );
-    let text = format!(
-        "[server]\nlisten = \"{{listen}}\"\n[[delivery_streams]]\nname = \"k\"\n\
-         source = {{ type = \"kinesis\", stream_name = \"orders\", endpoint = \"{}\", \
-         starting_position = \"TRIM_HORIZON\", access_key_id = \"AKTEST\", secret_access_key = \"secret\", idle_poll_ms = 100 }}\n\
-         processors = [{processors}]\n\
-         buffering = {{ size_mb = 1, interval_seconds = 0 }}\n\
-         destination = {{ type = \"local\", path = \"{{dir}}/out\" }}\n",
-        kinesis.endpoint
-    );
+    let text = Conf::new()
+        .stream(
+            Stream::new("k")
+                .source(toml! {
+                    type = "kinesis"
+                    stream_name = "orders"
+                    starting_position = "TRIM_HORIZON"
+                    access_key_id = "AKTEST"
+                    secret_access_key = "secret"
+                    idle_poll_ms = 100
+                })
+                .set("source.endpoint", kinesis.endpoint.clone())
+                .processor(wasm("js-enrich", Table::new()))
+                .at_once(),
+        )
+        .text();
     let mut daemon = Daemon::start(&text);
     let got = read_until(
         Duration::from_secs(60),

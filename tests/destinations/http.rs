@@ -8,6 +8,7 @@ use serde_json::Value;
 use crate::common::objects;
 use crate::common::raw;
 use crate::common::receiver::{Receiver, Reply};
+use crate::common::{Table, table};
 use crate::{ERRORS, Target, config, daemon, errors, id, put_all, records, wait_errors};
 
 pub struct Http {
@@ -30,14 +31,21 @@ impl Target for Http {
         Self::scripted(&[])
     }
 
-    fn destination(&self, retry: u64, _convert: bool) -> String {
+    fn destination(&self, retry: i64, _convert: bool) -> Table {
         let out = self.root.path().join("out");
-        format!(
-            "{{ type = \"http\", url = \"{}\", retry_duration_seconds = {retry}, \
-             error_destination = {{ type = \"local\", path = \"{}\", {ERRORS} }} }}",
-            self.receiver.url(),
-            out.display()
-        )
+        table([
+            ("type", "http".into()),
+            ("url", self.receiver.url().into()),
+            ("retry_duration_seconds", retry.into()),
+            (
+                "error_destination",
+                toml::Value::Table(table([
+                    ("type", "local".into()),
+                    ("path", out.display().to_string().into()),
+                    ("error_output_prefix", ERRORS.into()),
+                ])),
+            ),
+        ])
     }
 
     fn down(&mut self) {
@@ -87,7 +95,7 @@ impl Target for Http {
     /// request's are delivered.
     fn a_partly_failed_batch_delivers_the_rest() {
         let t = Http::scripted(&[Reply::Status(413)]);
-        let config = config(&t, 60, false, "size_mb = 4, interval_seconds = 3");
+        let config = config(&t, 60, false, (4, 3));
         let mut d = daemon(tempfile::tempdir().expect("tempdir"), &config);
         let sent = records(0..10_050);
         put_all(&d, &sent);

@@ -1,7 +1,8 @@
 //! An Iceberg table (SQL catalog) with its warehouse on SeaweedFS.
 
 use crate::common::{BUCKET, S3_ADMIN, Seaweed, py_json};
-use crate::{COLUMNS, ERRORS, Target, bucket_objects, id, s3_settings};
+use crate::common::{Table, table};
+use crate::{ERRORS, Target, bucket_objects, columns, id, s3_settings};
 
 pub struct Iceberg {
     root: tempfile::TempDir,
@@ -16,14 +17,32 @@ impl Target for Iceberg {
         }
     }
 
-    fn destination(&self, retry: u64, _convert: bool) -> String {
-        format!(
-            "{{ type = \"iceberg\", catalog = {{ type = \"sql\", uri = \"sqlite://{}/catalog.db\", name = \"lake\" }}, \
-             warehouse = \"s3://{BUCKET}/warehouse\", {}, namespace = \"logs\", table = \"events\", \
-             create_table = {{ columns = {COLUMNS} }}, retry_duration_seconds = {retry}, {ERRORS} }}",
-            self.root.path().display(),
-            s3_settings(&self.seaweed)
-        )
+    fn destination(&self, retry: i64, _convert: bool) -> Table {
+        let mut destination = table([
+            ("type", "iceberg".into()),
+            (
+                "catalog",
+                toml::Value::Table(table([
+                    ("type", "sql".into()),
+                    (
+                        "uri",
+                        format!("sqlite://{}/catalog.db", self.root.path().display()).into(),
+                    ),
+                    ("name", "lake".into()),
+                ])),
+            ),
+            ("warehouse", format!("s3://{BUCKET}/warehouse").into()),
+            ("namespace", "logs".into()),
+            ("table", "events".into()),
+            (
+                "create_table",
+                toml::Value::Table(table([("columns", columns())])),
+            ),
+            ("retry_duration_seconds", retry.into()),
+            ("error_output_prefix", ERRORS.into()),
+        ]);
+        destination.extend(s3_settings(&self.seaweed));
+        destination
     }
 
     fn takes_format(&self) -> bool {

@@ -1,6 +1,7 @@
 //! A local folder.
 
 use crate::common::objects;
+use crate::common::{Table, table};
 use crate::{ERRORS, Target, ids_in_objects};
 
 pub struct Local {
@@ -14,12 +15,14 @@ impl Target for Local {
         }
     }
 
-    fn destination(&self, retry: u64, _convert: bool) -> String {
+    fn destination(&self, retry: i64, _convert: bool) -> Table {
         let out = self.root.path().join("out");
-        format!(
-            "{{ type = \"local\", path = \"{}\", retry_duration_seconds = {retry}, {ERRORS} }}",
-            out.display()
-        )
+        table([
+            ("type", "local".into()),
+            ("path", out.display().to_string().into()),
+            ("retry_duration_seconds", retry.into()),
+            ("error_output_prefix", ERRORS.into()),
+        ])
     }
 
     /// A file where the folder was: every write fails.

@@ -27,10 +27,15 @@ use common::*;
 use serde_json::{Value, json};
 
 /// The columns of the converting variants (Parquet objects, the table).
-const COLUMNS: &str = r#"[ { name = "id", type = "bigint" }, { name = "msg", type = "string" } ]"#;
+/// The columns records are converted with: `id` and `msg`.
+fn columns() -> toml::Value {
+    let columns =
+        toml! { columns = [{ name = "id", type = "bigint" }, { name = "msg", type = "string" }] };
+    columns["columns"].clone()
+}
 
 /// The error prefix every adapter's destination writes under.
-const ERRORS: &str = "error_output_prefix = \"errors/!{firehose:error-output-type}/\"";
+const ERRORS: &str = "errors/!{firehose:error-output-type}/";
 
 /// A destination under test: its config, what landed in it, what its error
 /// output holds, and an outage on demand.
@@ -39,8 +44,8 @@ pub trait Target: Sized {
 
     /// The stream's `destination` table: `retry` seconds of retry duration,
     /// errors under [`ERRORS`]; with `convert`, records converted with
-    /// [`COLUMNS`] where the destination converts them itself (a table).
-    fn destination(&self, retry: u64, convert: bool) -> String;
+    /// [`columns`] where the destination converts them itself (a table).
+    fn destination(&self, retry: i64, convert: bool) -> Table;
 
     /// Whether the stream's `format` converts records for this destination
     /// (not for a table, which converts them itself).
@@ -102,17 +107,22 @@ macro_rules! suite {
 }
 
 /// The config of one stream `events` writing to `t`.
-fn config<T: Target>(t: &T, retry: u64, convert: bool, buffering: &str) -> String {
-    let format = if convert && t.takes_format() {
-        format!("format = {{ type = \"parquet\", columns = {COLUMNS} }}\n")
-    } else {
-        String::new()
-    };
-    format!(
-        "[server]\nlisten = \"{{listen}}\"\n[[delivery_streams]]\nname = \"events\"\n\
-         buffering = {{ {buffering} }}\n{format}destination = {}\n",
-        t.destination(retry, convert)
-    )
+/// Buffers of `size_mb` sealed after `interval_seconds`.
+fn config<T: Target>(
+    t: &T,
+    retry: i64,
+    convert: bool,
+    (size_mb, interval_seconds): (i64, i64),
+) -> String {
+    let mut stream = Stream::new("events")
+        .buffering(size_mb, interval_seconds)
+        .destination(t.destination(retry, convert));
+    if convert && t.takes_format() {
+        stream = stream
+            .set("format.type", "parquet")
+            .set("format.columns", columns());
+    }
+    Conf::new().stream(stream).text()
 }
 
 /// What the error output holds: (output type, error record), wherever the
@@ -163,11 +173,13 @@ fn ids_in_objects(objects: &[(String, Vec<u8>)], scratch: &std::path::Path) -> V
 }
 
 /// The S3 settings of a destination on `s3`, as the identity Sluice uses.
-fn s3_settings(s3: &Seaweed) -> String {
-    format!(
-        "endpoint = \"{}\", region = \"us-east-1\", access_key_id = \"{}\", secret_access_key = \"{}\"",
-        s3.endpoint, S3_USER.0, S3_USER.1
-    )
+fn s3_settings(s3: &Seaweed) -> Table {
+    table([
+        ("endpoint", s3.endpoint.clone().into()),
+        ("region", "us-east-1".into()),
+        ("access_key_id", S3_USER.0.into()),
+        ("secret_access_key", S3_USER.1.into()),
+    ])
 }
 
 /// The objects in `s3`'s test bucket, by key.
@@ -229,7 +241,7 @@ fn daemon(dir: tempfile::TempDir, config: &str) -> Daemon {
 /// spool after the restart and delivered once.
 pub fn a_batch_sealed_before_a_kill_is_delivered_once<T: Target>() {
     let mut t = T::new();
-    let config = config(&t, 300, false, "size_mb = 1, interval_seconds = 1");
+    let config = config(&t, 300, false, (1, 1));
     t.down();
     let d = daemon(tempfile::tempdir().expect("tempdir"), &config);
     put_all(&d, &records(0..300));
@@ -249,7 +261,7 @@ pub fn a_batch_sealed_before_a_kill_is_delivered_once<T: Target>() {
 /// records with their raw data, each once, and are not delivered.
 pub fn refused_records_go_to_the_error_output<T: Target>() {
     let mut t = T::new();
-    let config = config(&t, 2, false, "size_mb = 1, interval_seconds = 1");
+    let config = config(&t, 2, false, (1, 1));
     t.down();
     let mut d = daemon(tempfile::tempdir().expect("tempdir"), &config);
     let sent = records(0..120);
@@ -286,7 +298,7 @@ pub fn refused_records_go_to_the_error_output<T: Target>() {
 /// rest is delivered, nothing twice.
 pub fn records_that_do_not_convert_fail_alone<T: Target>() {
     let t = T::new();
-    let config = config(&t, 60, true, "size_mb = 1, interval_seconds = 900");
+    let config = config(&t, 60, true, (1, 900));
     let mut sent = records(0..200);
     let failing = vec![
         "{\"id\": \"not a number\", \"msg\": \"x\"}\n".to_string(),
@@ -312,7 +324,7 @@ pub fn records_that_do_not_convert_fail_alone<T: Target>() {
 /// SIGTERM delivers the records still buffered before the daemon exits.
 pub fn a_shutdown_delivers_what_is_buffered<T: Target>() {
     let t = T::new();
-    let config = config(&t, 60, false, "size_mb = 64, interval_seconds = 900");
+    let config = config(&t, 60, false, (64, 900));
     let mut d = daemon(tempfile::tempdir().expect("tempdir"), &config);
     put_all(&d, &records(0..250));
     assert!(d.stop().success(), "{}", d.log());

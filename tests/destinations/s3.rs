@@ -1,6 +1,7 @@
 //! S3, on SeaweedFS.
 
 use crate::common::{BUCKET, Seaweed};
+use crate::common::{Table, table};
 use crate::{ERRORS, Target, bucket_objects, ids_in_objects, s3_settings};
 
 pub struct S3 {
@@ -16,11 +17,15 @@ impl Target for S3 {
         }
     }
 
-    fn destination(&self, retry: u64, _convert: bool) -> String {
-        format!(
-            "{{ type = \"s3\", bucket = \"{BUCKET}\", {}, retry_duration_seconds = {retry}, {ERRORS} }}",
-            s3_settings(&self.seaweed)
-        )
+    fn destination(&self, retry: i64, _convert: bool) -> Table {
+        let mut destination = table([
+            ("type", "s3".into()),
+            ("bucket", BUCKET.into()),
+            ("retry_duration_seconds", retry.into()),
+            ("error_output_prefix", ERRORS.into()),
+        ]);
+        destination.extend(s3_settings(&self.seaweed));
+        destination
     }
 
     fn down(&mut self) {

@@ -2,7 +2,7 @@
 
 use std::ops::Range;
 
-use crate::common::{Daemon, put_batch};
+use crate::common::{Daemon, Table, put_batch};
 use crate::{Feed, lines};
 
 pub struct DirectPut;
@@ -12,8 +12,8 @@ impl Feed for DirectPut {
         Self
     }
 
-    fn source(&self) -> String {
-        String::new()
+    fn source(&self) -> Option<Table> {
+        None
     }
 
     /// Every record is acknowledged (a request that is not fails the test).

@@ -4,7 +4,7 @@ use std::io::Write;
 use std::ops::Range;
 use std::path::Path;
 
-use crate::common::Daemon;
+use crate::common::{Daemon, Table, toml};
 use crate::{Feed, lines};
 
 pub struct File;
@@ -27,9 +27,13 @@ impl Feed for File {
         Self
     }
 
-    fn source(&self) -> String {
-        "source = { type = \"file\", paths = [\"{dir}/logs/*.log\"], start_at = \"beginning\", poll_interval_ms = 50 }"
-            .into()
+    fn source(&self) -> Option<Table> {
+        Some(toml! {
+            type = "file"
+            paths = ["{dir}/logs/*.log"]
+            start_at = "beginning"
+            poll_interval_ms = 50
+        })
     }
 
     fn prepare(&self, dir: &Path) {

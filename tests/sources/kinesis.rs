@@ -4,7 +4,7 @@
 use std::ops::Range;
 use std::path::Path;
 
-use crate::common::{Daemon, KinesisLocal};
+use crate::common::{Daemon, KinesisLocal, Table, toml};
 use crate::{Feed, lines};
 
 pub struct Kinesis {
@@ -31,13 +31,17 @@ impl Feed for Kinesis {
         Self { server }
     }
 
-    fn source(&self) -> String {
-        format!(
-            "source = {{ type = \"kinesis\", stream_name = \"orders\", endpoint = \"{}\", \
-             starting_position = \"TRIM_HORIZON\", access_key_id = \"AKTEST\", \
-             secret_access_key = \"secret\", idle_poll_ms = 100 }}",
-            self.server.endpoint
-        )
+    fn source(&self) -> Option<Table> {
+        let mut source = toml! {
+            type = "kinesis"
+            stream_name = "orders"
+            starting_position = "TRIM_HORIZON"
+            access_key_id = "AKTEST"
+            secret_access_key = "secret"
+            idle_poll_ms = 100
+        };
+        source.insert("endpoint".into(), self.server.endpoint.clone().into());
+        Some(source)
     }
 
     fn produce(&mut self, _d: &Daemon, range: Range<usize>, pad: usize) -> Vec<String> {

@@ -39,9 +39,9 @@ use common::*;
 pub trait Feed: Sized {
     fn new() -> Self;
 
-    /// The stream's `source = ...` line (empty for direct PUT); `{dir}` is
-    /// the daemon's folder.
-    fn source(&self) -> String;
+    /// The stream's `source` table (`None` for direct PUT, the default);
+    /// `{dir}` is the daemon's folder.
+    fn source(&self) -> Option<Table>;
 
     /// Readies the daemon's folder `dir` before the first start.
     fn prepare(&self, _dir: &Path) {}
@@ -84,19 +84,17 @@ macro_rules! suite {
 
 /// One stream `s` reading `feed` into `{dir}/out`, delivering at once.
 fn config<F: Feed>(feed: &F) -> String {
-    config_with(feed, "", 0)
+    config_with(feed, Table::new(), 0)
 }
 
-/// As [`config`], with `spool` lines for `[spool]` and buffers sealed after
+/// As [`config`], with `spool` keys set in `[spool]` and buffers sealed after
 /// `interval` seconds.
-fn config_with<F: Feed>(feed: &F, spool: &str, interval: u64) -> String {
-    format!(
-        "[server]\nlisten = \"{{listen}}\"\n[spool]\n{spool}\n[[delivery_streams]]\nname = \"s\"\n{}\n\
-         buffering = {{ size_mb = 1, interval_seconds = {interval} }}\n\
-         destination = {{ type = \"local\", path = \"{{dir}}/out\", \
-         error_output_prefix = \"errors/!{{firehose:error-output-type}}/\" }}\n",
-        feed.source()
-    )
+fn config_with<F: Feed>(feed: &F, spool: Table, interval: i64) -> String {
+    let mut stream = Stream::new("s").buffering(1, interval).errors_by_type();
+    if let Some(source) = feed.source() {
+        stream = stream.source(source);
+    }
+    Conf::new().merge("spool", spool).stream(stream).text()
 }
 
 fn start<F: Feed>(feed: &F) -> Daemon {
@@ -181,7 +179,7 @@ pub fn an_oversized_record_goes_to_the_error_output_and_the_rest_on<F: Feed>() {
 /// with buffers held for 15 minutes, nothing is delivered before the stop.
 pub fn a_stop_delivers_everything_taken<F: Feed>() {
     let mut feed = F::new();
-    let mut d = start_with(&feed, &config_with(&feed, "", 900));
+    let mut d = start_with(&feed, &config_with(&feed, Table::new(), 900));
     let expected = feed.produce(&d, 0..400, 0);
     eventually(
         Duration::from_secs(30),
@@ -202,7 +200,7 @@ pub fn a_stop_delivers_everything_taken<F: Feed>() {
 /// back, every record arrives once.
 pub fn a_full_spool_pauses_the_source_and_nothing_is_dropped<F: Feed>() {
     let mut feed = F::new();
-    let d = start_with(&feed, &config_with(&feed, "max_size_mb = 1", 0));
+    let d = start_with(&feed, &config_with(&feed, toml! { max_size_mb = 1 }, 0));
     let out = d.path("out");
     std::fs::remove_dir_all(&out).expect("out folder removed");
     std::fs::write(&out, b"").expect("a file in the folder's place");

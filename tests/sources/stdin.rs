@@ -6,7 +6,7 @@ use std::ops::Range;
 use std::sync::mpsc;
 use std::thread::JoinHandle;
 
-use crate::common::Daemon;
+use crate::common::{Daemon, Table, toml};
 use crate::{Feed, lines};
 
 pub struct Stdin {
@@ -47,8 +47,8 @@ impl Feed for Stdin {
         Self { writer: None }
     }
 
-    fn source(&self) -> String {
-        "source = { type = \"stdin\" }".into()
+    fn source(&self) -> Option<Table> {
+        Some(toml! { type = "stdin" })
     }
 
     fn produce(&mut self, d: &Daemon, range: Range<usize>, pad: usize) -> Vec<String> {

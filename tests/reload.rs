@@ -37,12 +37,22 @@ fn before() -> String {
 /// After: keep as it was, moved to `moved-b`, shaped with a delimiter after each
 /// record, gone removed, new added.
 fn after() -> String {
-    config([
+    config(after_streams())
+}
+
+fn after_streams() -> [Stream; 4] {
+    [
         stream("keep", "keep"),
         stream("moved", "moved-b"),
         stream("shaped", "shaped").processor(toml! { type = "append_delimiter" }),
         stream("new", "new"),
-    ])
+    ]
+}
+
+/// [`after`] with a buffer size out of range: a file `sluice check` refuses.
+fn broken() -> String {
+    let [keep, moved, shaped, new] = after_streams();
+    config([keep.set("buffering.size_mb", 999), moved, shaped, new])
 }
 
 /// What one producer saw: records acknowledged, and records whose fate it could
@@ -205,7 +215,7 @@ fn a_reload_under_load_adds_removes_and_changes_streams_losing_nothing() {
 
     // A broken file: refused with the message `sluice check` gives, and the
     // streams run on as they were.
-    write(after().replace("size_mb = 1,", "size_mb = 999,"));
+    write(broken());
     signal(daemon.pid(), "HUP");
     daemon.wait_for_log("configuration reload refused");
     phase("the streams running on after the refusal", &reloaded);

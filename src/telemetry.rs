@@ -128,6 +128,25 @@ pub fn kinesis_behind(stream: &str, shard: &str, millis: u64) {
         .set(millis as f64);
 }
 
+/// Messages a Kafka source read from a partition.
+pub fn kafka_read(stream: &str, partition: i32, messages: u64) {
+    counter!("sluice_kafka_records_read_total", "stream" => stream.to_string(), "partition" => partition.to_string())
+        .increment(messages);
+}
+
+/// The offset a Kafka source last committed for a partition.
+pub fn kafka_committed(stream: &str, partition: i32, offset: i64) {
+    gauge!("sluice_kafka_committed_offset", "stream" => stream.to_string(), "partition" => partition.to_string())
+        .set(offset as f64);
+}
+
+/// How far a Kafka source's group is behind a partition's end, in messages
+/// (librdkafka's statistics).
+pub fn kafka_lag(stream: &str, partition: i32, messages: i64) {
+    gauge!("sluice_kafka_consumer_lag", "stream" => stream.to_string(), "partition" => partition.to_string())
+        .set(messages as f64);
+}
+
 /// A failed delivery attempt, by error code (it will be retried).
 pub fn delivery_failed(stream: &str, code: &str) {
     counter!("sluice_delivery_failures_total", "stream" => stream.to_string(), "code" => code.to_string())

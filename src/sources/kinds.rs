@@ -5,6 +5,7 @@ use serde::Deserialize;
 
 use super::direct_put::DirectPutSource;
 use super::file::FileSource;
+use super::kafka::KafkaSource;
 use super::kinesis::KinesisSource;
 use super::settings::SourceKind;
 use super::stdin::StdinSource;
@@ -22,6 +23,8 @@ pub enum SourceConfig {
     Stdin(StdinSource),
     /// A Kinesis data stream (AWS or a compatible server), every shard read.
     Kinesis(KinesisSource),
+    /// A Kafka topic (Amazon MSK, Redpanda, ...), read by a consumer group.
+    Kafka(KafkaSource),
 }
 
 impl Default for SourceConfig {
@@ -38,6 +41,7 @@ impl SourceConfig {
             Self::File(s) => s,
             Self::Stdin(s) => s,
             Self::Kinesis(s) => s,
+            Self::Kafka(s) => s,
         }
     }
 }

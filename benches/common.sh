@@ -83,5 +83,19 @@ wait_delivered() {
   done
 }
 
+# Runs BIN on DIR/sluice.toml (its log in DIR/log) until the daemon on PORT has
+# delivered N records; prints "<seconds> <peak RSS in MB>".
+run_until_delivered() {
+  local bin=$1 dir=$2 port=$3 n=$4 start end pid peak
+  start=$(date +%s.%N)
+  "$bin" run --config "$dir/sluice.toml" 2>"$dir/log" &
+  pid=$!
+  wait_delivered "$port" "$n"
+  end=$(date +%s.%N)
+  peak=$(awk '/VmHWM/ {print int($2 / 1024)}' "/proc/$pid/status")
+  kill "$pid"; wait "$pid" || true
+  echo "$(python3 -c "print(round($end - $start, 2))") $peak"
+}
+
 # The median of the numbers on standard input.
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }

@@ -49,15 +49,9 @@ source = { type = "kinesis", stream_name = "orders", endpoint = "$endpoint", sta
 buffering = { interval_seconds = 1 }
 destination = { type = "local", path = "$dir/out" }
 TOML
-  start=$(date +%s.%N)
-  "$bin" run --config "$dir/sluice.toml" 2>"$dir/log" &
-  pid=$!
-  wait_delivered "$port" "$users"
-  end=$(date +%s.%N)
-  peak=$(awk '/VmHWM/ {print int($2 / 1024)}' "/proc/$pid/status")
-  kill "$pid"; wait "$pid" || true
+  read -r seconds peak < <(run_until_delivered "$bin" "$dir" "$port" "$users")
   kill "$kpid"; wait "$kpid" 2>/dev/null || true
-  echo "run $run: $users empty user records in $kinesis_records KPL records delivered in $(python3 -c "print(round($end - $start, 1))") s, peak RSS $peak MB"
+  echo "run $run: $users empty user records in $kinesis_records KPL records delivered in $seconds s, peak RSS $peak MB"
   peaks+=("$peak")
   rm -rf "$dir"
 done

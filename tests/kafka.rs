@@ -14,7 +14,7 @@ use rand::Rng;
 
 /// Stream `k` reading `topic` in the group `group` from the earliest offset,
 /// committing every 200 ms, a dead member noticed after 6 s.
-fn stream(kafka: &Kafka, topic: &str, group: &str) -> Stream {
+fn stream(brokers: &str, topic: &str, group: &str) -> Stream {
     Stream::new("k")
         .source(toml! {
             type = "kafka"
@@ -22,14 +22,16 @@ fn stream(kafka: &Kafka, topic: &str, group: &str) -> Stream {
             session_timeout_ms = 6000
             commit_interval_ms = 200
         })
-        .set("source.bootstrap_servers", vec![kafka.address.clone()])
+        .set("source.bootstrap_servers", vec![brokers])
         .set("source.topic", topic)
         .set("source.group_id", group)
         .at_once()
 }
 
 fn config(kafka: &Kafka, topic: &str, group: &str) -> String {
-    Conf::new().stream(stream(kafka, topic, group)).text()
+    Conf::new()
+        .stream(stream(&kafka.address, topic, group))
+        .text()
 }
 
 /// Every line delivered by any of `daemons`, with how many times.
@@ -134,7 +136,7 @@ fn one_instance_killed_twenty_times_delivers_each_record_once() {
     // A killed member is noticed after its session: the shortest the broker
     // takes, so that twenty restarts do not wait twenty sessions of 6 s.
     let config = Conf::new()
-        .stream(stream(&kafka, "orders", "alone").set("source.session_timeout_ms", 3000))
+        .stream(stream(&kafka.address, "orders", "alone").set("source.session_timeout_ms", 3000))
         .text();
     let mut rng = rand::rng();
     let mut dir = tempfile::tempdir().expect("tempdir");
@@ -166,7 +168,7 @@ fn a_timestamp_start_reads_from_that_time_on() {
     let from = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     let expected = kafka.produce("clicks", "new", 0..200, 0);
     let config = Conf::new()
-        .stream(stream(&kafka, "clicks", "from-time").set(
+        .stream(stream(&kafka.address, "clicks", "from-time").set(
             "source.start",
             toml::Value::Table(table([("timestamp", from.into())])),
         ))
@@ -183,7 +185,7 @@ fn a_full_spool_pauses_without_a_rebalance() {
     kafka.create_topic("bulk", 2);
     let config = Conf::new()
         .set("spool.max_size_mb", 1)
-        .stream(stream(&kafka, "bulk", "paused"))
+        .stream(stream(&kafka.address, "bulk", "paused"))
         .text();
     let d = Daemon::start(&config);
     d.wait_for_log("partitions assigned");
@@ -225,4 +227,33 @@ fn describe_shows_an_msk_source() {
     );
     let listed = py_json("firehose_client.py", &[&d.url(), "list"]);
     assert_eq!(listed["DeliveryStreamNames"], serde_json::json!(["k"]));
+}
+
+/// A broker that is not there at the start: the stream starts, `/ready` says
+/// what it waits for, and once the broker is up the records flow.
+#[test]
+fn a_broker_down_at_the_start_is_waited_for_and_ready_says_so() {
+    let port = free_port();
+    let config = Conf::new()
+        .stream(stream(&format!("127.0.0.1:{port}"), "late", "waiting"))
+        .text();
+    let d = Daemon::start_listening(tempfile::tempdir().expect("tempdir"), &config);
+    eventually(
+        Duration::from_secs(60),
+        || format!("/ready to say what it waits for:\n{}", d.log()),
+        || {
+            let reply = http(d.addr, "GET", "/ready", &[], b"").ok()?;
+            let body = String::from_utf8_lossy(&reply.body).to_string();
+            (reply.status == 503 && body.contains("waiting: k: the Kafka")).then_some(())
+        },
+    );
+    let kafka = Kafka::start_at(port);
+    kafka.create_topic("late", 2);
+    eventually(
+        Duration::from_secs(60),
+        || format!("/ready once the broker is up:\n{}", d.log()),
+        || d.answers("/ready").then_some(()),
+    );
+    let expected = kafka.produce("late", "l", 0..100, 0);
+    assert_delivered_once(&d, &expected);
 }

@@ -1,7 +1,7 @@
 //! Operational endpoints: `/health` (the process answers, from the moment it
 //! listens), `/ready` (every configured stream is running and taking records; 503
-//! while plugins compile or spools recover at start) and `/metrics` (Prometheus
-//! text format).
+//! while plugins compile or spools recover at start, or while a source waits for
+//! what it reads, such as a Kafka broker) and `/metrics` (Prometheus text format).
 
 use std::sync::Arc;
 
@@ -22,13 +22,26 @@ pub fn router() -> Router<Arc<ApiState>> {
 
 async fn ready(State(state): State<Arc<ApiState>>) -> Response {
     let starting = state.starting.load();
-    if starting.is_empty() {
+    if !starting.is_empty() {
+        let names: Vec<&str> = starting.iter().map(String::as_str).collect();
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("starting: {}\n", names.join(", ")),
+        )
+            .into_response();
+    }
+    let waiting: Vec<String> = state
+        .streams
+        .load()
+        .iter()
+        .filter_map(|(name, stream)| Some(format!("{name}: {}", stream.waiting()?)))
+        .collect();
+    if waiting.is_empty() {
         return "ready\n".into_response();
     }
-    let names: Vec<&str> = starting.iter().map(String::as_str).collect();
     (
         StatusCode::SERVICE_UNAVAILABLE,
-        format!("starting: {}\n", names.join(", ")),
+        format!("waiting: {}\n", waiting.join("; ")),
     )
         .into_response()
 }

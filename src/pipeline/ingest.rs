@@ -25,6 +25,9 @@ pub struct StreamHandle {
     unpacking: Option<Arc<Unpacking>>,
     /// The version number in the stream's object names.
     version: u64,
+    /// What the stream's source waits for, if anything (a broker that does
+    /// not answer): `/ready` says so.
+    waiting: Arc<std::sync::Mutex<Option<String>>>,
 }
 
 impl StreamHandle {
@@ -40,7 +43,21 @@ impl StreamHandle {
             spool,
             unpacking,
             version,
+            waiting: Arc::default(),
         }
+    }
+
+    /// Notes what the source waits for (`None`: nothing).
+    pub fn wait_for(&self, reason: Option<String>) {
+        *self.waiting.lock().unwrap_or_else(|e| e.into_inner()) = reason;
+    }
+
+    /// What the source waits for, if anything.
+    pub fn waiting(&self) -> Option<String> {
+        self.waiting
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// The version number in the stream's object names (`VersionId`).

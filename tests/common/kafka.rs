@@ -21,8 +21,12 @@ pub struct Kafka {
 
 impl Kafka {
     pub fn start() -> Self {
+        Self::start_at(free_port())
+    }
+
+    /// A broker on `port`.
+    pub fn start_at(port: u16) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
-        let port = free_port();
         let url = format!("tcp://127.0.0.1:{port}");
         let log = dir.path().join("tansu.log");
         let child = Command::new(tansu())

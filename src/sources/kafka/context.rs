@@ -31,6 +31,8 @@ pub struct Shared {
 
 pub struct Callbacks {
     pub stream: String,
+    /// Told what the source waits for (`/ready`).
+    pub handle: crate::pipeline::StreamHandle,
     pub topic: String,
     pub shared: Arc<Mutex<Shared>>,
 }
@@ -106,8 +108,28 @@ impl ClientContext for Callbacks {
         }
     }
 
+    /// Errors that stop the source (no broker answers, a refused login, a
+    /// missing topic) are also what `/ready` says it waits for, until the
+    /// consumer thread finds the topic again; the others (one broker's
+    /// connection dropped, say) are only logged.
     fn error(&self, error: KafkaError, reason: &str) {
         tracing::warn!(stream = %self.stream, topic = %self.topic, error = %error, reason, "kafka client error");
+        use rdkafka::types::RDKafkaErrorCode as Code;
+        if matches!(
+            error.rdkafka_error_code(),
+            Some(
+                Code::AllBrokersDown
+                    | Code::Authentication
+                    | Code::SaslAuthenticationFailed
+                    | Code::TopicAuthorizationFailed
+                    | Code::GroupAuthorizationFailed
+                    | Code::UnknownTopic
+                    | Code::UnknownTopicOrPartition
+            )
+        ) {
+            self.handle
+                .wait_for(Some(format!("the Kafka brokers ({error}: {reason})")));
+        }
     }
 
     fn stats(&self, statistics: Statistics) {
@@ -144,6 +166,7 @@ impl ConsumerContext for Callbacks {
                     list.elements().iter().map(|e| e.partition()).collect();
                 tracing::info!(stream = %self.stream, topic = %self.topic, partitions = ?partitions, "partitions assigned");
                 self.lock().assigned.extend(partitions);
+                self.handle.wait_for(None);
             }
             Rebalance::Error(e) => {
                 tracing::warn!(stream = %self.stream, topic = %self.topic, error = %e, "rebalance failed");

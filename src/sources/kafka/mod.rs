@@ -40,6 +40,10 @@ use crate::telemetry;
 
 /// How long one poll waits for messages.
 const POLL: Duration = Duration::from_millis(100);
+/// How often a waiting source asks the brokers whether the wait is over, and
+/// how long it waits for their answer.
+const PROBE: Duration = Duration::from_secs(5);
+const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 /// Messages gathered before they are handed over.
 const BATCH_MESSAGES: usize = 5_000;
 /// Bytes gathered before they are handed over.
@@ -134,6 +138,9 @@ fn client_config(stream: &str, config: &KafkaSource) -> Result<ClientConfig, Str
         .set("session.timeout.ms", config.session_timeout_ms.to_string())
         .set("queued.max.messages.kbytes", QUEUED_KBYTES)
         .set("statistics.interval.ms", "5000")
+        // A topic created after the start is found within 10 s (librdkafka's
+        // default looks every 5 minutes).
+        .set("topic.metadata.refresh.interval.ms", "10000")
         .set(
             "auto.offset.reset",
             match config.start {
@@ -226,6 +233,7 @@ impl Consumption {
     fn callbacks(&self) -> Callbacks {
         Callbacks {
             stream: self.tail.stream.name().to_string(),
+            handle: self.tail.stream.clone(),
             topic: self.tail.config.topic.clone(),
             shared: self.shared.clone(),
         }
@@ -251,8 +259,13 @@ impl Consumption {
         let interval = Duration::from_millis(self.tail.config.commit_interval_ms);
         let mut last_commit = Instant::now();
         let mut last_error: Option<Instant> = None;
+        let mut last_probe = Instant::now();
         while !*self.stop.borrow() {
             self.gather(&consumer, &mut last_error);
+            if self.tail.stream.waiting().is_some() && last_probe.elapsed() >= PROBE {
+                self.probe(&consumer);
+                last_probe = Instant::now();
+            }
             self.drop_revoked();
             match self.hand_over_all() {
                 Handed::Done => {
@@ -282,6 +295,31 @@ impl Consumption {
             .commit(&consumer, &assigned, CommitMode::Sync);
         consumer.unsubscribe();
         tracing::info!(stream = %name, topic = %topic, "kafka source stopped");
+    }
+
+    /// While the source waits (for brokers, a login, the topic), asks the
+    /// brokers for the topic: an answer ends the wait, which no message may
+    /// end on a quiet topic.
+    fn probe(&self, consumer: &BaseConsumer<Callbacks>) {
+        let topic = &self.tail.config.topic;
+        match consumer.fetch_metadata(Some(topic), PROBE_TIMEOUT) {
+            Ok(metadata)
+                if metadata
+                    .topics()
+                    .iter()
+                    .any(|t| t.name() == topic && t.error().is_none()) =>
+            {
+                self.tail.stream.wait_for(None);
+            }
+            Ok(_) => self
+                .tail
+                .stream
+                .wait_for(Some(format!("the Kafka topic `{topic}` (not found)"))),
+            Err(e) => self
+                .tail
+                .stream
+                .wait_for(Some(format!("the Kafka brokers ({e})"))),
+        }
     }
 
     fn assigned(&self) -> BTreeSet<i32> {
@@ -326,6 +364,7 @@ impl Consumption {
             };
             match polled {
                 Ok(message) => {
+                    self.tail.stream.wait_for(None);
                     let size = message.payload_len();
                     if self.accept(consumer, &message) {
                         messages += 1;
@@ -333,6 +372,10 @@ impl Consumption {
                     }
                 }
                 Err(e) => {
+                    self.tail.stream.wait_for(Some(format!(
+                        "the Kafka topic `{}` ({e})",
+                        self.tail.config.topic
+                    )));
                     // Down brokers answer every poll: once every 10 s is enough.
                     if last_error.is_none_or(|at| at.elapsed() >= Duration::from_secs(10)) {
                         tracing::warn!(stream = %self.tail.stream.name(), topic = %self.tail.config.topic,

@@ -99,6 +99,27 @@ fn errors_name_the_key_and_what_is_accepted() {
         ),
         (
             format!(
+                "{STREAM}source = {{ type = \"kafka\", bootstrap_servers = [\"broker\"], topic = \"t\", group_id = \"g\" }}\n\
+                 destination = {{ type = \"local\", path = \"o\" }}"
+            ),
+            "source.bootstrap_servers[0]`: `broker` is not host:port",
+        ),
+        (
+            format!(
+                "{STREAM}source = {{ type = \"kafka\", bootstrap_servers = [\"b:9092\"], topic = \"a topic\", group_id = \"g\", start = {{ timestamp = \"yesterday\" }} }}\n\
+                 destination = {{ type = \"local\", path = \"o\" }}"
+            ),
+            "source.topic`: `a topic` is not a Kafka topic name",
+        ),
+        (
+            format!(
+                "{STREAM}source = {{ type = \"kafka\", bootstrap_servers = [\"b:9092\"], topic = \"t\", group_id = \"g\", start = {{ timestamp = \"yesterday\" }} }}\n\
+                 destination = {{ type = \"local\", path = \"o\" }}"
+            ),
+            "source.start.timestamp`: `yesterday` is not an RFC 3339 time",
+        ),
+        (
+            format!(
                 "{STREAM}destination = {{ type = \"s3\", bucket = \"test-bucket\", retry_duration_seconds = 700000 }}"
             ),
             "destination.retry_duration_seconds`: 700000 is out of range (accepted: 0 to 604800)",

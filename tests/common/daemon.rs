@@ -56,8 +56,18 @@ impl Daemon {
         wrapper: &[String],
     ) -> Self {
         let mut daemon = Self::spawn(dir, config, env, wrapper);
-        daemon.wait_healthy();
-        daemon
+        for _ in 0..3 {
+            match daemon.wait_healthy() {
+                Ok(()) => return daemon,
+                // Another process took the free port between its choice and
+                // the daemon's bind: the same folder on another port.
+                Err(exit) if exit.contains("Address already in use") => {
+                    daemon = Self::spawn(daemon.into_dir(), config, env, wrapper);
+                }
+                Err(exit) => panic!("{exit}"),
+            }
+        }
+        panic!("no free port held long enough for the daemon to bind it")
     }
 
     /// Starts the daemon and returns once it answers `/health`, before its
@@ -114,7 +124,8 @@ impl Daemon {
         }
     }
 
-    fn wait_healthy(&mut self) {
+    /// Waits for `/ready`; the exit status and log if the daemon exits first.
+    fn wait_healthy(&mut self) -> Result<(), String> {
         // The daemon listens at once, but streams with plugins compile them before
         // `/ready` (seconds for a JavaScript or Python runtime, more while other
         // tests compete for CPU).
@@ -127,14 +138,14 @@ impl Daemon {
             || format!("sluice to be ready:\n{}", read_log(&log)),
             || {
                 if let Some(status) = child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
-                    panic!(
+                    return Some(Err(format!(
                         "sluice exited during start-up ({status}):\n{}",
                         read_log(&log)
-                    );
+                    )));
                 }
-                answers(addr, tls, "/ready").then_some(())
+                answers(addr, tls, "/ready").then_some(Ok(()))
             },
-        );
+        )
     }
 
     /// Whether `path` answers 200 (over TLS without checking the certificate,

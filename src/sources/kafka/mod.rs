@@ -230,6 +230,12 @@ impl Consumption {
         }
     }
 
+    /// What the callbacks share with this thread (plain numbers: a panic
+    /// while it was held leaves them usable).
+    fn shared(&self) -> std::sync::MutexGuard<'_, Shared> {
+        self.shared.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     fn callbacks(&self) -> Callbacks {
         Callbacks {
             stream: self.tail.stream.name().to_string(),
@@ -323,7 +329,7 @@ impl Consumption {
     }
 
     fn assigned(&self) -> BTreeSet<i32> {
-        self.callbacks().lock().assigned.clone()
+        self.shared().assigned.clone()
     }
 
     /// Pauses (or resumes) every assigned partition: the consumer goes on
@@ -357,6 +363,9 @@ impl Consumption {
     fn gather(&mut self, consumer: &BaseConsumer<Callbacks>, last_error: &mut Option<Instant>) {
         let until = Instant::now() + POLL;
         let (mut messages, mut bytes) = (0usize, 0usize);
+        // Messages read by partition, for `/metrics` once the poll is over.
+        let mut read: BTreeMap<i32, u64> = BTreeMap::new();
+        let arrival = now_ms();
         loop {
             let left = until.saturating_duration_since(Instant::now());
             let Some(polled) = consumer.poll(left) else {
@@ -364,9 +373,9 @@ impl Consumption {
             };
             match polled {
                 Ok(message) => {
-                    self.tail.stream.wait_for(None);
                     let size = message.payload_len();
-                    if self.accept(consumer, &message) {
+                    if self.accept(consumer, &message, arrival) {
+                        *read.entry(message.partition()).or_default() += 1;
                         messages += 1;
                         bytes += size;
                     }
@@ -388,6 +397,12 @@ impl Consumption {
                 break;
             }
         }
+        if !read.is_empty() {
+            self.tail.stream.wait_for(None);
+        }
+        for (partition, n) in read {
+            telemetry::kafka_read(self.tail.stream.name(), partition, n);
+        }
     }
 
     /// Takes one message into its partition's pending batch, unless the spool
@@ -397,9 +412,10 @@ impl Consumption {
         &mut self,
         consumer: &BaseConsumer<Callbacks>,
         message: &rdkafka::message::BorrowedMessage<'_>,
+        arrival: i64,
     ) -> bool {
         let (partition, offset) = (message.partition(), message.offset());
-        let next = self.callbacks().lock().next.get(&partition).copied();
+        let next = self.tail.checkpoint.next.get(&partition).copied();
         if next.is_some_and(|next| offset < next) {
             return false;
         }
@@ -410,7 +426,6 @@ impl Consumption {
             // A tombstone (a key with no value) holds no record.
             return false;
         };
-        telemetry::kafka_read(self.tail.stream.name(), partition, 1);
         let pending = self.pending.entry(partition).or_insert_with(|| {
             // A batch a crash cut short resumes at its first message, with
             // what the spool holds of it passed over.
@@ -432,9 +447,7 @@ impl Consumption {
         }
         pending.last_offset = offset;
         pending.bytes += payload.len();
-        pending
-            .records
-            .push(Record::new(payload.to_vec(), now_ms()));
+        pending.records.push(Record::new(payload.to_vec(), arrival));
         true
     }
 
@@ -482,7 +495,7 @@ impl Consumption {
 
     /// Drops what was read of partitions given up in a rebalance.
     fn drop_revoked(&mut self) {
-        let revoked = std::mem::take(&mut self.callbacks().lock().revoked);
+        let revoked = std::mem::take(&mut self.shared().revoked);
         for partition in revoked {
             self.pending.remove(&partition);
         }
@@ -532,7 +545,7 @@ impl Consumption {
                     &self.tail.checkpoint,
                     self.tail.stream.name(),
                 );
-                self.callbacks().lock().next.insert(partition, next);
+                self.shared().next.insert(partition, next);
                 Handed::Done
             }
             Offered::Full => Handed::Full,

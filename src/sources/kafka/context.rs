@@ -60,8 +60,9 @@ impl Callbacks {
         list
     }
 
-    /// Commits the offsets of `partitions` and notes them, synchronously or
-    /// not. A failure is logged: the next commit carries them again.
+    /// Commits the offsets of `partitions`, synchronously or not; the
+    /// broker's answer (`commit_callback`) notes them. A failure is logged:
+    /// the next commit carries them again.
     pub fn commit(
         &self,
         consumer: &BaseConsumer<Self>,
@@ -75,19 +76,8 @@ impl Callbacks {
         if list.count() == 0 {
             return;
         }
-        match consumer.commit(&list, mode) {
-            Ok(()) => {
-                let mut shared = self.lock();
-                for element in list.elements() {
-                    if let Offset::Offset(offset) = element.offset() {
-                        shared.committed.insert(element.partition(), offset);
-                        telemetry::kafka_committed(&self.stream, element.partition(), offset);
-                    }
-                }
-            }
-            Err(e) => {
-                tracing::warn!(stream = %self.stream, topic = %self.topic, error = %e, "committing offsets failed; they go with the next commit");
-            }
+        if let Err(e) = consumer.commit(&list, mode) {
+            tracing::warn!(stream = %self.stream, topic = %self.topic, error = %e, "committing offsets failed; they go with the next commit");
         }
     }
 }
@@ -146,6 +136,26 @@ impl ClientContext for Callbacks {
 }
 
 impl ConsumerContext for Callbacks {
+    /// The broker took the offsets: they are not sent again until they move.
+    fn commit_callback(
+        &self,
+        result: rdkafka::error::KafkaResult<()>,
+        offsets: &TopicPartitionList,
+    ) {
+        if result.is_err() {
+            return;
+        }
+        let mut shared = self.lock();
+        for element in offsets.elements() {
+            if let Offset::Offset(offset) = element.offset()
+                && element.error().is_ok()
+            {
+                shared.committed.insert(element.partition(), offset);
+                telemetry::kafka_committed(&self.stream, element.partition(), offset);
+            }
+        }
+    }
+
     /// Before partitions are given up, their offsets are committed up to what
     /// the spool holds, so the next owner starts there.
     fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {

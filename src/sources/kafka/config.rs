@@ -56,7 +56,10 @@ fn default_commit_interval() -> u64 {
 /// `"earliest"`, `"latest"` (default, as Firehose's MSK source) or
 /// `{ timestamp = "2026-12-01T00:00:00Z" }` (Firehose's `ReadFromTimestamp`).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(untagged)]
+#[serde(
+    untagged,
+    expecting = "start = \"earliest\", \"latest\" or { timestamp = \"<RFC 3339 time>\" }"
+)]
 pub enum StartPosition {
     Named(Named),
     At { timestamp: String },

@@ -257,3 +257,30 @@ fn a_broker_down_at_the_start_is_waited_for_and_ready_says_so() {
     let expected = kafka.produce("late", "l", 0..100, 0);
     assert_delivered_once(&d, &expected);
 }
+
+/// A timestamp start applies to partitions the group never read: a new
+/// instance of a group that committed goes on from the commit, whatever the
+/// timestamp.
+#[test]
+fn a_timestamp_start_does_not_skip_what_the_group_has_not_read() {
+    let kafka = Kafka::start();
+    kafka.create_topic("views", 2);
+    let first = Daemon::start(&config(&kafka, "views", "readers"));
+    let old = kafka.produce("views", "old", 0..100, 0);
+    assert_delivered_once(&first, &old);
+    let mut first = first;
+    assert!(first.stop().success(), "{}", first.log());
+    let mut unread = kafka.produce("views", "unread", 0..100, 0);
+    // A timestamp after those: older than it, but not read by the group.
+    std::thread::sleep(Duration::from_millis(1100));
+    let from = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    unread.extend(kafka.produce("views", "later", 0..100, 0));
+    let config = Conf::new()
+        .stream(stream(&kafka.address, "views", "readers").set(
+            "source.start",
+            toml::Value::Table(table([("timestamp", from.into())])),
+        ))
+        .text();
+    let second = Daemon::start(&config);
+    assert_delivered_once(&second, &unread);
+}

@@ -464,6 +464,12 @@ impl Consumption {
         };
         let floor = match self.floor.get(&partition) {
             Some(floor) => *floor,
+            // The timestamp is where a partition the group never read starts;
+            // one it committed goes on from its commit.
+            None if self.group_committed(consumer, partition) => {
+                self.floor.insert(partition, i64::MIN);
+                i64::MIN
+            }
             None => {
                 let mut list = rdkafka::TopicPartitionList::new();
                 let _ = list.add_partition_offset(
@@ -491,6 +497,21 @@ impl Consumption {
             }
         };
         offset >= floor
+    }
+
+    /// Whether the group has an offset committed for `partition` (asked of
+    /// the broker; an unanswered question counts as yes, so nothing the group
+    /// has not read is passed over).
+    fn group_committed(&self, consumer: &BaseConsumer<Callbacks>, partition: i32) -> bool {
+        let mut list = rdkafka::TopicPartitionList::new();
+        let _ = list.add_partition(&self.tail.config.topic, partition);
+        match consumer.committed_offsets(list, Duration::from_secs(10)) {
+            Ok(committed) => committed
+                .elements()
+                .first()
+                .is_some_and(|e| matches!(e.offset(), rdkafka::Offset::Offset(_))),
+            Err(_) => true,
+        }
     }
 
     /// Drops what was read of partitions given up in a rebalance.
